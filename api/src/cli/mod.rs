@@ -1,0 +1,45 @@
+//! Subcommands of `stepwise`, one file each.
+
+mod schema;
+mod simulate;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Stepwise: durable, multi-tenant automation flows for small businesses.
+#[derive(Debug, Parser)]
+#[command(name = "stepwise", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check flow, module and pack files (or every .yaml/.yml under directories).
+    Validate(validate::Args),
+    /// Run a flow on a virtual clock with sandbox connectors and print its timeline.
+    Simulate(simulate::Args),
+    /// Print or write the JSON Schemas of flows, modules and packs.
+    Schema(schema::Args),
+}
+
+/// Runs the command; the exit code says whether it succeeded.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,3 @@
+//! The `stepwise` command line (and, in later issues, the REST API).
+
+pub mod cli;

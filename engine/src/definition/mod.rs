@@ -1,0 +1,127 @@
+//! Loading flow, module and pack documents: YAML → JSON Schema check → semantic checks →
+//! typed model and compiled flow. Every problem found is reported at once, each with file,
+//! line, column, path and a message a person can act on.
+
+mod diagnostic;
+mod load;
+pub mod program;
+mod schema;
+mod semantic;
+
+use std::collections::BTreeMap;
+
+pub use diagnostic::{Diagnostic, Severity, display_path};
+pub use load::{Document, MAX_DOCUMENT_BYTES};
+pub use program::{CompiledFlow, ErrorPolicy, Instr, QuietPolicy, StepMeta};
+pub use schema::{DocumentKind, schema_of};
+pub use semantic::Surroundings;
+
+use crate::model::{Flow, Module, Pack};
+
+/// The outcome of validating one document.
+#[derive(Debug)]
+pub struct Report {
+    pub kind: DocumentKind,
+    /// Errors and warnings, in document order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+fn finish(document: &Document, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut placed: Vec<Diagnostic> = diagnostics.into_iter().map(|d| document.place(d)).collect();
+    placed.sort_by(|a, b| (a.line, a.column, a.severity).cmp(&(b.line, b.column, b.severity)));
+    placed
+}
+
+/// Validates a document of any kind (detected from its top-level keys).
+pub fn validate(file: &str, source: &str) -> Report {
+    let document = match Document::parse(file, source) {
+        Ok(d) => d,
+        Err(d) => return Report { kind: DocumentKind::Flow, diagnostics: vec![d] },
+    };
+    let kind = DocumentKind::detect(&document.json);
+    let diagnostics = match kind {
+        DocumentKind::Flow => match compile_document(&document, None) {
+            Ok((_, warnings)) => warnings,
+            Err(diagnostics) => diagnostics,
+        },
+        DocumentKind::Module => check_module(&document),
+        DocumentKind::Pack => check_pack(&document),
+    };
+    Report { kind, diagnostics }
+}
+
+/// Loads and compiles a flow document; `partials` are the tenant's snippets.
+/// On success returns the compiled flow and its warnings; otherwise every diagnostic.
+pub fn load_flow(
+    file: &str,
+    source: &str,
+    partials: Option<&BTreeMap<String, String>>,
+) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let document = Document::parse(file, source).map_err(|d| vec![d])?;
+    compile_document(&document, partials)
+}
+
+fn compile_document(
+    document: &Document,
+    partials: Option<&BTreeMap<String, String>>,
+) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let schema_errors = schema::check(DocumentKind::Flow, &document.json);
+    if !schema_errors.is_empty() {
+        return Err(finish(document, schema_errors));
+    }
+    let flow: Flow = serde_json::from_value(document.json.clone())
+        .map_err(|e| finish(document, vec![Diagnostic::new(Severity::Error, String::new(), e.to_string())]))?;
+    let (compiled, diagnostics) = semantic::compile(flow, Surroundings { prefix: "", partials, config_keys: None });
+    let diagnostics = finish(document, diagnostics);
+    match compiled {
+        Some(compiled) => Ok((compiled, diagnostics)),
+        None => Err(diagnostics),
+    }
+}
+
+fn check_module(document: &Document) -> Vec<Diagnostic> {
+    let schema_errors = schema::check(DocumentKind::Module, &document.json);
+    if !schema_errors.is_empty() {
+        return finish(document, schema_errors);
+    }
+    let module: Module = match serde_json::from_value(document.json.clone()) {
+        Ok(m) => m,
+        Err(e) => return finish(document, vec![Diagnostic::new(Severity::Error, String::new(), e.to_string())]),
+    };
+    let mut diagnostics = Vec::new();
+    if let Some(config) = &module.config
+        && let Err(e) = jsonschema::draft202012::meta::validate(config)
+    {
+        diagnostics.push(Diagnostic::new(Severity::Error, "/config".into(), format!("not a valid JSON Schema: {e}")));
+    }
+    let config_keys = module
+        .config
+        .as_ref()
+        .and_then(|c| c.get("properties"))
+        .and_then(serde_json::Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let around = Surroundings { prefix: "/flow", partials: None, config_keys: Some(config_keys) };
+    let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);
+    diagnostics.append(&mut flow_diagnostics);
+    finish(document, diagnostics)
+}
+
+fn check_pack(document: &Document) -> Vec<Diagnostic> {
+    let mut diagnostics = schema::check(DocumentKind::Pack, &document.json);
+    if diagnostics.is_empty()
+        && let Err(e) = serde_json::from_value::<Pack>(document.json.clone())
+    {
+        diagnostics.push(Diagnostic::new(Severity::Error, String::new(), e.to_string()));
+    }
+    finish(document, diagnostics)
+}
+
+#[cfg(test)]
+mod tests;

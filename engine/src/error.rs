@@ -1,0 +1,45 @@
+//! The engine's error type and its stable codes (the API maps codes to HTTP statuses).
+
+use crate::definition::Diagnostic;
+use crate::ports::{QueueError, StoreError};
+
+/// A stable, documented error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    Conflict,
+    InvalidDefinition,
+    InvalidInput,
+    ExpressionFailed,
+    Unavailable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the document is invalid ({} problems)", .0.len())]
+    InvalidDefinition(Vec<Diagnostic>),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("expression failed: {0}")]
+    Expression(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl EngineError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound(_) | Self::Store(StoreError::NotFound { .. }) => ErrorCode::NotFound,
+            Self::Store(StoreError::Conflict { .. }) => ErrorCode::Conflict,
+            Self::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
+            Self::InvalidInput(_) => ErrorCode::InvalidInput,
+            Self::Expression(_) => ErrorCode::ExpressionFailed,
+            Self::Store(StoreError::Unavailable(_)) | Self::Queue(_) => ErrorCode::Unavailable,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Helpers flow authors call in expressions: text (`lower`, `contains_any`, `is_blank`) and
+//! time (`minutes`, `hours`, `days`, arithmetic and comparison of RFC 3339 strings).
+//!
+//! Timestamps are RFC 3339 strings, as they arrive in event data. `t - hours(24)` is exact
+//! elapsed time; `t - days(1)` is the same wall-clock time one calendar day earlier in the
+//! run's time zone (the contact's, else the tenant's), which is what a reminder "the day
+//! before at the same time" means across a daylight-saving change.
+
+use std::cell::RefCell;
+
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp, ToSpan};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Position};
+
+/// A length of time in an expression, made by `seconds`, `minutes`, `hours` or `days`.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeSpan(pub Span);
+
+thread_local! {
+    static ZONE: RefCell<TimeZone> = RefCell::new(TimeZone::UTC);
+}
+
+/// Runs `f` with `zone` as the zone that calendar arithmetic (`days`) uses.
+pub fn with_zone<T>(zone: &TimeZone, f: impl FnOnce() -> T) -> T {
+    let previous = ZONE.with(|z| z.replace(zone.clone()));
+    let out = f();
+    ZONE.with(|z| *z.borrow_mut() = previous);
+    out
+}
+
+/// Formats a timestamp the way expressions see timestamps: UTC, seconds precision.
+pub fn format_time(t: Timestamp) -> String {
+    t.round(jiff::Unit::Second).unwrap_or(t).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+fn error(message: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(message), Position::NONE).into()
+}
+
+/// Parses an RFC 3339 timestamp (an offset or `Z` is required).
+pub fn parse_time(text: &str) -> Res<Timestamp> {
+    text.parse::<Timestamp>()
+        .map_err(|_| error(format!("\"{text}\" is not a timestamp (write RFC 3339, e.g. 2026-03-09T15:00:00-05:00)")))
+}
+
+fn shift(text: &str, span: TimeSpan, sign: i64) -> Res<ImmutableString> {
+    let t = parse_time(text)?;
+    let span = if sign < 0 { span.0.negate() } else { span.0 };
+    let shifted = if span.get_days() != 0 {
+        ZONE.with(|z| t.to_zoned(z.borrow().clone()).checked_add(span).map(|z| z.timestamp()))
+    } else {
+        t.checked_add(span)
+    };
+    shifted.map(|t| format_time(t).into()).map_err(|e| error(format!("time out of range: {e}")))
+}
+
+fn span_of(n: i64, make: fn(i64) -> Span) -> Res<TimeSpan> {
+    if !(-100_000..=100_000).contains(&n) {
+        return Err(error(format!("{n} is out of range for a duration")));
+    }
+    Ok(TimeSpan(make(n)))
+}
+
+fn contains_any(text: &str, words: &Array) -> bool {
+    let text = text.to_lowercase();
+    words.iter().filter_map(|w| w.clone().into_immutable_string().ok()).any(|w| text.contains(&w.to_lowercase()))
+}
+
+pub(super) fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<TimeSpan>("Duration");
+
+    engine.register_fn("lower", |s: &str| s.to_lowercase());
+    engine.register_fn("lower", |_: ()| String::new());
+    engine.register_fn("upper", |s: &str| s.to_uppercase());
+    engine.register_fn("upper", |_: ()| String::new());
+    engine.register_fn("contains_any", |s: &str, words: Array| contains_any(s, &words));
+    engine.register_fn("contains_any", |_: (), _: Array| false);
+    engine.register_fn("is_blank", |s: &str| s.trim().is_empty());
+    engine.register_fn("is_blank", |_: ()| true);
+    engine.register_fn("is_blank", |a: Array| a.is_empty());
+    engine.register_fn("is_blank", |m: rhai::Map| m.is_empty());
+
+    engine.register_fn("seconds", |n: i64| span_of(n, |n| n.seconds()));
+    engine.register_fn("minutes", |n: i64| span_of(n, |n| n.minutes()));
+    engine.register_fn("hours", |n: i64| span_of(n, |n| n.hours()));
+    engine.register_fn("days", |n: i64| span_of(n, |n| n.days()));
+    engine.register_fn("-", |t: &str, d: TimeSpan| shift(t, d, -1));
+    engine.register_fn("+", |t: &str, d: TimeSpan| shift(t, d, 1));
+    engine.register_fn("time", |t: &str| parse_time(t).map(format_time));
+    engine.register_fn("is_before", |a: &str, b: &str| Ok::<_, Box<EvalAltResult>>(parse_time(a)? < parse_time(b)?));
+    engine.register_fn("is_after", |a: &str, b: &str| Ok::<_, Box<EvalAltResult>>(parse_time(a)? > parse_time(b)?));
+    engine.register_fn("seconds_between", |a: &str, b: &str| {
+        Ok::<_, Box<EvalAltResult>>(parse_time(b)?.as_second() - parse_time(a)?.as_second())
+    });
+    engine.register_fn("hour_of_day", |t: &str| {
+        let t = parse_time(t)?;
+        Ok::<_, Box<EvalAltResult>>(ZONE.with(|z| i64::from(t.to_zoned(z.borrow().clone()).hour())))
+    });
+}

@@ -1,0 +1,71 @@
+//! Modules (parameterised flows) and packs (niche bundles of modules), as documents.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Flow;
+
+/// A reusable, parameterised flow (`modules/<id>/module.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Module {
+    /// Stable identifier, e.g. `speed-to-lead`.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,63}$"))]
+    pub id: String,
+    /// Semantic version of the module, e.g. `1.0.0`.
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub version: String,
+    /// A human name.
+    pub name: String,
+    /// One sentence on what it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub summary: Option<String>,
+    /// Key performance indicators the engine computes for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kpis: Vec<String>,
+    /// JSON Schema of the tenant's settings (`config.*`), with defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub config: Option<Value>,
+    /// Default message copy (`templates.*`); a pack and then a tenant may override each one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<String, String>,
+    /// The flow body; it reads `config.*` and `templates.*`.
+    pub flow: Flow,
+}
+
+/// A niche bundle of modules (`packs/<niche>.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pack {
+    /// Stable identifier, e.g. `dental`.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,63}$"))]
+    pub id: String,
+    /// A human name, e.g. `Dental clinic`.
+    pub name: String,
+    /// What the pack is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub description: Option<String>,
+    /// The modules it installs, with their pack-level settings.
+    #[schemars(length(min = 1))]
+    pub modules: Vec<PackModule>,
+}
+
+/// One module of a pack, with config defaults and copy for the niche.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackModule {
+    /// The module id.
+    pub module: String,
+    /// Config values overriding the module's defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, Value>,
+    /// Message copy overriding the module's templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<String, String>,
+}

@@ -1,0 +1,45 @@
+//! A business using Stepwise, as flows see it (`tenant.*`) and as the runtime applies its defaults.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{QuietWindow, RetryPolicy};
+
+/// Tenant settings the engine needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    /// IANA time zone used for contacts without one.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Quiet period applied to sends that honour quiet hours.
+    #[serde(default)]
+    pub quiet_hours: QuietWindow,
+    /// Retry policy for actions whose step and flow set none.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Reusable message snippets, used as handlebars partials: `{{> greeting}}`.
+    #[serde(default)]
+    pub snippets: BTreeMap<String, String>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+impl Default for Tenant {
+    fn default() -> Self {
+        Self {
+            id: "tenant".into(),
+            name: "Demo Business".into(),
+            timezone: default_timezone(),
+            quiet_hours: QuietWindow::default(),
+            retry: RetryPolicy::default(),
+            snippets: BTreeMap::new(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The executor's core: move a run forward from its cursor until it must pause (to call a
+//! connector, sleep, wait for an event) or ends. No I/O happens here: the caller performs
+//! the pause and feeds the result back through [`RunCx::on_result`].
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::compliance::{self, Verdict};
+use super::record::{Happening, StepRecord};
+use super::retry;
+use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
+use crate::expr::Bindings;
+use crate::model::{Contact, Run, RunStatus, Tenant};
+use crate::ports::{ActionRequest, ActionResult, ConnectorError};
+use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
+
+/// Why the run stopped moving.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pause {
+    /// Call a connector, then feed the result to [`RunCx::on_result`].
+    Call(ActionRequest),
+    /// Sleep until the time (a wait, quiet hours, a retry backoff).
+    Sleep(Timestamp),
+    /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
+    WaitFor,
+    /// The run ended.
+    Ended,
+}
+
+/// Everything one advance works on. Build it, call [`RunCx::advance`], persist `run`,
+/// `records` and (when `contact_changed`) `contact`.
+#[derive(Debug)]
+pub struct RunCx<'a> {
+    pub flow: &'a CompiledFlow,
+    pub tenant: &'a Tenant,
+    pub run: Run,
+    pub contact: Contact,
+    pub bindings: Bindings,
+    pub records: Vec<StepRecord>,
+    pub contact_changed: bool,
+    pub now: Timestamp,
+}
+
+impl RunCx<'_> {
+    fn record(&mut self, step: Option<&str>, what: Happening) {
+        let attempt = if matches!(what, Happening::Sent { .. } | Happening::Called { .. }) { self.run.attempt } else { 0 };
+        self.records.push(StepRecord { at: self.now, step: step.map(str::to_owned), attempt, what });
+    }
+
+    fn set_output(&mut self, step: &str, output: Value) {
+        self.run.outputs.insert(step.to_owned(), output.clone());
+        self.bindings.set_field("steps", step, output);
+    }
+
+    /// Ends the run.
+    pub fn end(&mut self, status: RunStatus, reason: impl Into<String>) -> Pause {
+        let reason = reason.into();
+        let status_name = json!(status).as_str().unwrap_or_default().to_owned();
+        self.record(None, Happening::Ended { status: status_name, reason: reason.clone() });
+        self.run.status = status;
+        self.run.ended_at = Some(self.now);
+        self.run.end_reason = Some(reason);
+        self.run.wake_at = None;
+        self.run.waiting = None;
+        self.run.hold = None;
+        Pause::Ended
+    }
+
+    /// Runs steps from the cursor until a pause.
+    pub fn advance(&mut self) -> Pause {
+        let flow = self.flow;
+        let mut budget = 10_000; // goto loops end rather than spin
+        loop {
+            budget -= 1;
+            if budget == 0 {
+                return self.end(RunStatus::Failed, "more than 10000 steps in one go: does an on_error goto loop?");
+            }
+            let pc = self.run.pc;
+            let Some(instr) = flow.program.get(pc) else {
+                return self.end(RunStatus::Completed, "reached the end of the flow");
+            };
+            match instr {
+                Instr::Jump { to } => self.run.pc = *to,
+                Instr::Branch { meta, condition, else_pc } => match eval_condition(condition, &mut self.bindings) {
+                    Ok((result, output)) => {
+                        let expression = condition.source().to_owned();
+                        self.record(Some(&meta.id), Happening::Condition { expression, result });
+                        self.set_output(&meta.id, output);
+                        self.run.pc = if result { pc + 1 } else { *else_pc };
+                    }
+                    Err(e) => {
+                        if let Some(pause) = self.fail_step(meta, e.to_string()) {
+                            return pause;
+                        }
+                    }
+                },
+                Instr::Step { meta, config } => {
+                    let mut cx = StepCx {
+                        pc,
+                        step_id: &meta.id,
+                        now: self.now,
+                        artifacts: &flow.artifacts,
+                        bindings: &mut self.bindings,
+                        contact: &mut self.contact,
+                        contact_changed: false,
+                    };
+                    let planned = config.plan(&mut cx);
+                    self.contact_changed |= cx.contact_changed;
+                    let pause = match planned {
+                        Ok(outcome) => self.carry_out(meta, outcome),
+                        Err(e) => self.fail_step(meta, e.to_string()),
+                    };
+                    if let Some(pause) = pause {
+                        return pause;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies what a step planned; `None` means go on with the next instruction.
+    fn carry_out(&mut self, meta: &StepMeta, outcome: StepOutcome) -> Option<Pause> {
+        match outcome {
+            StepOutcome::Next(output) => {
+                if let Some(until) = output.get("past").and_then(|_| output.get("until")).and_then(Value::as_str) {
+                    let until = until.parse().unwrap_or(self.now);
+                    self.record(Some(&meta.id), Happening::WaitSkipped { until });
+                } else {
+                    self.record(Some(&meta.id), Happening::Computed { output: output.clone() });
+                }
+                self.set_output(&meta.id, output);
+                self.next_step();
+                None
+            }
+            StepOutcome::Sleep { until, output } => {
+                self.record(Some(&meta.id), Happening::Sleeping { until });
+                self.set_output(&meta.id, output);
+                self.next_step();
+                self.run.hold = Some("wait".into());
+                Some(self.sleep(until))
+            }
+            StepOutcome::WaitFor { event, timeout_at, .. } => {
+                self.record(Some(&meta.id), Happening::WaitingFor { event: event.clone(), timeout_at });
+                self.run.status = RunStatus::Waiting;
+                self.run.waiting = Some(crate::model::Waiting { event, timeout_at });
+                self.run.wake_at = timeout_at;
+                Some(Pause::WaitFor)
+            }
+            StepOutcome::Stop(reason) => Some(self.end(RunStatus::Completed, reason)),
+            StepOutcome::Call(draft) => self.call(meta, draft),
+        }
+    }
+
+    fn next_step(&mut self) {
+        self.run.pc += 1;
+        self.run.attempt = 0;
+        self.run.hold = None;
+    }
+
+    fn sleep(&mut self, until: Timestamp) -> Pause {
+        self.run.status = RunStatus::Sleeping;
+        self.run.wake_at = Some(until);
+        Pause::Sleep(until)
+    }
+
+    /// Consent and quiet hours, then the call itself.
+    fn call(&mut self, meta: &StepMeta, draft: ActionDraft) -> Option<Pause> {
+        if let Some(message) = &draft.message {
+            match compliance::check(self.flow, self.tenant, &self.contact, meta.purpose, message, self.now) {
+                Verdict::Send => {}
+                Verdict::Suppress(reason) => {
+                    let channel = json!(message.channel).as_str().unwrap_or_default().to_owned();
+                    self.record(Some(&meta.id), Happening::Suppressed { channel, reason: reason.clone() });
+                    self.set_output(&meta.id, json!({ "status": "suppressed", "reason": reason }));
+                    self.next_step();
+                    return None;
+                }
+                Verdict::Hold { until, reason } => {
+                    self.record(Some(&meta.id), Happening::QuietHold { until, reason });
+                    self.run.hold = Some("quiet hours".into());
+                    return Some(self.sleep(until));
+                }
+            }
+        }
+        self.run.attempt += 1;
+        let key = format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt);
+        self.run.in_flight = Some(key.clone());
+        Some(Pause::Call(ActionRequest {
+            connector: draft.connector,
+            action: draft.action,
+            payload: draft.payload,
+            message: draft.message,
+            purpose: meta.purpose,
+            idempotency_key: key,
+            idempotent: draft.idempotent,
+        }))
+    }
+
+    /// Feeds back the result of the call made for [`Pause::Call`]; then call [`RunCx::advance`]
+    /// again unless this returns a pause.
+    pub fn on_result(&mut self, request: &ActionRequest, result: Result<ActionResult, ConnectorError>) -> Option<Pause> {
+        let Some(meta) = self.flow.meta(self.run.pc) else { return Some(self.end(RunStatus::Failed, "cursor lost")) };
+        self.run.in_flight = None;
+        match result {
+            Ok(result) => {
+                let what = match &request.message {
+                    Some(m) => Happening::Sent {
+                        channel: json!(m.channel).as_str().unwrap_or_default().to_owned(),
+                        to: m.to.clone(),
+                        subject: m.subject.clone(),
+                        text: m.text.clone(),
+                        segments: m.segments.map(|s| s.parts),
+                        encoding: m.segments.map(|s| json!(s.encoding).as_str().unwrap_or_default().to_owned()),
+                        provider_id: result.provider_id.clone(),
+                    },
+                    None => Happening::Called {
+                        connector: request.connector.to_owned(),
+                        action: request.action.clone(),
+                        request: request.payload.clone(),
+                        result: result.output.clone(),
+                    },
+                };
+                self.record(Some(&meta.id), what);
+                self.set_output(&meta.id, result.output);
+                self.next_step();
+                None
+            }
+            Err(ConnectorError::Retryable { message, retry_after }) => self.retry_or_fail(meta, message, retry_after),
+            Err(ConnectorError::Permanent { code, message }) => self.fail_step(meta, format!("{message} (code {code})")),
+            Err(ConnectorError::Uncertain { message }) => {
+                if meta.on_uncertain == crate::model::OnUncertain::Resend {
+                    return self.retry_or_fail(meta, message, None);
+                }
+                self.record(Some(&meta.id), Happening::Uncertain { error: message.clone() });
+                self.set_output(&meta.id, json!({ "status": "uncertain", "error": message }));
+                self.next_step();
+                None
+            }
+        }
+    }
+
+    fn retry_or_fail(&mut self, meta: &StepMeta, message: String, retry_after: Option<std::time::Duration>) -> Option<Pause> {
+        let policy = meta.retry.unwrap_or(self.tenant.retry);
+        if self.run.attempt > policy.max {
+            let error = format!("gave up after {} attempts: {message}", self.run.attempt);
+            return self.fail_step(meta, error);
+        }
+        let delay = retry::backoff(&policy, self.run.attempt, (self.run.id, &meta.id)).max(retry_after.unwrap_or_default());
+        let at = self.now + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::from_secs(1));
+        self.record(Some(&meta.id), Happening::RetryScheduled { at, error: message });
+        self.run.hold = Some("retry".into());
+        Some(self.sleep(at))
+    }
+
+    /// A step failed for good: follow its `on_error`.
+    fn fail_step(&mut self, meta: &StepMeta, error: String) -> Option<Pause> {
+        match meta.on_error {
+            ErrorPolicy::Fail => Some(self.end(RunStatus::Failed, format!("step {} failed: {error}", meta.id))),
+            ErrorPolicy::Continue | ErrorPolicy::Goto(_) => {
+                let policy = match meta.on_error {
+                    ErrorPolicy::Goto(pc) => {
+                        let target = self.flow.meta(pc).map(|m| m.id.clone()).unwrap_or_default();
+                        format!("goto {target}")
+                    }
+                    _ => "continue".into(),
+                };
+                self.record(Some(&meta.id), Happening::ErrorHandled { error: error.clone(), policy });
+                self.set_output(&meta.id, json!({ "status": "failed", "error": error }));
+                self.next_step();
+                if let ErrorPolicy::Goto(pc) = meta.on_error {
+                    self.run.pc = pc;
+                }
+                None
+            }
+        }
+    }
+}

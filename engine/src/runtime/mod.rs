@@ -1,0 +1,17 @@
+//! The executor and everything around it: advancing runs, ingesting events, compliance,
+//! quiet hours, retries, and the simulator with its timeline.
+
+mod advance;
+pub mod compliance;
+mod engine;
+pub mod quiet_hours;
+mod record;
+pub mod retry;
+mod simulate;
+mod timeline;
+
+pub use advance::{Pause, RunCx};
+pub use engine::{Deployment, Engine, IngestOutcome};
+pub use record::{Happening, StepRecord};
+pub use simulate::{Injection, Simulation, SimulationInput, simulate};
+pub use timeline::{TimelineEntry, render_text};

@@ -1,0 +1,68 @@
+//! The append-only history of a run: one record per thing that happened. The simulator's
+//! timeline and the API's run history are both renderings of these records.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One thing that happened to a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub at: Timestamp,
+    /// The step it concerns, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Attempt number for actions (1 = first try).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub what: Happening,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Happening {
+    Started { flow: String, version: u32, trigger: String },
+    /// A message went to the contact.
+    Sent {
+        channel: String,
+        to: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        segments: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encoding: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider_id: Option<String>,
+    },
+    /// Another action was performed (notify, http, crm, calendar, llm).
+    Called { connector: String, action: String, request: Value, result: Value },
+    /// A message was not sent, by design.
+    Suppressed { channel: String, reason: String },
+    /// A message is held until the contact's quiet hours end.
+    QuietHold { until: Timestamp, reason: String },
+    Condition { expression: String, result: bool },
+    Computed { output: Value },
+    Sleeping { until: Timestamp },
+    WaitSkipped { until: Timestamp },
+    WaitingFor {
+        event: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_at: Option<Timestamp>,
+    },
+    /// The run woke: `by` is `timer`, `timeout` or an event type.
+    Woke { by: String },
+    RetryScheduled { at: Timestamp, error: String },
+    /// An action failed and the step's `on_error` let the run go on.
+    ErrorHandled { error: String, policy: String },
+    /// A send may or may not have happened (crash or provider timeout); not repeated.
+    Uncertain { error: String },
+    Ended { status: String, reason: String },
+}

@@ -1,0 +1,114 @@
+//! The simulator: the real engine on a memory store, a memory queue and a virtual clock.
+//! Waits take no time: when nothing is due, the clock jumps to the next due task or injected
+//! event. Connectors are whatever the caller passes (the sandbox, from the CLI).
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use super::engine::{Deployment, Engine};
+use super::timeline::TimelineEntry;
+use crate::definition::CompiledFlow;
+use crate::error::EngineError;
+use crate::model::{Contact, Event, Tenant};
+use crate::ports::{Clock, Connector, VirtualClock};
+use crate::queue::MemoryQueue;
+use crate::store::MemoryStore;
+
+/// An event injected at an offset from the start.
+#[derive(Debug, Clone)]
+pub struct Injection {
+    pub after: SignedDuration,
+    pub event: Event,
+}
+
+/// Everything a simulation needs.
+#[derive(Debug)]
+pub struct SimulationInput {
+    pub flow: CompiledFlow,
+    pub event: Event,
+    pub contact: Contact,
+    pub tenant: Tenant,
+    pub config: Value,
+    pub templates: Value,
+    pub start: Timestamp,
+    pub injections: Vec<Injection>,
+    /// Stop simulating this long after the start.
+    pub horizon: SignedDuration,
+}
+
+/// The result: the timeline of every run, in order.
+#[derive(Debug)]
+pub struct Simulation {
+    pub start: Timestamp,
+    pub zone: jiff::tz::TimeZone,
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// Runs a simulation to the end of every run, or to the horizon.
+pub async fn simulate(input: SimulationInput, connector: Arc<dyn Connector>) -> Result<Simulation, EngineError> {
+    let store = Arc::new(MemoryStore::new());
+    let queue = Arc::new(MemoryQueue::new());
+    let clock = Arc::new(VirtualClock::new(input.start));
+    let tenant_id = input.tenant.id.clone();
+    let contact_id = input.contact.id.clone();
+    let zone = jiff::tz::TimeZone::get(&input.tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    store.put_tenant(input.tenant);
+    store.put_contact(&tenant_id, input.contact);
+    let engine = Engine::new(store.clone(), queue.clone(), clock.clone(), connector);
+    engine.deploy(Deployment {
+        tenant_id: tenant_id.clone(),
+        version: 1,
+        flow: Arc::new(input.flow),
+        config: input.config,
+        templates: input.templates,
+        enabled: true,
+    });
+    let mut pending = input.injections;
+    pending.sort_by_key(|i| i.after);
+    let mut pending = pending.into_iter().peekable();
+    let horizon = input.start + input.horizon;
+    let mut ignored = Vec::new();
+    let outcome = engine.ingest(&tenant_id, &contact_id, input.event.clone()).await?;
+    if outcome.started.is_empty() {
+        ignored.push(TimelineEntry::note(input.start, format!("{} did not start the flow (trigger or `when` did not match)", input.event.event_type)));
+    }
+    loop {
+        while let Some(task) = queue.pop_due(clock.now()) {
+            engine.advance(task).await?;
+        }
+        let next_task = queue.next_due();
+        let next_injection = pending.peek().map(|i| input.start + i.after);
+        let next = match (next_task, next_injection) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => break,
+            },
+        };
+        if next > horizon {
+            ignored.push(TimelineEntry::note(horizon, "simulation horizon reached; runs still waiting".into()));
+            break;
+        }
+        clock.advance_to(next);
+        while let Some(injection) = pending.next_if(|i| input.start + i.after <= clock.now()) {
+            let event_type = injection.event.event_type.clone();
+            let outcome = engine.ingest(&tenant_id, &contact_id, injection.event).await?;
+            if outcome.started.is_empty() && outcome.resumed.is_empty() && outcome.cancelled.is_empty() {
+                let why = if outcome.skipped.is_empty() { "nothing was waiting for it" } else { "a run is already active (concurrency)" };
+                ignored.push(TimelineEntry::note(clock.now(), format!("{event_type} arrived; {why}")));
+            }
+        }
+    }
+    let mut entries = Vec::new();
+    let runs = store.runs(&tenant_id);
+    let many = runs.len() > 1;
+    for (index, run) in runs.iter().enumerate() {
+        let records = crate::ports::Store::records(store.as_ref(), &tenant_id, run.id).await?;
+        entries.extend(records.into_iter().map(|r| TimelineEntry::from_record(r, many.then_some(index + 1))));
+    }
+    entries.extend(ignored);
+    entries.sort_by_key(|e| e.at);
+    Ok(Simulation { start: input.start, zone, entries })
+}

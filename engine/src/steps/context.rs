@@ -1,0 +1,251 @@
+//! What a step kind sees: [`CheckCx`] while a flow is validated, [`StepCx`] while it runs.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::definition::{Diagnostic, Severity};
+use crate::expr::{Bindings, Expr};
+use crate::model::{Contact, Flow};
+use crate::template::{Segments, Templates};
+
+/// Compiled templates and expressions of a flow, keyed `"<pc>/<field>"`.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    pub templates: Templates,
+    pub exprs: HashMap<String, Expr>,
+}
+
+/// Collects what checking a flow finds and compiles.
+#[derive(Debug)]
+pub struct CheckSink {
+    pub diagnostics: Vec<Diagnostic>,
+    pub artifacts: Artifacts,
+    /// Ids of the steps before the one being checked (what `steps.<id>` may name).
+    pub earlier_steps: Vec<String>,
+    /// For module flows: the config keys the module declares.
+    pub config_keys: Option<Vec<String>>,
+}
+
+/// Checking one step's configuration.
+#[derive(Debug)]
+pub struct CheckCx<'a> {
+    pub(crate) pc: usize,
+    /// JSON pointer of the kind's configuration, e.g. `/steps/2/send_sms`.
+    pub(crate) pointer: String,
+    pub(crate) sink: &'a mut CheckSink,
+    pub(crate) flow: &'a Flow,
+}
+
+impl CheckCx<'_> {
+    fn pointer_of(&self, field: &str) -> String {
+        if field.is_empty() { self.pointer.clone() } else { format!("{}/{field}", self.pointer) }
+    }
+
+    /// The flow being checked (for lints that depend on flow settings).
+    pub fn flow(&self) -> &Flow {
+        self.flow
+    }
+
+    /// Reports an error at `field` (a pointer suffix such as `body` or `headers/X-Key`).
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        let d = Diagnostic::new(Severity::Error, self.pointer_of(field), message);
+        self.sink.diagnostics.push(d);
+    }
+
+    /// Reports a warning at `field`; warnings do not fail validation.
+    pub fn warning(&mut self, field: &str, message: impl Into<String>) {
+        let d = Diagnostic::new(Severity::Warning, self.pointer_of(field), message);
+        self.sink.diagnostics.push(d);
+    }
+
+    /// Parses a template the step renders at run time as `field`.
+    pub fn template(&mut self, field: &str, source: &str) {
+        self.check_references(field, source);
+        let key = format!("{}/{field}", self.pc);
+        if let Err(e) = self.sink.artifacts.templates.add(&key, source) {
+            let at = e.position.map(|(l, c)| format!(" (template line {l}, column {c})")).unwrap_or_default();
+            self.error(field, format!("{}{at}", e.message));
+        }
+    }
+
+    /// Parses every string inside `value` as a template, under `field/<path>`.
+    pub fn template_tree(&mut self, field: &str, value: &Value) {
+        match value {
+            Value::String(text) => self.template(field, text),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.template_tree(&format!("{field}/{i}"), item);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    self.template_tree(&format!("{field}/{}", escape(key)), item);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Compiles an expression the step evaluates at run time as `field`; `extra` names
+    /// bindings available to it besides the usual ones.
+    pub fn expression(&mut self, field: &str, source: &str, extra: &[&str]) {
+        self.check_references(field, source);
+        match Expr::compile(source, extra) {
+            Ok(expr) => {
+                self.sink.artifacts.exprs.insert(format!("{}/{field}", self.pc), expr);
+            }
+            Err(e) => {
+                let at = e.position.map(|(l, c)| format!(" (expression line {l}, column {c})")).unwrap_or_default();
+                self.error(field, format!("{}{at}", e.message));
+            }
+        }
+    }
+
+    /// `steps.<id>` must name an earlier step; `config.<key>` a declared key (modules).
+    fn check_references(&mut self, field: &str, source: &str) {
+        for name in references(source, "steps.") {
+            if !self.sink.earlier_steps.iter().any(|s| s == name) {
+                let known = if self.sink.earlier_steps.is_empty() {
+                    "no step comes before this one".to_owned()
+                } else {
+                    format!("earlier steps: {}", self.sink.earlier_steps.join(", "))
+                };
+                self.error(field, format!("steps.{name} does not name an earlier step ({known})"));
+            }
+        }
+        if let Some(keys) = &self.sink.config_keys {
+            let unknown: Vec<String> =
+                references(source, "config.").filter(|k| !keys.iter().any(|c| c == k)).map(str::to_owned).collect();
+            for key in unknown {
+                self.error(field, format!("config.{key} is not declared in the module's config"));
+            }
+        }
+    }
+}
+
+/// Identifiers following `prefix` in `source` (`steps.` → `booked` in `steps.booked.timed_out`).
+pub fn references<'s>(source: &'s str, prefix: &'s str) -> impl Iterator<Item = &'s str> + 's {
+    source.match_indices(prefix).filter_map(move |(at, _)| {
+        let before = source[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            return None;
+        }
+        let rest = &source[at + prefix.len()..];
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        (end > 0).then(|| &rest[..end])
+    })
+}
+
+/// A step's failure at run time (a template naming a missing value, an expression error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct StepError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Running one step.
+#[derive(Debug)]
+pub struct StepCx<'a> {
+    pub(crate) pc: usize,
+    pub step_id: &'a str,
+    pub now: Timestamp,
+    pub(crate) artifacts: &'a Artifacts,
+    pub(crate) bindings: &'a mut Bindings,
+    pub(crate) contact: &'a mut Contact,
+    /// Set when the step changed the contact, so the runtime stores it.
+    pub(crate) contact_changed: bool,
+}
+
+impl StepCx<'_> {
+    fn key(&self, field: &str) -> String {
+        format!("{}/{field}", self.pc)
+    }
+
+    /// Renders the template checked as `field`.
+    pub fn render(&mut self, field: &str) -> Result<String, StepError> {
+        self.artifacts
+            .templates
+            .render(&self.key(field), self.bindings.json())
+            .map_err(|e| StepError { field: field.into(), message: e.message })
+    }
+
+    /// Renders the template checked as `field`, with its SMS segment count.
+    pub fn render_sms(&mut self, field: &str) -> Result<(String, Segments), StepError> {
+        let text = self.render(field)?;
+        let segments = Segments::of(&text);
+        Ok((text, segments))
+    }
+
+    /// Renders every string inside `value`, whose strings were checked as `field/...`.
+    pub fn render_tree(&mut self, field: &str, value: &Value) -> Result<Value, StepError> {
+        Ok(match value {
+            Value::String(_) => Value::String(self.render(field)?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.render_tree(&format!("{field}/{i}"), v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_tree(&format!("{field}/{}", escape(k)), v)?)))
+                    .collect::<Result<_, StepError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Evaluates the expression checked as `field` to JSON.
+    pub fn eval(&mut self, field: &str) -> Result<Value, StepError> {
+        let artifacts = self.artifacts;
+        let expr = artifacts
+            .exprs
+            .get(&self.key(field))
+            .ok_or_else(|| StepError { field: field.into(), message: "expression was not compiled".into() })?;
+        expr.eval_json(self.bindings).map_err(|e| StepError { field: field.into(), message: e.message })
+    }
+
+    /// The contact as it is now.
+    pub fn contact(&self) -> &Contact {
+        self.contact
+    }
+
+    /// Changes the contact; later steps see the change and the runtime stores it.
+    pub fn update_contact(&mut self, change: impl FnOnce(&mut Contact)) {
+        change(self.contact);
+        self.contact_changed = true;
+        self.bindings.set("contact", serde_json::to_value(&*self.contact).unwrap_or(Value::Null));
+    }
+
+    /// Sets `vars.<name>`.
+    pub fn set_var(&mut self, name: &str, value: Value) {
+        self.bindings.set_field("vars", name, value);
+    }
+
+    /// The zone of the run (the contact's, else the tenant's).
+    pub fn zone(&self) -> &jiff::tz::TimeZone {
+        self.bindings.zone()
+    }
+}
+
+/// Escapes a map key for use in a JSON pointer.
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::references;
+
+    #[test]
+    fn finds_step_references() {
+        let found: Vec<_> = references("steps.booked.timed_out && !steps.x1 || mysteps.no", "steps.").collect();
+        assert_eq!(found, ["booked", "x1"]);
+        let found: Vec<_> = references("{{config.booking_link}} {{ config.a_b }}", "config.").collect();
+        assert_eq!(found, ["booking_link", "a_b"]);
+    }
+}

@@ -1,0 +1,83 @@
+//! `llm`: ask a language model, optionally for JSON that matches a schema.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::model::FlowDuration;
+use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+
+/// Model tier: the tenant maps each to a provider and model.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Fast and inexpensive: classification, extraction.
+    #[default]
+    Cheap,
+    /// Best quality: replies a customer reads.
+    Strong,
+}
+
+/// Ask a language model. The answer (`text`, and `json` with `output_schema`) becomes `steps.<id>`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The prompt (template).
+    #[schemars(length(min = 1))]
+    pub prompt: String,
+    /// System instructions (template).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub system: Option<String>,
+    /// cheap (default) or strong.
+    #[serde(default)]
+    pub tier: Tier,
+    /// A JSON Schema the answer must match; the answer is then parsed as JSON.
+    #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub output_schema: Option<Value>,
+    /// Upper bound on the answer's length in tokens.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = 32000))]
+    pub max_tokens: Option<u32>,
+    /// Give up after this long (default 30s).
+    #[serde(default)]
+    #[schemars(with = "FlowDuration")]
+    pub timeout: Option<FlowDuration>,
+}
+
+pub struct Llm;
+
+impl StepKind for Llm {
+    const KEY: &'static str = "llm";
+    const SUMMARY: &'static str = "Ask a language model.";
+    type Config = Config;
+
+    fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        cx.template("prompt", &config.prompt);
+        if let Some(system) = &config.system {
+            cx.template("system", system);
+        }
+        if let Some(schema) = &config.output_schema
+            && let Err(e) = jsonschema::draft202012::meta::validate(schema)
+        {
+            cx.error("output_schema", format!("not a valid JSON Schema: {e}"));
+        }
+    }
+
+    fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        let prompt = cx.render("prompt")?;
+        let system = config.system.as_ref().map(|_| cx.render("system")).transpose()?;
+        Ok(StepOutcome::Call(ActionDraft {
+            connector: "llm",
+            action: "complete".into(),
+            payload: json!({
+                "prompt": prompt, "system": system, "tier": config.tier,
+                "output_schema": config.output_schema, "max_tokens": config.max_tokens,
+                "timeout_seconds": config.timeout.map_or(30, |t| t.approx_seconds()),
+            }),
+            message: None,
+            idempotent: true,
+        }))
+    }
+}

@@ -1,0 +1,55 @@
+//! `notify`: an alert to the business (owner, team or Slack), not to the contact.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+
+/// Who is alerted.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The business owner (the tenant's owner contact details).
+    #[default]
+    Owner,
+    /// The tenant's team channel.
+    Team,
+    /// The tenant's Slack channel.
+    Slack,
+}
+
+/// Alert the business. Quiet hours and contact opt-outs do not apply.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who gets it: owner (default), team or slack.
+    #[serde(default)]
+    pub channel: Audience,
+    /// The alert text (template).
+    #[schemars(length(min = 1))]
+    pub text: String,
+}
+
+pub struct Notify;
+
+impl StepKind for Notify {
+    const KEY: &'static str = "notify";
+    const SUMMARY: &'static str = "Alert the business owner or team.";
+    type Config = Config;
+
+    fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        cx.template("text", &config.text);
+    }
+
+    fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        let text = cx.render("text")?;
+        Ok(StepOutcome::Call(ActionDraft {
+            connector: "notify",
+            action: "send".into(),
+            payload: json!({ "channel": config.channel, "text": text }),
+            message: None,
+            idempotent: false,
+        }))
+    }
+}

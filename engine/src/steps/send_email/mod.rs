@@ -1,0 +1,62 @@
+//! `send_email`: an email to the contact (or another address).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::ports::{Channel, OutboundMessage};
+use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+
+/// Send an email. Contacts who unsubscribed get no marketing email.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Recipient address (template); defaults to `{{contact.email}}`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub to: Option<String>,
+    /// Subject line (template).
+    #[schemars(length(min = 1))]
+    pub subject: String,
+    /// Plain-text body (template).
+    #[schemars(length(min = 1))]
+    pub body: String,
+    /// Reply-To address (template).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub reply_to: Option<String>,
+}
+
+pub struct SendEmail;
+
+impl StepKind for SendEmail {
+    const KEY: &'static str = "send_email";
+    const SUMMARY: &'static str = "Send an email to the contact.";
+    type Config = Config;
+
+    fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        cx.template("to", config.to.as_deref().unwrap_or("{{contact.email}}"));
+        cx.template("subject", &config.subject);
+        cx.template("body", &config.body);
+        if let Some(reply_to) = &config.reply_to {
+            cx.template("reply_to", reply_to);
+        }
+    }
+
+    fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        let to = cx.render("to")?;
+        if !to.contains('@') {
+            return Err(StepError { field: "to".into(), message: format!("\"{to}\" is not an email address") });
+        }
+        let subject = cx.render("subject")?;
+        let text = cx.render("body")?;
+        let reply_to = config.reply_to.as_ref().map(|_| cx.render("reply_to")).transpose()?;
+        Ok(StepOutcome::Call(ActionDraft {
+            connector: "email",
+            action: "send".into(),
+            payload: json!({ "to": to, "subject": subject, "body": text, "reply_to": reply_to }),
+            message: Some(OutboundMessage { channel: Channel::Email, to, subject: Some(subject), text, segments: None }),
+            idempotent: false,
+        }))
+    }
+}

@@ -1,0 +1,60 @@
+//! `send_sms`: a text message to the contact (or another number).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::ports::{Channel, OutboundMessage};
+use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+
+/// Send a text message. Opted-out contacts are suppressed and quiet hours apply (see `purpose`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Recipient in E.164 (template); defaults to `{{contact.phone}}`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub to: Option<String>,
+    /// The message text (template). Its SMS segment count is reported when it is sent.
+    #[schemars(length(min = 1))]
+    pub body: String,
+    /// Sender number or messaging service (template); defaults to the tenant's sender.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub from: Option<String>,
+}
+
+pub struct SendSms;
+
+impl StepKind for SendSms {
+    const KEY: &'static str = "send_sms";
+    const SUMMARY: &'static str = "Send a text message to the contact.";
+    type Config = Config;
+
+    fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        cx.template("to", config.to.as_deref().unwrap_or("{{contact.phone}}"));
+        cx.template("body", &config.body);
+        if let Some(from) = &config.from {
+            cx.template("from", from);
+        }
+    }
+
+    fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        let to = cx.render("to")?;
+        if to.trim().is_empty() {
+            return Err(StepError { field: "to".into(), message: "the recipient has no phone number".into() });
+        }
+        let (text, segments) = cx.render_sms("body")?;
+        let from = config.from.as_ref().map(|_| cx.render("from")).transpose()?;
+        Ok(StepOutcome::Call(ActionDraft {
+            connector: "sms",
+            action: "send".into(),
+            payload: json!({ "to": to, "body": text, "from": from }),
+            message: Some(OutboundMessage { channel: Channel::Sms, to, subject: None, text, segments: Some(segments) }),
+            idempotent: false,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! `update_contact`: change the contact's fields.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
+
+/// Fields to change (strings are templates). Opt-outs can be set, never cleared, by a flow:
+/// only the contact (START) or an admin can opt back in.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub struct Config {
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub email: Option<String>,
+    /// IANA time zone, e.g. `America/Denver`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub timezone: Option<String>,
+    /// `true` opts the contact out of SMS.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("const" = true))]
+    pub sms_opt_out: Option<bool>,
+    /// `true` opts the contact out of email.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("const" = true))]
+    pub email_opt_out: Option<bool>,
+    /// Custom fields; every string is a template.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+pub struct UpdateContact;
+
+const TEXT_FIELDS: [&str; 4] = ["first_name", "last_name", "email", "timezone"];
+
+fn text_field<'c>(config: &'c Config, name: &str) -> Option<&'c String> {
+    match name {
+        "first_name" => config.first_name.as_ref(),
+        "last_name" => config.last_name.as_ref(),
+        "email" => config.email.as_ref(),
+        _ => config.timezone.as_ref(),
+    }
+}
+
+impl StepKind for UpdateContact {
+    const KEY: &'static str = "update_contact";
+    const SUMMARY: &'static str = "Change the contact's fields.";
+    type Config = Config;
+
+    fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        for name in TEXT_FIELDS {
+            if let Some(text) = text_field(config, name) {
+                cx.template(name, text);
+            }
+        }
+        if let Some(zone) = &config.timezone
+            && !zone.contains("{{")
+            && jiff::tz::TimeZone::get(zone).is_err()
+        {
+            cx.error("timezone", format!("\"{zone}\" is not a known time zone (e.g. America/Chicago)"));
+        }
+        for (name, value) in &config.fields {
+            cx.template_tree(&format!("fields/{}", crate::steps::context::escape(name)), value);
+        }
+    }
+
+    fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        let mut changed = serde_json::Map::new();
+        for name in TEXT_FIELDS {
+            if text_field(config, name).is_some() {
+                changed.insert(name.into(), Value::String(cx.render(name)?));
+            }
+        }
+        let mut custom = serde_json::Map::new();
+        for (name, value) in &config.fields {
+            custom.insert(name.clone(), cx.render_tree(&format!("fields/{}", crate::steps::context::escape(name)), value)?);
+        }
+        let text = |key: &str| changed.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (first, last, email, zone) = (text("first_name"), text("last_name"), text("email"), text("timezone"));
+        cx.update_contact(|contact| {
+            contact.first_name = first.or(contact.first_name.take());
+            contact.last_name = last.or(contact.last_name.take());
+            contact.email = email.or(contact.email.take());
+            contact.timezone = zone.or(contact.timezone.take());
+            contact.sms_opt_out |= config.sms_opt_out == Some(true);
+            contact.email_opt_out |= config.email_opt_out == Some(true);
+            contact.fields.extend(custom.clone());
+        });
+        changed.insert("fields".into(), Value::Object(custom));
+        Ok(StepOutcome::Next(json!({ "changed": changed })))
+    }
+}
