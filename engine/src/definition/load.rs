@@ -115,6 +115,11 @@ impl Document {
         let tree: Spanned<Node> = serde_saphyr::from_str_with_options(source, options).map_err(|e| {
             let loc = e.location().unwrap_or(Location::UNKNOWN);
             let message = DefaultMessageFormatter.format_message(e.without_snippet()).to_string();
+            // The parser suggests a library option; the author needs to remove the duplicate instead.
+            let message = match message.split_once(", set DuplicateKeyPolicy") {
+                Some((head, _)) => format!("{head} (each key may appear once)"),
+                None => message,
+            };
             fail(loc.line().max(1), loc.column().max(1), message)
         })?;
         let json = to_json(&tree.value);

@@ -1,0 +1,121 @@
+//! Loader and validator tests: positions, every-error-at-once, the examples, schema freshness.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn errors(source: &str) -> Vec<Diagnostic> {
+    validate("f.yaml", source).diagnostics.into_iter().filter(Diagnostic::is_error).collect()
+}
+
+#[test]
+fn three_mistakes_give_three_diagnostics_with_positions() {
+    let source = std::fs::read_to_string(repo("tests/fixtures/invalid/three-mistakes.yaml")).unwrap();
+    let found: Vec<(u64, u64, String)> =
+        errors(&source).into_iter().map(|d| (d.line, d.column, d.path)).collect();
+    assert_eq!(
+        found,
+        [
+            (8, 7, "steps[0].send_sms.colour".to_owned()),
+            (10, 13, "steps[1].wait.for".to_owned()),
+            (12, 5, "steps[2].send_smss".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn duration_mistakes_carry_a_hint() {
+    let d = errors("id: a\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 15 minutes}\n");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].message, r#""15 minutes" is not a duration (try "15m")"#);
+}
+
+#[test]
+fn every_example_and_module_validates() {
+    let mut checked = 0;
+    for dir in ["docs/examples", "modules", "packs"] {
+        let mut stack = vec![repo(dir)];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if path.extension().is_some_and(|x| x == "yaml") {
+                let source = std::fs::read_to_string(&path).unwrap();
+                let report = validate(&path.display().to_string(), &source);
+                assert!(!report.has_errors(), "{}: {:#?}", path.display(), report.diagnostics);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} documents found");
+}
+
+#[test]
+fn semantic_errors_are_all_reported() {
+    let source = r#"
+id: sem
+trigger: { event: lead.created, when: 'evnt.data.x == 1' }
+steps:
+  - id: a
+    send_sms: { body: "Hi {{contact.first_name" }
+  - id: a
+    if: 'steps.later.ok'
+    then:
+      - stop: "done"
+  - id: later
+    wait_for: { event: appointment.booked, timeout: 1h }
+    on_error: goto nowhere
+"#;
+    let messages: Vec<String> = errors(source).into_iter().map(|d| format!("{}: {}", d.path, d.message)).collect();
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(messages[0].starts_with("trigger.when: Undefined variable: evnt"));
+    assert!(messages[1].starts_with("steps[0].send_sms.body: invalid template syntax"));
+    assert!(messages[2].contains("duplicate step id `a`"));
+    assert!(messages[3].contains("steps.later does not name an earlier step"));
+    assert!(messages[4].contains("no step `nowhere`"));
+}
+
+#[test]
+fn warnings_do_not_fail_validation() {
+    let report = validate(
+        "w.yaml",
+        "id: w\ntrigger: {event: lead.created}\nquiet_hours: off\nsteps:\n  - wait_for: {event: a.b}\n  - stop: x\n  - stop: y\n",
+    );
+    assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+    let warnings: Vec<&str> = report.diagnostics.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(warnings, ["quiet_hours", "steps[0].wait_for", "steps[2]"]);
+}
+
+#[test]
+fn syntax_duplicates_and_types_are_reported_with_positions() {
+    let d = errors("id: x\nid: y\n");
+    assert_eq!((d[0].line, d[0].column), (2, 1));
+    assert!(d[0].message.contains("duplicate"), "{}", d[0].message);
+    let d = errors("id: x\ntrigger: {event: a.b}\nsteps:\n  - send_sms: {body: 5}\n");
+    assert_eq!(d[0].path, "steps[0].send_sms.body");
+    let d = errors("[1, 2]");
+    assert!(d[0].message.contains("mapping"));
+    let d = errors("id: x\ntrigger: {event: a.b}\nsteps:\n  - send_sms: {body: hi}\n    stop: done\n");
+    assert!(d[0].message.contains("exactly one kind"), "{}", d[0].message);
+}
+
+#[test]
+fn committed_schemas_are_fresh() {
+    for kind in DocumentKind::ALL {
+        let path = repo(&format!("schemas/{}.schema.json", kind.name()));
+        let fresh = serde_json::to_string_pretty(&schema_of(kind)).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is stale: run `cargo run -p stepwise-api -- schema --write schemas`",
+            path.display()
+        );
+    }
+}

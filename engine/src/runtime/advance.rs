@@ -247,7 +247,7 @@ impl RunCx<'_> {
         }
         let delay = retry::backoff(&policy, self.run.attempt, (self.run.id, &meta.id)).max(retry_after.unwrap_or_default());
         let at = self.now + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::from_secs(1));
-        self.record(Some(&meta.id), Happening::RetryScheduled { at, error: message });
+        self.record(Some(&meta.id), Happening::RetryScheduled { retry_at: at, error: message });
         self.run.hold = Some("retry".into());
         Some(self.sleep(at))
     }

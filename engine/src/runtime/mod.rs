@@ -15,3 +15,6 @@ pub use engine::{Deployment, Engine, IngestOutcome};
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{TimelineEntry, render_text};
+
+#[cfg(test)]
+mod tests;

@@ -59,7 +59,7 @@ pub enum Happening {
     },
     /// The run woke: `by` is `timer`, `timeout` or an event type.
     Woke { by: String },
-    RetryScheduled { at: Timestamp, error: String },
+    RetryScheduled { retry_at: Timestamp, error: String },
     /// An action failed and the step's `on_error` let the run go on.
     ErrorHandled { error: String, policy: String },
     /// A send may or may not have happened (crash or provider timeout); not repeated.

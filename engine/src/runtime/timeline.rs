@@ -107,7 +107,7 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
             None => format!("waiting for {event} (no timeout)"),
         },
         Happening::Woke { by } => format!("woke: {by}"),
-        Happening::RetryScheduled { at, error } => format!("failed ({error}); retry at {}", when(at)),
+        Happening::RetryScheduled { retry_at, error } => format!("failed ({error}); retry at {}", when(retry_at)),
         Happening::ErrorHandled { error, policy } => format!("failed ({error}); on_error {policy}"),
         Happening::Uncertain { error } => format!("uncertain, not repeated: {error}"),
         Happening::Ended { status, reason } => format!("run {status}: {reason}"),
