@@ -18,7 +18,10 @@ pub struct Connectors {
 impl Connectors {
     /// Every family on the sandbox: the embedded default.
     pub fn sandbox() -> Self {
-        Self { routes: HashMap::new(), fallback: Arc::new(Sandbox::new()) }
+        Self {
+            routes: HashMap::new(),
+            fallback: Arc::new(Sandbox::new()),
+        }
     }
 
     /// Sends `family` (`sms`, `email`, ...) to `connector`.
@@ -35,7 +38,11 @@ impl Connectors {
 
 #[async_trait]
 impl Connector for Connectors {
-    async fn call(&self, request: &ActionRequest, cx: &CallCx) -> Result<ActionResult, ConnectorError> {
+    async fn call(
+        &self,
+        request: &ActionRequest,
+        cx: &CallCx,
+    ) -> Result<ActionResult, ConnectorError> {
         match self.routes.get(request.connector) {
             Some(connector) => connector.call(request, cx).await,
             None => self.fallback.call(request, cx).await,

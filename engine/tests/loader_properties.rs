@@ -1,6 +1,8 @@
 //! Property test: mutated flow documents never panic the loader; they load or give
 //! diagnostics with a position. CI runs 10,000 cases (PROPTEST_CASES raises it).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use stepwise_engine::definition::validate;
 
@@ -12,8 +14,30 @@ const SEEDS: [&str; 3] = [
 
 /// Fragments that stress the parser, the schema, rhai and handlebars.
 const FRAGMENTS: [&str; 24] = [
-    ":", "- ", "{", "}", "[", "]", "\t", "'", "\"", "{{", "}}", "{{#if x}}", "&a", "*a", "!!binary ", "~",
-    "while true { 1 }", "loop { }", "15 minutes", "\n  - stop: x\n", "steps.nope", "\u{1F600}", "<<: *a", "---\n",
+    ":",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\t",
+    "'",
+    "\"",
+    "{{",
+    "}}",
+    "{{#if x}}",
+    "&a",
+    "*a",
+    "!!binary ",
+    "~",
+    "while true { 1 }",
+    "loop { }",
+    "15 minutes",
+    "\n  - stop: x\n",
+    "steps.nope",
+    "\u{1F600}",
+    "<<: *a",
+    "---\n",
 ];
 
 #[derive(Debug, Clone)]
@@ -65,7 +89,10 @@ fn apply(source: &str, mutations: &[Mutation]) -> String {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
 }
 
 proptest! {

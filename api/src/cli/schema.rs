@@ -15,12 +15,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.write {
-        None => println!("{}", serde_json::to_string_pretty(&schema_of(DocumentKind::Flow))?),
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&schema_of(DocumentKind::Flow))?
+        ),
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;
             for kind in DocumentKind::ALL {
                 let path = dir.join(format!("{}.schema.json", kind.name()));
-                std::fs::write(&path, serde_json::to_string_pretty(&schema_of(kind))? + "\n")?;
+                std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&schema_of(kind))? + "\n",
+                )?;
                 eprintln!("wrote {}", path.display());
             }
         }

@@ -46,20 +46,33 @@ pub struct Args {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
 }
 
 fn parse_injection(spec: &str) -> anyhow::Result<Injection> {
-    let (event_type, rest) = spec.split_once('@').with_context(|| format!("--at {spec}: write TYPE@+OFFSET, e.g. appointment.booked@+10m"))?;
+    let (event_type, rest) = spec.split_once('@').with_context(|| {
+        format!("--at {spec}: write TYPE@+OFFSET, e.g. appointment.booked@+10m")
+    })?;
     let (offset, data) = match rest.split_once('=') {
-        Some((offset, data)) => (offset, serde_json::from_str(data).with_context(|| format!("--at {spec}: the data is not JSON"))?),
+        Some((offset, data)) => (
+            offset,
+            serde_json::from_str(data)
+                .with_context(|| format!("--at {spec}: the data is not JSON"))?,
+        ),
         None => (rest, Value::Object(Default::default())),
     };
-    let duration: FlowDuration = offset.trim_start_matches('+').parse().with_context(|| format!("--at {spec}"))?;
+    let duration: FlowDuration = offset
+        .trim_start_matches('+')
+        .parse()
+        .with_context(|| format!("--at {spec}"))?;
     let mut event = Event::new(event_type, data);
     event.source = "simulator".into();
-    Ok(Injection { after: SignedDuration::from_secs(duration.approx_seconds()), event })
+    Ok(Injection {
+        after: SignedDuration::from_secs(duration.approx_seconds()),
+        event,
+    })
 }
 
 fn default_contact() -> Contact {
@@ -75,7 +88,8 @@ fn default_contact() -> Contact {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let name = args.flow.display().to_string();
-    let source = std::fs::read_to_string(&args.flow).with_context(|| format!("cannot read {name}"))?;
+    let source =
+        std::fs::read_to_string(&args.flow).with_context(|| format!("cannot read {name}"))?;
     let mut tenant: Tenant = match &args.tenant {
         Some(path) => read_json(path, "tenant")?,
         None => Tenant::default(),
@@ -111,10 +125,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => json!({}),
     };
     let start = match &args.start {
-        Some(text) => text.parse::<Timestamp>().with_context(|| format!("--start {text}: write RFC 3339, e.g. 2026-11-23T09:00:00-06:00"))?,
+        Some(text) => text.parse::<Timestamp>().with_context(|| {
+            format!("--start {text}: write RFC 3339, e.g. 2026-11-23T09:00:00-06:00")
+        })?,
         None => Timestamp::now().round(jiff::Unit::Second)?,
     };
-    let injections = args.at.iter().map(|s| parse_injection(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    let injections = args
+        .at
+        .iter()
+        .map(|s| parse_injection(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let horizon: FlowDuration = args.horizon.parse()?;
     if horizon.approx_seconds() <= 0 {
         bail!("--horizon must be positive");
@@ -130,11 +150,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         injections,
         horizon: SignedDuration::from_secs(horizon.approx_seconds()),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let simulation = runtime.block_on(simulate(input, Arc::new(Sandbox::new())))?;
     let text = if args.json {
-        let lines: Vec<String> =
-            simulation.entries.iter().map(|e| e.to_json(simulation.start, &simulation.zone).to_string()).collect();
+        let lines: Vec<String> = simulation
+            .entries
+            .iter()
+            .map(|e| e.to_json(simulation.start, &simulation.zone).to_string())
+            .collect();
         lines.join("\n") + "\n"
     } else {
         render_text(&simulation.entries, simulation.start, &simulation.zone)

@@ -46,21 +46,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let diagnostics: Vec<Diagnostic> = match std::fs::read_to_string(file) {
             Ok(source) => definition::validate(&name, &source).diagnostics,
             Err(e) => {
-                let mut d = Diagnostic::new(definition::Severity::Error, String::new(), format!("cannot read: {e}"));
+                let mut d = Diagnostic::new(
+                    definition::Severity::Error,
+                    String::new(),
+                    format!("cannot read: {e}"),
+                );
                 d.file = name.clone();
                 vec![d]
             }
         };
         for d in &diagnostics {
-            if d.is_error() { errors += 1 } else { warnings += 1 }
-            let line = if args.json { serde_json::to_string(d)? } else { d.to_string() };
+            if d.is_error() {
+                errors += 1
+            } else {
+                warnings += 1
+            }
+            let line = if args.json {
+                serde_json::to_string(d)?
+            } else {
+                d.to_string()
+            };
             super::print(&(line + "\n"))?;
         }
     }
     if !args.json {
         let files = files.len();
-        eprintln!("{files} file{} checked: {errors} error{}, {warnings} warning{}",
-            if files == 1 { "" } else { "s" }, if errors == 1 { "" } else { "s" }, if warnings == 1 { "" } else { "s" });
+        eprintln!(
+            "{files} file{} checked: {errors} error{}, {warnings} warning{}",
+            if files == 1 { "" } else { "s" },
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" }
+        );
     }
-    Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

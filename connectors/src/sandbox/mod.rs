@@ -34,7 +34,10 @@ impl Sandbox {
     }
 
     fn next_id(&self, prefix: &str) -> String {
-        format!("{prefix}_sandbox_{:06}", self.counter.fetch_add(1, Ordering::Relaxed) + 1)
+        format!(
+            "{prefix}_sandbox_{:06}",
+            self.counter.fetch_add(1, Ordering::Relaxed) + 1
+        )
     }
 
     fn respond(&self, request: &ActionRequest) -> ActionResult {
@@ -42,47 +45,92 @@ impl Sandbox {
         let (provider_id, output) = match (request.connector, request.action.as_str()) {
             ("sms", _) => {
                 let id = self.next_id("SM");
-                let segments = request.message.as_ref().and_then(|m| m.segments).map_or(1, |s| s.parts);
-                (Some(id.clone()), json!({ "status": "sent", "message_id": id, "to": p["to"], "segments": segments, "sandbox": true }))
+                let segments = request
+                    .message
+                    .as_ref()
+                    .and_then(|m| m.segments)
+                    .map_or(1, |s| s.parts);
+                (
+                    Some(id.clone()),
+                    json!({ "status": "sent", "message_id": id, "to": p["to"], "segments": segments, "sandbox": true }),
+                )
             }
             ("email", _) => {
                 let id = self.next_id("email");
-                (Some(id.clone()), json!({ "status": "sent", "message_id": id, "to": p["to"], "sandbox": true }))
+                (
+                    Some(id.clone()),
+                    json!({ "status": "sent", "message_id": id, "to": p["to"], "sandbox": true }),
+                )
             }
-            ("notify", _) => (None, json!({ "status": "sent", "channel": p["channel"], "sandbox": true })),
+            ("notify", _) => (
+                None,
+                json!({ "status": "sent", "channel": p["channel"], "sandbox": true }),
+            ),
             ("http", _) => (None, json!({ "status": 200, "body": {}, "sandbox": true })),
             ("crm", action) => {
                 let id = self.next_id("crm");
-                (Some(id.clone()), json!({ "status": "ok", "action": action, "id": id, "sandbox": true }))
+                (
+                    Some(id.clone()),
+                    json!({ "status": "ok", "action": action, "id": id, "sandbox": true }),
+                )
             }
             ("calendar", "find_slots") => {
                 let from = p["fields"]["from"].clone();
-                (None, json!({ "status": "ok", "slots": [from], "sandbox": true }))
+                (
+                    None,
+                    json!({ "status": "ok", "slots": [from], "sandbox": true }),
+                )
             }
             ("calendar", action) => {
                 let id = self.next_id("booking");
-                (Some(id.clone()), json!({ "status": "ok", "action": action, "booking_id": id, "sandbox": true }))
+                (
+                    Some(id.clone()),
+                    json!({ "status": "ok", "action": action, "booking_id": id, "sandbox": true }),
+                )
             }
             ("llm", _) => {
                 let text = "(sandbox answer)";
-                let structured = p.get("output_schema").filter(|s| !s.is_null()).map(|_| json!({}));
-                (None, json!({ "text": text, "json": structured.unwrap_or(Value::Null), "sandbox": true }))
+                let structured = p
+                    .get("output_schema")
+                    .filter(|s| !s.is_null())
+                    .map(|_| json!({}));
+                (
+                    None,
+                    json!({ "text": text, "json": structured.unwrap_or(Value::Null), "sandbox": true }),
+                )
             }
-            (other, action) => (None, json!({ "status": "ok", "connector": other, "action": action, "sandbox": true })),
+            (other, action) => (
+                None,
+                json!({ "status": "ok", "connector": other, "action": action, "sandbox": true }),
+            ),
         };
-        ActionResult { output, provider_id }
+        ActionResult {
+            output,
+            provider_id,
+        }
     }
 }
 
 #[async_trait]
 impl Connector for Sandbox {
-    async fn call(&self, request: &ActionRequest, cx: &CallCx) -> Result<ActionResult, ConnectorError> {
+    async fn call(
+        &self,
+        request: &ActionRequest,
+        cx: &CallCx,
+    ) -> Result<ActionResult, ConnectorError> {
         tracing::info!(
             tenant_id = %cx.tenant_id, run_id = %cx.run_id, step = %cx.step_id,
             connector = request.connector, action = %request.action, "sandbox: recorded, not sent"
         );
-        let recorded = Recorded { tenant_id: cx.tenant_id.clone(), run_id: cx.run_id.clone(), request: request.clone() };
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).push(recorded);
+        let recorded = Recorded {
+            tenant_id: cx.tenant_id.clone(),
+            run_id: cx.run_id.clone(),
+            request: request.clone(),
+        };
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(recorded);
         Ok(self.respond(request))
     }
 }

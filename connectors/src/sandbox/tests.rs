@@ -28,11 +28,18 @@ fn sms(text: &str) -> ActionRequest {
 #[tokio::test]
 async fn records_sms_and_answers_with_a_message_id() {
     let sandbox = Sandbox::new();
-    let cx = CallCx { tenant_id: "t".into(), run_id: "r".into(), step_id: "s".into() };
+    let cx = CallCx {
+        tenant_id: "t".into(),
+        run_id: "r".into(),
+        step_id: "s".into(),
+    };
     let result = sandbox.call(&sms(&"a".repeat(200)), &cx).await.unwrap();
     assert_eq!(result.output["segments"], 2);
     assert!(result.provider_id.unwrap().starts_with("SM_sandbox_"));
     let recorded = sandbox.recorded();
     assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].request.message.as_ref().unwrap().text.len(), 200);
+    assert_eq!(
+        recorded[0].request.message.as_ref().unwrap().text.len(),
+        200
+    );
 }

@@ -30,7 +30,15 @@ impl Diagnostic {
     /// A diagnostic whose file and position are filled in later by the loader.
     pub fn new(severity: Severity, pointer: String, message: impl Into<String>) -> Self {
         let path = display_path(&pointer);
-        Self { severity, file: String::new(), line: 0, column: 0, pointer, path, message: message.into() }
+        Self {
+            severity,
+            file: String::new(),
+            line: 0,
+            column: 0,
+            pointer,
+            path,
+            message: message.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -44,8 +52,16 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let path = if self.path.is_empty() { "(document)" } else { &self.path };
-        write!(f, "{}:{}:{}: {severity}: {path}: {}", self.file, self.line, self.column, self.message)
+        let path = if self.path.is_empty() {
+            "(document)"
+        } else {
+            &self.path
+        };
+        write!(
+            f,
+            "{}:{}:{}: {severity}: {path}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -74,6 +90,9 @@ mod tests {
     fn paths_read_like_code() {
         assert_eq!(display_path("/steps/2/wait/for"), "steps[2].wait.for");
         assert_eq!(display_path(""), "");
-        assert_eq!(display_path("/steps/0/http/headers/a~1b"), "steps[0].http.headers.a/b");
+        assert_eq!(
+            display_path("/steps/0/http/headers/a~1b"),
+            "steps[0].http.headers.a/b"
+        );
     }
 }

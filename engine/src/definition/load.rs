@@ -37,7 +37,10 @@ impl<'de> Deserialize<'de> for Node {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
                 // NaN and infinities have no JSON form: keep them as text so the schema rejects them.
-                Ok(Node::Scalar(Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)))
+                Ok(Node::Scalar(Number::from_f64(v).map_or_else(
+                    || Value::String(v.to_string()),
+                    Value::Number,
+                )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
                 Ok(Node::Scalar(Value::String(v.to_owned())))
@@ -106,27 +109,42 @@ impl Document {
             d
         };
         if source.len() > MAX_DOCUMENT_BYTES {
-            return Err(fail(1, 1, format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes")));
+            return Err(fail(
+                1,
+                1,
+                format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"),
+            ));
         }
         let options = serde_saphyr::options! {
             strict_booleans: true,
             budget: serde_saphyr::budget! { max_depth: 64, max_nodes: 100_000, max_total_scalar_bytes: MAX_DOCUMENT_BYTES },
         };
-        let tree: Spanned<Node> = serde_saphyr::from_str_with_options(source, options).map_err(|e| {
-            let loc = e.location().unwrap_or(Location::UNKNOWN);
-            let message = DefaultMessageFormatter.format_message(e.without_snippet()).to_string();
-            // The parser suggests a library option; the author needs to remove the duplicate instead.
-            let message = match message.split_once(", set DuplicateKeyPolicy") {
-                Some((head, _)) => format!("{head} (each key may appear once)"),
-                None => message,
-            };
-            fail(loc.line().max(1), loc.column().max(1), message)
-        })?;
+        let tree: Spanned<Node> =
+            serde_saphyr::from_str_with_options(source, options).map_err(|e| {
+                let loc = e.location().unwrap_or(Location::UNKNOWN);
+                let message = DefaultMessageFormatter
+                    .format_message(e.without_snippet())
+                    .to_string();
+                // The parser suggests a library option; the author needs to remove the duplicate instead.
+                let message = match message.split_once(", set DuplicateKeyPolicy") {
+                    Some((head, _)) => format!("{head} (each key may appear once)"),
+                    None => message,
+                };
+                fail(loc.line().max(1), loc.column().max(1), message)
+            })?;
         let json = to_json(&tree.value);
         if !json.is_object() {
-            return Err(fail(1, 1, "the document must be a mapping (key: value pairs)".into()));
+            return Err(fail(
+                1,
+                1,
+                "the document must be a mapping (key: value pairs)".into(),
+            ));
         }
-        Ok(Self { file: file.to_owned(), json, tree })
+        Ok(Self {
+            file: file.to_owned(),
+            json,
+            tree,
+        })
     }
 
     /// Line and column of the deepest node on `pointer` (the key where one exists).
@@ -135,8 +153,15 @@ impl Document {
         for raw in pointer.split('/').skip(1) {
             let segment = raw.replace("~1", "/").replace("~0", "~");
             let next = match &node.value {
-                Node::Map(entries) => entries.iter().find(|(k, _)| k.value == segment).map(|(k, v)| (k.referenced, v)),
-                Node::Seq(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)).map(|v| (v.referenced, v)),
+                Node::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.value == segment)
+                    .map(|(k, v)| (k.referenced, v)),
+                Node::Seq(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|v| (v.referenced, v)),
                 Node::Scalar(_) => None,
             };
             match next {

@@ -34,7 +34,7 @@ impl Report {
 
 fn finish(document: &Document, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut placed: Vec<Diagnostic> = diagnostics.into_iter().map(|d| document.place(d)).collect();
-    placed.sort_by(|a, b| (a.line, a.column, a.severity).cmp(&(b.line, b.column, b.severity)));
+    placed.sort_by_key(|d| (d.line, d.column, d.severity));
     placed
 }
 
@@ -42,7 +42,12 @@ fn finish(document: &Document, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> 
 pub fn validate(file: &str, source: &str) -> Report {
     let document = match Document::parse(file, source) {
         Ok(d) => d,
-        Err(d) => return Report { kind: DocumentKind::Flow, diagnostics: vec![d] },
+        Err(d) => {
+            return Report {
+                kind: DocumentKind::Flow,
+                diagnostics: vec![d],
+            };
+        }
     };
     let kind = DocumentKind::detect(&document.json);
     let diagnostics = match kind {
@@ -75,9 +80,24 @@ fn compile_document(
     if !schema_errors.is_empty() {
         return Err(finish(document, schema_errors));
     }
-    let flow: Flow = serde_json::from_value(document.json.clone())
-        .map_err(|e| finish(document, vec![Diagnostic::new(Severity::Error, String::new(), e.to_string())]))?;
-    let (compiled, diagnostics) = semantic::compile(flow, Surroundings { prefix: "", partials, config_keys: None });
+    let flow: Flow = serde_json::from_value(document.json.clone()).map_err(|e| {
+        finish(
+            document,
+            vec![Diagnostic::new(
+                Severity::Error,
+                String::new(),
+                e.to_string(),
+            )],
+        )
+    })?;
+    let (compiled, diagnostics) = semantic::compile(
+        flow,
+        Surroundings {
+            prefix: "",
+            partials,
+            config_keys: None,
+        },
+    );
     let diagnostics = finish(document, diagnostics);
     match compiled {
         Some(compiled) => Ok((compiled, diagnostics)),
@@ -92,13 +112,26 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
     }
     let module: Module = match serde_json::from_value(document.json.clone()) {
         Ok(m) => m,
-        Err(e) => return finish(document, vec![Diagnostic::new(Severity::Error, String::new(), e.to_string())]),
+        Err(e) => {
+            return finish(
+                document,
+                vec![Diagnostic::new(
+                    Severity::Error,
+                    String::new(),
+                    e.to_string(),
+                )],
+            );
+        }
     };
     let mut diagnostics = Vec::new();
     if let Some(config) = &module.config
         && let Err(e) = jsonschema::draft202012::meta::validate(config)
     {
-        diagnostics.push(Diagnostic::new(Severity::Error, "/config".into(), format!("not a valid JSON Schema: {e}")));
+        diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            "/config".into(),
+            format!("not a valid JSON Schema: {e}"),
+        ));
     }
     let config_keys = module
         .config
@@ -107,7 +140,11 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
         .and_then(serde_json::Value::as_object)
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default();
-    let around = Surroundings { prefix: "/flow", partials: None, config_keys: Some(config_keys) };
+    let around = Surroundings {
+        prefix: "/flow",
+        partials: None,
+        config_keys: Some(config_keys),
+    };
     let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);
     diagnostics.append(&mut flow_diagnostics);
     finish(document, diagnostics)
@@ -118,7 +155,11 @@ fn check_pack(document: &Document) -> Vec<Diagnostic> {
     if diagnostics.is_empty()
         && let Err(e) = serde_json::from_value::<Pack>(document.json.clone())
     {
-        diagnostics.push(Diagnostic::new(Severity::Error, String::new(), e.to_string()));
+        diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            String::new(),
+            e.to_string(),
+        ));
     }
     finish(document, diagnostics)
 }

@@ -31,11 +31,18 @@ pub struct StepMeta {
 #[derive(Debug)]
 pub enum Instr {
     /// Evaluate `condition`; go on when true, else jump to `else_pc`.
-    Branch { meta: StepMeta, condition: Expr, else_pc: usize },
+    Branch {
+        meta: StepMeta,
+        condition: Expr,
+        else_pc: usize,
+    },
     /// Continue at `to` (the end of a `then` block skipping its `else`).
     Jump { to: usize },
     /// Run a step kind.
-    Step { meta: StepMeta, config: Box<dyn StepConfig> },
+    Step {
+        meta: StepMeta,
+        config: Box<dyn StepConfig>,
+    },
 }
 
 /// How a flow treats quiet hours, resolved from `purpose` and `quiet_hours`.

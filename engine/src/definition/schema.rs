@@ -12,7 +12,9 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
 
 use super::{Diagnostic, Severity};
-use crate::model::{COMMON_KEYS, DURATION_PATTERN, Flow, FlowDuration, Module, Pack, missing_kind_message};
+use crate::model::{
+    COMMON_KEYS, DURATION_PATTERN, Flow, FlowDuration, Module, Pack, missing_kind_message,
+};
 use crate::steps::registry;
 
 /// The kinds of document Stepwise reads.
@@ -50,7 +52,9 @@ impl DocumentKind {
 /// Optional fields are written as absent, never as `null`: drop schemars' `null` alternatives
 /// so that `name: ~` is an error and editors do not offer `null`.
 fn strip_null(schema: &mut Schema) {
-    let Some(object) = schema.as_object_mut() else { return };
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
     if let Some(Value::Array(types)) = object.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -79,7 +83,10 @@ fn generate<T: JsonSchema>(id: &str, title: &str) -> Value {
         .into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut schema {
-        map.insert("$id".into(), json!(format!("https://stepwise.dev/schemas/{id}.schema.json")));
+        map.insert(
+            "$id".into(),
+            json!(format!("https://stepwise.dev/schemas/{id}.schema.json")),
+        );
         map.insert("title".into(), json!(title));
     }
     schema
@@ -102,8 +109,12 @@ pub fn schema_of(kind: DocumentKind) -> Value {
 }
 
 fn validator(kind: DocumentKind) -> &'static Validator {
-    static VALIDATORS: [OnceLock<Validator>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let index = DocumentKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+    static VALIDATORS: [OnceLock<Validator>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let index = DocumentKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0);
     VALIDATORS[index].get_or_init(|| {
         jsonschema::draft202012::options()
             .should_validate_formats(true)
@@ -122,7 +133,11 @@ pub fn check(kind: DocumentKind, document: &Value) -> Vec<Diagnostic> {
     let unknown_at: Vec<String> = out
         .iter()
         .filter(|d| d.message.starts_with("unknown"))
-        .filter_map(|d| d.pointer.rsplit_once('/').map(|(parent, _)| parent.to_owned()))
+        .filter_map(|d| {
+            d.pointer
+                .rsplit_once('/')
+                .map(|(parent, _)| parent.to_owned())
+        })
         .collect();
     out.retain(|d| !(d.message.starts_with("a step needs") && unknown_at.contains(&d.pointer)));
     out.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
@@ -151,7 +166,12 @@ fn translate(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             let kinds: Vec<&str> = error
                 .instance()
                 .as_object()
-                .map(|m| m.keys().filter(|k| *k == "if" || registry::find(k).is_some()).map(String::as_str).collect())
+                .map(|m| {
+                    m.keys()
+                        .filter(|k| *k == "if" || registry::find(k).is_some())
+                        .map(String::as_str)
+                        .collect()
+                })
                 .unwrap_or_default();
             format!("a step has exactly one kind, found {}", kinds.join(" and "))
         }
@@ -173,7 +193,9 @@ fn translate(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
 /// `/steps/3`, `/steps/0/then/1`, `/flow/steps/2`: a pointer to a step.
 fn is_step_pointer(pointer: &str) -> bool {
     let mut parts = pointer.rsplit('/');
-    let index = parts.next().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let index = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     index && matches!(parts.next(), Some("steps" | "then" | "else"))
 }
 
@@ -193,7 +215,11 @@ fn unknown_key(key: &str, parent: &Value, is_step: bool) -> String {
         .map(|k| (strsim::damerau_levenshtein(key, k), k))
         .filter(|(distance, _)| *distance <= 2)
         .min();
-    let what = if is_step { "step kind or field" } else { "field" };
+    let what = if is_step {
+        "step kind or field"
+    } else {
+        "field"
+    };
     match closest {
         Some((_, suggestion)) => format!("unknown {what} `{key}` (did you mean `{suggestion}`?)"),
         None if is_step => format!("unknown {what} `{key}`; {}", missing_kind_message()),
@@ -203,13 +229,25 @@ fn unknown_key(key: &str, parent: &Value, is_step: bool) -> String {
 
 fn unknown_root_key(key: &str, document: &Value) -> String {
     let schema = schema_of(DocumentKind::detect(document));
-    let allowed: Vec<&String> = schema.get("properties").and_then(Value::as_object).map(|m| m.keys().collect()).unwrap_or_default();
-    let closest = allowed.iter().map(|k| (strsim::damerau_levenshtein(key, k), *k)).filter(|(d, _)| *d <= 2).min();
+    let allowed: Vec<&String> = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    let closest = allowed
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min();
     match closest {
         Some((_, suggestion)) => format!("unknown field `{key}` (did you mean `{suggestion}`?)"),
         None => format!(
             "unknown field `{key}` (allowed: {})",
-            allowed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            allowed
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -32,28 +32,58 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         Ok(t) => (t, Vec::new()),
         Err((name, e)) => {
             let message = format!("the snippet `{name}` does not parse: {}", e.message);
-            let fallback = Templates::new(&empty).unwrap_or_else(|_| unreachable!("no partials cannot fail"));
-            (fallback, vec![Diagnostic::new(Severity::Error, around.prefix.to_owned(), message)])
+            let fallback =
+                Templates::new(&empty).unwrap_or_else(|_| unreachable!("no partials cannot fail"));
+            (
+                fallback,
+                vec![Diagnostic::new(
+                    Severity::Error,
+                    around.prefix.to_owned(),
+                    message,
+                )],
+            )
         }
     };
     let sink = CheckSink {
         diagnostics: Vec::new(),
-        artifacts: Artifacts { templates, exprs: HashMap::new() },
+        artifacts: Artifacts {
+            templates,
+            exprs: HashMap::new(),
+        },
         earlier_steps: Vec::new(),
         config_keys: around.config_keys,
     };
-    let mut lowering = Lowering { flow: &flow, prefix: around.prefix, sink, program: Vec::new(), ids: HashMap::new() };
+    let mut lowering = Lowering {
+        flow: &flow,
+        prefix: around.prefix,
+        sink,
+        program: Vec::new(),
+        ids: HashMap::new(),
+    };
     lowering.list(&flow.steps, &format!("{}/steps", around.prefix), None);
     let gotos = lowering.resolve_gotos();
-    let Lowering { mut sink, mut program, ids, .. } = lowering;
+    let Lowering {
+        mut sink,
+        mut program,
+        ids,
+        ..
+    } = lowering;
     for (pc, target) in gotos {
         if let Instr::Step { meta, .. } | Instr::Branch { meta, .. } = &mut program[pc] {
             meta.on_error = target;
         }
     }
     let prefix = around.prefix;
-    let trigger_when = compile_expr(flow.trigger.when.as_deref(), &format!("{prefix}/trigger/when"), &mut sink);
-    let audience = compile_expr(flow.trigger.audience.as_deref(), &format!("{prefix}/trigger/audience"), &mut sink);
+    let trigger_when = compile_expr(
+        flow.trigger.when.as_deref(),
+        &format!("{prefix}/trigger/when"),
+        &mut sink,
+    );
+    let audience = compile_expr(
+        flow.trigger.audience.as_deref(),
+        &format!("{prefix}/trigger/audience"),
+        &mut sink,
+    );
     if let Some(schedule) = &flow.trigger.schedule
         && let Err(e) = croner::Cron::from_str(schedule)
     {
@@ -63,7 +93,8 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
             format!("\"{schedule}\" is not a cron schedule ({e}); write 5 fields, minute first, e.g. \"0 9 * * *\""),
         ));
     }
-    let (marketing_quiet, transactional_quiet) = quiet_policies(&flow, prefix, &mut sink.diagnostics);
+    let (marketing_quiet, transactional_quiet) =
+        quiet_policies(&flow, prefix, &mut sink.diagnostics);
     diagnostics.append(&mut sink.diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return (None, diagnostics);
@@ -86,18 +117,33 @@ fn compile_expr(source: Option<&str>, pointer: &str, sink: &mut CheckSink) -> Op
     match Expr::compile(source?, &[]) {
         Ok(expr) => Some(expr),
         Err(e) => {
-            let at = e.position.map(|(l, c)| format!(" (expression line {l}, column {c})")).unwrap_or_default();
-            sink.diagnostics.push(Diagnostic::new(Severity::Error, pointer.to_owned(), format!("{}{at}", e.message)));
+            let at = e
+                .position
+                .map(|(l, c)| format!(" (expression line {l}, column {c})"))
+                .unwrap_or_default();
+            sink.diagnostics.push(Diagnostic::new(
+                Severity::Error,
+                pointer.to_owned(),
+                format!("{}{at}", e.message),
+            ));
             None
         }
     }
 }
 
-fn quiet_policies(flow: &Flow, prefix: &str, diagnostics: &mut Vec<Diagnostic>) -> (QuietPolicy, QuietPolicy) {
+fn quiet_policies(
+    flow: &Flow,
+    prefix: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (QuietPolicy, QuietPolicy) {
     match flow.quiet_hours {
         None => (QuietPolicy::Tenant, QuietPolicy::Off),
-        Some(QuietHoursSetting::Keyword(QuietHoursKeyword::Inherit)) => (QuietPolicy::Tenant, QuietPolicy::Tenant),
-        Some(QuietHoursSetting::Window(window)) => (QuietPolicy::Window(window), QuietPolicy::Window(window)),
+        Some(QuietHoursSetting::Keyword(QuietHoursKeyword::Inherit)) => {
+            (QuietPolicy::Tenant, QuietPolicy::Tenant)
+        }
+        Some(QuietHoursSetting::Window(window)) => {
+            (QuietPolicy::Window(window), QuietPolicy::Window(window))
+        }
         Some(QuietHoursSetting::Keyword(QuietHoursKeyword::Off)) => {
             if flow.purpose == crate::model::Purpose::Marketing {
                 diagnostics.push(Diagnostic::new(
@@ -123,7 +169,9 @@ struct Lowering<'a> {
 
 impl Lowering<'_> {
     fn error(&mut self, pointer: String, message: String) {
-        self.sink.diagnostics.push(Diagnostic::new(Severity::Error, pointer, message));
+        self.sink
+            .diagnostics
+            .push(Diagnostic::new(Severity::Error, pointer, message));
     }
 
     fn list(&mut self, steps: &[Step], pointer: &str, parent: Option<(&str, &str)>) {
@@ -132,7 +180,9 @@ impl Lowering<'_> {
             let at = format!("{pointer}/{i}");
             if after_stop {
                 let message = "this step never runs: the step before it always stops the run";
-                self.sink.diagnostics.push(Diagnostic::new(Severity::Warning, at.clone(), message));
+                self.sink
+                    .diagnostics
+                    .push(Diagnostic::new(Severity::Warning, at.clone(), message));
             }
             let id = match (&step.id, parent) {
                 (Some(id), _) => id.clone(),
@@ -141,7 +191,10 @@ impl Lowering<'_> {
             };
             if let Some((_, first)) = self.ids.get(&id) {
                 let first = super::diagnostic::display_path(first);
-                self.error(format!("{at}/id"), format!("duplicate step id `{id}` (first used at {first})"));
+                self.error(
+                    format!("{at}/id"),
+                    format!("duplicate step id `{id}` (first used at {first})"),
+                );
             }
             let pc = self.program.len();
             self.ids.entry(id.clone()).or_insert((pc, at.clone()));
@@ -159,7 +212,10 @@ impl Lowering<'_> {
                 Some(OnError::Continue) => ErrorPolicy::Continue,
                 _ => ErrorPolicy::Fail,
             },
-            on_uncertain: step.on_uncertain.or(self.flow.on_uncertain).unwrap_or_default(),
+            on_uncertain: step
+                .on_uncertain
+                .or(self.flow.on_uncertain)
+                .unwrap_or_default(),
             purpose: step.purpose.unwrap_or(self.flow.purpose),
         }
     }
@@ -167,8 +223,17 @@ impl Lowering<'_> {
     fn step(&mut self, step: &Step, id: String, at: &str) {
         let pc = self.program.len();
         match &step.body {
-            StepBody::If { condition, then, otherwise } => {
-                let mut cx = CheckCx { pc, pointer: at.to_owned(), sink: &mut self.sink, flow: self.flow };
+            StepBody::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let mut cx = CheckCx {
+                    pc,
+                    pointer: at.to_owned(),
+                    sink: &mut self.sink,
+                    flow: self.flow,
+                };
                 cx.expression("if", condition, &[]);
                 let expr = self.sink.artifacts.exprs.remove(&format!("{pc}/if"));
                 let meta = self.meta(step, id.clone(), "if");
@@ -181,13 +246,19 @@ impl Lowering<'_> {
                     let jump = self.program.len();
                     self.program.push(Instr::Jump { to: 0 });
                     self.list(otherwise, &format!("{at}/else"), Some((&id, "else")));
-                    self.program[jump] = Instr::Jump { to: self.program.len() };
+                    self.program[jump] = Instr::Jump {
+                        to: self.program.len(),
+                    };
                     jump + 1
                 };
                 // An invalid condition was reported; keep the cursor layout with a never-taken branch.
                 let condition = expr.or_else(|| Expr::compile("false", &[]).ok());
                 if let Some(condition) = condition {
-                    self.program[pc] = Instr::Branch { meta, condition, else_pc };
+                    self.program[pc] = Instr::Branch {
+                        meta,
+                        condition,
+                        else_pc,
+                    };
                 }
             }
             StepBody::Kind { key, config } => {
@@ -198,10 +269,18 @@ impl Lowering<'_> {
                 match kind.parse(config) {
                     Ok(parsed) => {
                         let pointer = format!("{at}/{key}");
-                        let mut cx = CheckCx { pc, pointer, sink: &mut self.sink, flow: self.flow };
+                        let mut cx = CheckCx {
+                            pc,
+                            pointer,
+                            sink: &mut self.sink,
+                            flow: self.flow,
+                        };
                         parsed.check(&mut cx);
                         let meta = self.meta(step, id.clone(), kind.key());
-                        self.program.push(Instr::Step { meta, config: parsed });
+                        self.program.push(Instr::Step {
+                            meta,
+                            config: parsed,
+                        });
                     }
                     Err(e) => {
                         self.error(format!("{at}/{key}"), e.to_string());
@@ -220,19 +299,33 @@ impl Lowering<'_> {
         while let Some((steps, pointer)) = walk.pop() {
             for (i, step) in steps.iter().enumerate() {
                 let at = format!("{pointer}/{i}");
-                if let StepBody::If { then, otherwise, .. } = &step.body {
+                if let StepBody::If {
+                    then, otherwise, ..
+                } = &step.body
+                {
                     walk.push((then.as_slice(), format!("{at}/then")));
                     walk.push((otherwise.as_slice(), format!("{at}/else")));
                 }
-                let Some(OnError::Goto(target)) = &step.on_error else { continue };
-                let own = self.ids.iter().find(|(_, (_, p))| *p == at).map(|(_, (pc, _))| *pc);
+                let Some(OnError::Goto(target)) = &step.on_error else {
+                    continue;
+                };
+                let own = self
+                    .ids
+                    .iter()
+                    .find(|(_, (_, p))| *p == at)
+                    .map(|(_, (pc, _))| *pc);
                 match (self.ids.get(target), own) {
-                    (Some((target_pc, _)), Some(pc)) => found.push((pc, ErrorPolicy::Goto(*target_pc))),
+                    (Some((target_pc, _)), Some(pc)) => {
+                        found.push((pc, ErrorPolicy::Goto(*target_pc)))
+                    }
                     (None, _) => {
                         let known: Vec<&str> = self.ids.keys().map(String::as_str).collect();
                         self.error(
                             format!("{at}/on_error"),
-                            format!("no step `{target}` to go to (steps: {})", sorted(known).join(", ")),
+                            format!(
+                                "no step `{target}` to go to (steps: {})",
+                                sorted(known).join(", ")
+                            ),
                         );
                     }
                     _ => {}

@@ -5,18 +5,27 @@ use std::path::PathBuf;
 use super::*;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 fn errors(source: &str) -> Vec<Diagnostic> {
-    validate("f.yaml", source).diagnostics.into_iter().filter(Diagnostic::is_error).collect()
+    validate("f.yaml", source)
+        .diagnostics
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .collect()
 }
 
 #[test]
 fn three_mistakes_give_three_diagnostics_with_positions() {
-    let source = std::fs::read_to_string(repo("tests/fixtures/invalid/three-mistakes.yaml")).unwrap();
-    let found: Vec<(u64, u64, String)> =
-        errors(&source).into_iter().map(|d| (d.line, d.column, d.path)).collect();
+    let source =
+        std::fs::read_to_string(repo("tests/fixtures/invalid/three-mistakes.yaml")).unwrap();
+    let found: Vec<(u64, u64, String)> = errors(&source)
+        .into_iter()
+        .map(|d| (d.line, d.column, d.path))
+        .collect();
     assert_eq!(
         found,
         [
@@ -31,7 +40,10 @@ fn three_mistakes_give_three_diagnostics_with_positions() {
 fn duration_mistakes_carry_a_hint() {
     let d = errors("id: a\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 15 minutes}\n");
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].message, r#""15 minutes" is not a duration (try "15m")"#);
+    assert_eq!(
+        d[0].message,
+        r#""15 minutes" is not a duration (try "15m")"#
+    );
 }
 
 #[test]
@@ -45,7 +57,12 @@ fn every_example_and_module_validates() {
             } else if path.extension().is_some_and(|x| x == "yaml") {
                 let source = std::fs::read_to_string(&path).unwrap();
                 let report = validate(&path.display().to_string(), &source);
-                assert!(!report.has_errors(), "{}: {:#?}", path.display(), report.diagnostics);
+                assert!(
+                    !report.has_errors(),
+                    "{}: {:#?}",
+                    path.display(),
+                    report.diagnostics
+                );
                 checked += 1;
             }
         }
@@ -69,7 +86,10 @@ steps:
     wait_for: { event: appointment.booked, timeout: 1h }
     on_error: goto nowhere
 "#;
-    let messages: Vec<String> = errors(source).into_iter().map(|d| format!("{}: {}", d.path, d.message)).collect();
+    let messages: Vec<String> = errors(source)
+        .into_iter()
+        .map(|d| format!("{}: {}", d.path, d.message))
+        .collect();
     assert_eq!(messages.len(), 5, "{messages:#?}");
     assert!(messages[0].starts_with("trigger.when: Undefined variable: evnt"));
     assert!(messages[1].starts_with("steps[0].send_sms.body: invalid template syntax"));
@@ -98,8 +118,13 @@ fn syntax_duplicates_and_types_are_reported_with_positions() {
     assert_eq!(d[0].path, "steps[0].send_sms.body");
     let d = errors("[1, 2]");
     assert!(d[0].message.contains("mapping"));
-    let d = errors("id: x\ntrigger: {event: a.b}\nsteps:\n  - send_sms: {body: hi}\n    stop: done\n");
-    assert!(d[0].message.contains("exactly one kind"), "{}", d[0].message);
+    let d =
+        errors("id: x\ntrigger: {event: a.b}\nsteps:\n  - send_sms: {body: hi}\n    stop: done\n");
+    assert!(
+        d[0].message.contains("exactly one kind"),
+        "{}",
+        d[0].message
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Position};
 pub struct TimeSpan(pub Span);
 
 thread_local! {
-    static ZONE: RefCell<TimeZone> = RefCell::new(TimeZone::UTC);
+    static ZONE: RefCell<TimeZone> = const { RefCell::new(TimeZone::UTC) };
 }
 
 /// Runs `f` with `zone` as the zone that calendar arithmetic (`days`) uses.
@@ -30,7 +30,10 @@ pub fn with_zone<T>(zone: &TimeZone, f: impl FnOnce() -> T) -> T {
 
 /// Formats a timestamp the way expressions see timestamps: UTC, seconds precision.
 pub fn format_time(t: Timestamp) -> String {
-    t.round(jiff::Unit::Second).unwrap_or(t).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    t.round(jiff::Unit::Second)
+        .unwrap_or(t)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -41,19 +44,28 @@ fn error(message: String) -> Box<EvalAltResult> {
 
 /// Parses an RFC 3339 timestamp (an offset or `Z` is required).
 pub fn parse_time(text: &str) -> Res<Timestamp> {
-    text.parse::<Timestamp>()
-        .map_err(|_| error(format!("\"{text}\" is not a timestamp (write RFC 3339, e.g. 2026-03-09T15:00:00-05:00)")))
+    text.parse::<Timestamp>().map_err(|_| {
+        error(format!(
+            "\"{text}\" is not a timestamp (write RFC 3339, e.g. 2026-03-09T15:00:00-05:00)"
+        ))
+    })
 }
 
 fn shift(text: &str, span: TimeSpan, sign: i64) -> Res<ImmutableString> {
     let t = parse_time(text)?;
     let span = if sign < 0 { span.0.negate() } else { span.0 };
     let shifted = if span.get_days() != 0 {
-        ZONE.with(|z| t.to_zoned(z.borrow().clone()).checked_add(span).map(|z| z.timestamp()))
+        ZONE.with(|z| {
+            t.to_zoned(z.borrow().clone())
+                .checked_add(span)
+                .map(|z| z.timestamp())
+        })
     } else {
         t.checked_add(span)
     };
-    shifted.map(|t| format_time(t).into()).map_err(|e| error(format!("time out of range: {e}")))
+    shifted
+        .map(|t| format_time(t).into())
+        .map_err(|e| error(format!("time out of range: {e}")))
 }
 
 fn span_of(n: i64, make: fn(i64) -> Span) -> Res<TimeSpan> {
@@ -65,7 +77,10 @@ fn span_of(n: i64, make: fn(i64) -> Span) -> Res<TimeSpan> {
 
 fn contains_any(text: &str, words: &Array) -> bool {
     let text = text.to_lowercase();
-    words.iter().filter_map(|w| w.clone().into_immutable_string().ok()).any(|w| text.contains(&w.to_lowercase()))
+    words
+        .iter()
+        .filter_map(|w| w.clone().into_immutable_string().ok())
+        .any(|w| text.contains(&w.to_lowercase()))
 }
 
 pub(super) fn register(engine: &mut Engine) {
@@ -75,7 +90,9 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("lower", |_: ()| String::new());
     engine.register_fn("upper", |s: &str| s.to_uppercase());
     engine.register_fn("upper", |_: ()| String::new());
-    engine.register_fn("contains_any", |s: &str, words: Array| contains_any(s, &words));
+    engine.register_fn("contains_any", |s: &str, words: Array| {
+        contains_any(s, &words)
+    });
     engine.register_fn("contains_any", |_: (), _: Array| false);
     engine.register_fn("is_blank", |s: &str| s.trim().is_empty());
     engine.register_fn("is_blank", |_: ()| true);
@@ -89,8 +106,12 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("-", |t: &str, d: TimeSpan| shift(t, d, -1));
     engine.register_fn("+", |t: &str, d: TimeSpan| shift(t, d, 1));
     engine.register_fn("time", |t: &str| parse_time(t).map(format_time));
-    engine.register_fn("is_before", |a: &str, b: &str| Ok::<_, Box<EvalAltResult>>(parse_time(a)? < parse_time(b)?));
-    engine.register_fn("is_after", |a: &str, b: &str| Ok::<_, Box<EvalAltResult>>(parse_time(a)? > parse_time(b)?));
+    engine.register_fn("is_before", |a: &str, b: &str| {
+        Ok::<_, Box<EvalAltResult>>(parse_time(a)? < parse_time(b)?)
+    });
+    engine.register_fn("is_after", |a: &str, b: &str| {
+        Ok::<_, Box<EvalAltResult>>(parse_time(a)? > parse_time(b)?)
+    });
     engine.register_fn("seconds_between", |a: &str, b: &str| {
         Ok::<_, Box<EvalAltResult>>(parse_time(b)?.as_second() - parse_time(a)?.as_second())
     });

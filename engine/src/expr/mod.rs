@@ -37,7 +37,10 @@ impl ExprError {
             other => other.to_string(),
         };
         let pos = err.position();
-        Self { message, position: pos.line().map(|l| (l, pos.position().unwrap_or(1))) }
+        Self {
+            message,
+            position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
+        }
     }
 }
 
@@ -51,18 +54,29 @@ impl Expr {
         }
         engine()
             .compile_expression_with_scope(&names, source)
-            .map(|ast| Self { source: source.to_owned(), ast })
+            .map(|ast| Self {
+                source: source.to_owned(),
+                ast,
+            })
             .map_err(|err| {
                 let pos = err.position();
                 let message = err.err_type().to_string();
                 let message = match message.as_str() {
                     m if m.starts_with("Undefined variable") => format!(
                         "{m} (available: {})",
-                        BINDING_NAMES.iter().chain(extra).copied().collect::<Vec<_>>().join(", ")
+                        BINDING_NAMES
+                            .iter()
+                            .chain(extra)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     _ => message,
                 };
-                ExprError { message, position: pos.line().map(|l| (l, pos.position().unwrap_or(1))) }
+                ExprError {
+                    message,
+                    position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
+                }
             })
     }
 
@@ -74,8 +88,10 @@ impl Expr {
     pub fn eval(&self, bindings: &mut Bindings) -> Result<Dynamic, ExprError> {
         let zone = bindings.zone().clone();
         let scope = bindings.rhai_scope();
-        with_zone(&zone, || engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast))
-            .map_err(|e| ExprError::from_eval(&e))
+        with_zone(&zone, || {
+            engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast)
+        })
+        .map_err(|e| ExprError::from_eval(&e))
     }
 
     /// Evaluates a condition; anything but a boolean is an error naming what it was.
@@ -92,11 +108,15 @@ impl Expr {
         let value = self.eval(bindings)?;
         if value.is::<TimeSpan>() {
             return Err(ExprError {
-                message: "a duration is not a value here: add it to a time, e.g. now + hours(2)".into(),
+                message: "a duration is not a value here: add it to a time, e.g. now + hours(2)"
+                    .into(),
                 position: None,
             });
         }
-        rhai::serde::from_dynamic(&value).map_err(|e| ExprError { message: e.to_string(), position: None })
+        rhai::serde::from_dynamic(&value).map_err(|e| ExprError {
+            message: e.to_string(),
+            position: None,
+        })
     }
 }
 

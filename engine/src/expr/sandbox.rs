@@ -38,7 +38,9 @@ fn build() -> Engine {
         .set_allow_shadowing(false)
         .set_strict_variables(true)
         .set_optimization_level(OptimizationLevel::Simple);
-    for symbol in ["eval", "import", "export", "print", "debug", "Fn", "call", "curry", "sleep"] {
+    for symbol in [
+        "eval", "import", "export", "print", "debug", "Fn", "call", "curry", "sleep",
+    ] {
         engine.disable_symbol(symbol);
     }
     functions::register(&mut engine);

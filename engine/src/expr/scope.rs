@@ -6,7 +6,16 @@ use rhai::Dynamic;
 use serde_json::{Map, Value};
 
 /// Names every expression and template may read.
-pub const BINDING_NAMES: [&str; 8] = ["event", "contact", "tenant", "config", "templates", "vars", "steps", "now"];
+pub const BINDING_NAMES: [&str; 8] = [
+    "event",
+    "contact",
+    "tenant",
+    "config",
+    "templates",
+    "vars",
+    "steps",
+    "now",
+];
 
 /// A run's bindings.
 #[derive(Debug, Clone)]
@@ -26,7 +35,12 @@ impl Bindings {
         }
         map.insert("now".into(), Value::String("1970-01-01T00:00:00Z".into()));
         let stale = BINDING_NAMES.iter().map(|n| (*n).to_owned()).collect();
-        Self { json: Value::Object(map), zone: TimeZone::UTC, scope: rhai::Scope::new(), stale }
+        Self {
+            json: Value::Object(map),
+            zone: TimeZone::UTC,
+            scope: rhai::Scope::new(),
+            stale,
+        }
     }
 
     /// Sets one top-level binding.
@@ -70,7 +84,11 @@ impl Bindings {
     /// The rhai scope, with every changed binding converted again.
     pub fn rhai_scope(&mut self) -> &mut rhai::Scope<'static> {
         for name in std::mem::take(&mut self.stale) {
-            let value = self.json.get(&name).map(to_dynamic).unwrap_or(Dynamic::UNIT);
+            let value = self
+                .json
+                .get(&name)
+                .map(to_dynamic)
+                .unwrap_or(Dynamic::UNIT);
             self.scope.set_or_push(name, value);
         }
         &mut self.scope

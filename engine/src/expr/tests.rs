@@ -16,9 +16,17 @@ fn bindings() -> Bindings {
 #[test]
 fn evaluates_conditions_with_helpers() {
     let mut b = bindings();
-    let hot = Expr::compile("contains_any(lower(event.data.message), config.hot_keywords)", &[]).unwrap();
+    let hot = Expr::compile(
+        "contains_any(lower(event.data.message), config.hot_keywords)",
+        &[],
+    )
+    .unwrap();
     assert!(hot.eval_bool(&mut b).unwrap());
-    let blank = Expr::compile("is_blank(contact.last_name) && !is_blank(contact.first_name)", &[]).unwrap();
+    let blank = Expr::compile(
+        "is_blank(contact.last_name) && !is_blank(contact.first_name)",
+        &[],
+    )
+    .unwrap();
     assert!(blank.eval_bool(&mut b).unwrap());
 }
 
@@ -27,18 +35,31 @@ fn hours_are_exact_and_days_follow_the_calendar_across_dst() {
     let mut b = bindings();
     // 2026-03-08 is the spring-forward day in Chicago: 10:00 CDT is 15:00Z.
     let exact = Expr::compile("event.data.start_at - hours(24)", &[]).unwrap();
-    assert_eq!(exact.eval_json(&mut b).unwrap(), json!("2026-03-07T15:00:00Z"));
+    assert_eq!(
+        exact.eval_json(&mut b).unwrap(),
+        json!("2026-03-07T15:00:00Z")
+    );
     let calendar = Expr::compile("event.data.start_at - days(1)", &[]).unwrap();
     // 10:00 CST the day before is 16:00Z.
-    assert_eq!(calendar.eval_json(&mut b).unwrap(), json!("2026-03-07T16:00:00Z"));
+    assert_eq!(
+        calendar.eval_json(&mut b).unwrap(),
+        json!("2026-03-07T16:00:00Z")
+    );
     let plus = Expr::compile("event.data.start_at + minutes(90)", &[]).unwrap();
-    assert_eq!(plus.eval_json(&mut b).unwrap(), json!("2026-03-08T16:30:00Z"));
+    assert_eq!(
+        plus.eval_json(&mut b).unwrap(),
+        json!("2026-03-08T16:30:00Z")
+    );
 }
 
 #[test]
 fn compile_errors_name_the_problem_and_position() {
     let err = Expr::compile("evnt.data.score > 3", &[]).unwrap_err();
-    assert!(err.message.contains("Undefined variable"), "{}", err.message);
+    assert!(
+        err.message.contains("Undefined variable"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.position, Some((1, 1)));
     let err = Expr::compile("event.data.score >=", &[]).unwrap_err();
     assert!(err.position.is_some());
@@ -46,7 +67,13 @@ fn compile_errors_name_the_problem_and_position() {
 
 #[test]
 fn the_sandbox_refuses_escape_hatches() {
-    for source in ["eval(\"1\")", "import \"x\" as y", "print(1)", "loop { }", "while true { 1 }"] {
+    for source in [
+        "eval(\"1\")",
+        "import \"x\" as y",
+        "print(1)",
+        "loop { }",
+        "while true { 1 }",
+    ] {
         assert!(Expr::compile(source, &[]).is_err(), "{source} compiled");
     }
 }
@@ -67,6 +94,9 @@ fn runaway_work_is_stopped_with_a_clear_error() {
 #[test]
 fn conditions_must_be_booleans() {
     let mut b = bindings();
-    let err = Expr::compile("contact.first_name", &[]).unwrap().eval_bool(&mut b).unwrap_err();
+    let err = Expr::compile("contact.first_name", &[])
+        .unwrap()
+        .eval_bool(&mut b)
+        .unwrap_err();
     assert!(err.message.contains("not true or false"), "{}", err.message);
 }

@@ -32,16 +32,28 @@ pub struct FlowDuration {
 
 impl FlowDuration {
     pub const fn seconds(amount: u32) -> Self {
-        Self { amount, unit: DurationUnit::Seconds }
+        Self {
+            amount,
+            unit: DurationUnit::Seconds,
+        }
     }
     pub const fn minutes(amount: u32) -> Self {
-        Self { amount, unit: DurationUnit::Minutes }
+        Self {
+            amount,
+            unit: DurationUnit::Minutes,
+        }
     }
     pub const fn hours(amount: u32) -> Self {
-        Self { amount, unit: DurationUnit::Hours }
+        Self {
+            amount,
+            unit: DurationUnit::Hours,
+        }
     }
     pub const fn days(amount: u32) -> Self {
-        Self { amount, unit: DurationUnit::Days }
+        Self {
+            amount,
+            unit: DurationUnit::Days,
+        }
     }
 
     /// Elapsed seconds, counting a day as 24 hours (for ordering and backoff maths only;
@@ -80,7 +92,10 @@ impl FromStr for FlowDuration {
     type Err = DurationError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fail = || DurationError { input: input.to_owned(), hint: suggest(input) };
+        let fail = || DurationError {
+            input: input.to_owned(),
+            hint: suggest(input),
+        };
         let digits = input.bytes().take_while(u8::is_ascii_digit).count();
         let (number, unit) = input.split_at(digits);
         if number.is_empty() || number.len() > 6 {
@@ -177,7 +192,10 @@ mod tests {
     #[test]
     fn rejects_prose_with_a_hint() {
         let err = "15 minutes".parse::<FlowDuration>().unwrap_err();
-        assert_eq!(err.to_string(), r#""15 minutes" is not a duration (try "15m")"#);
+        assert_eq!(
+            err.to_string(),
+            r#""15 minutes" is not a duration (try "15m")"#
+        );
         assert_eq!(suggest("2 weeks").as_deref(), Some("14d"));
         let err = "soon".parse::<FlowDuration>().unwrap_err();
         assert!(err.hint.is_none());

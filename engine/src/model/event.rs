@@ -30,6 +30,12 @@ fn default_source() -> String {
 
 impl Event {
     pub fn new(event_type: impl Into<String>, data: Value) -> Self {
-        Self { event_type: event_type.into(), data, source: default_source(), external_id: None, occurred_at: None }
+        Self {
+            event_type: event_type.into(),
+            data,
+            source: default_source(),
+            external_id: None,
+            occurred_at: None,
+        }
     }
 }

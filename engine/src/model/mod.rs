@@ -18,7 +18,8 @@ pub use flow::{Concurrency, ConcurrencyKey, Flow, OnConflict};
 pub use module::{Module, Pack, PackModule};
 pub use run::{Run, RunId, RunStatus, Waiting};
 pub use settings::{
-    ClockTime, OnError, OnUncertain, Purpose, QuietHoursKeyword, QuietHoursSetting, QuietWindow, RetryPolicy,
+    ClockTime, OnError, OnUncertain, Purpose, QuietHoursKeyword, QuietHoursSetting, QuietWindow,
+    RetryPolicy,
 };
 pub use step::{COMMON_KEYS, STEP_ID_PATTERN, Step, StepBody, missing_kind_message};
 pub use tenant::Tenant;

@@ -65,7 +65,9 @@ impl Serialize for ClockTime {
 
 impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -95,7 +97,10 @@ pub struct QuietWindow {
 impl Default for QuietWindow {
     /// 21:00–08:00: sends only between 08:00 and 21:00 local time (the US TCPA calling hours).
     fn default() -> Self {
-        Self { start: ClockTime::hm(21, 0), end: ClockTime::hm(8, 0) }
+        Self {
+            start: ClockTime::hm(21, 0),
+            end: ClockTime::hm(8, 0),
+        }
     }
 }
 
@@ -142,7 +147,11 @@ fn default_max_backoff() -> FlowDuration {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max: 3, backoff: default_backoff(), max_backoff: default_max_backoff() }
+        Self {
+            max: 3,
+            backoff: default_backoff(),
+            max_backoff: default_max_backoff(),
+        }
     }
 }
 
@@ -165,8 +174,12 @@ impl FromStr for OnError {
             "fail" => Ok(Self::Fail),
             "continue" => Ok(Self::Continue),
             _ => match s.strip_prefix("goto ") {
-                Some(target) if !target.trim().is_empty() => Ok(Self::Goto(target.trim().to_owned())),
-                _ => Err(format!("\"{s}\" is not an error policy (use fail, continue or \"goto <step id>\")")),
+                Some(target) if !target.trim().is_empty() => {
+                    Ok(Self::Goto(target.trim().to_owned()))
+                }
+                _ => Err(format!(
+                    "\"{s}\" is not an error policy (use fail, continue or \"goto <step id>\")"
+                )),
             },
         }
     }
@@ -190,7 +203,9 @@ impl Serialize for OnError {
 
 impl<'de> Deserialize<'de> for OnError {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -226,7 +241,10 @@ mod tests {
 
     #[test]
     fn clock_time_round_trips_and_rejects_nonsense() {
-        assert_eq!("08:05".parse::<ClockTime>().map(|t| t.to_string()), Ok("08:05".into()));
+        assert_eq!(
+            "08:05".parse::<ClockTime>().map(|t| t.to_string()),
+            Ok("08:05".into())
+        );
         assert!("8:05".parse::<ClockTime>().is_err());
         assert!("24:00".parse::<ClockTime>().is_err());
         assert!("12:60".parse::<ClockTime>().is_err());

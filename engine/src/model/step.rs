@@ -35,7 +35,11 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepBody {
     /// `if: <rhai>` with `then:` and optional `else:` steps.
-    If { condition: String, then: Vec<Step>, otherwise: Vec<Step> },
+    If {
+        condition: String,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
     /// A registered kind: its YAML key and its configuration as written.
     Kind { key: String, config: Value },
 }
@@ -56,7 +60,9 @@ fn field<T: serde::de::DeserializeOwned, E: serde::de::Error>(
 ) -> Result<Option<T>, E> {
     match map.remove(key) {
         None => Ok(None),
-        Some(v) => serde_json::from_value(v).map(Some).map_err(|e| E::custom(format!("{key}: {e}"))),
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| E::custom(format!("{key}: {e}"))),
     }
 }
 
@@ -73,12 +79,20 @@ impl<'de> Deserialize<'de> for Step {
         let body = if let Some(condition) = field::<String, D::Error>(&mut map, "if")? {
             let then = field(&mut map, "then")?.unwrap_or_default();
             let otherwise = field(&mut map, "else")?.unwrap_or_default();
-            StepBody::If { condition, then, otherwise }
+            StepBody::If {
+                condition,
+                then,
+                otherwise,
+            }
         } else {
             let mut kinds = map.keys().filter(|k| registry::find(k).is_some()).cloned();
-            let key = kinds.next().ok_or_else(|| D::Error::custom(missing_kind_message()))?;
+            let key = kinds
+                .next()
+                .ok_or_else(|| D::Error::custom(missing_kind_message()))?;
             if let Some(second) = kinds.next() {
-                return Err(D::Error::custom(format!("a step has one kind, found `{key}` and `{second}`")));
+                return Err(D::Error::custom(format!(
+                    "a step has one kind, found `{key}` and `{second}`"
+                )));
             }
             let config = map.remove(&key).unwrap_or(Value::Null);
             StepBody::Kind { key, config }
@@ -86,7 +100,14 @@ impl<'de> Deserialize<'de> for Step {
         if let Some(unknown) = map.keys().next() {
             return Err(D::Error::custom(format!("unknown step field `{unknown}`")));
         }
-        Ok(Self { id, body, retry, on_error, on_uncertain, purpose })
+        Ok(Self {
+            id,
+            body,
+            retry,
+            on_error,
+            on_uncertain,
+            purpose,
+        })
     }
 }
 
@@ -105,7 +126,11 @@ impl Serialize for Step {
             map.serialize_entry("id", id)?;
         }
         match &self.body {
-            StepBody::If { condition, then, otherwise } => {
+            StepBody::If {
+                condition,
+                then,
+                otherwise,
+            } => {
                 map.serialize_entry("if", condition)?;
                 map.serialize_entry("then", then)?;
                 if !otherwise.is_empty() {
@@ -145,11 +170,17 @@ impl JsonSchema for Step {
         );
         properties.insert(
             "retry".into(),
-            with_description(generator.subschema_for::<RetryPolicy>(), "Retry policy for this step's action."),
+            with_description(
+                generator.subschema_for::<RetryPolicy>(),
+                "Retry policy for this step's action.",
+            ),
         );
         properties.insert(
             "on_error".into(),
-            with_description(generator.subschema_for::<OnError>(), "What to do when the action fails for good."),
+            with_description(
+                generator.subschema_for::<OnError>(),
+                "What to do when the action fails for good.",
+            ),
         );
         properties.insert(
             "on_uncertain".into(),
@@ -160,15 +191,24 @@ impl JsonSchema for Step {
         );
         properties.insert(
             "purpose".into(),
-            with_description(generator.subschema_for::<Purpose>(), "Overrides the flow's purpose for this send."),
+            with_description(
+                generator.subschema_for::<Purpose>(),
+                "Overrides the flow's purpose for this send.",
+            ),
         );
         properties.insert(
             "if".into(),
             json!({"type": "string", "description": "A rhai condition: run `then` when true, else `else`."}),
         );
         let branch = json!({"type": "array", "items": step_ref});
-        properties.insert("then".into(), with_description_value(branch.clone(), "Steps run when `if` is true."));
-        properties.insert("else".into(), with_description_value(branch, "Steps run when `if` is false."));
+        properties.insert(
+            "then".into(),
+            with_description_value(branch.clone(), "Steps run when `if` is true."),
+        );
+        properties.insert(
+            "else".into(),
+            with_description_value(branch, "Steps run when `if` is false."),
+        );
         let mut one_of = vec![json!({"required": ["if"]})];
         for kind in registry::kinds() {
             let schema = with_description(kind.schema(generator), kind.summary());
@@ -198,6 +238,8 @@ fn with_description_value(schema: Value, text: &str) -> Value {
         Value::Object(map) => map,
         other => return other,
     };
-    object.entry("description").or_insert_with(|| Value::String(text.to_owned()));
+    object
+        .entry("description")
+        .or_insert_with(|| Value::String(text.to_owned()));
     Value::Object(object)
 }

@@ -15,7 +15,10 @@ use super::FlowDuration;
 pub struct Trigger {
     /// Start a run when an event of this type arrives, e.g. `lead.created`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "String", regex(pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"))]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+    )]
     pub event: Option<String>,
     /// A rhai condition on the event and contact; the run starts only when it is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]

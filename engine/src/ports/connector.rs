@@ -69,7 +69,10 @@ pub struct ActionResult {
 pub enum ConnectorError {
     /// Worth another attempt (timeouts, 429, 5xx), optionally not before `retry_after`.
     #[error("{message}")]
-    Retryable { message: String, retry_after: Option<Duration> },
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// Will fail again (bad request, unsubscribed recipient); `code` is the provider's.
     #[error("{message} (code {code})")]
     Permanent { code: String, message: String },
@@ -89,5 +92,9 @@ pub struct CallCx {
 /// An outside system, or the sandbox standing in for all of them.
 #[async_trait]
 pub trait Connector: Send + Sync + std::fmt::Debug {
-    async fn call(&self, request: &ActionRequest, cx: &CallCx) -> Result<ActionResult, ConnectorError>;
+    async fn call(
+        &self,
+        request: &ActionRequest,
+        cx: &CallCx,
+    ) -> Result<ActionResult, ConnectorError>;
 }

@@ -7,6 +7,8 @@ mod queue;
 mod store;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
-pub use connector::{ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage};
+pub use connector::{
+    ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage,
+};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{Store, StoreError, Transition};

@@ -38,7 +38,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
     /// Inserts a new run (seq 0) with its first records.
-    async fn create_run(&self, tenant_id: &str, run: &Run, records: &[StepRecord]) -> Result<(), StoreError>;
+    async fn create_run(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        records: &[StepRecord],
+    ) -> Result<(), StoreError>;
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError>;
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError>;
     /// The contact's runs that have not ended, oldest first.

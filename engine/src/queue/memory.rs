@@ -33,14 +33,23 @@ impl MemoryQueue {
     pub fn pop_due(&self, now: Timestamp) -> Option<AdvanceTask> {
         let mut guard = self.heap.lock().unwrap_or_else(|p| p.into_inner());
         if guard.0.peek().is_some_and(|Reverse(e)| e.at <= now) {
-            return guard.0.pop().map(|Reverse(e)| AdvanceTask { tenant_id: e.tenant_id, run_id: e.run_id, seq: e.seq });
+            return guard.0.pop().map(|Reverse(e)| AdvanceTask {
+                tenant_id: e.tenant_id,
+                run_id: e.run_id,
+                seq: e.seq,
+            });
         }
         None
     }
 
     /// When the earliest task is due.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.heap.lock().unwrap_or_else(|p| p.into_inner()).0.peek().map(|Reverse(e)| e.at)
+        self.heap
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .peek()
+            .map(|Reverse(e)| e.at)
     }
 
     pub fn len(&self) -> usize {
@@ -58,7 +67,13 @@ impl Queue for MemoryQueue {
         let mut guard = self.heap.lock().unwrap_or_else(|p| p.into_inner());
         guard.1 += 1;
         let order = guard.1;
-        guard.0.push(Reverse(Entry { at, order, tenant_id: task.tenant_id, run_id: task.run_id, seq: task.seq }));
+        guard.0.push(Reverse(Entry {
+            at,
+            order,
+            tenant_id: task.tenant_id,
+            run_id: task.run_id,
+            seq: task.seq,
+        }));
         Ok(())
     }
 }

@@ -43,8 +43,17 @@ pub struct RunCx<'a> {
 
 impl RunCx<'_> {
     fn record(&mut self, step: Option<&str>, what: Happening) {
-        let attempt = if matches!(what, Happening::Sent { .. } | Happening::Called { .. }) { self.run.attempt } else { 0 };
-        self.records.push(StepRecord { at: self.now, step: step.map(str::to_owned), attempt, what });
+        let attempt = if matches!(what, Happening::Sent { .. } | Happening::Called { .. }) {
+            self.run.attempt
+        } else {
+            0
+        };
+        self.records.push(StepRecord {
+            at: self.now,
+            step: step.map(str::to_owned),
+            attempt,
+            what,
+        });
     }
 
     fn set_output(&mut self, step: &str, output: Value) {
@@ -56,7 +65,13 @@ impl RunCx<'_> {
     pub fn end(&mut self, status: RunStatus, reason: impl Into<String>) -> Pause {
         let reason = reason.into();
         let status_name = json!(status).as_str().unwrap_or_default().to_owned();
-        self.record(None, Happening::Ended { status: status_name, reason: reason.clone() });
+        self.record(
+            None,
+            Happening::Ended {
+                status: status_name,
+                reason: reason.clone(),
+            },
+        );
         self.run.status = status;
         self.run.ended_at = Some(self.now);
         self.run.end_reason = Some(reason);
@@ -73,7 +88,10 @@ impl RunCx<'_> {
         loop {
             budget -= 1;
             if budget == 0 {
-                return self.end(RunStatus::Failed, "more than 10000 steps in one go: does an on_error goto loop?");
+                return self.end(
+                    RunStatus::Failed,
+                    "more than 10000 steps in one go: does an on_error goto loop?",
+                );
             }
             let pc = self.run.pc;
             let Some(instr) = flow.program.get(pc) else {
@@ -81,7 +99,11 @@ impl RunCx<'_> {
             };
             match instr {
                 Instr::Jump { to } => self.run.pc = *to,
-                Instr::Branch { meta, condition, else_pc } => match eval_condition(condition, &mut self.bindings) {
+                Instr::Branch {
+                    meta,
+                    condition,
+                    else_pc,
+                } => match eval_condition(condition, &mut self.bindings) {
                     Ok((result, output)) => {
                         let expression = condition.source().to_owned();
                         self.record(Some(&meta.id), Happening::Condition { expression, result });
@@ -122,11 +144,20 @@ impl RunCx<'_> {
     fn carry_out(&mut self, meta: &StepMeta, outcome: StepOutcome) -> Option<Pause> {
         match outcome {
             StepOutcome::Next(output) => {
-                if let Some(until) = output.get("past").and_then(|_| output.get("until")).and_then(Value::as_str) {
+                if let Some(until) = output
+                    .get("past")
+                    .and_then(|_| output.get("until"))
+                    .and_then(Value::as_str)
+                {
                     let until = until.parse().unwrap_or(self.now);
                     self.record(Some(&meta.id), Happening::WaitSkipped { until });
                 } else {
-                    self.record(Some(&meta.id), Happening::Computed { output: output.clone() });
+                    self.record(
+                        Some(&meta.id),
+                        Happening::Computed {
+                            output: output.clone(),
+                        },
+                    );
                 }
                 self.set_output(&meta.id, output);
                 self.next_step();
@@ -139,8 +170,16 @@ impl RunCx<'_> {
                 self.run.hold = Some("wait".into());
                 Some(self.sleep(until))
             }
-            StepOutcome::WaitFor { event, timeout_at, .. } => {
-                self.record(Some(&meta.id), Happening::WaitingFor { event: event.clone(), timeout_at });
+            StepOutcome::WaitFor {
+                event, timeout_at, ..
+            } => {
+                self.record(
+                    Some(&meta.id),
+                    Happening::WaitingFor {
+                        event: event.clone(),
+                        timeout_at,
+                    },
+                );
                 self.run.status = RunStatus::Waiting;
                 self.run.waiting = Some(crate::model::Waiting { event, timeout_at });
                 self.run.wake_at = timeout_at;
@@ -166,12 +205,31 @@ impl RunCx<'_> {
     /// Consent and quiet hours, then the call itself.
     fn call(&mut self, meta: &StepMeta, draft: ActionDraft) -> Option<Pause> {
         if let Some(message) = &draft.message {
-            match compliance::check(self.flow, self.tenant, &self.contact, meta.purpose, message, self.now) {
+            match compliance::check(
+                self.flow,
+                self.tenant,
+                &self.contact,
+                meta.purpose,
+                message,
+                self.now,
+            ) {
                 Verdict::Send => {}
                 Verdict::Suppress(reason) => {
-                    let channel = json!(message.channel).as_str().unwrap_or_default().to_owned();
-                    self.record(Some(&meta.id), Happening::Suppressed { channel, reason: reason.clone() });
-                    self.set_output(&meta.id, json!({ "status": "suppressed", "reason": reason }));
+                    let channel = json!(message.channel)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.record(
+                        Some(&meta.id),
+                        Happening::Suppressed {
+                            channel,
+                            reason: reason.clone(),
+                        },
+                    );
+                    self.set_output(
+                        &meta.id,
+                        json!({ "status": "suppressed", "reason": reason }),
+                    );
                     self.next_step();
                     return None;
                 }
@@ -198,8 +256,14 @@ impl RunCx<'_> {
 
     /// Feeds back the result of the call made for [`Pause::Call`]; then call [`RunCx::advance`]
     /// again unless this returns a pause.
-    pub fn on_result(&mut self, request: &ActionRequest, result: Result<ActionResult, ConnectorError>) -> Option<Pause> {
-        let Some(meta) = self.flow.meta(self.run.pc) else { return Some(self.end(RunStatus::Failed, "cursor lost")) };
+    pub fn on_result(
+        &mut self,
+        request: &ActionRequest,
+        result: Result<ActionResult, ConnectorError>,
+    ) -> Option<Pause> {
+        let Some(meta) = self.flow.meta(self.run.pc) else {
+            return Some(self.end(RunStatus::Failed, "cursor lost"));
+        };
         self.run.in_flight = None;
         match result {
             Ok(result) => {
@@ -210,7 +274,9 @@ impl RunCx<'_> {
                         subject: m.subject.clone(),
                         text: m.text.clone(),
                         segments: m.segments.map(|s| s.parts),
-                        encoding: m.segments.map(|s| json!(s.encoding).as_str().unwrap_or_default().to_owned()),
+                        encoding: m
+                            .segments
+                            .map(|s| json!(s.encoding).as_str().unwrap_or_default().to_owned()),
                         provider_id: result.provider_id.clone(),
                     },
                     None => Happening::Called {
@@ -225,13 +291,23 @@ impl RunCx<'_> {
                 self.next_step();
                 None
             }
-            Err(ConnectorError::Retryable { message, retry_after }) => self.retry_or_fail(meta, message, retry_after),
-            Err(ConnectorError::Permanent { code, message }) => self.fail_step(meta, format!("{message} (code {code})")),
+            Err(ConnectorError::Retryable {
+                message,
+                retry_after,
+            }) => self.retry_or_fail(meta, message, retry_after),
+            Err(ConnectorError::Permanent { code, message }) => {
+                self.fail_step(meta, format!("{message} (code {code})"))
+            }
             Err(ConnectorError::Uncertain { message }) => {
                 if meta.on_uncertain == crate::model::OnUncertain::Resend {
                     return self.retry_or_fail(meta, message, None);
                 }
-                self.record(Some(&meta.id), Happening::Uncertain { error: message.clone() });
+                self.record(
+                    Some(&meta.id),
+                    Happening::Uncertain {
+                        error: message.clone(),
+                    },
+                );
                 self.set_output(&meta.id, json!({ "status": "uncertain", "error": message }));
                 self.next_step();
                 None
@@ -239,15 +315,28 @@ impl RunCx<'_> {
         }
     }
 
-    fn retry_or_fail(&mut self, meta: &StepMeta, message: String, retry_after: Option<std::time::Duration>) -> Option<Pause> {
+    fn retry_or_fail(
+        &mut self,
+        meta: &StepMeta,
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<Pause> {
         let policy = meta.retry.unwrap_or(self.tenant.retry);
         if self.run.attempt > policy.max {
             let error = format!("gave up after {} attempts: {message}", self.run.attempt);
             return self.fail_step(meta, error);
         }
-        let delay = retry::backoff(&policy, self.run.attempt, (self.run.id, &meta.id)).max(retry_after.unwrap_or_default());
-        let at = self.now + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::from_secs(1));
-        self.record(Some(&meta.id), Happening::RetryScheduled { retry_at: at, error: message });
+        let delay = retry::backoff(&policy, self.run.attempt, (self.run.id, &meta.id))
+            .max(retry_after.unwrap_or_default());
+        let at = self.now
+            + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::from_secs(1));
+        self.record(
+            Some(&meta.id),
+            Happening::RetryScheduled {
+                retry_at: at,
+                error: message,
+            },
+        );
         self.run.hold = Some("retry".into());
         Some(self.sleep(at))
     }
@@ -255,7 +344,10 @@ impl RunCx<'_> {
     /// A step failed for good: follow its `on_error`.
     fn fail_step(&mut self, meta: &StepMeta, error: String) -> Option<Pause> {
         match meta.on_error {
-            ErrorPolicy::Fail => Some(self.end(RunStatus::Failed, format!("step {} failed: {error}", meta.id))),
+            ErrorPolicy::Fail => Some(self.end(
+                RunStatus::Failed,
+                format!("step {} failed: {error}", meta.id),
+            )),
             ErrorPolicy::Continue | ErrorPolicy::Goto(_) => {
                 let policy = match meta.on_error {
                     ErrorPolicy::Goto(pc) => {
@@ -264,7 +356,13 @@ impl RunCx<'_> {
                     }
                     _ => "continue".into(),
                 };
-                self.record(Some(&meta.id), Happening::ErrorHandled { error: error.clone(), policy });
+                self.record(
+                    Some(&meta.id),
+                    Happening::ErrorHandled {
+                        error: error.clone(),
+                        policy,
+                    },
+                );
                 self.set_output(&meta.id, json!({ "status": "failed", "error": error }));
                 self.next_step();
                 if let ErrorPolicy::Goto(pc) = meta.on_error {

@@ -44,7 +44,9 @@ pub fn check(
             return Verdict::Suppress("the contact opted out of SMS (sms_opt_out)".into());
         }
         Channel::Email if contact.email_opt_out && purpose == Purpose::Marketing => {
-            return Verdict::Suppress("the contact unsubscribed from marketing email (email_opt_out)".into());
+            return Verdict::Suppress(
+                "the contact unsubscribed from marketing email (email_opt_out)".into(),
+            );
         }
         _ => {}
     }
@@ -58,7 +60,14 @@ pub fn check(
     if until <= now {
         return Verdict::Send;
     }
-    let purpose = if purpose == Purpose::Marketing { "marketing" } else { "transactional" };
-    let reason = format!("quiet hours {}–{} in {zone_name} ({purpose} send)", window.start, window.end);
+    let purpose = if purpose == Purpose::Marketing {
+        "marketing"
+    } else {
+        "transactional"
+    };
+    let reason = format!(
+        "quiet hours {}–{} in {zone_name} ({purpose} send)",
+        window.start, window.end
+    );
     Verdict::Hold { until, reason }
 }

@@ -50,17 +50,40 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>, connector: Arc<dyn Connector>) -> Self {
-        Self { store, queue, clock, connector, deployments: RwLock::new(HashMap::new()) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        connector: Arc<dyn Connector>,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            clock,
+            connector,
+            deployments: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Makes a flow version runnable for its tenant.
     pub fn deploy(&self, deployment: Deployment) {
-        let key = (deployment.tenant_id.clone(), deployment.flow.id().to_owned(), deployment.version);
-        self.deployments.write().unwrap_or_else(|p| p.into_inner()).insert(key, deployment);
+        let key = (
+            deployment.tenant_id.clone(),
+            deployment.flow.id().to_owned(),
+            deployment.version,
+        );
+        self.deployments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, deployment);
     }
 
-    fn deployment(&self, tenant_id: &str, flow_id: &str, version: u32) -> Result<Deployment, EngineError> {
+    fn deployment(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<Deployment, EngineError> {
         let key = (tenant_id.to_owned(), flow_id.to_owned(), version);
         self.deployments
             .read()
@@ -74,20 +97,37 @@ impl Engine {
         let map = self.deployments.read().unwrap_or_else(|p| p.into_inner());
         let mut newest: HashMap<&str, &Deployment> = HashMap::new();
         for ((tenant, flow, _), d) in map.iter() {
-            if tenant == tenant_id && newest.get(flow.as_str()).is_none_or(|n| n.version < d.version) {
+            if tenant == tenant_id
+                && newest
+                    .get(flow.as_str())
+                    .is_none_or(|n| n.version < d.version)
+            {
                 newest.insert(flow, d);
             }
         }
-        let mut out: Vec<Deployment> = newest.into_values().filter(|d| d.enabled).cloned().collect();
+        let mut out: Vec<Deployment> = newest
+            .into_values()
+            .filter(|d| d.enabled)
+            .cloned()
+            .collect();
         out.sort_by(|a, b| a.flow.id().cmp(b.flow.id()));
         out
     }
 
     fn bindings(&self, d: &Deployment, tenant: &Tenant, contact: &Contact, run: &Run) -> Bindings {
         let mut b = Bindings::empty();
-        b.set("event", serde_json::to_value(&run.trigger).unwrap_or(Value::Null));
-        b.set("contact", serde_json::to_value(contact).unwrap_or(Value::Null));
-        b.set("tenant", json!({ "id": tenant.id, "name": tenant.name, "timezone": tenant.timezone }));
+        b.set(
+            "event",
+            serde_json::to_value(&run.trigger).unwrap_or(Value::Null),
+        );
+        b.set(
+            "contact",
+            serde_json::to_value(contact).unwrap_or(Value::Null),
+        );
+        b.set(
+            "tenant",
+            json!({ "id": tenant.id, "name": tenant.name, "timezone": tenant.timezone }),
+        );
         b.set("config", d.config.clone());
         b.set("templates", d.templates.clone());
         b.set("vars", Value::Object(run.vars.clone()));
@@ -99,7 +139,12 @@ impl Engine {
 
     /// Ingests an event for a contact: cancels runs whose `cancel_on` names it, resumes runs
     /// waiting for it, then starts runs of flows it triggers.
-    pub async fn ingest(&self, tenant_id: &str, contact_id: &str, event: Event) -> Result<IngestOutcome, EngineError> {
+    pub async fn ingest(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
         let now = self.clock.now();
         let tenant = self.store.tenant(tenant_id).await?;
         let contact = self.store.contact(tenant_id, contact_id).await?;
@@ -110,20 +155,40 @@ impl Engine {
             let seq = run.seq;
             if d.flow.flow.cancel_on.contains(&event.event_type) {
                 let mut cx = self.run_cx(&d, &tenant, contact.clone(), run);
-                cx.end(RunStatus::Cancelled, format!("{} arrived (cancel_on)", event.event_type));
+                cx.end(
+                    RunStatus::Cancelled,
+                    format!("{} arrived (cancel_on)", event.event_type),
+                );
                 outcome.cancelled.push(cx.run.id);
                 self.commit(tenant_id, seq, cx).await?;
             } else if run.status == RunStatus::Waiting
-                && run.waiting.as_ref().is_some_and(|w| w.event == event.event_type)
+                && run
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| w.event == event.event_type)
             {
                 let mut cx = self.run_cx(&d, &tenant, contact.clone(), run);
                 if !self.accepts(&mut cx, &event)? {
                     continue;
                 }
-                let step = d.flow.meta(cx.run.pc).map(|m| m.id.clone()).unwrap_or_default();
+                let step = d
+                    .flow
+                    .meta(cx.run.pc)
+                    .map(|m| m.id.clone())
+                    .unwrap_or_default();
                 let event_json = serde_json::to_value(&event).unwrap_or(Value::Null);
-                cx.records.push(StepRecord { at: now, step: Some(step.clone()), attempt: 0, what: Happening::Woke { by: event.event_type.clone() } });
-                cx.run.outputs.insert(step, json!({ "received": true, "timed_out": false, "event": event_json }));
+                cx.records.push(StepRecord {
+                    at: now,
+                    step: Some(step.clone()),
+                    attempt: 0,
+                    what: Happening::Woke {
+                        by: event.event_type.clone(),
+                    },
+                });
+                cx.run.outputs.insert(
+                    step,
+                    json!({ "received": true, "timed_out": false, "event": event_json }),
+                );
                 cx.run.pc += 1;
                 cx.run.status = RunStatus::Ready;
                 cx.run.waiting = None;
@@ -137,10 +202,20 @@ impl Engine {
             if trigger.event.as_deref() != Some(event.event_type.as_str()) {
                 continue;
             }
-            let mut run = Run::start(tenant_id, d.flow.id(), d.version, contact_id, event.clone(), now);
+            let mut run = Run::start(
+                tenant_id,
+                d.flow.id(),
+                d.version,
+                contact_id,
+                event.clone(),
+                now,
+            );
             if let Some(when) = &d.flow.trigger_when {
                 let mut b = self.bindings(&d, &tenant, &contact, &run);
-                if !when.eval_bool(&mut b).map_err(|e| EngineError::Expression(e.message))? {
+                if !when
+                    .eval_bool(&mut b)
+                    .map_err(|e| EngineError::Expression(e.message))?
+                {
                     continue;
                 }
             }
@@ -162,7 +237,10 @@ impl Engine {
                             for old in active {
                                 let seq = old.seq;
                                 let mut cx = self.run_cx(&d, &tenant, contact.clone(), old);
-                                cx.end(RunStatus::Cancelled, "replaced by a newer run (concurrency: replace)");
+                                cx.end(
+                                    RunStatus::Cancelled,
+                                    "replaced by a newer run (concurrency: replace)",
+                                );
                                 outcome.cancelled.push(cx.run.id);
                                 self.commit(tenant_id, seq, cx).await?;
                             }
@@ -175,12 +253,20 @@ impl Engine {
                 at: now,
                 step: None,
                 attempt: 0,
-                what: Happening::Started { flow: d.flow.id().to_owned(), version: d.version, trigger: event.event_type.clone() },
+                what: Happening::Started {
+                    flow: d.flow.id().to_owned(),
+                    version: d.version,
+                    trigger: event.event_type.clone(),
+                },
             };
             self.store.create_run(tenant_id, &run, &[started]).await?;
             outcome.started.push(run.id);
             if run.status == RunStatus::Ready {
-                wake.push(AdvanceTask { tenant_id: tenant_id.to_owned(), run_id: run.id, seq: run.seq });
+                wake.push(AdvanceTask {
+                    tenant_id: tenant_id.to_owned(),
+                    run_id: run.id,
+                    seq: run.seq,
+                });
             }
         }
         for task in wake {
@@ -191,27 +277,68 @@ impl Engine {
 
     fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, EngineError> {
         let key = format!("{}/match", cx.run.pc);
-        let Some(filter) = cx.flow.artifacts.exprs.get(&key) else { return Ok(true) };
+        let Some(filter) = cx.flow.artifacts.exprs.get(&key) else {
+            return Ok(true);
+        };
         cx.bindings.rhai_scope();
-        cx.bindings.set_extra("incoming", &serde_json::to_value(event).unwrap_or(Value::Null));
-        filter.eval_bool(&mut cx.bindings).map_err(|e| EngineError::Expression(e.message))
+        cx.bindings.set_extra(
+            "incoming",
+            &serde_json::to_value(event).unwrap_or(Value::Null),
+        );
+        filter
+            .eval_bool(&mut cx.bindings)
+            .map_err(|e| EngineError::Expression(e.message))
     }
 
-    fn run_cx<'a>(&self, d: &'a Deployment, tenant: &'a Tenant, contact: Contact, run: Run) -> RunCx<'a> {
+    fn run_cx<'a>(
+        &self,
+        d: &'a Deployment,
+        tenant: &'a Tenant,
+        contact: Contact,
+        run: Run,
+    ) -> RunCx<'a> {
         let bindings = self.bindings(d, tenant, &contact, &run);
-        RunCx { flow: &d.flow, tenant, run, contact, bindings, records: Vec::new(), contact_changed: false, now: self.clock.now() }
+        RunCx {
+            flow: &d.flow,
+            tenant,
+            run,
+            contact,
+            bindings,
+            records: Vec::new(),
+            contact_changed: false,
+            now: self.clock.now(),
+        }
     }
 
     /// Persists the run's new state; returns the task that advances it next.
-    async fn commit(&self, tenant_id: &str, expected_seq: u64, cx: RunCx<'_>) -> Result<AdvanceTask, EngineError> {
+    async fn commit(
+        &self,
+        tenant_id: &str,
+        expected_seq: u64,
+        cx: RunCx<'_>,
+    ) -> Result<AdvanceTask, EngineError> {
         let mut run = cx.run;
         run.seq = expected_seq + 1;
         if let Value::Object(vars) = cx.bindings.get("vars").cloned().unwrap_or_default() {
             run.vars = vars;
         }
-        let task = AdvanceTask { tenant_id: tenant_id.to_owned(), run_id: run.id, seq: run.seq };
+        let task = AdvanceTask {
+            tenant_id: tenant_id.to_owned(),
+            run_id: run.id,
+            seq: run.seq,
+        };
         let contact = cx.contact_changed.then_some(cx.contact);
-        self.store.apply(tenant_id, Transition { expected_seq, run, records: cx.records, contact }).await?;
+        self.store
+            .apply(
+                tenant_id,
+                Transition {
+                    expected_seq,
+                    run,
+                    records: cx.records,
+                    contact,
+                },
+            )
+            .await?;
         Ok(task)
     }
 
@@ -239,15 +366,38 @@ impl Engine {
         match cx.run.status {
             RunStatus::Waiting => {
                 let step = step.unwrap_or_default();
-                cx.records.push(StepRecord { at: now, step: Some(step.clone()), attempt: 0, what: Happening::Woke { by: "timeout".into() } });
-                cx.run.outputs.insert(step.clone(), json!({ "received": false, "timed_out": true }));
-                cx.bindings.set_field("steps", &step, json!({ "received": false, "timed_out": true }));
+                cx.records.push(StepRecord {
+                    at: now,
+                    step: Some(step.clone()),
+                    attempt: 0,
+                    what: Happening::Woke {
+                        by: "timeout".into(),
+                    },
+                });
+                cx.run.outputs.insert(
+                    step.clone(),
+                    json!({ "received": false, "timed_out": true }),
+                );
+                cx.bindings.set_field(
+                    "steps",
+                    &step,
+                    json!({ "received": false, "timed_out": true }),
+                );
                 cx.run.pc += 1;
                 cx.run.waiting = None;
             }
             RunStatus::Sleeping => {
-                let by = match cx.run.hold.as_deref() { Some("wait") | None => "timer", Some(hold) => hold }.to_owned();
-                cx.records.push(StepRecord { at: now, step, attempt: 0, what: Happening::Woke { by } });
+                let by = match cx.run.hold.as_deref() {
+                    Some("wait") | None => "timer",
+                    Some(hold) => hold,
+                }
+                .to_owned();
+                cx.records.push(StepRecord {
+                    at: now,
+                    step,
+                    attempt: 0,
+                    what: Happening::Woke { by },
+                });
                 if cx.run.hold.as_deref() == Some("wait") {
                     cx.run.hold = None;
                 }
@@ -262,12 +412,28 @@ impl Engine {
                 Pause::Call(request) => {
                     // Record the start before calling, so a crash leaves the call visible as in flight.
                     let records = std::mem::take(&mut cx.records);
-                    let started = Transition { expected_seq: seq, run: Run { seq: seq + 1, ..cx.run.clone() }, records, contact: None };
+                    let started = Transition {
+                        expected_seq: seq,
+                        run: Run {
+                            seq: seq + 1,
+                            ..cx.run.clone()
+                        },
+                        records,
+                        contact: None,
+                    };
                     self.store.apply(&task.tenant_id, started).await?;
                     seq += 1;
                     cx.run.seq = seq;
-                    let step_id = d.flow.meta(cx.run.pc).map(|m| m.id.clone()).unwrap_or_default();
-                    let call_cx = CallCx { tenant_id: task.tenant_id.clone(), run_id: cx.run.id.to_string(), step_id };
+                    let step_id = d
+                        .flow
+                        .meta(cx.run.pc)
+                        .map(|m| m.id.clone())
+                        .unwrap_or_default();
+                    let call_cx = CallCx {
+                        tenant_id: task.tenant_id.clone(),
+                        run_id: cx.run.id.to_string(),
+                        step_id,
+                    };
                     let result = self.connector.call(&request, &call_cx).await;
                     cx.now = self.clock.now();
                     if let Some(pause) = cx.on_result(&request, result) {
@@ -279,7 +445,13 @@ impl Engine {
         }
     }
 
-    async fn finish(&self, task: &AdvanceTask, seq: u64, cx: RunCx<'_>, pause: Pause) -> Result<(), EngineError> {
+    async fn finish(
+        &self,
+        task: &AdvanceTask,
+        seq: u64,
+        cx: RunCx<'_>,
+        pause: Pause,
+    ) -> Result<(), EngineError> {
         let ended = pause == Pause::Ended;
         let (contact_id, wake_at) = (cx.run.contact_id.clone(), cx.run.wake_at);
         let next = self.commit(&task.tenant_id, seq, cx).await?;
@@ -296,14 +468,30 @@ impl Engine {
     async fn promote_queued(&self, tenant_id: &str, contact_id: &str) -> Result<(), EngineError> {
         let active = self.store.active_runs(tenant_id, contact_id).await?;
         for queued in active.iter().filter(|r| r.status == RunStatus::Queued) {
-            let busy = active.iter().any(|r| r.flow_id == queued.flow_id && r.status != RunStatus::Queued);
+            let busy = active
+                .iter()
+                .any(|r| r.flow_id == queued.flow_id && r.status != RunStatus::Queued);
             if !busy {
                 let mut run = queued.clone();
                 let expected_seq = run.seq;
                 run.seq += 1;
                 run.status = RunStatus::Ready;
-                let task = AdvanceTask { tenant_id: tenant_id.to_owned(), run_id: run.id, seq: run.seq };
-                self.store.apply(tenant_id, Transition { expected_seq, run, records: Vec::new(), contact: None }).await?;
+                let task = AdvanceTask {
+                    tenant_id: tenant_id.to_owned(),
+                    run_id: run.id,
+                    seq: run.seq,
+                };
+                self.store
+                    .apply(
+                        tenant_id,
+                        Transition {
+                            expected_seq,
+                            run,
+                            records: Vec::new(),
+                            contact: None,
+                        },
+                    )
+                    .await?;
                 self.queue.schedule(task, self.clock.now()).await?;
                 break;
             }

@@ -26,8 +26,15 @@ pub fn next_allowed(now: Timestamp, zone: &TimeZone, window: &QuietWindow) -> Ti
         return now;
     }
     let end = window.end.0;
-    let date = if local.time() < end { local.date() } else { local.date().tomorrow().unwrap_or(local.date()) };
-    date.to_datetime(end).to_zoned(zone.clone()).map(|z| z.timestamp()).unwrap_or(now)
+    let date = if local.time() < end {
+        local.date()
+    } else {
+        local.date().tomorrow().unwrap_or(local.date())
+    };
+    date.to_datetime(end)
+        .to_zoned(zone.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -54,7 +61,11 @@ mod tests {
             ("2026-11-02T03:30:00Z", "2026-11-02T14:00:00Z"), // Sun 21:30 CST
         ];
         for (now, expected) in cases {
-            assert_eq!(next_allowed(at(now), &chicago(), &w), at(expected), "from {now}");
+            assert_eq!(
+                next_allowed(at(now), &chicago(), &w),
+                at(expected),
+                "from {now}"
+            );
         }
     }
 
@@ -66,8 +77,14 @@ mod tests {
 
     #[test]
     fn a_daytime_quiet_period_does_not_wrap() {
-        let lunch = QuietWindow { start: ClockTime::hm(12, 0), end: ClockTime::hm(13, 0) };
+        let lunch = QuietWindow {
+            start: ClockTime::hm(12, 0),
+            end: ClockTime::hm(13, 0),
+        };
         let now = at("2026-06-01T17:30:00Z"); // 12:30 CDT
-        assert_eq!(next_allowed(now, &chicago(), &lunch), at("2026-06-01T18:00:00Z"));
+        assert_eq!(
+            next_allowed(now, &chicago(), &lunch),
+            at("2026-06-01T18:00:00Z")
+        );
     }
 }

@@ -27,7 +27,11 @@ fn is_zero(n: &u32) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Happening {
-    Started { flow: String, version: u32, trigger: String },
+    Started {
+        flow: String,
+        version: u32,
+        trigger: String,
+    },
     /// A message went to the contact.
     Sent {
         channel: String,
@@ -43,26 +47,59 @@ pub enum Happening {
         provider_id: Option<String>,
     },
     /// Another action was performed (notify, http, crm, calendar, llm).
-    Called { connector: String, action: String, request: Value, result: Value },
+    Called {
+        connector: String,
+        action: String,
+        request: Value,
+        result: Value,
+    },
     /// A message was not sent, by design.
-    Suppressed { channel: String, reason: String },
+    Suppressed {
+        channel: String,
+        reason: String,
+    },
     /// A message is held until the contact's quiet hours end.
-    QuietHold { until: Timestamp, reason: String },
-    Condition { expression: String, result: bool },
-    Computed { output: Value },
-    Sleeping { until: Timestamp },
-    WaitSkipped { until: Timestamp },
+    QuietHold {
+        until: Timestamp,
+        reason: String,
+    },
+    Condition {
+        expression: String,
+        result: bool,
+    },
+    Computed {
+        output: Value,
+    },
+    Sleeping {
+        until: Timestamp,
+    },
+    WaitSkipped {
+        until: Timestamp,
+    },
     WaitingFor {
         event: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         timeout_at: Option<Timestamp>,
     },
     /// The run woke: `by` is `timer`, `timeout` or an event type.
-    Woke { by: String },
-    RetryScheduled { retry_at: Timestamp, error: String },
+    Woke {
+        by: String,
+    },
+    RetryScheduled {
+        retry_at: Timestamp,
+        error: String,
+    },
     /// An action failed and the step's `on_error` let the run go on.
-    ErrorHandled { error: String, policy: String },
+    ErrorHandled {
+        error: String,
+        policy: String,
+    },
     /// A send may or may not have happened (crash or provider timeout); not repeated.
-    Uncertain { error: String },
-    Ended { status: String, reason: String },
+    Uncertain {
+        error: String,
+    },
+    Ended {
+        status: String,
+        reason: String,
+    },
 }

@@ -26,12 +26,19 @@ mod tests {
 
     #[test]
     fn grows_exponentially_within_jitter_and_respects_the_cap() {
-        let policy =
-            RetryPolicy { max: 10, backoff: FlowDuration::seconds(10), max_backoff: FlowDuration::minutes(1) };
+        let policy = RetryPolicy {
+            max: 10,
+            backoff: FlowDuration::seconds(10),
+            max_backoff: FlowDuration::minutes(1),
+        };
         for attempt in 1..=8 {
             let d = backoff(&policy, attempt, "run-1").as_secs_f64();
             let full = (10.0 * 2f64.powi(attempt as i32 - 1)).min(60.0);
-            assert!(d >= full / 2.0 && d <= full, "attempt {attempt}: {d} not in [{}, {full}]", full / 2.0);
+            assert!(
+                d >= full / 2.0 && d <= full,
+                "attempt {attempt}: {d} not in [{}, {full}]",
+                full / 2.0
+            );
         }
         assert_ne!(backoff(&policy, 3, "run-1"), backoff(&policy, 3, "run-2"));
         assert_eq!(backoff(&policy, 3, "run-1"), backoff(&policy, 3, "run-1"));

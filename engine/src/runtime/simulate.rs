@@ -47,7 +47,10 @@ pub struct Simulation {
 }
 
 /// Runs a simulation to the end of every run, or to the horizon.
-pub async fn simulate(input: SimulationInput, connector: Arc<dyn Connector>) -> Result<Simulation, EngineError> {
+pub async fn simulate(
+    input: SimulationInput,
+    connector: Arc<dyn Connector>,
+) -> Result<Simulation, EngineError> {
     let store = Arc::new(MemoryStore::new());
     let queue = Arc::new(MemoryQueue::new());
     let clock = Arc::new(VirtualClock::new(input.start));
@@ -70,9 +73,17 @@ pub async fn simulate(input: SimulationInput, connector: Arc<dyn Connector>) -> 
     let mut pending = pending.into_iter().peekable();
     let horizon = input.start + input.horizon;
     let mut ignored = Vec::new();
-    let outcome = engine.ingest(&tenant_id, &contact_id, input.event.clone()).await?;
+    let outcome = engine
+        .ingest(&tenant_id, &contact_id, input.event.clone())
+        .await?;
     if outcome.started.is_empty() {
-        ignored.push(TimelineEntry::note(input.start, format!("{} did not start the flow (trigger or `when` did not match)", input.event.event_type)));
+        ignored.push(TimelineEntry::note(
+            input.start,
+            format!(
+                "{} did not start the flow (trigger or `when` did not match)",
+                input.event.event_type
+            ),
+        ));
     }
     loop {
         while let Some(task) = queue.pop_due(clock.now()) {
@@ -88,16 +99,31 @@ pub async fn simulate(input: SimulationInput, connector: Arc<dyn Connector>) -> 
             },
         };
         if next > horizon {
-            ignored.push(TimelineEntry::note(horizon, "simulation horizon reached; runs still waiting".into()));
+            ignored.push(TimelineEntry::note(
+                horizon,
+                "simulation horizon reached; runs still waiting".into(),
+            ));
             break;
         }
         clock.advance_to(next);
         while let Some(injection) = pending.next_if(|i| input.start + i.after <= clock.now()) {
             let event_type = injection.event.event_type.clone();
-            let outcome = engine.ingest(&tenant_id, &contact_id, injection.event).await?;
-            if outcome.started.is_empty() && outcome.resumed.is_empty() && outcome.cancelled.is_empty() {
-                let why = if outcome.skipped.is_empty() { "nothing was waiting for it" } else { "a run is already active (concurrency)" };
-                ignored.push(TimelineEntry::note(clock.now(), format!("{event_type} arrived; {why}")));
+            let outcome = engine
+                .ingest(&tenant_id, &contact_id, injection.event)
+                .await?;
+            if outcome.started.is_empty()
+                && outcome.resumed.is_empty()
+                && outcome.cancelled.is_empty()
+            {
+                let why = if outcome.skipped.is_empty() {
+                    "nothing was waiting for it"
+                } else {
+                    "a run is already active (concurrency)"
+                };
+                ignored.push(TimelineEntry::note(
+                    clock.now(),
+                    format!("{event_type} arrived; {why}"),
+                ));
             }
         }
     }
@@ -106,9 +132,17 @@ pub async fn simulate(input: SimulationInput, connector: Arc<dyn Connector>) -> 
     let many = runs.len() > 1;
     for (index, run) in runs.iter().enumerate() {
         let records = crate::ports::Store::records(store.as_ref(), &tenant_id, run.id).await?;
-        entries.extend(records.into_iter().map(|r| TimelineEntry::from_record(r, many.then_some(index + 1))));
+        entries.extend(
+            records
+                .into_iter()
+                .map(|r| TimelineEntry::from_record(r, many.then_some(index + 1))),
+        );
     }
     entries.extend(ignored);
     entries.sort_by_key(|e| e.at);
-    Ok(Simulation { start: input.start, zone, entries })
+    Ok(Simulation {
+        start: input.start,
+        zone,
+        entries,
+    })
 }

@@ -16,9 +16,17 @@ fn start() -> Timestamp {
     "2026-06-01T15:00:00Z".parse().unwrap() // 10:00 in Chicago
 }
 
-async fn run(yaml: &str, connector: Arc<RecordingConnector>, injections: Vec<Injection>) -> Vec<Value> {
+async fn run(
+    yaml: &str,
+    connector: Arc<RecordingConnector>,
+    injections: Vec<Injection>,
+) -> Vec<Value> {
     let (flow, _) = load_flow("t.yaml", yaml, None).unwrap_or_else(|d| panic!("{d:#?}"));
-    let tenant = Tenant { id: "t1".into(), timezone: "America/Chicago".into(), ..Tenant::default() };
+    let tenant = Tenant {
+        id: "t1".into(),
+        timezone: "America/Chicago".into(),
+        ..Tenant::default()
+    };
     let input = SimulationInput {
         flow,
         event: Event::new("lead.created", json!({"message": "hello"})),
@@ -31,15 +39,24 @@ async fn run(yaml: &str, connector: Arc<RecordingConnector>, injections: Vec<Inj
         horizon: SignedDuration::from_hours(24 * 30),
     };
     let sim = simulate(input, connector).await.unwrap();
-    sim.entries.iter().map(|e| e.to_json(sim.start, &sim.zone)).collect()
+    sim.entries
+        .iter()
+        .map(|e| e.to_json(sim.start, &sim.zone))
+        .collect()
 }
 
 fn kinds(entries: &[Value]) -> Vec<String> {
-    entries.iter().map(|e| e["kind"].as_str().unwrap_or("?").to_owned()).collect()
+    entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("?").to_owned())
+        .collect()
 }
 
 fn retryable() -> Result<ActionResult, ConnectorError> {
-    Err(ConnectorError::Retryable { message: "503 from provider".into(), retry_after: None })
+    Err(ConnectorError::Retryable {
+        message: "503 from provider".into(),
+        retry_after: None,
+    })
 }
 
 const ONE_NOTIFY: &str = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: n\n    notify: {text: hi}\n    retry: {max: 2, backoff: 10s, max_backoff: 1m}\n";
@@ -49,13 +66,31 @@ async fn retries_with_backoff_then_succeeds() {
     let connector = Arc::new(RecordingConnector::default());
     connector.script([retryable(), retryable()]);
     let entries = run(ONE_NOTIFY, connector.clone(), vec![]).await;
-    assert_eq!(kinds(&entries), ["started", "retry_scheduled", "woke", "retry_scheduled", "woke", "called", "ended"]);
-    let keys: Vec<String> = connector.calls().iter().map(|c| c.idempotency_key.rsplit(':').next().unwrap().to_owned()).collect();
+    assert_eq!(
+        kinds(&entries),
+        [
+            "started",
+            "retry_scheduled",
+            "woke",
+            "retry_scheduled",
+            "woke",
+            "called",
+            "ended"
+        ]
+    );
+    let keys: Vec<String> = connector
+        .calls()
+        .iter()
+        .map(|c| c.idempotency_key.rsplit(':').next().unwrap().to_owned())
+        .collect();
     assert_eq!(keys, ["1", "2", "3"], "one attempt number per call");
     let first_retry: Timestamp = entries[1]["at"].as_str().unwrap().parse().unwrap();
     let second: Timestamp = entries[3]["at"].as_str().unwrap().parse().unwrap();
     let gap = second.as_second() - first_retry.as_second();
-    assert!((5..=10).contains(&gap), "first backoff {gap}s not within [5, 10]");
+    assert!(
+        (5..=10).contains(&gap),
+        "first backoff {gap}s not within [5, 10]"
+    );
     assert_eq!(entries.last().unwrap()["status"], "completed");
 }
 
@@ -66,7 +101,13 @@ async fn exhausted_retries_fail_the_run_as_a_dead_letter() {
     let entries = run(ONE_NOTIFY, connector.clone(), vec![]).await;
     let last = entries.last().unwrap();
     assert_eq!(last["status"], "failed");
-    assert!(last["reason"].as_str().unwrap().contains("gave up after 3 attempts"), "{last}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{last}"
+    );
     assert_eq!(connector.calls().len(), 3);
 }
 
@@ -74,18 +115,33 @@ async fn exhausted_retries_fail_the_run_as_a_dead_letter() {
 async fn permanent_errors_follow_on_error() {
     let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: a\n    notify: {text: one}\n    on_error: goto c\n  - id: b\n    notify: {text: skipped}\n  - id: c\n    notify: {text: 'error was {{steps.a.error}}'}\n";
     let connector = Arc::new(RecordingConnector::default());
-    connector.script([Err(ConnectorError::Permanent { code: "21610".into(), message: "unsubscribed".into() })]);
+    connector.script([Err(ConnectorError::Permanent {
+        code: "21610".into(),
+        message: "unsubscribed".into(),
+    })]);
     let entries = run(yaml, connector.clone(), vec![]).await;
-    assert_eq!(kinds(&entries), ["started", "error_handled", "called", "ended"]);
-    let texts: Vec<Value> = connector.calls().iter().map(|c| c.payload["text"].clone()).collect();
-    assert_eq!(texts, [json!("one"), json!("error was unsubscribed (code 21610)")]);
+    assert_eq!(
+        kinds(&entries),
+        ["started", "error_handled", "called", "ended"]
+    );
+    let texts: Vec<Value> = connector
+        .calls()
+        .iter()
+        .map(|c| c.payload["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        [json!("one"), json!("error was unsubscribed (code 21610)")]
+    );
 }
 
 #[tokio::test]
 async fn an_uncertain_send_is_flagged_not_repeated() {
     let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    send_sms: {body: hi}\n  - id: after\n    notify: {text: '{{steps.s.status}}'}\n";
     let connector = Arc::new(RecordingConnector::default());
-    connector.script([Err(ConnectorError::Uncertain { message: "timed out after sending".into() })]);
+    connector.script([Err(ConnectorError::Uncertain {
+        message: "timed out after sending".into(),
+    })]);
     let entries = run(yaml, connector.clone(), vec![]).await;
     assert_eq!(kinds(&entries), ["started", "uncertain", "called", "ended"]);
     assert_eq!(connector.calls()[1].payload["text"], "uncertain");
@@ -95,7 +151,10 @@ async fn an_uncertain_send_is_flagged_not_repeated() {
 async fn a_template_error_at_run_time_fails_with_the_variable_named() {
     let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: 'Hi {{event.data.nickname}}'}\n";
     let entries = run(yaml, Arc::new(RecordingConnector::default()), vec![]).await;
-    let reason = entries.last().unwrap()["reason"].as_str().unwrap().to_owned();
+    let reason = entries.last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(reason.contains("{{event.data.nickname}}"), "{reason}");
 }
 
@@ -109,26 +168,45 @@ async fn wait_for_match_ignores_events_that_do_not_match() {
     let connector = Arc::new(RecordingConnector::default());
     let entries = run(yaml, connector.clone(), vec![at(5, "maybe"), at(10, "YES")]).await;
     assert_eq!(connector.calls()[0].payload["text"], "got YES");
-    assert!(entries.iter().any(|e| e["kind"] == "note" && e["text"].as_str().unwrap().contains("nothing was waiting")));
+    assert!(entries.iter().any(
+        |e| e["kind"] == "note" && e["text"].as_str().unwrap().contains("nothing was waiting")
+    ));
 }
 
 #[tokio::test]
 async fn concurrency_skip_and_replace() {
     let base = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 1h}\n  - notify: {text: done}\n";
-    let again = || vec![Injection { after: SignedDuration::from_mins(10), event: Event::new("lead.created", json!({})) }];
+    let again = || {
+        vec![Injection {
+            after: SignedDuration::from_mins(10),
+            event: Event::new("lead.created", json!({})),
+        }]
+    };
     let skip = base.replace("steps:", "concurrency: {on_conflict: skip}\nsteps:");
     let connector = Arc::new(RecordingConnector::default());
     run(&skip, connector.clone(), again()).await;
-    assert_eq!(connector.calls().len(), 1, "skip: the second lead starts nothing");
+    assert_eq!(
+        connector.calls().len(),
+        1,
+        "skip: the second lead starts nothing"
+    );
     let replace = base.replace("steps:", "concurrency: {on_conflict: replace}\nsteps:");
     let connector = Arc::new(RecordingConnector::default());
     let entries = run(&replace, connector.clone(), again()).await;
-    assert_eq!(connector.calls().len(), 1, "replace: only the newer run finishes");
+    assert_eq!(
+        connector.calls().len(),
+        1,
+        "replace: only the newer run finishes"
+    );
     assert!(entries.iter().any(|e| e["status"] == "cancelled"));
     let queue = base.replace("steps:", "concurrency: {on_conflict: queue}\nsteps:");
     let connector = Arc::new(RecordingConnector::default());
     run(&queue, connector.clone(), again()).await;
-    assert_eq!(connector.calls().len(), 2, "queue: the second run runs after the first");
+    assert_eq!(
+        connector.calls().len(),
+        2,
+        "queue: the second run runs after the first"
+    );
 }
 
 #[tokio::test]
@@ -136,8 +214,14 @@ async fn transactional_flows_ignore_quiet_hours_unless_asked() {
     let night: &str = "id: f\ntrigger: {event: lead.created}\npurpose: transactional\nsteps:\n  - wait: {for: 12h}\n  - send_sms: {body: hi}\n";
     let connector = Arc::new(RecordingConnector::default());
     let entries = run(night, connector.clone(), vec![]).await;
-    assert!(!kinds(&entries).contains(&"quiet_hold".to_owned()), "22:00 local, transactional: sent");
-    let asked = night.replace("purpose: transactional", "purpose: transactional\nquiet_hours: inherit");
+    assert!(
+        !kinds(&entries).contains(&"quiet_hold".to_owned()),
+        "22:00 local, transactional: sent"
+    );
+    let asked = night.replace(
+        "purpose: transactional",
+        "purpose: transactional\nquiet_hours: inherit",
+    );
     let entries = run(&asked, Arc::new(RecordingConnector::default()), vec![]).await;
     assert!(kinds(&entries).contains(&"quiet_hold".to_owned()));
 }

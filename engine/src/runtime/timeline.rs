@@ -37,11 +37,23 @@ pub enum Entry {
 
 impl TimelineEntry {
     pub fn from_record(record: StepRecord, run: Option<usize>) -> Self {
-        Self { at: record.at, run, step: record.step, attempt: record.attempt, what: Entry::Record(record.what) }
+        Self {
+            at: record.at,
+            run,
+            step: record.step,
+            attempt: record.attempt,
+            what: Entry::Record(record.what),
+        }
     }
 
     pub fn note(at: Timestamp, text: String) -> Self {
-        Self { at, run: None, step: None, attempt: 0, what: Entry::Note { kind: "note", text } }
+        Self {
+            at,
+            run: None,
+            step: None,
+            attempt: 0,
+            what: Entry::Note { kind: "note", text },
+        }
     }
 
     /// This entry as one JSON object with the local time and offset added.
@@ -56,13 +68,19 @@ impl TimelineEntry {
 }
 
 fn local(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned(zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string()
+    t.to_zoned(zone.clone())
+        .strftime("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// `+0s`, `+15m`, `+1h30m`, `+2d3h`, from whole seconds.
 pub fn offset(start: Timestamp, t: Timestamp) -> String {
     let total = t.as_second() - start.as_second();
-    let (sign, mut s) = if total < 0 { ("-", -total) } else { ("+", total) };
+    let (sign, mut s) = if total < 0 {
+        ("-", -total)
+    } else {
+        ("+", total)
+    };
     if s == 0 {
         return "+0s".into();
     }
@@ -79,22 +97,54 @@ pub fn offset(start: Timestamp, t: Timestamp) -> String {
 fn describe(what: &Entry, zone: &TimeZone) -> String {
     let when = |t: &Timestamp| local(*t, zone);
     let Entry::Record(h) = what else {
-        let Entry::Note { text, .. } = what else { return String::new() };
+        let Entry::Note { text, .. } = what else {
+            return String::new();
+        };
         return format!("note: {text}");
     };
     match h {
-        Happening::Started { flow, version, trigger } => format!("run started: flow {flow} v{version} by {trigger}"),
-        Happening::Sent { channel, to, subject, text, segments, encoding, .. } => {
+        Happening::Started {
+            flow,
+            version,
+            trigger,
+        } => format!("run started: flow {flow} v{version} by {trigger}"),
+        Happening::Sent {
+            channel,
+            to,
+            subject,
+            text,
+            segments,
+            encoding,
+            ..
+        } => {
             let cost = match (segments, encoding) {
-                (Some(n), Some(enc)) => format!(" ({n} segment{}, {enc})", if *n == 1 { "" } else { "s" }),
+                (Some(n), Some(enc)) => {
+                    format!(" ({n} segment{}, {enc})", if *n == 1 { "" } else { "s" })
+                }
                 _ => String::new(),
             };
-            let subject = subject.as_ref().map(|s| format!(" subject \"{s}\":")).unwrap_or_default();
+            let subject = subject
+                .as_ref()
+                .map(|s| format!(" subject \"{s}\":"))
+                .unwrap_or_default();
             format!("sent {channel} to {to}{cost}:{subject} \"{text}\"")
         }
-        Happening::Called { connector, action, request, .. } => {
-            let detail = request.get("text").or_else(|| request.get("url")).and_then(Value::as_str).unwrap_or("");
-            if detail.is_empty() { format!("{connector} {action}") } else { format!("{connector} {action}: \"{detail}\"") }
+        Happening::Called {
+            connector,
+            action,
+            request,
+            ..
+        } => {
+            let detail = request
+                .get("text")
+                .or_else(|| request.get("url"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if detail.is_empty() {
+                format!("{connector} {action}")
+            } else {
+                format!("{connector} {action}: \"{detail}\"")
+            }
         }
         Happening::Suppressed { channel, reason } => format!("{channel} suppressed: {reason}"),
         Happening::QuietHold { until, reason } => format!("held until {}: {reason}", when(until)),
@@ -107,7 +157,9 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
             None => format!("waiting for {event} (no timeout)"),
         },
         Happening::Woke { by } => format!("woke: {by}"),
-        Happening::RetryScheduled { retry_at, error } => format!("failed ({error}); retry at {}", when(retry_at)),
+        Happening::RetryScheduled { retry_at, error } => {
+            format!("failed ({error}); retry at {}", when(retry_at))
+        }
         Happening::ErrorHandled { error, policy } => format!("failed ({error}); on_error {policy}"),
         Happening::Uncertain { error } => format!("uncertain, not repeated: {error}"),
         Happening::Ended { status, reason } => format!("run {status}: {reason}"),
@@ -116,12 +168,21 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
 
 /// The whole timeline as text, one line per entry.
 pub fn render_text(entries: &[TimelineEntry], start: Timestamp, zone: &TimeZone) -> String {
-    let width = entries.iter().filter_map(|e| e.step.as_ref().map(String::len)).max().unwrap_or(0).max(4);
+    let width = entries
+        .iter()
+        .filter_map(|e| e.step.as_ref().map(String::len))
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let mut out = String::new();
     for e in entries {
         let run = e.run.map(|r| format!("run {r}  ")).unwrap_or_default();
         let step = e.step.as_deref().unwrap_or("-");
-        let attempt = if e.attempt > 1 { format!(" (attempt {})", e.attempt) } else { String::new() };
+        let attempt = if e.attempt > 1 {
+            format!(" (attempt {})", e.attempt)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             "{}  {:>7}  {run}{step:<width$}  {}{attempt}\n",
             local(e.at, zone),

@@ -40,7 +40,11 @@ pub struct CheckCx<'a> {
 
 impl CheckCx<'_> {
     fn pointer_of(&self, field: &str) -> String {
-        if field.is_empty() { self.pointer.clone() } else { format!("{}/{field}", self.pointer) }
+        if field.is_empty() {
+            self.pointer.clone()
+        } else {
+            format!("{}/{field}", self.pointer)
+        }
     }
 
     /// The flow being checked (for lints that depend on flow settings).
@@ -65,7 +69,10 @@ impl CheckCx<'_> {
         self.check_references(field, source);
         let key = format!("{}/{field}", self.pc);
         if let Err(e) = self.sink.artifacts.templates.add(&key, source) {
-            let at = e.position.map(|(l, c)| format!(" (template line {l}, column {c})")).unwrap_or_default();
+            let at = e
+                .position
+                .map(|(l, c)| format!(" (template line {l}, column {c})"))
+                .unwrap_or_default();
             self.error(field, format!("{}{at}", e.message));
         }
     }
@@ -94,10 +101,16 @@ impl CheckCx<'_> {
         self.check_references(field, source);
         match Expr::compile(source, extra) {
             Ok(expr) => {
-                self.sink.artifacts.exprs.insert(format!("{}/{field}", self.pc), expr);
+                self.sink
+                    .artifacts
+                    .exprs
+                    .insert(format!("{}/{field}", self.pc), expr);
             }
             Err(e) => {
-                let at = e.position.map(|(l, c)| format!(" (expression line {l}, column {c})")).unwrap_or_default();
+                let at = e
+                    .position
+                    .map(|(l, c)| format!(" (expression line {l}, column {c})"))
+                    .unwrap_or_default();
                 self.error(field, format!("{}{at}", e.message));
             }
         }
@@ -112,14 +125,22 @@ impl CheckCx<'_> {
                 } else {
                     format!("earlier steps: {}", self.sink.earlier_steps.join(", "))
                 };
-                self.error(field, format!("steps.{name} does not name an earlier step ({known})"));
+                self.error(
+                    field,
+                    format!("steps.{name} does not name an earlier step ({known})"),
+                );
             }
         }
         if let Some(keys) = &self.sink.config_keys {
-            let unknown: Vec<String> =
-                references(source, "config.").filter(|k| !keys.iter().any(|c| c == k)).map(str::to_owned).collect();
+            let unknown: Vec<String> = references(source, "config.")
+                .filter(|k| !keys.iter().any(|c| c == k))
+                .map(str::to_owned)
+                .collect();
             for key in unknown {
-                self.error(field, format!("config.{key} is not declared in the module's config"));
+                self.error(
+                    field,
+                    format!("config.{key} is not declared in the module's config"),
+                );
             }
         }
     }
@@ -133,7 +154,9 @@ pub fn references<'s>(source: &'s str, prefix: &'s str) -> impl Iterator<Item = 
             return None;
         }
         let rest = &source[at + prefix.len()..];
-        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         (end > 0).then(|| &rest[..end])
     })
 }
@@ -169,7 +192,10 @@ impl StepCx<'_> {
         self.artifacts
             .templates
             .render(&self.key(field), self.bindings.json())
-            .map_err(|e| StepError { field: field.into(), message: e.message })
+            .map_err(|e| StepError {
+                field: field.into(),
+                message: e.message,
+            })
     }
 
     /// Renders the template checked as `field`, with its SMS segment count.
@@ -192,7 +218,12 @@ impl StepCx<'_> {
             ),
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), self.render_tree(&format!("{field}/{}", escape(k)), v)?)))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            self.render_tree(&format!("{field}/{}", escape(k)), v)?,
+                        ))
+                    })
                     .collect::<Result<_, StepError>>()?,
             ),
             other => other.clone(),
@@ -205,8 +236,14 @@ impl StepCx<'_> {
         let expr = artifacts
             .exprs
             .get(&self.key(field))
-            .ok_or_else(|| StepError { field: field.into(), message: "expression was not compiled".into() })?;
-        expr.eval_json(self.bindings).map_err(|e| StepError { field: field.into(), message: e.message })
+            .ok_or_else(|| StepError {
+                field: field.into(),
+                message: "expression was not compiled".into(),
+            })?;
+        expr.eval_json(self.bindings).map_err(|e| StepError {
+            field: field.into(),
+            message: e.message,
+        })
     }
 
     /// The contact as it is now.
@@ -218,7 +255,10 @@ impl StepCx<'_> {
     pub fn update_contact(&mut self, change: impl FnOnce(&mut Contact)) {
         change(self.contact);
         self.contact_changed = true;
-        self.bindings.set("contact", serde_json::to_value(&*self.contact).unwrap_or(Value::Null));
+        self.bindings.set(
+            "contact",
+            serde_json::to_value(&*self.contact).unwrap_or(Value::Null),
+        );
     }
 
     /// Sets `vars.<name>`.
@@ -243,9 +283,14 @@ mod tests {
 
     #[test]
     fn finds_step_references() {
-        let found: Vec<_> = references("steps.booked.timed_out && !steps.x1 || mysteps.no", "steps.").collect();
+        let found: Vec<_> = references(
+            "steps.booked.timed_out && !steps.x1 || mysteps.no",
+            "steps.",
+        )
+        .collect();
         assert_eq!(found, ["booked", "x1"]);
-        let found: Vec<_> = references("{{config.booking_link}} {{ config.a_b }}", "config.").collect();
+        let found: Vec<_> =
+            references("{{config.booking_link}} {{ config.a_b }}", "config.").collect();
         assert_eq!(found, ["booking_link", "a_b"]);
     }
 }

@@ -74,7 +74,11 @@ pub enum StepOutcome {
     Sleep { until: Timestamp, output: Value },
     /// Wait for an event of this type for the contact, until `timeout_at` if set.
     /// `filtered`: the step has a `match` expression the event must satisfy.
-    WaitFor { event: String, timeout_at: Option<Timestamp>, filtered: bool },
+    WaitFor {
+        event: String,
+        timeout_at: Option<Timestamp>,
+        filtered: bool,
+    },
     /// End the run (completed) with this reason.
     Stop(String),
 }

@@ -1,7 +1,10 @@
 //! Every step kind, one line each. Adding a kind: a folder beside this file and a line here.
 
 use super::erased::{ErasedKind, Kind};
-use super::{calendar, crm, http, llm, notify, send_email, send_sms, set, stop, tag, update_contact, wait, wait_for};
+use super::{
+    calendar, crm, http, llm, notify, send_email, send_sms, set, stop, tag, update_contact, wait,
+    wait_for,
+};
 
 static KINDS: [&dyn ErasedKind; 13] = [
     &Kind::<send_sms::SendSms>::NEW,

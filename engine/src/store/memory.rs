@@ -43,7 +43,9 @@ impl MemoryStore {
     }
 
     pub fn put_contact(&self, tenant_id: &str, contact: Contact) {
-        self.with(tenant_id, |t| t.contacts.insert(contact.id.clone(), contact));
+        self.with(tenant_id, |t| {
+            t.contacts.insert(contact.id.clone(), contact)
+        });
     }
 
     /// Every run of the tenant, oldest first.
@@ -57,7 +59,8 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
-        self.with(tenant_id, |t| t.tenant.clone()).ok_or_else(|| not_found(format!("tenant {tenant_id}")))
+        self.with(tenant_id, |t| t.tenant.clone())
+            .ok_or_else(|| not_found(format!("tenant {tenant_id}")))
     }
 
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
@@ -65,7 +68,12 @@ impl Store for MemoryStore {
             .ok_or_else(|| not_found(format!("contact {contact_id}")))
     }
 
-    async fn create_run(&self, tenant_id: &str, run: &Run, records: &[StepRecord]) -> Result<(), StoreError> {
+    async fn create_run(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        records: &[StepRecord],
+    ) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
             t.runs.insert(run.id, run.clone());
             t.records.insert(run.id, records.to_vec());
@@ -74,15 +82,22 @@ impl Store for MemoryStore {
     }
 
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
-        self.with(tenant_id, |t| t.runs.get(&run_id).cloned()).ok_or_else(|| not_found(format!("run {run_id}")))
+        self.with(tenant_id, |t| t.runs.get(&run_id).cloned())
+            .ok_or_else(|| not_found(format!("run {run_id}")))
     }
 
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
             let id = transition.run.id;
-            let current = t.runs.get_mut(&id).ok_or_else(|| not_found(format!("run {id}")))?;
+            let current = t
+                .runs
+                .get_mut(&id)
+                .ok_or_else(|| not_found(format!("run {id}")))?;
             if current.seq != transition.expected_seq {
-                return Err(StoreError::Conflict { run: id, expected: transition.expected_seq });
+                return Err(StoreError::Conflict {
+                    run: id,
+                    expected: transition.expected_seq,
+                });
             }
             *current = transition.run;
             t.records.entry(id).or_default().extend(transition.records);
@@ -95,13 +110,18 @@ impl Store for MemoryStore {
 
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError> {
         let mut runs: Vec<Run> = self.with(tenant_id, |t| {
-            t.runs.values().filter(|r| r.contact_id == contact_id && r.status.is_active()).cloned().collect()
+            t.runs
+                .values()
+                .filter(|r| r.contact_id == contact_id && r.status.is_active())
+                .cloned()
+                .collect()
         });
         runs.sort_by_key(|r| r.id);
         Ok(runs)
     }
 
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
-        self.with(tenant_id, |t| t.records.get(&run_id).cloned()).ok_or_else(|| not_found(format!("run {run_id}")))
+        self.with(tenant_id, |t| t.records.get(&run_id).cloned())
+            .ok_or_else(|| not_found(format!("run {run_id}")))
     }
 }

@@ -33,19 +33,25 @@ impl Templates {
         registry.register_escape_fn(handlebars::no_escape);
         registry.set_prevent_indent(true);
         for (name, source) in partials {
-            registry.register_partial(name, source.as_str()).map_err(|e| (name.clone(), parse_error(&e)))?;
+            registry
+                .register_partial(name, source.as_str())
+                .map_err(|e| (name.clone(), parse_error(&e)))?;
         }
         Ok(Self { registry })
     }
 
     /// Parses `source` and keeps it under `name`.
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
-        self.registry.register_template_string(name, source).map_err(|e| parse_error(&e))
+        self.registry
+            .register_template_string(name, source)
+            .map_err(|e| parse_error(&e))
     }
 
     /// Parses `source` without keeping it.
     pub fn check(source: &str) -> Result<(), TemplateError> {
-        handlebars::Template::compile(source).map(|_| ()).map_err(|e| parse_error(&e))
+        handlebars::Template::compile(source)
+            .map(|_| ())
+            .map_err(|e| parse_error(&e))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -76,7 +82,10 @@ fn parse_error(e: &handlebars::TemplateError) -> TemplateError {
         }
         other => other.to_string(),
     };
-    TemplateError { message, position: e.pos() }
+    TemplateError {
+        message,
+        position: e.pos(),
+    }
 }
 
 #[cfg(test)]
@@ -86,15 +95,24 @@ mod tests {
     use super::*;
 
     fn templates() -> Templates {
-        let partials = BTreeMap::from([("greeting".to_owned(), "Hi {{contact.first_name}}!".to_owned())]);
+        let partials = BTreeMap::from([(
+            "greeting".to_owned(),
+            "Hi {{contact.first_name}}!".to_owned(),
+        )]);
         Templates::new(&partials).unwrap()
     }
 
     #[test]
     fn renders_without_html_escaping_and_with_partials() {
         let mut t = templates();
-        t.add("sms", "{{> greeting}} Q&A <b>{{tenant.name}}</b>").unwrap();
-        let out = t.render("sms", &json!({"contact": {"first_name": "Ana"}, "tenant": {"name": "Smile & Co"}})).unwrap();
+        t.add("sms", "{{> greeting}} Q&A <b>{{tenant.name}}</b>")
+            .unwrap();
+        let out = t
+            .render(
+                "sms",
+                &json!({"contact": {"first_name": "Ana"}, "tenant": {"name": "Smile & Co"}}),
+            )
+            .unwrap();
         assert_eq!(out, "Hi Ana! Q&A <b>Smile & Co</b>");
     }
 
@@ -103,7 +121,11 @@ mod tests {
         let mut t = templates();
         t.add("sms", "Hello {{contact.last_name}}").unwrap();
         let err = t.render("sms", &json!({"contact": {}})).unwrap_err();
-        assert!(err.message.contains("{{contact.last_name}}"), "{}", err.message);
+        assert!(
+            err.message.contains("{{contact.last_name}}"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

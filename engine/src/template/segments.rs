@@ -51,7 +51,11 @@ impl Segments {
             n if n <= single => 1,
             n => n.div_ceil(multi),
         };
-        Self { encoding, units, parts }
+        Self {
+            encoding,
+            units,
+            parts,
+        }
     }
 }
 
@@ -72,7 +76,10 @@ mod tests {
     #[test]
     fn ucs2_limits() {
         let one = Segments::of(&format!("{}😀", "a".repeat(68)));
-        assert_eq!((one.encoding, one.units, one.parts), (Encoding::Ucs2, 70, 1));
+        assert_eq!(
+            (one.encoding, one.units, one.parts),
+            (Encoding::Ucs2, 70, 1)
+        );
         assert_eq!(Segments::of(&"ç".repeat(71)).parts, 2);
         assert_eq!(Segments::of(&"ç".repeat(134)).parts, 2);
         assert_eq!(Segments::of(&"ç".repeat(135)).parts, 3);

@@ -30,11 +30,17 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
     let mut step = step;
     step["id"] = json!("s");
     let doc = json!({"id": "t", "trigger": {"event": "lead.created"}, "steps": [step]}).to_string();
-    let (flow, _) = definition::load_flow("test.yaml", &doc, None).unwrap_or_else(|d| panic!("invalid test flow: {d:?}"));
-    let Some(Instr::Step { config, .. }) = flow.program.first() else { panic!("not a step") };
+    let (flow, _) = definition::load_flow("test.yaml", &doc, None)
+        .unwrap_or_else(|d| panic!("invalid test flow: {d:?}"));
+    let Some(Instr::Step { config, .. }) = flow.program.first() else {
+        panic!("not a step")
+    };
     let mut contact = ana();
     let mut bindings = Bindings::empty();
-    bindings.set("contact", serde_json::to_value(&contact).unwrap_or_default());
+    bindings.set(
+        "contact",
+        serde_json::to_value(&contact).unwrap_or_default(),
+    );
     let mut cx = StepCx {
         pc: 0,
         step_id: "s",
@@ -57,7 +63,10 @@ pub struct RecordingConnector {
 impl RecordingConnector {
     /// Queues answers for the next calls, in order.
     pub fn script(&self, answers: impl IntoIterator<Item = Result<ActionResult, ConnectorError>>) {
-        self.script.lock().unwrap_or_else(|p| p.into_inner()).extend(answers);
+        self.script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(answers);
     }
 
     pub fn calls(&self) -> Vec<ActionRequest> {
@@ -67,9 +76,25 @@ impl RecordingConnector {
 
 #[async_trait]
 impl Connector for RecordingConnector {
-    async fn call(&self, request: &ActionRequest, _: &CallCx) -> Result<ActionResult, ConnectorError> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(request.clone());
-        let scripted = self.script.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-        scripted.unwrap_or_else(|| Ok(ActionResult { output: json!({"status": "ok"}), provider_id: None }))
+    async fn call(
+        &self,
+        request: &ActionRequest,
+        _: &CallCx,
+    ) -> Result<ActionResult, ConnectorError> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request.clone());
+        let scripted = self
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        scripted.unwrap_or_else(|| {
+            Ok(ActionResult {
+                output: json!({"status": "ok"}),
+                provider_id: None,
+            })
+        })
     }
 }

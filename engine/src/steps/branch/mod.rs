@@ -7,8 +7,13 @@ use crate::expr::{Bindings, Expr};
 use crate::steps::StepError;
 
 /// Evaluates a branch condition; the result becomes `steps.<id>.result`.
-pub fn eval_condition(condition: &Expr, bindings: &mut Bindings) -> Result<(bool, Value), StepError> {
-    let result =
-        condition.eval_bool(bindings).map_err(|e| StepError { field: "if".into(), message: e.message })?;
+pub fn eval_condition(
+    condition: &Expr,
+    bindings: &mut Bindings,
+) -> Result<(bool, Value), StepError> {
+    let result = condition.eval_bool(bindings).map_err(|e| StepError {
+        field: "if".into(),
+        message: e.message,
+    })?;
     Ok((result, json!({ "result": result })))
 }

@@ -50,18 +50,30 @@ impl StepKind for Crm {
         for field in required {
             if !config.fields.contains_key(*field) {
                 let action = json!(config.action);
-                cx.error("fields", format!("{} needs the field `{field}`", action.as_str().unwrap_or_default()));
+                cx.error(
+                    "fields",
+                    format!(
+                        "{} needs the field `{field}`",
+                        action.as_str().unwrap_or_default()
+                    ),
+                );
             }
         }
         for (name, value) in &config.fields {
-            cx.template_tree(&format!("fields/{}", crate::steps::context::escape(name)), value);
+            cx.template_tree(
+                &format!("fields/{}", crate::steps::context::escape(name)),
+                value,
+            );
         }
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let mut fields = serde_json::Map::new();
         for (name, value) in &config.fields {
-            let rendered = cx.render_tree(&format!("fields/{}", crate::steps::context::escape(name)), value)?;
+            let rendered = cx.render_tree(
+                &format!("fields/{}", crate::steps::context::escape(name)),
+                value,
+            )?;
             fields.insert(name.clone(), rendered);
         }
         Ok(StepOutcome::Call(ActionDraft {

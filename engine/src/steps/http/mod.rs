@@ -59,7 +59,10 @@ impl StepKind for Http {
             cx.error("url", format!("\"{}\" is not an http(s) URL", config.url));
         }
         for (name, value) in &config.headers {
-            cx.template(&format!("headers/{}", crate::steps::context::escape(name)), value);
+            cx.template(
+                &format!("headers/{}", crate::steps::context::escape(name)),
+                value,
+            );
         }
         if let Some(body) = &config.body {
             cx.template_tree("body", body);
@@ -73,7 +76,11 @@ impl StepKind for Http {
             let value = cx.render(&format!("headers/{}", crate::steps::context::escape(name)))?;
             headers.insert(name.clone(), Value::String(value));
         }
-        let body = config.body.as_ref().map(|b| cx.render_tree("body", b)).transpose()?;
+        let body = config
+            .body
+            .as_ref()
+            .map(|b| cx.render_tree("body", b))
+            .transpose()?;
         let timeout = config.timeout.map_or(10, |t| t.approx_seconds());
         Ok(StepOutcome::Call(ActionDraft {
             connector: "http",

@@ -67,7 +67,11 @@ impl StepKind for Llm {
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let prompt = cx.render("prompt")?;
-        let system = config.system.as_ref().map(|_| cx.render("system")).transpose()?;
+        let system = config
+            .system
+            .as_ref()
+            .map(|_| cx.render("system"))
+            .transpose()?;
         Ok(StepOutcome::Call(ActionDraft {
             connector: "llm",
             action: "complete".into(),

@@ -46,16 +46,29 @@ impl StepKind for SendEmail {
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let to = cx.render("to")?;
         if !to.contains('@') {
-            return Err(StepError { field: "to".into(), message: format!("\"{to}\" is not an email address") });
+            return Err(StepError {
+                field: "to".into(),
+                message: format!("\"{to}\" is not an email address"),
+            });
         }
         let subject = cx.render("subject")?;
         let text = cx.render("body")?;
-        let reply_to = config.reply_to.as_ref().map(|_| cx.render("reply_to")).transpose()?;
+        let reply_to = config
+            .reply_to
+            .as_ref()
+            .map(|_| cx.render("reply_to"))
+            .transpose()?;
         Ok(StepOutcome::Call(ActionDraft {
             connector: "email",
             action: "send".into(),
             payload: json!({ "to": to, "subject": subject, "body": text, "reply_to": reply_to }),
-            message: Some(OutboundMessage { channel: Channel::Email, to, subject: Some(subject), text, segments: None }),
+            message: Some(OutboundMessage {
+                channel: Channel::Email,
+                to,
+                subject: Some(subject),
+                text,
+                segments: None,
+            }),
             idempotent: false,
         }))
     }

@@ -42,15 +42,28 @@ impl StepKind for SendSms {
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let to = cx.render("to")?;
         if to.trim().is_empty() {
-            return Err(StepError { field: "to".into(), message: "the recipient has no phone number".into() });
+            return Err(StepError {
+                field: "to".into(),
+                message: "the recipient has no phone number".into(),
+            });
         }
         let (text, segments) = cx.render_sms("body")?;
-        let from = config.from.as_ref().map(|_| cx.render("from")).transpose()?;
+        let from = config
+            .from
+            .as_ref()
+            .map(|_| cx.render("from"))
+            .transpose()?;
         Ok(StepOutcome::Call(ActionDraft {
             connector: "sms",
             action: "send".into(),
             payload: json!({ "to": to, "body": text, "from": from }),
-            message: Some(OutboundMessage { channel: Channel::Sms, to, subject: None, text, segments: Some(segments) }),
+            message: Some(OutboundMessage {
+                channel: Channel::Sms,
+                to,
+                subject: None,
+                text,
+                segments: Some(segments),
+            }),
             idempotent: false,
         }))
     }

@@ -9,7 +9,9 @@ use crate::testing::plan_step;
 #[test]
 fn renders_body_and_defaults_to_the_contacts_phone() {
     let outcome = plan_step(json!({"send_sms": {"body": "Hi {{contact.first_name}}!"}})).unwrap();
-    let StepOutcome::Call(draft) = outcome else { panic!("expected a call, got {outcome:?}") };
+    let StepOutcome::Call(draft) = outcome else {
+        panic!("expected a call, got {outcome:?}")
+    };
     let message = draft.message.unwrap();
     assert_eq!(message.channel, Channel::Sms);
     assert_eq!(message.to, "+15125550100");

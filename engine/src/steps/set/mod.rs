@@ -13,7 +13,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 #[serde(transparent)]
 pub struct Config(
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
-    pub  BTreeMap<String, String>,
+    pub BTreeMap<String, String>,
 );
 
 pub struct Set;

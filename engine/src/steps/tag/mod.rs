@@ -36,9 +36,12 @@ impl StepKind for Tag {
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
-        let add = (0..config.add.len()).map(|i| cx.render(&format!("add/{i}"))).collect::<Result<Vec<_>, _>>()?;
-        let remove =
-            (0..config.remove.len()).map(|i| cx.render(&format!("remove/{i}"))).collect::<Result<Vec<_>, _>>()?;
+        let add = (0..config.add.len())
+            .map(|i| cx.render(&format!("add/{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let remove = (0..config.remove.len())
+            .map(|i| cx.render(&format!("remove/{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
         cx.update_contact(|contact| {
             contact.tags.retain(|t| !remove.contains(t));
             for tag in &add {
@@ -47,6 +50,8 @@ impl StepKind for Tag {
                 }
             }
         });
-        Ok(StepOutcome::Next(json!({ "added": add, "removed": remove })))
+        Ok(StepOutcome::Next(
+            json!({ "added": add, "removed": remove }),
+        ))
     }
 }

@@ -68,10 +68,16 @@ impl StepKind for UpdateContact {
             && !zone.contains("{{")
             && jiff::tz::TimeZone::get(zone).is_err()
         {
-            cx.error("timezone", format!("\"{zone}\" is not a known time zone (e.g. America/Chicago)"));
+            cx.error(
+                "timezone",
+                format!("\"{zone}\" is not a known time zone (e.g. America/Chicago)"),
+            );
         }
         for (name, value) in &config.fields {
-            cx.template_tree(&format!("fields/{}", crate::steps::context::escape(name)), value);
+            cx.template_tree(
+                &format!("fields/{}", crate::steps::context::escape(name)),
+                value,
+            );
         }
     }
 
@@ -84,10 +90,21 @@ impl StepKind for UpdateContact {
         }
         let mut custom = serde_json::Map::new();
         for (name, value) in &config.fields {
-            custom.insert(name.clone(), cx.render_tree(&format!("fields/{}", crate::steps::context::escape(name)), value)?);
+            custom.insert(
+                name.clone(),
+                cx.render_tree(
+                    &format!("fields/{}", crate::steps::context::escape(name)),
+                    value,
+                )?,
+            );
         }
         let text = |key: &str| changed.get(key).and_then(Value::as_str).map(str::to_owned);
-        let (first, last, email, zone) = (text("first_name"), text("last_name"), text("email"), text("timezone"));
+        let (first, last, email, zone) = (
+            text("first_name"),
+            text("last_name"),
+            text("email"),
+            text("timezone"),
+        );
         cx.update_contact(|contact| {
             contact.first_name = first.or(contact.first_name.take());
             contact.last_name = last.or(contact.last_name.take());

@@ -48,7 +48,10 @@ impl StepKind for Wait {
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         match (&config.for_, &config.until) {
             (Some(_), Some(_)) => cx.error("", "use either `for` or `until`, not both"),
-            (None, None) => cx.error("", "say how long to wait: `for: 15m` or `until: <expression>`"),
+            (None, None) => cx.error(
+                "",
+                "say how long to wait: `for: 15m` or `until: <expression>`",
+            ),
             (None, Some(until)) => cx.expression("until", until, &[]),
             (Some(_), None) => {}
         }
@@ -58,10 +61,13 @@ impl StepKind for Wait {
         let until = match (&config.for_, &config.until) {
             (Some(duration), _) => {
                 let zoned = cx.now.to_zoned(cx.zone().clone());
-                zoned.checked_add(duration.to_span()).map(|z| z.timestamp()).map_err(|e| StepError {
-                    field: "for".into(),
-                    message: e.to_string(),
-                })?
+                zoned
+                    .checked_add(duration.to_span())
+                    .map(|z| z.timestamp())
+                    .map_err(|e| StepError {
+                        field: "for".into(),
+                        message: e.to_string(),
+                    })?
             }
             (None, Some(_)) => {
                 let value = cx.eval("until")?;
@@ -74,15 +80,27 @@ impl StepKind for Wait {
                     message: format!("\"{text}\" is not an RFC 3339 time"),
                 })?
             }
-            (None, None) => return Err(StepError { field: "for".into(), message: "no duration".into() }),
+            (None, None) => {
+                return Err(StepError {
+                    field: "for".into(),
+                    message: "no duration".into(),
+                });
+            }
         };
         let until_text = crate::expr::format_time(until);
         if until > cx.now {
-            return Ok(StepOutcome::Sleep { until, output: json!({ "until": until_text, "past": false }) });
+            return Ok(StepOutcome::Sleep {
+                until,
+                output: json!({ "until": until_text, "past": false }),
+            });
         }
         match config.if_past {
-            IfPast::Continue => Ok(StepOutcome::Next(json!({ "until": until_text, "past": true }))),
-            IfPast::Stop => Ok(StepOutcome::Stop(format!("wait until {until_text} had already passed"))),
+            IfPast::Continue => Ok(StepOutcome::Next(
+                json!({ "until": until_text, "past": true }),
+            )),
+            IfPast::Stop => Ok(StepOutcome::Stop(format!(
+                "wait until {until_text} had already passed"
+            ))),
         }
     }
 }

@@ -35,7 +35,10 @@ impl StepKind for WaitFor {
             cx.expression("match", condition, &["incoming"]);
         }
         if config.timeout.is_none() {
-            cx.warning("", "no timeout: the run waits until the event arrives, possibly forever");
+            cx.warning(
+                "",
+                "no timeout: the run waits until the event arrives, possibly forever",
+            );
         }
     }
 
@@ -46,10 +49,17 @@ impl StepKind for WaitFor {
                     .to_zoned(cx.zone().clone())
                     .checked_add(duration.to_span())
                     .map(|z| z.timestamp())
-                    .map_err(|e| StepError { field: "timeout".into(), message: e.to_string() })?,
+                    .map_err(|e| StepError {
+                        field: "timeout".into(),
+                        message: e.to_string(),
+                    })?,
             ),
             None => None,
         };
-        Ok(StepOutcome::WaitFor { event: config.event.clone(), timeout_at, filtered: config.match_.is_some() })
+        Ok(StepOutcome::WaitFor {
+            event: config.event.clone(),
+            timeout_at,
+            filtered: config.match_.is_some(),
+        })
     }
 }
