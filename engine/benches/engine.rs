@@ -1,1 +1,123 @@
-fn main() {}
+//! Engine micro-benchmarks: a compiled condition, a template render, and advancing a
+//! 20-step flow in memory (the engine's share of a durable step).
+//!
+//! Run: `cargo bench -p stepwise-engine --bench engine` (add `-- --quick` for a short run).
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed benchmark
+
+use std::collections::BTreeMap;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+use stepwise_engine::definition::load_flow;
+use stepwise_engine::expr::{Bindings, Expr};
+use stepwise_engine::model::{Event, Run, Tenant};
+use stepwise_engine::ports::ActionResult;
+use stepwise_engine::runtime::{Pause, RunCx};
+use stepwise_engine::template::Templates;
+use stepwise_engine::testing::ana;
+
+fn bindings() -> Bindings {
+    let mut b = Bindings::empty();
+    b.set(
+        "event",
+        json!({"type": "lead.created", "data": {"message": "Need a cleaning ASAP", "score": 72}}),
+    );
+    b.set("contact", serde_json::to_value(ana()).unwrap());
+    b.set(
+        "config",
+        json!({"hot_keywords": ["urgent", "asap", "today"]}),
+    );
+    b
+}
+
+/// 20 steps: 8 `set`, 6 `if` (each with a `set` inside), 4 `send_sms`, 2 `tag`.
+fn twenty_step_flow() -> String {
+    let mut steps = String::new();
+    for i in 0..8 {
+        steps.push_str(&format!(
+            "  - id: s{i}\n    set: {{ v{i}: 'event.data.score + {i}' }}\n"
+        ));
+    }
+    for i in 0..3 {
+        steps.push_str(&format!(
+            "  - id: b{i}\n    if: 'vars.v{i} > 70 && contains_any(lower(event.data.message), config.hot_keywords)'\n    then:\n      - id: t{i}\n        set: {{ hot{i}: 'true' }}\n"
+        ));
+    }
+    for i in 0..4 {
+        steps.push_str(&format!(
+            "  - id: m{i}\n    send_sms: {{ body: 'Hi {{{{contact.first_name}}}}, message {i}' }}\n"
+        ));
+    }
+    steps
+        .push_str("  - id: g0\n    tag: { add: [hot] }\n  - id: g1\n    tag: { remove: [cold] }\n");
+    format!("id: bench\npurpose: transactional\ntrigger: {{event: lead.created}}\nsteps:\n{steps}")
+}
+
+fn benches(c: &mut Criterion) {
+    let condition = Expr::compile(
+        "event.data.score >= 50 && contains_any(lower(event.data.message), config.hot_keywords)",
+        &[],
+    )
+    .unwrap();
+    let mut b = bindings();
+    c.bench_function("condition/eval", |bench| {
+        bench.iter(|| condition.eval_bool(&mut b).unwrap())
+    });
+
+    let mut templates = Templates::new(&BTreeMap::new()).unwrap();
+    templates.add("sms", "Hi {{contact.first_name}}, thanks for contacting {{tenant.name}}! Book: {{config.link}}").unwrap();
+    let data = json!({"contact": {"first_name": "Ana"}, "tenant": {"name": "Bright Smile"}, "config": {"link": "https://x.test/b"}});
+    c.bench_function("template/render", |bench| {
+        bench.iter(|| templates.render("sms", &data).unwrap())
+    });
+
+    let (flow, _) = load_flow("bench.yaml", &twenty_step_flow(), None).unwrap();
+    let tenant = Tenant::default();
+    let now: jiff::Timestamp = "2026-06-01T15:00:00Z".parse().unwrap();
+    let base_bindings = bindings();
+    let mut group = c.benchmark_group("flow");
+    group.throughput(Throughput::Elements(20));
+    group.bench_function("advance_20_steps", |bench| {
+        bench.iter(|| {
+            let run = Run::start(
+                "t",
+                "bench",
+                1,
+                "c1",
+                Event::new("lead.created", json!({})),
+                now,
+            );
+            let mut cx = RunCx {
+                flow: &flow,
+                tenant: &tenant,
+                run,
+                contact: ana(),
+                bindings: base_bindings.clone(),
+                records: Vec::new(),
+                contact_changed: false,
+                now,
+            };
+            loop {
+                match cx.advance() {
+                    Pause::Call(request) => {
+                        let ok = Ok(ActionResult {
+                            output: json!({"status": "sent"}),
+                            provider_id: None,
+                        });
+                        if cx.on_result(&request, ok).is_some() {
+                            break;
+                        }
+                    }
+                    Pause::Ended => break,
+                    other => panic!("unexpected pause {other:?}"),
+                }
+            }
+            assert_eq!(cx.run.status, stepwise_engine::model::RunStatus::Completed);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);

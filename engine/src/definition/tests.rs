@@ -148,9 +148,15 @@ fn committed_schemas_are_fresh() {
 #[test]
 fn the_reference_documents_every_step_kind() {
     let reference = std::fs::read_to_string(repo("docs/flow-language.md")).unwrap();
-    let mut kinds: Vec<&str> = crate::steps::registry::kinds().iter().map(|k| k.key()).collect();
+    let mut kinds: Vec<&str> = crate::steps::registry::kinds()
+        .iter()
+        .map(|k| k.key())
+        .collect();
     kinds.push("if");
     for key in kinds {
-        assert!(reference.contains(&format!("\n### {key}\n")), "docs/flow-language.md has no section for `{key}`");
+        assert!(
+            reference.contains(&format!("\n### {key}\n")),
+            "docs/flow-language.md has no section for `{key}`"
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod advance;
 pub mod compliance;
 mod engine;
+mod ingest;
 pub mod quiet_hours;
 mod record;
 pub mod retry;
