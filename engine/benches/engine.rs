@@ -54,6 +54,20 @@ fn twenty_step_flow() -> String {
     format!("id: bench\npurpose: transactional\ntrigger: {{event: lead.created}}\nsteps:\n{steps}")
 }
 
+/// 20 control steps: 10 `set` and 10 `if` whose conditions are false.
+fn twenty_control_steps() -> String {
+    let mut steps = String::new();
+    for i in 0..10 {
+        steps.push_str(&format!(
+            "  - id: s{i}\n    set: {{ v{i}: 'event.data.score + {i}' }}\n"
+        ));
+        steps.push_str(&format!(
+            "  - id: b{i}\n    if: 'vars.v{i} < 0'\n    then:\n      - stop: never\n"
+        ));
+    }
+    format!("id: control\ntrigger: {{event: lead.created}}\nsteps:\n{steps}")
+}
+
 fn benches(c: &mut Criterion) {
     let condition = Expr::compile(
         "event.data.score >= 50 && contains_any(lower(event.data.message), config.hot_keywords)",
@@ -72,50 +86,55 @@ fn benches(c: &mut Criterion) {
         bench.iter(|| templates.render("sms", &data).unwrap())
     });
 
-    let (flow, _) = load_flow("bench.yaml", &twenty_step_flow(), None).unwrap();
-    let tenant = Tenant::default();
-    let now: jiff::Timestamp = "2026-06-01T15:00:00Z".parse().unwrap();
-    let base_bindings = bindings();
     let mut group = c.benchmark_group("flow");
     group.throughput(Throughput::Elements(20));
-    group.bench_function("advance_20_steps", |bench| {
-        bench.iter(|| {
-            let run = Run::start(
-                "t",
-                "bench",
-                1,
-                "c1",
-                Event::new("lead.created", json!({})),
-                now,
-            );
-            let mut cx = RunCx {
-                flow: &flow,
-                tenant: &tenant,
-                run,
-                contact: ana(),
-                bindings: base_bindings.clone(),
-                records: Vec::new(),
-                contact_changed: false,
-                now,
-            };
-            loop {
-                match cx.advance() {
-                    Pause::Call(request) => {
-                        let ok = Ok(ActionResult {
-                            output: json!({"status": "sent"}),
-                            provider_id: None,
-                        });
-                        if cx.on_result(&request, ok).is_some() {
-                            break;
+    for (name, yaml) in [
+        ("advance_20_steps", twenty_step_flow()),
+        ("advance_20_control_steps", twenty_control_steps()),
+    ] {
+        let (flow, _) = load_flow("bench.yaml", &yaml, None).unwrap();
+        let tenant = Tenant::default();
+        let now: jiff::Timestamp = "2026-06-01T15:00:00Z".parse().unwrap();
+        let base_bindings = bindings();
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                let run = Run::start(
+                    "t",
+                    "bench",
+                    1,
+                    "c1",
+                    Event::new("lead.created", json!({})),
+                    now,
+                );
+                let mut cx = RunCx {
+                    flow: &flow,
+                    tenant: &tenant,
+                    run,
+                    contact: ana(),
+                    bindings: base_bindings.clone(),
+                    records: Vec::new(),
+                    contact_changed: false,
+                    now,
+                };
+                loop {
+                    match cx.advance() {
+                        Pause::Call(request) => {
+                            let ok = Ok(ActionResult {
+                                output: json!({"status": "sent"}),
+                                provider_id: None,
+                            });
+                            if cx.on_result(&request, ok).is_some() {
+                                break;
+                            }
                         }
+                        Pause::Ended => break,
+                        other => panic!("unexpected pause {other:?}"),
                     }
-                    Pause::Ended => break,
-                    other => panic!("unexpected pause {other:?}"),
                 }
-            }
-            assert_eq!(cx.run.status, stepwise_engine::model::RunStatus::Completed);
-        })
-    });
+                assert_eq!(cx.run.status, stepwise_engine::model::RunStatus::Completed);
+            })
+        });
+    }
     group.finish();
 }
 

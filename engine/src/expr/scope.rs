@@ -5,6 +5,8 @@ use jiff::tz::TimeZone;
 use rhai::Dynamic;
 use serde_json::{Map, Value};
 
+use crate::template::TemplateData;
+
 /// Names every expression and template may read.
 pub const BINDING_NAMES: [&str; 8] = [
     "event",
@@ -20,7 +22,7 @@ pub const BINDING_NAMES: [&str; 8] = [
 /// A run's bindings.
 #[derive(Debug, Clone)]
 pub struct Bindings {
-    json: Value,
+    json: TemplateData,
     zone: TimeZone,
     scope: rhai::Scope<'static>,
     stale: Vec<String>,
@@ -36,7 +38,7 @@ impl Bindings {
         map.insert("now".into(), Value::String("1970-01-01T00:00:00Z".into()));
         let stale = BINDING_NAMES.iter().map(|n| (*n).to_owned()).collect();
         Self {
-            json: Value::Object(map),
+            json: TemplateData::new(Value::Object(map)),
             zone: TimeZone::UTC,
             scope: rhai::Scope::new(),
             stale,
@@ -45,7 +47,7 @@ impl Bindings {
 
     /// Sets one top-level binding.
     pub fn set(&mut self, name: &str, value: Value) {
-        if let Value::Object(map) = &mut self.json {
+        if let Value::Object(map) = self.json.value_mut() {
             map.insert(name.to_owned(), value);
         }
         if !self.stale.iter().any(|n| n == name) {
@@ -54,21 +56,31 @@ impl Bindings {
     }
 
     /// Sets `name.key` inside an object binding (e.g. `vars.score`, `steps.first_reply`).
+    /// The rhai scope is updated in place, so each step costs one small conversion rather
+    /// than a conversion of every output so far.
     pub fn set_field(&mut self, name: &str, key: &str, value: Value) {
-        if let Some(Value::Object(inner)) = self.json.get_mut(name) {
-            inner.insert(key.to_owned(), value);
-        }
-        if !self.stale.iter().any(|n| n == name) {
+        let fresh = !self.stale.iter().any(|n| n == name);
+        if fresh && let Some(map) = self.scope.get_value_mut::<rhai::Map>(name) {
+            map.insert(key.into(), to_dynamic(&value));
+        } else if fresh {
             self.stale.push(name.to_owned());
+        }
+        if let Some(Value::Object(inner)) = self.json.value_mut().get_mut(name) {
+            inner.insert(key.to_owned(), value);
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.json.get(name)
+        self.json.value().get(name)
     }
 
-    /// Everything as one JSON object (the handlebars context).
+    /// Everything as one JSON object.
     pub fn json(&self) -> &Value {
+        self.json.value()
+    }
+
+    /// Everything, as templates read it.
+    pub fn template_data(&self) -> &TemplateData {
         &self.json
     }
 
@@ -86,6 +98,7 @@ impl Bindings {
         for name in std::mem::take(&mut self.stale) {
             let value = self
                 .json
+                .value()
                 .get(&name)
                 .map(to_dynamic)
                 .unwrap_or(Dynamic::UNIT);

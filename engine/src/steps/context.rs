@@ -191,7 +191,7 @@ impl StepCx<'_> {
     pub fn render(&mut self, field: &str) -> Result<String, StepError> {
         self.artifacts
             .templates
-            .render(&self.key(field), self.bindings.json())
+            .render_data(&self.key(field), self.bindings.template_data())
             .map_err(|e| StepError {
                 field: field.into(),
                 message: e.message,

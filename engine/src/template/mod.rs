@@ -19,6 +19,24 @@ pub struct TemplateError {
     pub position: Option<(usize, usize)>,
 }
 
+/// The values templates render with, kept in the form handlebars reads without copying them.
+#[derive(Debug, Clone)]
+pub struct TemplateData(handlebars::Context);
+
+impl TemplateData {
+    pub fn new(value: Value) -> Self {
+        Self(handlebars::Context::from(value))
+    }
+
+    pub fn value(&self) -> &Value {
+        self.0.data()
+    }
+
+    pub fn value_mut(&mut self) -> &mut Value {
+        self.0.data_mut()
+    }
+}
+
 /// A set of compiled templates sharing one set of partials.
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -58,9 +76,14 @@ impl Templates {
         self.registry.has_template(name)
     }
 
-    /// Renders the template kept under `name`.
+    /// Renders the template kept under `name` (copies `data`; see [`Templates::render_data`]).
     pub fn render(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
-        self.registry.render(name, data).map_err(|e| {
+        self.render_data(name, &TemplateData::new(data.clone()))
+    }
+
+    /// Renders the template kept under `name` with `data`, without copying it.
+    pub fn render_data(&self, name: &str, data: &TemplateData) -> Result<String, TemplateError> {
+        self.registry.render_with_context(name, &data.0).map_err(|e| {
             let message = match e.reason() {
                 RenderErrorReason::MissingVariable(Some(path)) => {
                     format!("the template uses {{{{{path}}}}}, which has no value here")
