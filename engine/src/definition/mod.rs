@@ -96,6 +96,7 @@ fn compile_document(
             prefix: "",
             partials,
             config_keys: None,
+            template_keys: None,
         },
     );
     let diagnostics = finish(document, diagnostics);
@@ -133,17 +134,30 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
             format!("not a valid JSON Schema: {e}"),
         ));
     }
-    let config_keys = module
+    let config_keys: Vec<String> = module
         .config
         .as_ref()
         .and_then(|c| c.get("properties"))
         .and_then(serde_json::Value::as_object)
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default();
+    for (name, source) in &module.templates {
+        let pointer = format!("/templates/{}", crate::steps::context::escape(name));
+        if let Err(e) = crate::template::Templates::check(source) {
+            diagnostics.push(Diagnostic::new(Severity::Error, pointer.clone(), e.message));
+        }
+        for key in crate::steps::context::references(source, "config.") {
+            if !config_keys.iter().any(|k| k == key) {
+                let message = format!("config.{key} is not declared in the module's config");
+                diagnostics.push(Diagnostic::new(Severity::Error, pointer.clone(), message));
+            }
+        }
+    }
     let around = Surroundings {
         prefix: "/flow",
         partials: None,
         config_keys: Some(config_keys),
+        template_keys: Some(module.templates.keys().cloned().collect()),
     };
     let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);
     diagnostics.append(&mut flow_diagnostics);

@@ -76,12 +76,29 @@ fn strip_null(schema: &mut Schema) {
     }
 }
 
+/// Removes `"default": null` everywhere: schemars adds it to optional fields after the
+/// transforms ran; it says nothing, contradicts the field's type, and breaks editors that
+/// pre-fill defaults (yaml-language-server's completion throws on it).
+fn drop_null_defaults(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            map.values_mut().for_each(drop_null_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
+}
+
 fn generate<T: JsonSchema>(id: &str, title: &str) -> Value {
     let generator = SchemaSettings::draft2020_12()
         .for_deserialize()
         .with_transform(RecursiveTransform(strip_null))
         .into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
+    drop_null_defaults(&mut schema);
     if let Value::Object(map) = &mut schema {
         map.insert(
             "$id".into(),

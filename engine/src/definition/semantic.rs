@@ -22,6 +22,8 @@ pub struct Surroundings<'a> {
     pub partials: Option<&'a BTreeMap<String, String>>,
     /// For module flows: the declared config keys.
     pub config_keys: Option<Vec<String>>,
+    /// For module flows: the declared template names.
+    pub template_keys: Option<Vec<String>>,
 }
 
 /// Checks and compiles `flow`. Returns the compiled flow when there is no error, and every
@@ -52,6 +54,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         },
         earlier_steps: Vec::new(),
         config_keys: around.config_keys,
+        template_keys: around.template_keys,
     };
     let mut lowering = Lowering {
         flow: &flow,

@@ -160,3 +160,25 @@ fn the_reference_documents_every_step_kind() {
         );
     }
 }
+
+#[test]
+fn module_flows_may_only_name_declared_config_and_templates() {
+    let source = std::fs::read_to_string(repo("modules/speed-to-lead/module.yaml")).unwrap();
+    let broken = source
+        .replace(
+            "Book: {{config.booking_link}}",
+            "Book: {{config.bookin_link}}",
+        )
+        .replace("{{templates.follow_up}}", "{{templates.folow_up}}");
+    let messages: Vec<String> = errors(&broken)
+        .into_iter()
+        .map(|d| format!("{}: {}", d.path, d.message))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "templates.first_reply: config.bookin_link is not declared in the module's config",
+            "flow.steps[3].then[0].send_sms.body: templates.folow_up is not declared in the module's templates",
+        ]
+    );
+}

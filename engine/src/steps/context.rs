@@ -26,6 +26,8 @@ pub struct CheckSink {
     pub earlier_steps: Vec<String>,
     /// For module flows: the config keys the module declares.
     pub config_keys: Option<Vec<String>>,
+    /// For module flows: the message templates the module declares.
+    pub template_keys: Option<Vec<String>>,
 }
 
 /// Checking one step's configuration.
@@ -131,15 +133,21 @@ impl CheckCx<'_> {
                 );
             }
         }
-        if let Some(keys) = &self.sink.config_keys {
-            let unknown: Vec<String> = references(source, "config.")
+        let declared = [
+            ("config", self.sink.config_keys.clone()),
+            ("templates", self.sink.template_keys.clone()),
+        ];
+        for (what, keys) in declared {
+            let Some(keys) = keys else { continue };
+            let prefix = format!("{what}.");
+            let unknown: Vec<String> = references(source, &prefix)
                 .filter(|k| !keys.iter().any(|c| c == k))
                 .map(str::to_owned)
                 .collect();
             for key in unknown {
                 self.error(
                     field,
-                    format!("config.{key} is not declared in the module's config"),
+                    format!("{what}.{key} is not declared in the module's {what}"),
                 );
             }
         }

@@ -11,6 +11,7 @@ use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcom
 /// What to do in the calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "CalendarAction")]
 pub enum Action {
     /// List free slots (`from`, `to`, optional `duration`).
     FindSlots,
@@ -24,6 +25,7 @@ pub enum Action {
 
 /// Work with the tenant's booking calendar. The result becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "CalendarConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// find_slots, book, reschedule or cancel.

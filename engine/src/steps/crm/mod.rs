@@ -11,6 +11,7 @@ use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcom
 /// What to do in the CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "CrmAction")]
 pub enum Action {
     /// Create or update the contact (matched by email, else phone).
     UpsertContact,
@@ -24,6 +25,7 @@ pub enum Action {
 
 /// Write to the tenant's CRM. The result becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "CrmConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// upsert_contact, add_note, create_deal or update_deal_stage.

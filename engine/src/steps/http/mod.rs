@@ -24,6 +24,7 @@ pub enum Method {
 /// Call an HTTP endpoint. It receives an `Idempotency-Key` header, so retries are safe for
 /// servers that honour it. The response (`status`, `body`) becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "HttpConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// GET, POST (default), PUT, PATCH or DELETE.

@@ -20,6 +20,7 @@ pub enum Tier {
 
 /// Ask a language model. The answer (`text`, and `json` with `output_schema`) becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "LlmConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The prompt (template).

@@ -21,6 +21,7 @@ pub enum Audience {
 
 /// Alert the business. Quiet hours and contact opt-outs do not apply.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "NotifyConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Who gets it: owner (default), team or slack.

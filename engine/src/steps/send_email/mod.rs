@@ -9,6 +9,7 @@ use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcom
 
 /// Send an email. Contacts who unsubscribed get no marketing email.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "SendEmailConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Recipient address (template); defaults to `{{contact.email}}`.

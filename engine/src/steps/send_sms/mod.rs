@@ -9,6 +9,7 @@ use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcom
 
 /// Send a text message. Opted-out contacts are suppressed and quiet hours apply (see `purpose`).
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "SendSmsConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Recipient in E.164 (template); defaults to `{{contact.phone}}`.

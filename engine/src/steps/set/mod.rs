@@ -10,6 +10,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
 /// Variable names and the rhai expressions whose values they get, e.g. `score: 'event.data.score * 2'`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "SetConfig")]
 #[serde(transparent)]
 pub struct Config(
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]

@@ -7,6 +7,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
 /// The reason recorded for ending the run (template), e.g. `stop: "Booked already"`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "StopConfig")]
 #[serde(transparent)]
 pub struct Config(pub String);
 

@@ -8,6 +8,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
 /// Tags to add to and remove from the contact (templates).
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "TagConfig")]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
 pub struct Config {

@@ -11,6 +11,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 /// Fields to change (strings are templates). Opt-outs can be set, never cleared, by a flow:
 /// only the contact (START) or an admin can opt back in.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "UpdateContactConfig")]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
 pub struct Config {

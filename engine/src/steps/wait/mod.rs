@@ -22,6 +22,7 @@ pub enum IfPast {
 /// Pause: `for` a duration (days are calendar days in the contact's zone), or `until` a time
 /// computed by a rhai expression such as `event.data.start_at - hours(24)`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "WaitConfig")]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [{"required": ["for"]}, {"required": ["until"]}]))]
 pub struct Config {

@@ -8,6 +8,7 @@ use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
 /// Wait for an event for this contact. `steps.<id>` becomes `{ received, timed_out, event }`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "WaitForConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The event type, e.g. `appointment.booked`.
