@@ -61,7 +61,13 @@ impl Expr {
             .map_err(|err| {
                 let pos = err.position();
                 let message = err.err_type().to_string();
+                let looping = ["'while'", "'loop'", "'for'", "'do'"];
                 let message = match message.as_str() {
+                    m if looping.iter().any(|k| m == format!("Unexpected {k}")) => {
+                        "loops are not allowed in expressions: an expression must always finish \
+                         (use contains, contains_any or a condition instead)"
+                            .to_owned()
+                    }
                     m if m.starts_with("Undefined variable") => format!(
                         "{m} (available: {})",
                         BINDING_NAMES

@@ -79,6 +79,23 @@ fn the_sandbox_refuses_escape_hatches() {
 }
 
 #[test]
+fn a_loop_that_would_never_end_is_refused_with_a_clear_message() {
+    for source in [
+        "while true { 1 }",
+        "loop { }",
+        "for x in 0..10 { x }",
+        "do { 1 } while true",
+    ] {
+        let err = Expr::compile(source, &[]).unwrap_err();
+        assert!(
+            err.message.starts_with("loops are not allowed"),
+            "{source}: {}",
+            err.message
+        );
+    }
+}
+
+#[test]
 fn runaway_work_is_stopped_with_a_clear_error() {
     let mut b = bindings();
     let big = Expr::compile("\"x\".pad(100000, \"y\")", &[]).unwrap();

@@ -36,7 +36,9 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
         panic!("not a step")
     };
     let mut contact = ana();
+    let now: jiff::Timestamp = "2026-06-01T15:00:00Z".parse().unwrap_or_default();
     let mut bindings = Bindings::empty();
+    bindings.set("now", json!(crate::expr::format_time(now)));
     bindings.set(
         "contact",
         serde_json::to_value(&contact).unwrap_or_default(),
@@ -44,7 +46,7 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
     let mut cx = StepCx {
         pc: 0,
         step_id: "s",
-        now: "2026-06-01T15:00:00Z".parse().unwrap_or_default(),
+        now,
         artifacts: &flow.artifacts,
         bindings: &mut bindings,
         contact: &mut contact,

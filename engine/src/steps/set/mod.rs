@@ -40,3 +40,6 @@ impl StepKind for Set {
         Ok(StepOutcome::Next(Value::Object(output)))
     }
 }
+
+#[cfg(test)]
+mod tests;

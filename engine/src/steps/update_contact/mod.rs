@@ -119,3 +119,6 @@ impl StepKind for UpdateContact {
         Ok(StepOutcome::Next(json!({ "changed": changed })))
     }
 }
+
+#[cfg(test)]
+mod tests;

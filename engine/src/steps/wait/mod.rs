@@ -105,3 +105,6 @@ impl StepKind for Wait {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

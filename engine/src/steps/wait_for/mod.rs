@@ -64,3 +64,6 @@ impl StepKind for WaitFor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
