@@ -17,6 +17,17 @@ pub struct AdvanceTask {
     pub seq: u64,
 }
 
+impl AdvanceTask {
+    /// The task that advances `run` from its current `seq`.
+    pub fn for_run(tenant_id: &str, run: &crate::model::Run) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            run_id: run.id,
+            seq: run.seq,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("queue unavailable: {0}")]
 pub struct QueueError(pub String);

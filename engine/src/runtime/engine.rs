@@ -175,11 +175,7 @@ impl Engine {
         if let Value::Object(vars) = cx.bindings.get("vars").cloned().unwrap_or_default() {
             run.vars = vars;
         }
-        let task = AdvanceTask {
-            tenant_id: tenant_id.to_owned(),
-            run_id: run.id,
-            seq: run.seq,
-        };
+        let task = AdvanceTask::for_run(tenant_id, &run);
         let contact = cx.contact_changed.then_some(cx.contact);
         self.store
             .apply(
@@ -329,11 +325,7 @@ impl Engine {
                 let expected_seq = run.seq;
                 run.seq += 1;
                 run.status = RunStatus::Ready;
-                let task = AdvanceTask {
-                    tenant_id: tenant_id.to_owned(),
-                    run_id: run.id,
-                    seq: run.seq,
-                };
+                let task = AdvanceTask::for_run(tenant_id, &run);
                 self.store
                     .apply(
                         tenant_id,

@@ -137,11 +137,7 @@ impl Engine {
             self.store.create_run(tenant_id, &run, &[started]).await?;
             outcome.started.push(run.id);
             if run.status == RunStatus::Ready {
-                wake.push(AdvanceTask {
-                    tenant_id: tenant_id.to_owned(),
-                    run_id: run.id,
-                    seq: run.seq,
-                });
+                wake.push(AdvanceTask::for_run(tenant_id, &run));
             }
         }
         for task in wake {

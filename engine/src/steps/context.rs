@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::definition::{Diagnostic, Severity};
 use crate::expr::{Bindings, Expr};
@@ -94,6 +94,23 @@ impl CheckCx<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Parses the strings of a map of fields (`fields: {...}`) as templates, and reports any
+    /// of `required` that is missing for `action`.
+    pub fn field_templates(
+        &mut self,
+        field: &str,
+        action: &str,
+        map: &Map<String, Value>,
+        required: &[&str],
+    ) {
+        for name in required.iter().filter(|name| !map.contains_key(**name)) {
+            self.error(field, format!("{action} needs the field `{name}`"));
+        }
+        for (name, value) in map {
+            self.template_tree(&format!("{field}/{}", escape(name)), value);
         }
     }
 
@@ -193,6 +210,22 @@ pub struct StepCx<'a> {
 impl StepCx<'_> {
     fn key(&self, field: &str) -> String {
         format!("{}/{field}", self.pc)
+    }
+
+    /// Renders a map of fields checked with [`CheckCx::field_templates`].
+    pub fn render_fields(
+        &mut self,
+        field: &str,
+        map: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, StepError> {
+        map.iter()
+            .map(|(name, value)| {
+                Ok((
+                    name.clone(),
+                    self.render_tree(&format!("{field}/{}", escape(name)), value)?,
+                ))
+            })
+            .collect()
     }
 
     /// Renders the template checked as `field`.

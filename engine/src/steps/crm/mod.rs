@@ -1,10 +1,8 @@
 //! `crm`: create or update records in the tenant's CRM.
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
@@ -32,7 +30,7 @@ pub struct Config {
     pub action: Action,
     /// The record's fields; every string is a template.
     #[serde(default)]
-    pub fields: BTreeMap<String, Value>,
+    pub fields: Map<String, Value>,
 }
 
 pub struct Crm;
@@ -49,35 +47,17 @@ impl StepKind for Crm {
             Action::UpdateDealStage => &["stage"],
             Action::UpsertContact => &[],
         };
-        for field in required {
-            if !config.fields.contains_key(*field) {
-                let action = json!(config.action);
-                cx.error(
-                    "fields",
-                    format!(
-                        "{} needs the field `{field}`",
-                        action.as_str().unwrap_or_default()
-                    ),
-                );
-            }
-        }
-        for (name, value) in &config.fields {
-            cx.template_tree(
-                &format!("fields/{}", crate::steps::context::escape(name)),
-                value,
-            );
-        }
+        let action = json!(config.action);
+        cx.field_templates(
+            "fields",
+            action.as_str().unwrap_or_default(),
+            &config.fields,
+            required,
+        );
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
-        let mut fields = serde_json::Map::new();
-        for (name, value) in &config.fields {
-            let rendered = cx.render_tree(
-                &format!("fields/{}", crate::steps::context::escape(name)),
-                value,
-            )?;
-            fields.insert(name.clone(), rendered);
-        }
+        let fields = cx.render_fields("fields", &config.fields)?;
         Ok(StepOutcome::Call(ActionDraft {
             connector: "crm",
             action: json!(config.action).as_str().unwrap_or_default().to_owned(),

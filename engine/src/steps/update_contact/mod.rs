@@ -1,10 +1,8 @@
 //! `update_contact`: change the contact's fields.
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
@@ -38,7 +36,7 @@ pub struct Config {
     pub email_opt_out: Option<bool>,
     /// Custom fields; every string is a template.
     #[serde(default)]
-    pub fields: BTreeMap<String, Value>,
+    pub fields: Map<String, Value>,
 }
 
 pub struct UpdateContact;
@@ -74,12 +72,7 @@ impl StepKind for UpdateContact {
                 format!("\"{zone}\" is not a known time zone (e.g. America/Chicago)"),
             );
         }
-        for (name, value) in &config.fields {
-            cx.template_tree(
-                &format!("fields/{}", crate::steps::context::escape(name)),
-                value,
-            );
-        }
+        cx.field_templates("fields", "update_contact", &config.fields, &[]);
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
@@ -89,16 +82,7 @@ impl StepKind for UpdateContact {
                 changed.insert(name.into(), Value::String(cx.render(name)?));
             }
         }
-        let mut custom = serde_json::Map::new();
-        for (name, value) in &config.fields {
-            custom.insert(
-                name.clone(),
-                cx.render_tree(
-                    &format!("fields/{}", crate::steps::context::escape(name)),
-                    value,
-                )?,
-            );
-        }
+        let custom = cx.render_fields("fields", &config.fields)?;
         let text = |key: &str| changed.get(key).and_then(Value::as_str).map(str::to_owned);
         let (first, last, email, zone) = (
             text("first_name"),
