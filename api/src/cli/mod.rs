@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 /// Stepwise: durable, multi-tenant automation flows for small businesses.
 #[derive(Debug, Parser)]
-#[command(name = "stepwise", version, about)]
+#[command(name = "stepwise", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
