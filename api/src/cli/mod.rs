@@ -1,5 +1,6 @@
 //! Subcommands of `stepwise`, one file each.
 
+mod migrate;
 mod schema;
 mod simulate;
 mod validate;
@@ -24,6 +25,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Print or write the JSON Schemas of flows, modules and packs.
     Schema(schema::Args),
+    /// Apply the database migrations (SQLite or PostgreSQL).
+    Migrate(migrate::Args),
 }
 
 /// Runs the command; the exit code says whether it succeeded.
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
 

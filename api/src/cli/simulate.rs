@@ -97,12 +97,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if tenant.id.is_empty() {
         tenant.id = "tenant".into();
     }
-    let flow = match definition::load_flow(&name, &source, Some(&tenant.snippets)) {
-        Ok((flow, warnings)) => {
+    match definition::load_flow(&name, &source, Some(&tenant.snippets)) {
+        Ok((_, warnings)) => {
             for w in warnings {
                 eprintln!("{w}");
             }
-            flow
         }
         Err(diagnostics) => {
             for d in diagnostics {
@@ -140,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("--horizon must be positive");
     }
     let input = SimulationInput {
-        flow,
+        source,
         event,
         contact,
         tenant,

@@ -11,4 +11,4 @@ pub use connector::{
     ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage,
 };
 pub use queue::{AdvanceTask, Queue, QueueError};
-pub use store::{Store, StoreError, Transition};
+pub use store::{EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition};

@@ -6,9 +6,57 @@
 //! equals `expected_seq`: a transition applies exactly once, whoever else raced for it.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
+use serde_json::Value;
 
-use crate::model::{Contact, Run, RunId, Tenant};
+use super::AdvanceTask;
+use crate::model::{Contact, Event, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
+
+/// An accepted event as stored: duplicates are recognised by `(source, external_id)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub event: Event,
+    pub contact_id: Option<String>,
+    pub received_at: Timestamp,
+}
+
+impl StoredEvent {
+    /// The key duplicates are dropped by: the source's id, else our own.
+    pub fn external_id(&self) -> &str {
+        self.event.external_id.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// Whether an event was new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventInsert {
+    Inserted,
+    /// Seen before, under this id; nothing was stored.
+    Duplicate {
+        id: String,
+    },
+}
+
+/// One immutable version of a flow: its source and the settings it runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowDocument {
+    /// The YAML (or JSON) as written.
+    pub source: String,
+    /// `config.*`.
+    pub config: Value,
+    /// `templates.*`.
+    pub templates: Value,
+}
+
+/// An enabled flow's newest version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFlow {
+    pub flow_id: String,
+    pub version: u32,
+    pub doc: FlowDocument,
+}
 
 /// A run's new state, computed from the state at `expected_seq`.
 #[derive(Debug, Clone)]
@@ -35,8 +83,40 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Creates or replaces a tenant's settings.
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
+    /// Creates or replaces a contact.
+    async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
+    /// Stores an event unless `(source, external_id)` was seen before.
+    async fn record_event(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+    ) -> Result<EventInsert, StoreError>;
+    /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its number.
+    async fn save_flow(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        doc: &FlowDocument,
+    ) -> Result<u32, StoreError>;
+    async fn flow_version(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowDocument, StoreError>;
+    /// A disabled flow starts no new runs; its running runs go on.
+    async fn set_flow_enabled(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        enabled: bool,
+    ) -> Result<(), StoreError>;
+    /// The newest version of every enabled flow, by flow id.
+    async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError>;
     /// Inserts a new run (seq 0) with its first records.
     async fn create_run(
         &self,
@@ -50,4 +130,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError>;
     /// A run's history, in order.
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError>;
+    /// Runs of every tenant whose `wake_at` has passed, oldest first: what the reconciler
+    /// re-enqueues when a queue entry was lost. The one method that spans tenants; only the
+    /// system's own workers call it.
+    async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError>;
 }

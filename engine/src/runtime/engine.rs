@@ -2,33 +2,19 @@
 //! tasks, over the store, queue, clock and connector it is handed. The same code serves the
 //! simulator (memory store, memory queue, virtual clock, sandbox connector) and production.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
 use super::advance::{Pause, RunCx};
 use super::compliance::zone_of;
+use super::flows::{Deployment, FlowCache};
 use super::record::{Happening, StepRecord};
-use crate::definition::CompiledFlow;
 use crate::error::EngineError;
 use crate::expr::{Bindings, format_time};
 use crate::model::{Contact, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
-
-/// A flow version deployed for a tenant, with the settings it runs with.
-#[derive(Debug, Clone)]
-pub struct Deployment {
-    pub tenant_id: String,
-    pub version: u32,
-    pub flow: Arc<CompiledFlow>,
-    /// `config.*`.
-    pub config: Value,
-    /// `templates.*`.
-    pub templates: Value,
-    pub enabled: bool,
-}
 
 /// What ingesting one event did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -46,7 +32,7 @@ pub struct Engine {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub connector: Arc<dyn Connector>,
-    deployments: RwLock<HashMap<(String, String, u32), Deployment>>,
+    pub(super) flows: FlowCache,
 }
 
 impl Engine {
@@ -61,57 +47,8 @@ impl Engine {
             queue,
             clock,
             connector,
-            deployments: RwLock::new(HashMap::new()),
+            flows: FlowCache::default(),
         }
-    }
-
-    /// Makes a flow version runnable for its tenant.
-    pub fn deploy(&self, deployment: Deployment) {
-        let key = (
-            deployment.tenant_id.clone(),
-            deployment.flow.id().to_owned(),
-            deployment.version,
-        );
-        self.deployments
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, deployment);
-    }
-
-    pub(super) fn deployment(
-        &self,
-        tenant_id: &str,
-        flow_id: &str,
-        version: u32,
-    ) -> Result<Deployment, EngineError> {
-        let key = (tenant_id.to_owned(), flow_id.to_owned(), version);
-        self.deployments
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("flow {flow_id} version {version}")))
-    }
-
-    pub(super) fn enabled(&self, tenant_id: &str) -> Vec<Deployment> {
-        let map = self.deployments.read().unwrap_or_else(|p| p.into_inner());
-        let mut newest: HashMap<&str, &Deployment> = HashMap::new();
-        for ((tenant, flow, _), d) in map.iter() {
-            if tenant == tenant_id
-                && newest
-                    .get(flow.as_str())
-                    .is_none_or(|n| n.version < d.version)
-            {
-                newest.insert(flow, d);
-            }
-        }
-        let mut out: Vec<Deployment> = newest
-            .into_values()
-            .filter(|d| d.enabled)
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| a.flow.id().cmp(b.flow.id()));
-        out
     }
 
     pub(super) fn bindings(
@@ -209,7 +146,9 @@ impl Engine {
         }
         let tenant = self.store.tenant(&task.tenant_id).await?;
         let contact = self.store.contact(&task.tenant_id, &run.contact_id).await?;
-        let d = self.deployment(&task.tenant_id, &run.flow_id, run.flow_version)?;
+        let d = self
+            .deployment(&task.tenant_id, &run.flow_id, run.flow_version)
+            .await?;
         let mut cx = self.run_cx(&d, &tenant, contact, run);
         let step = d.flow.meta(cx.run.pc).map(|m| m.id.clone());
         match cx.run.status {

@@ -26,7 +26,9 @@ impl Engine {
         let mut outcome = IngestOutcome::default();
         let mut wake = Vec::new();
         for run in self.store.active_runs(tenant_id, contact_id).await? {
-            let d = self.deployment(tenant_id, &run.flow_id, run.flow_version)?;
+            let d = self
+                .deployment(tenant_id, &run.flow_id, run.flow_version)
+                .await?;
             let seq = run.seq;
             if d.flow.flow.cancel_on.contains(&event.event_type) {
                 let mut cx = self.run_cx(&d, &tenant, contact.clone(), run);
@@ -72,7 +74,7 @@ impl Engine {
                 wake.push(self.commit(tenant_id, seq, cx).await?);
             }
         }
-        for d in self.enabled(tenant_id) {
+        for d in self.live(tenant_id).await? {
             let trigger = &d.flow.flow.trigger;
             if trigger.event.as_deref() != Some(event.event_type.as_str()) {
                 continue;

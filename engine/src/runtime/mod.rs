@@ -4,6 +4,7 @@
 mod advance;
 pub mod compliance;
 mod engine;
+mod flows;
 mod ingest;
 pub mod quiet_hours;
 mod record;
@@ -12,7 +13,8 @@ mod simulate;
 mod timeline;
 
 pub use advance::{Pause, RunCx};
-pub use engine::{Deployment, Engine, IngestOutcome};
+pub use engine::{Engine, IngestOutcome};
+pub use flows::{Deployment, Published};
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{TimelineEntry, render_text};

@@ -10,10 +10,10 @@ use serde_json::Value;
 pub struct StepRecord {
     pub at: Timestamp,
     /// The step it concerns, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     /// Attempt number for actions (1 = first try).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub attempt: u32,
     #[serde(flatten)]
     pub what: Happening,

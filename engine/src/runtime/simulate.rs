@@ -7,12 +7,11 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
-use super::engine::{Deployment, Engine};
+use super::engine::Engine;
 use super::timeline::TimelineEntry;
-use crate::definition::CompiledFlow;
 use crate::error::EngineError;
 use crate::model::{Contact, Event, Tenant};
-use crate::ports::{Clock, Connector, VirtualClock};
+use crate::ports::{Clock, Connector, FlowDocument, Store, VirtualClock};
 use crate::queue::MemoryQueue;
 use crate::store::MemoryStore;
 
@@ -26,7 +25,8 @@ pub struct Injection {
 /// Everything a simulation needs.
 #[derive(Debug)]
 pub struct SimulationInput {
-    pub flow: CompiledFlow,
+    /// The flow's YAML (or JSON).
+    pub source: String,
     pub event: Event,
     pub contact: Contact,
     pub tenant: Tenant,
@@ -57,17 +57,15 @@ pub async fn simulate(
     let tenant_id = input.tenant.id.clone();
     let contact_id = input.contact.id.clone();
     let zone = jiff::tz::TimeZone::get(&input.tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    store.put_tenant(input.tenant);
-    store.put_contact(&tenant_id, input.contact);
+    store.put_tenant(&input.tenant).await?;
+    store.put_contact(&tenant_id, &input.contact).await?;
     let engine = Engine::new(store.clone(), queue.clone(), clock.clone(), connector);
-    engine.deploy(Deployment {
-        tenant_id: tenant_id.clone(),
-        version: 1,
-        flow: Arc::new(input.flow),
+    let doc = FlowDocument {
+        source: input.source,
         config: input.config,
         templates: input.templates,
-        enabled: true,
-    });
+    };
+    engine.publish(&tenant_id, doc).await?;
     let mut pending = input.injections;
     pending.sort_by_key(|i| i.after);
     let mut pending = pending.into_iter().peekable();
@@ -131,7 +129,7 @@ pub async fn simulate(
     let runs = store.runs(&tenant_id);
     let many = runs.len() > 1;
     for (index, run) in runs.iter().enumerate() {
-        let records = crate::ports::Store::records(store.as_ref(), &tenant_id, run.id).await?;
+        let records = store.records(&tenant_id, run.id).await?;
         entries.extend(
             records
                 .into_iter()

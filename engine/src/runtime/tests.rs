@@ -7,7 +7,6 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::definition::load_flow;
 use crate::model::{Event, Tenant};
 use crate::ports::{ActionResult, ConnectorError};
 use crate::testing::{RecordingConnector, ana};
@@ -21,14 +20,13 @@ async fn run(
     connector: Arc<RecordingConnector>,
     injections: Vec<Injection>,
 ) -> Vec<Value> {
-    let (flow, _) = load_flow("t.yaml", yaml, None).unwrap_or_else(|d| panic!("{d:#?}"));
     let tenant = Tenant {
         id: "t1".into(),
         timezone: "America/Chicago".into(),
         ..Tenant::default()
     };
     let input = SimulationInput {
-        flow,
+        source: yaml.to_owned(),
         event: Event::new("lead.created", json!({"message": "hello"})),
         contact: ana(),
         tenant,

@@ -6,14 +6,27 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use jiff::Timestamp;
+
 use crate::model::{Contact, Run, RunId, Tenant};
-use crate::ports::{Store, StoreError, Transition};
+use crate::ports::{
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition,
+};
 use crate::runtime::StepRecord;
+
+#[derive(Debug, Default)]
+struct FlowData {
+    enabled: bool,
+    versions: Vec<FlowDocument>,
+}
 
 #[derive(Debug, Default)]
 struct TenantData {
     tenant: Option<Tenant>,
     contacts: HashMap<String, Contact>,
+    /// (source, external_id) → event id.
+    events: HashMap<(String, String), String>,
+    flows: std::collections::BTreeMap<String, FlowData>,
     runs: HashMap<RunId, Run>,
     records: HashMap<RunId, Vec<StepRecord>>,
 }
@@ -38,16 +51,6 @@ impl MemoryStore {
         f(tenants.entry(tenant_id.to_owned()).or_default())
     }
 
-    pub fn put_tenant(&self, tenant: Tenant) {
-        self.with(&tenant.id.clone(), |t| t.tenant = Some(tenant));
-    }
-
-    pub fn put_contact(&self, tenant_id: &str, contact: Contact) {
-        self.with(tenant_id, |t| {
-            t.contacts.insert(contact.id.clone(), contact)
-        });
-    }
-
     /// Every run of the tenant, oldest first.
     pub fn runs(&self, tenant_id: &str) -> Vec<Run> {
         let mut runs: Vec<Run> = self.with(tenant_id, |t| t.runs.values().cloned().collect());
@@ -58,6 +61,112 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.with(&tenant.id, |t| t.tenant = Some(tenant.clone()));
+        Ok(())
+    }
+
+    async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            t.contacts.insert(contact.id.clone(), contact.clone())
+        });
+        Ok(())
+    }
+
+    async fn record_event(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+    ) -> Result<EventInsert, StoreError> {
+        let key = (event.event.source.clone(), event.external_id().to_owned());
+        Ok(self.with(tenant_id, |t| match t.events.get(&key) {
+            Some(id) => EventInsert::Duplicate { id: id.clone() },
+            None => {
+                t.events.insert(key, event.id.clone());
+                EventInsert::Inserted
+            }
+        }))
+    }
+
+    async fn save_flow(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        doc: &FlowDocument,
+    ) -> Result<u32, StoreError> {
+        Ok(self.with(tenant_id, |t| {
+            let flow = t
+                .flows
+                .entry(flow_id.to_owned())
+                .or_insert_with(|| FlowData {
+                    enabled: true,
+                    versions: Vec::new(),
+                });
+            flow.versions.push(doc.clone());
+            u32::try_from(flow.versions.len()).unwrap_or(u32::MAX)
+        }))
+    }
+
+    async fn flow_version(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowDocument, StoreError> {
+        self.with(tenant_id, |t| {
+            let index = usize::try_from(version).ok()?.checked_sub(1)?;
+            t.flows.get(flow_id)?.versions.get(index).cloned()
+        })
+        .ok_or_else(|| not_found(format!("flow {flow_id} version {version}")))
+    }
+
+    async fn set_flow_enabled(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            t.flows.get_mut(flow_id).map(|f| f.enabled = enabled)
+        })
+        .ok_or_else(|| not_found(format!("flow {flow_id}")))
+    }
+
+    async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError> {
+        Ok(self.with(tenant_id, |t| {
+            t.flows
+                .iter()
+                .filter(|(_, f)| f.enabled)
+                .filter_map(|(id, f)| {
+                    Some(LiveFlow {
+                        flow_id: id.clone(),
+                        version: u32::try_from(f.versions.len()).ok()?,
+                        doc: f.versions.last()?.clone(),
+                    })
+                })
+                .collect()
+        }))
+    }
+
+    async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due: Vec<(Timestamp, AdvanceTask)> = tenants
+            .iter()
+            .flat_map(|(tenant_id, t)| {
+                t.runs.values().filter_map(move |r| {
+                    let at = r.wake_at.filter(|at| *at <= now)?;
+                    Some((at, AdvanceTask::for_run(tenant_id, r)))
+                })
+            })
+            .collect();
+        due.sort_by_key(|(at, _)| *at);
+        Ok(due
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(_, task)| task)
+            .collect())
+    }
+
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
         self.with(tenant_id, |t| t.tenant.clone())
             .ok_or_else(|| not_found(format!("tenant {tenant_id}")))

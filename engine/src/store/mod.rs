@@ -1,5 +1,9 @@
-//! Store implementations. Here: the in-memory store used by tests and the simulator.
+//! Store implementations: in memory (simulator and tests) and SQL (SQLite and PostgreSQL).
+//! All of them pass the same [`conformance`] suite.
 
+pub mod conformance;
 mod memory;
+mod sql;
 
 pub use memory::MemoryStore;
+pub use sql::{Backend, SqlStore};

@@ -1,0 +1,127 @@
+//! Compiled flow versions: loaded from the store on first use and kept, since a version
+//! never changes; publishing validates, compiles and stores a new version.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use super::engine::Engine;
+use crate::definition::{self, CompiledFlow, Diagnostic};
+use crate::error::EngineError;
+use crate::ports::FlowDocument;
+
+/// A flow version of a tenant, compiled, with the settings it runs with.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub tenant_id: String,
+    pub version: u32,
+    pub flow: Arc<CompiledFlow>,
+    /// `config.*`.
+    pub config: Value,
+    /// `templates.*`.
+    pub templates: Value,
+}
+
+/// Compiled versions by (tenant, flow, version).
+#[derive(Debug, Default)]
+pub struct FlowCache {
+    map: RwLock<HashMap<(String, String, u32), Deployment>>,
+}
+
+impl FlowCache {
+    fn get(&self, tenant_id: &str, flow_id: &str, version: u32) -> Option<Deployment> {
+        let key = (tenant_id.to_owned(), flow_id.to_owned(), version);
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    fn insert(&self, d: Deployment) {
+        let key = (d.tenant_id.clone(), d.flow.id().to_owned(), d.version);
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, d);
+    }
+}
+
+/// A published flow version.
+#[derive(Debug)]
+pub struct Published {
+    pub flow_id: String,
+    pub version: u32,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Engine {
+    async fn compile(
+        &self,
+        tenant_id: &str,
+        doc: &FlowDocument,
+    ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
+        let tenant = self.store.tenant(tenant_id).await?;
+        definition::load_flow("flow.yaml", &doc.source, Some(&tenant.snippets))
+            .map_err(EngineError::InvalidDefinition)
+    }
+
+    /// Validates and compiles `doc`, then stores it as the flow's next version.
+    pub async fn publish(
+        &self,
+        tenant_id: &str,
+        doc: FlowDocument,
+    ) -> Result<Published, EngineError> {
+        let (flow, warnings) = self.compile(tenant_id, &doc).await?;
+        let flow_id = flow.id().to_owned();
+        let version = self.store.save_flow(tenant_id, &flow_id, &doc).await?;
+        self.flows.insert(Deployment {
+            tenant_id: tenant_id.to_owned(),
+            version,
+            flow: Arc::new(flow),
+            config: doc.config,
+            templates: doc.templates,
+        });
+        Ok(Published {
+            flow_id,
+            version,
+            warnings,
+        })
+    }
+
+    /// The compiled version a run uses.
+    pub(super) async fn deployment(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<Deployment, EngineError> {
+        if let Some(d) = self.flows.get(tenant_id, flow_id, version) {
+            return Ok(d);
+        }
+        let doc = self.store.flow_version(tenant_id, flow_id, version).await?;
+        let (flow, _) = self.compile(tenant_id, &doc).await?;
+        let d = Deployment {
+            tenant_id: tenant_id.to_owned(),
+            version,
+            flow: Arc::new(flow),
+            config: doc.config,
+            templates: doc.templates,
+        };
+        self.flows.insert(d.clone());
+        Ok(d)
+    }
+
+    /// The newest version of each enabled flow: what new events may start.
+    pub(super) async fn live(&self, tenant_id: &str) -> Result<Vec<Deployment>, EngineError> {
+        let mut out = Vec::new();
+        for live in self.store.live_flows(tenant_id).await? {
+            out.push(
+                self.deployment(tenant_id, &live.flow_id, live.version)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+}

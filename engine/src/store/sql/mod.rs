@@ -1,0 +1,180 @@
+//! The SQL store: one implementation for SQLite (the embedded default) and PostgreSQL
+//! (production), over sqlx's `Any` driver. The schema is portable (text, bigint, JSON
+//! documents as text, times as unix microseconds); each backend has its own migration folder
+//! so that backend-specific features (row-level security on PostgreSQL) can be added there.
+
+mod contacts;
+mod events;
+mod flows;
+mod runs;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::model::{Contact, Run, RunId, Tenant};
+use crate::ports::{
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition,
+};
+use crate::runtime::StepRecord;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A [`Store`] on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Unavailable(format!("stored {what} does not decode: {e}"))
+}
+
+/// Unix microseconds, the stored form of times.
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://stepwise.db`, `postgres://user@host/db`), creating a
+    /// SQLite file if it does not exist. SQLite connections use WAL with `synchronous=NORMAL`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&url).await.map_err(unavailable)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations of this backend (idempotent). They are recorded in
+    /// `_stepwise_migrations`, apart from the queue's own.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator.dangerous_set_table_name("_stepwise_migrations");
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        contacts::put_tenant(self, tenant).await
+    }
+    async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
+        contacts::tenant(self, tenant_id).await
+    }
+    async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
+        contacts::put_contact(self, tenant_id, contact).await
+    }
+    async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
+        contacts::contact(self, tenant_id, contact_id).await
+    }
+    async fn record_event(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+    ) -> Result<EventInsert, StoreError> {
+        events::record_event(self, tenant_id, event).await
+    }
+    async fn save_flow(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        doc: &FlowDocument,
+    ) -> Result<u32, StoreError> {
+        flows::save_flow(self, tenant_id, flow_id, doc).await
+    }
+    async fn flow_version(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowDocument, StoreError> {
+        flows::flow_version(self, tenant_id, flow_id, version).await
+    }
+    async fn set_flow_enabled(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        flows::set_flow_enabled(self, tenant_id, flow_id, enabled).await
+    }
+    async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError> {
+        flows::live_flows(self, tenant_id).await
+    }
+    async fn create_run(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        records: &[StepRecord],
+    ) -> Result<(), StoreError> {
+        runs::create_run(self, tenant_id, run, records).await
+    }
+    async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
+        runs::run(self, tenant_id, run_id).await
+    }
+    async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError> {
+        runs::apply(self, tenant_id, transition).await
+    }
+    async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError> {
+        runs::active_runs(self, tenant_id, contact_id).await
+    }
+    async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
+        runs::records(self, tenant_id, run_id).await
+    }
+    async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {
+        runs::due_runs(self, now, limit).await
+    }
+}

@@ -1,0 +1,224 @@
+//! Runs and their step history in the SQL store. A transition commits the run row, its step
+//! records and a changed contact in one transaction, guarded by `seq`.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::contacts::write_contact;
+use super::{SqlStore, corrupt, micros, unavailable};
+use crate::model::{Run, RunId, RunStatus};
+use crate::ports::{AdvanceTask, StoreError, Transition};
+use crate::runtime::StepRecord;
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+fn status_name(status: RunStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn seq(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn insert_records(
+    tx: &mut Tx,
+    tenant_id: &str,
+    run: &Run,
+    records: &[StepRecord],
+) -> Result<(), StoreError> {
+    for (idx, record) in records.iter().enumerate() {
+        let doc = serde_json::to_value(record).map_err(|e| corrupt("step record", e))?;
+        let kind = doc
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        sqlx::query(
+            "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(tenant_id)
+        .bind(run.id.to_string())
+        .bind(seq(run.seq))
+        .bind(i64::try_from(idx).unwrap_or(i64::MAX))
+        .bind(micros(record.at))
+        .bind(record.step.clone())
+        .bind(i64::from(record.attempt))
+        .bind(kind)
+        .bind(doc.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+pub(super) async fn create_run(
+    store: &SqlStore,
+    tenant_id: &str,
+    run: &Run,
+    records: &[StepRecord],
+) -> Result<(), StoreError> {
+    let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
+    let mut tx = store.pool.begin().await.map_err(unavailable)?;
+    sqlx::query(
+        "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, wake_at, \
+         waiting_event, format, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+    )
+    .bind(tenant_id)
+    .bind(run.id.to_string())
+    .bind(&run.flow_id)
+    .bind(i64::from(run.flow_version))
+    .bind(&run.contact_id)
+    .bind(status_name(run.status))
+    .bind(seq(run.seq))
+    .bind(run.wake_at.map(micros))
+    .bind(run.waiting.as_ref().map(|w| w.event.clone()))
+    .bind(i64::from(run.format))
+    .bind(state)
+    .bind(micros(run.started_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    insert_records(&mut tx, tenant_id, run, records).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
+pub(super) async fn run(
+    store: &SqlStore,
+    tenant_id: &str,
+    run_id: RunId,
+) -> Result<Run, StoreError> {
+    let row = sqlx::query("SELECT state FROM runs WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(run_id.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("run {run_id}"),
+        })?;
+    let state: String = row.try_get("state").map_err(unavailable)?;
+    serde_json::from_str(&state).map_err(|e| corrupt("run", e))
+}
+
+pub(super) async fn apply(
+    store: &SqlStore,
+    tenant_id: &str,
+    transition: Transition,
+) -> Result<(), StoreError> {
+    let run = &transition.run;
+    let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
+    let mut tx = store.pool.begin().await.map_err(unavailable)?;
+    let updated = sqlx::query(
+        "UPDATE runs SET status = $1, seq = $2, wake_at = $3, waiting_event = $4, format = $5, state = $6, \
+         updated_at = $7 WHERE tenant_id = $8 AND id = $9 AND seq = $10",
+    )
+    .bind(status_name(run.status))
+    .bind(seq(run.seq))
+    .bind(run.wake_at.map(micros))
+    .bind(run.waiting.as_ref().map(|w| w.event.clone()))
+    .bind(i64::from(run.format))
+    .bind(state)
+    .bind(micros(Timestamp::now()))
+    .bind(tenant_id)
+    .bind(run.id.to_string())
+    .bind(seq(transition.expected_seq))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await.map_err(unavailable)?;
+        // Tell a lost race from a missing (or another tenant's) run.
+        self::run(store, tenant_id, run.id).await?;
+        return Err(StoreError::Conflict {
+            run: run.id,
+            expected: transition.expected_seq,
+        });
+    }
+    insert_records(&mut tx, tenant_id, run, &transition.records).await?;
+    if let Some(contact) = &transition.contact {
+        write_contact(&mut tx, tenant_id, contact).await?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
+pub(super) async fn active_runs(
+    store: &SqlStore,
+    tenant_id: &str,
+    contact_id: &str,
+) -> Result<Vec<Run>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT state FROM runs WHERE tenant_id = $1 AND contact_id = $2 \
+         AND status NOT IN ('completed', 'cancelled', 'failed') ORDER BY id",
+    )
+    .bind(tenant_id)
+    .bind(contact_id)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(unavailable)?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get("state").map_err(unavailable)?;
+            serde_json::from_str(&state).map_err(|e| corrupt("run", e))
+        })
+        .collect()
+}
+
+pub(super) async fn records(
+    store: &SqlStore,
+    tenant_id: &str,
+    run_id: RunId,
+) -> Result<Vec<StepRecord>, StoreError> {
+    // A run that does not exist (for this tenant) is NotFound, not an empty history.
+    self::run(store, tenant_id, run_id).await?;
+    let rows = sqlx::query(
+        "SELECT doc FROM run_steps WHERE tenant_id = $1 AND run_id = $2 ORDER BY seq, idx",
+    )
+    .bind(tenant_id)
+    .bind(run_id.to_string())
+    .fetch_all(&store.pool)
+    .await
+    .map_err(unavailable)?;
+    rows.iter()
+        .map(|row| {
+            let doc: String = row.try_get("doc").map_err(unavailable)?;
+            serde_json::from_str(&doc).map_err(|e| corrupt("step record", e))
+        })
+        .collect()
+}
+
+pub(super) async fn due_runs(
+    store: &SqlStore,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<AdvanceTask>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, id, seq FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1 \
+         ORDER BY wake_at LIMIT $2",
+    )
+    .bind(micros(now))
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(unavailable)?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(unavailable)?;
+            let seq: i64 = row.try_get("seq").map_err(unavailable)?;
+            Ok(AdvanceTask {
+                tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
+                run_id: RunId(
+                    id.parse()
+                        .map_err(|_| StoreError::Unavailable(format!("bad run id {id}")))?,
+                ),
+                seq: u64::try_from(seq).unwrap_or_default(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,87 @@
+-- Stepwise schema (SQLite). Every row carries tenant_id; every query filters by it.
+-- Times are unix microseconds (BIGINT); documents are JSON text.
+
+CREATE TABLE tenants (
+    id          TEXT PRIMARY KEY,
+    doc         TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE contacts (
+    tenant_id   TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    phone       TEXT,
+    email       TEXT,
+    doc         TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX contacts_by_phone ON contacts (tenant_id, phone);
+CREATE INDEX contacts_by_email ON contacts (tenant_id, email);
+
+CREATE TABLE events (
+    tenant_id    TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    external_id  TEXT NOT NULL,
+    event_type   TEXT NOT NULL,
+    contact_id   TEXT,
+    doc          TEXT NOT NULL,
+    received_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, source, external_id)
+);
+
+CREATE TABLE flows (
+    tenant_id       TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    enabled         BOOLEAN NOT NULL,
+    latest_version  INTEGER NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+
+-- Immutable: a version is never updated; runs finish on the version they started on.
+CREATE TABLE flow_versions (
+    tenant_id   TEXT NOT NULL,
+    flow_id     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    templates   TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, flow_id, version)
+);
+
+CREATE TABLE runs (
+    tenant_id      TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    flow_id        TEXT NOT NULL,
+    flow_version   INTEGER NOT NULL,
+    contact_id     TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    seq            BIGINT NOT NULL,
+    wake_at        BIGINT,
+    waiting_event  TEXT,
+    format         INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX runs_by_contact ON runs (tenant_id, contact_id, status);
+CREATE INDEX runs_by_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
+
+-- Append-only history of each run.
+CREATE TABLE run_steps (
+    tenant_id  TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
+    idx        INTEGER NOT NULL,
+    at         BIGINT NOT NULL,
+    step       TEXT,
+    attempt    INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, run_id, seq, idx)
+);
