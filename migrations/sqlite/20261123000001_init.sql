@@ -28,9 +28,13 @@ CREATE TABLE events (
     contact_id   TEXT,
     doc          TEXT NOT NULL,
     received_at  BIGINT NOT NULL,
+    -- Set once the event's runs were started, resumed and cancelled. An unprocessed event
+    -- (a crash in between) is processed again when it is sent again or swept up.
+    processed    BOOLEAN NOT NULL,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, source, external_id)
 );
+CREATE INDEX events_unprocessed ON events (received_at) WHERE NOT processed;
 
 CREATE TABLE flows (
     tenant_id       TEXT NOT NULL,

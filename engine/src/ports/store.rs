@@ -33,9 +33,11 @@ impl StoredEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventInsert {
     Inserted,
-    /// Seen before, under this id; nothing was stored.
+    /// Seen before, under this id; nothing was stored. `processed` is false when a crash
+    /// interrupted its processing: the caller processes it again (idempotently).
     Duplicate {
         id: String,
+        processed: bool,
     },
 }
 
@@ -89,7 +91,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates or replaces a contact.
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
-    /// Stores an event unless `(source, external_id)` was seen before.
+    /// Marks an event as processed: its runs were started, resumed and cancelled.
+    async fn mark_event_processed(&self, tenant_id: &str, event_id: &str)
+    -> Result<(), StoreError>;
+    /// Stores an event, unprocessed, unless `(source, external_id)` was seen before.
     async fn record_event(
         &self,
         tenant_id: &str,
@@ -117,13 +122,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// The newest version of every enabled flow, by flow id.
     async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError>;
-    /// Inserts a new run (seq 0) with its first records.
+    /// Inserts a new run (seq 0) with its first records; `false` (and no change) if a run with
+    /// its id exists, so that processing an event again starts nothing twice.
     async fn create_run(
         &self,
         tenant_id: &str,
         run: &Run,
         records: &[StepRecord],
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError>;
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError>;
     /// The contact's runs that have not ended, oldest first.

@@ -10,7 +10,7 @@ use super::record::{Happening, StepRecord};
 use super::retry;
 use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
 use crate::expr::Bindings;
-use crate::model::{Contact, Run, RunStatus, Tenant};
+use crate::model::{Contact, OnUncertain, Run, RunStatus, Tenant};
 use crate::ports::{ActionRequest, ActionResult, ConnectorError};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
 
@@ -240,8 +240,28 @@ impl RunCx<'_> {
                 }
             }
         }
-        self.run.attempt += 1;
-        let key = format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt);
+        let key = match self.run.in_flight.take() {
+            // The process stopped between starting this call and recording its result.
+            Some(key) if draft.idempotent || meta.on_uncertain == OnUncertain::Resend => key,
+            Some(_) => {
+                let error =
+                    "interrupted after the send was started; not repeated (on_uncertain: flag)"
+                        .to_owned();
+                self.record(
+                    Some(&meta.id),
+                    Happening::Uncertain {
+                        error: error.clone(),
+                    },
+                );
+                self.set_output(&meta.id, json!({ "status": "uncertain", "error": error }));
+                self.next_step();
+                return None;
+            }
+            None => {
+                self.run.attempt += 1;
+                format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt)
+            }
+        };
         self.run.in_flight = Some(key.clone());
         Some(Pause::Call(ActionRequest {
             connector: draft.connector,
@@ -299,7 +319,7 @@ impl RunCx<'_> {
                 self.fail_step(meta, format!("{message} (code {code})"))
             }
             Err(ConnectorError::Uncertain { message }) => {
-                if meta.on_uncertain == crate::model::OnUncertain::Resend {
+                if meta.on_uncertain == OnUncertain::Resend {
                     return self.retry_or_fail(meta, message, None);
                 }
                 self.record(

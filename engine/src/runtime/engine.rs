@@ -16,9 +16,16 @@ use crate::expr::{Bindings, format_time};
 use crate::model::{Contact, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
 
+/// How long a started call may take before the reconciler treats it as interrupted.
+pub const CALL_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
 /// What ingesting one event did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestOutcome {
+    /// The stored event's id (the first one's, for a duplicate).
+    pub event_id: String,
+    /// The event was seen and processed before: nothing happened now.
+    pub duplicate: bool,
     pub started: Vec<RunId>,
     pub resumed: Vec<RunId>,
     pub cancelled: Vec<RunId>,
@@ -202,8 +209,11 @@ impl Engine {
                     let records = std::mem::take(&mut cx.records);
                     let started = Transition {
                         expected_seq: seq,
+                        // A lease: if the process dies during the call, the reconciler finds
+                        // the run once the lease is over (longer than any connector timeout).
                         run: Run {
                             seq: seq + 1,
+                            wake_at: Some(cx.now + CALL_LEASE),
                             ..cx.run.clone()
                         },
                         records,
@@ -264,6 +274,7 @@ impl Engine {
                 let expected_seq = run.seq;
                 run.seq += 1;
                 run.status = RunStatus::Ready;
+                run.wake_at = Some(self.clock.now());
                 let task = AdvanceTask::for_run(tenant_id, &run);
                 self.store
                     .apply(

@@ -1,19 +1,43 @@
-//! Event ingestion: an event for a contact cancels the runs whose `cancel_on` names it,
-//! resumes runs waiting for it (when their `match` accepts it), then starts runs of the flows
-//! it triggers, honouring each flow's `when` and `concurrency`.
+//! Event ingestion: an event for a contact is stored (once per source and external id), then
+//! cancels the runs whose `cancel_on` names it, resumes runs waiting for it (when their `match`
+//! accepts it), and starts runs of the flows it triggers, honouring `when` and `concurrency`.
+//!
+//! Crash safety without one big transaction: the event is stored unprocessed first and marked
+//! processed last; every effect in between is idempotent (a started run's id derives from the
+//! event and the flow, so it is created once; resumes and cancels are `seq`-guarded
+//! transitions). An event whose processing was interrupted is processed again when its sender
+//! retries it, and every run created is visible to the reconciler (`wake_at` = now).
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::advance::RunCx;
 use super::engine::{Engine, IngestOutcome};
+use super::flows::Deployment;
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
-use crate::model::{Event, OnConflict, Run, RunStatus};
-use crate::ports::AdvanceTask;
+use crate::model::{Contact, Event, OnConflict, Run, RunId, RunStatus, Tenant};
+use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
+
+/// How often a resume or cancel is retried when a worker moved the run at the same moment.
+const CONFLICT_RETRIES: usize = 5;
+
+/// The id of the run `event` starts for `flow_id`: the same on every retry of the event.
+fn run_id_for(event_id: &str, flow_id: &str) -> RunId {
+    RunId(Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("stepwise/{event_id}/{flow_id}").as_bytes(),
+    ))
+}
+
+enum Reaction {
+    Cancelled,
+    Resumed(AdvanceTask),
+}
 
 impl Engine {
-    /// Ingests an event for a contact: cancels runs whose `cancel_on` names it, resumes runs
-    /// waiting for it, then starts runs of flows it triggers.
+    /// Ingests an event for a contact. A repeat of an event already processed does nothing
+    /// and answers `duplicate: true`.
     pub async fn ingest(
         &self,
         tenant_id: &str,
@@ -21,131 +45,223 @@ impl Engine {
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         let now = self.clock.now();
+        let stored = StoredEvent {
+            id: Uuid::now_v7().to_string(),
+            event: event.clone(),
+            contact_id: Some(contact_id.to_owned()),
+            received_at: now,
+        };
+        let event_id = match self.store.record_event(tenant_id, &stored).await? {
+            EventInsert::Inserted => stored.id,
+            EventInsert::Duplicate {
+                id,
+                processed: true,
+            } => {
+                return Ok(IngestOutcome {
+                    event_id: id,
+                    duplicate: true,
+                    ..IngestOutcome::default()
+                });
+            }
+            EventInsert::Duplicate {
+                id,
+                processed: false,
+            } => id,
+        };
         let tenant = self.store.tenant(tenant_id).await?;
         let contact = self.store.contact(tenant_id, contact_id).await?;
-        let mut outcome = IngestOutcome::default();
+        let mut outcome = IngestOutcome {
+            event_id: event_id.clone(),
+            ..IngestOutcome::default()
+        };
         let mut wake = Vec::new();
         for run in self.store.active_runs(tenant_id, contact_id).await? {
-            let d = self
-                .deployment(tenant_id, &run.flow_id, run.flow_version)
-                .await?;
-            let seq = run.seq;
-            if d.flow.flow.cancel_on.contains(&event.event_type) {
-                let mut cx = self.run_cx(&d, &tenant, contact.clone(), run);
-                cx.end(
-                    RunStatus::Cancelled,
-                    format!("{} arrived (cancel_on)", event.event_type),
-                );
-                outcome.cancelled.push(cx.run.id);
-                self.commit(tenant_id, seq, cx).await?;
-            } else if run.status == RunStatus::Waiting
-                && run
-                    .waiting
-                    .as_ref()
-                    .is_some_and(|w| w.event == event.event_type)
-            {
-                let mut cx = self.run_cx(&d, &tenant, contact.clone(), run);
-                if !self.accepts(&mut cx, &event)? {
-                    continue;
+            let mut run = run;
+            for attempt in 0.. {
+                match self.react(&tenant, &contact, run.clone(), &event).await {
+                    Ok(None) => break,
+                    Ok(Some(Reaction::Cancelled)) => {
+                        outcome.cancelled.push(run.id);
+                        break;
+                    }
+                    Ok(Some(Reaction::Resumed(task))) => {
+                        outcome.resumed.push(run.id);
+                        wake.push(task);
+                        break;
+                    }
+                    Err(EngineError::Store(StoreError::Conflict { .. }))
+                        if attempt < CONFLICT_RETRIES =>
+                    {
+                        run = self.store.run(tenant_id, run.id).await?;
+                        if !run.status.is_active() {
+                            break;
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                let step = d
-                    .flow
-                    .meta(cx.run.pc)
-                    .map(|m| m.id.clone())
-                    .unwrap_or_default();
-                let event_json = serde_json::to_value(&event).unwrap_or(Value::Null);
-                cx.records.push(StepRecord {
-                    at: now,
-                    step: Some(step.clone()),
-                    attempt: 0,
-                    what: Happening::Woke {
-                        by: event.event_type.clone(),
-                    },
-                });
-                cx.run.outputs.insert(
-                    step,
-                    json!({ "received": true, "timed_out": false, "event": event_json }),
-                );
-                cx.run.pc += 1;
-                cx.run.status = RunStatus::Ready;
-                cx.run.waiting = None;
-                cx.run.wake_at = None;
-                outcome.resumed.push(cx.run.id);
-                wake.push(self.commit(tenant_id, seq, cx).await?);
             }
         }
         for d in self.live(tenant_id).await? {
-            let trigger = &d.flow.flow.trigger;
-            if trigger.event.as_deref() != Some(event.event_type.as_str()) {
+            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
                 continue;
             }
-            let mut run = Run::start(
-                tenant_id,
-                d.flow.id(),
-                d.version,
-                contact_id,
-                event.clone(),
-                now,
-            );
-            if let Some(when) = &d.flow.trigger_when {
-                let mut b = self.bindings(&d, &tenant, &contact, &run);
-                if !when
-                    .eval_bool(&mut b)
-                    .map_err(|e| EngineError::Expression(e.message))?
-                {
-                    continue;
-                }
+            let run_id = run_id_for(&event_id, d.flow.id());
+            if self.store.run(tenant_id, run_id).await.is_ok() {
+                outcome.started.push(run_id); // started before an interruption
+                continue;
             }
-            if let Some(concurrency) = d.flow.flow.concurrency {
-                let active: Vec<Run> = self
-                    .store
-                    .active_runs(tenant_id, contact_id)
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.flow_id == d.flow.id())
-                    .collect();
-                if !active.is_empty() {
-                    match concurrency.on_conflict {
-                        OnConflict::Skip => {
-                            outcome.skipped.push(d.flow.id().to_owned());
-                            continue;
-                        }
-                        OnConflict::Replace => {
-                            for old in active {
-                                let seq = old.seq;
-                                let mut cx = self.run_cx(&d, &tenant, contact.clone(), old);
-                                cx.end(
-                                    RunStatus::Cancelled,
-                                    "replaced by a newer run (concurrency: replace)",
-                                );
-                                outcome.cancelled.push(cx.run.id);
-                                self.commit(tenant_id, seq, cx).await?;
-                            }
-                        }
-                        OnConflict::Queue => run.status = RunStatus::Queued,
-                    }
-                }
-            }
-            let started = StepRecord {
-                at: now,
-                step: None,
-                attempt: 0,
-                what: Happening::Started {
-                    flow: d.flow.id().to_owned(),
-                    version: d.version,
-                    trigger: event.event_type.clone(),
-                },
-            };
-            self.store.create_run(tenant_id, &run, &[started]).await?;
-            outcome.started.push(run.id);
-            if run.status == RunStatus::Ready {
-                wake.push(AdvanceTask::for_run(tenant_id, &run));
+            if let Some(task) = self
+                .start(&d, &tenant, &contact, &event, run_id, &mut outcome)
+                .await?
+            {
+                wake.push(task);
             }
         }
         for task in wake {
             self.queue.schedule(task, now).await?;
         }
+        self.store
+            .mark_event_processed(tenant_id, &event_id)
+            .await?;
         Ok(outcome)
+    }
+
+    /// What `event` does to one active run of the contact, committed.
+    async fn react(
+        &self,
+        tenant: &Tenant,
+        contact: &Contact,
+        run: Run,
+        event: &Event,
+    ) -> Result<Option<Reaction>, EngineError> {
+        let d = self
+            .deployment(&tenant.id, &run.flow_id, run.flow_version)
+            .await?;
+        let seq = run.seq;
+        if d.flow.flow.cancel_on.contains(&event.event_type) {
+            let mut cx = self.run_cx(&d, tenant, contact.clone(), run);
+            cx.end(
+                RunStatus::Cancelled,
+                format!("{} arrived (cancel_on)", event.event_type),
+            );
+            self.commit(&tenant.id, seq, cx).await?;
+            return Ok(Some(Reaction::Cancelled));
+        }
+        let waits_for_it = run
+            .waiting
+            .as_ref()
+            .is_some_and(|w| w.event == event.event_type);
+        if run.status != RunStatus::Waiting || !waits_for_it {
+            return Ok(None);
+        }
+        let mut cx = self.run_cx(&d, tenant, contact.clone(), run);
+        if !self.accepts(&mut cx, event)? {
+            return Ok(None);
+        }
+        let step = d
+            .flow
+            .meta(cx.run.pc)
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let event_json = serde_json::to_value(event).unwrap_or(Value::Null);
+        let woke = Happening::Woke {
+            by: event.event_type.clone(),
+        };
+        cx.records.push(StepRecord {
+            at: cx.now,
+            step: Some(step.clone()),
+            attempt: 0,
+            what: woke,
+        });
+        cx.run.outputs.insert(
+            step,
+            json!({ "received": true, "timed_out": false, "event": event_json }),
+        );
+        cx.run.pc += 1;
+        cx.run.status = RunStatus::Ready;
+        cx.run.waiting = None;
+        cx.run.wake_at = Some(cx.now);
+        Ok(Some(Reaction::Resumed(
+            self.commit(&tenant.id, seq, cx).await?,
+        )))
+    }
+
+    /// Starts a run of `d` for the event, if its `when` and concurrency allow.
+    async fn start(
+        &self,
+        d: &Deployment,
+        tenant: &Tenant,
+        contact: &Contact,
+        event: &Event,
+        run_id: RunId,
+        outcome: &mut IngestOutcome,
+    ) -> Result<Option<AdvanceTask>, EngineError> {
+        let now = self.clock.now();
+        let mut run = Run::start(
+            &tenant.id,
+            d.flow.id(),
+            d.version,
+            &contact.id,
+            event.clone(),
+            now,
+        );
+        run.id = run_id;
+        run.wake_at = Some(now); // visible to the reconciler until a worker advances it
+        if let Some(when) = &d.flow.trigger_when {
+            let mut b = self.bindings(d, tenant, contact, &run);
+            if !when
+                .eval_bool(&mut b)
+                .map_err(|e| EngineError::Expression(e.message))?
+            {
+                return Ok(None);
+            }
+        }
+        if let Some(concurrency) = d.flow.flow.concurrency {
+            let active: Vec<Run> = self
+                .store
+                .active_runs(&tenant.id, &contact.id)
+                .await?
+                .into_iter()
+                .filter(|r| r.flow_id == d.flow.id())
+                .collect();
+            if !active.is_empty() {
+                match concurrency.on_conflict {
+                    OnConflict::Skip => {
+                        outcome.skipped.push(d.flow.id().to_owned());
+                        return Ok(None);
+                    }
+                    OnConflict::Replace => {
+                        for old in active {
+                            let seq = old.seq;
+                            let mut cx = self.run_cx(d, tenant, contact.clone(), old);
+                            cx.end(
+                                RunStatus::Cancelled,
+                                "replaced by a newer run (concurrency: replace)",
+                            );
+                            outcome.cancelled.push(cx.run.id);
+                            self.commit(&tenant.id, seq, cx).await?;
+                        }
+                    }
+                    OnConflict::Queue => {
+                        run.status = RunStatus::Queued;
+                        run.wake_at = None;
+                    }
+                }
+            }
+        }
+        let started = StepRecord {
+            at: now,
+            step: None,
+            attempt: 0,
+            what: Happening::Started {
+                flow: d.flow.id().to_owned(),
+                version: d.version,
+                trigger: event.event_type.clone(),
+            },
+        };
+        self.store.create_run(&tenant.id, &run, &[started]).await?;
+        outcome.started.push(run.id);
+        Ok((run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(&tenant.id, &run)))
     }
 
     fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, EngineError> {

@@ -91,8 +91,22 @@ async fn events_are_stored_once(store: &dyn Store) {
     };
     assert_eq!(
         store.record_event("a", &again).await.expect("duplicate"),
-        EventInsert::Duplicate { id: "e1".into() },
-        "a repeat of (source, external_id) answers the first id"
+        EventInsert::Duplicate {
+            id: "e1".into(),
+            processed: false
+        },
+        "a repeat of (source, external_id) answers the first id, not yet processed"
+    );
+    store
+        .mark_event_processed("a", "e1")
+        .await
+        .expect("mark processed");
+    assert_eq!(
+        store.record_event("a", &again).await.expect("duplicate"),
+        EventInsert::Duplicate {
+            id: "e1".into(),
+            processed: true
+        },
     );
     assert_eq!(
         store.record_event("b", &again).await.expect("other tenant"),

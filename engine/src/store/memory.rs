@@ -24,8 +24,8 @@ struct FlowData {
 struct TenantData {
     tenant: Option<Tenant>,
     contacts: HashMap<String, Contact>,
-    /// (source, external_id) → event id.
-    events: HashMap<(String, String), String>,
+    /// (source, external_id) → (event id, processed).
+    events: HashMap<(String, String), (String, bool)>,
     flows: std::collections::BTreeMap<String, FlowData>,
     runs: HashMap<RunId, Run>,
     records: HashMap<RunId, Vec<StepRecord>>,
@@ -54,7 +54,7 @@ impl MemoryStore {
     /// Every run of the tenant, oldest first.
     pub fn runs(&self, tenant_id: &str) -> Vec<Run> {
         let mut runs: Vec<Run> = self.with(tenant_id, |t| t.runs.values().cloned().collect());
-        runs.sort_by_key(|r| r.id);
+        runs.sort_by_key(|r| (r.started_at, r.id));
         runs
     }
 }
@@ -80,12 +80,29 @@ impl Store for MemoryStore {
     ) -> Result<EventInsert, StoreError> {
         let key = (event.event.source.clone(), event.external_id().to_owned());
         Ok(self.with(tenant_id, |t| match t.events.get(&key) {
-            Some(id) => EventInsert::Duplicate { id: id.clone() },
+            Some((id, processed)) => EventInsert::Duplicate {
+                id: id.clone(),
+                processed: *processed,
+            },
             None => {
-                t.events.insert(key, event.id.clone());
+                t.events.insert(key, (event.id.clone(), false));
                 EventInsert::Inserted
             }
         }))
+    }
+
+    async fn mark_event_processed(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            t.events
+                .values_mut()
+                .filter(|(id, _)| id == event_id)
+                .for_each(|(_, processed)| *processed = true);
+        });
+        Ok(())
     }
 
     async fn save_flow(
@@ -182,12 +199,15 @@ impl Store for MemoryStore {
         tenant_id: &str,
         run: &Run,
         records: &[StepRecord],
-    ) -> Result<(), StoreError> {
-        self.with(tenant_id, |t| {
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(tenant_id, |t| {
+            if t.runs.contains_key(&run.id) {
+                return false;
+            }
             t.runs.insert(run.id, run.clone());
             t.records.insert(run.id, records.to_vec());
-        });
-        Ok(())
+            true
+        }))
     }
 
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
@@ -225,7 +245,7 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect()
         });
-        runs.sort_by_key(|r| r.id);
+        runs.sort_by_key(|r| (r.started_at, r.id));
         Ok(runs)
     }
 

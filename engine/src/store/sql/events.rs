@@ -12,8 +12,8 @@ pub(super) async fn record_event(
 ) -> Result<EventInsert, StoreError> {
     let doc = serde_json::to_string(&stored.event).map_err(|e| corrupt("event", e))?;
     let inserted = sqlx::query(
-        "INSERT INTO events (tenant_id, id, source, external_id, event_type, contact_id, doc, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, source, external_id) DO NOTHING",
+        "INSERT INTO events (tenant_id, id, source, external_id, event_type, contact_id, doc, received_at, processed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, source, external_id) DO NOTHING",
     )
     .bind(tenant_id)
     .bind(&stored.id)
@@ -23,6 +23,7 @@ pub(super) async fn record_event(
     .bind(stored.contact_id.clone())
     .bind(doc)
     .bind(micros(stored.received_at))
+    .bind(false)
     .execute(&store.pool)
     .await
     .map_err(unavailable)?
@@ -31,7 +32,7 @@ pub(super) async fn record_event(
         return Ok(EventInsert::Inserted);
     }
     let row = sqlx::query(
-        "SELECT id FROM events WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        "SELECT id, CASE WHEN processed THEN 1 ELSE 0 END AS processed FROM events WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
     )
     .bind(tenant_id)
     .bind(&stored.event.source)
@@ -41,5 +42,21 @@ pub(super) async fn record_event(
     .map_err(unavailable)?;
     Ok(EventInsert::Duplicate {
         id: row.try_get("id").map_err(unavailable)?,
+        processed: row.try_get::<i64, _>("processed").map_err(unavailable)? == 1,
     })
+}
+
+pub(super) async fn mark_processed(
+    store: &SqlStore,
+    tenant_id: &str,
+    event_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE events SET processed = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(true)
+        .bind(tenant_id)
+        .bind(event_id)
+        .execute(&store.pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
 }

@@ -127,6 +127,13 @@ impl Store for SqlStore {
     ) -> Result<EventInsert, StoreError> {
         events::record_event(self, tenant_id, event).await
     }
+    async fn mark_event_processed(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<(), StoreError> {
+        events::mark_processed(self, tenant_id, event_id).await
+    }
     async fn save_flow(
         &self,
         tenant_id: &str,
@@ -159,7 +166,7 @@ impl Store for SqlStore {
         tenant_id: &str,
         run: &Run,
         records: &[StepRecord],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         runs::create_run(self, tenant_id, run, records).await
     }
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {

@@ -61,13 +61,13 @@ pub(super) async fn create_run(
     tenant_id: &str,
     run: &Run,
     records: &[StepRecord],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
     let mut tx = store.pool.begin().await.map_err(unavailable)?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, wake_at, \
          waiting_event, format, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (tenant_id, id) DO NOTHING",
     )
     .bind(tenant_id)
     .bind(run.id.to_string())
@@ -83,9 +83,15 @@ pub(super) async fn create_run(
     .bind(micros(run.started_at))
     .execute(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(unavailable)?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await.map_err(unavailable)?;
+        return Ok(false);
+    }
     insert_records(&mut tx, tenant_id, run, records).await?;
-    tx.commit().await.map_err(unavailable)
+    tx.commit().await.map_err(unavailable)?;
+    Ok(true)
 }
 
 pub(super) async fn run(
@@ -155,7 +161,7 @@ pub(super) async fn active_runs(
 ) -> Result<Vec<Run>, StoreError> {
     let rows = sqlx::query(
         "SELECT state FROM runs WHERE tenant_id = $1 AND contact_id = $2 \
-         AND status NOT IN ('completed', 'cancelled', 'failed') ORDER BY id",
+         AND status NOT IN ('completed', 'cancelled', 'failed') ORDER BY created_at, id",
     )
     .bind(tenant_id)
     .bind(contact_id)
