@@ -2,6 +2,7 @@
 
 mod migrate;
 mod schema;
+mod serve;
 mod simulate;
 mod validate;
 
@@ -27,6 +28,10 @@ enum Command {
     Schema(schema::Args),
     /// Apply the database migrations (SQLite or PostgreSQL).
     Migrate(migrate::Args),
+    /// Run the API, workers and reconciler (embedded default: ./stepwise.db, 127.0.0.1:8080).
+    Serve(serve::ServeArgs),
+    /// Run workers and the reconciler only (production: several processes share the work).
+    Worker(serve::Args),
 }
 
 /// Runs the command; the exit code says whether it succeeded.
@@ -36,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Worker(args) => serve::worker(args),
     }
 }
 

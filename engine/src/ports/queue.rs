@@ -36,4 +36,9 @@ pub struct QueueError(pub String);
 pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Delivers `task` at `at` or soon after.
     async fn schedule(&self, task: AdvanceTask, at: Timestamp) -> Result<(), QueueError>;
+
+    /// Whether the queue is reachable (for readiness checks).
+    async fn ready(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }

@@ -1,5 +1,8 @@
-//! Queue implementations. Here: the in-memory, time-ordered queue of the simulator and tests.
+//! Queue implementations: apalis (SQLite or Redis) in the binary, in memory for the simulator
+//! and tests.
 
+mod apalis;
 mod memory;
 
+pub use apalis::{AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, run_workers};
 pub use memory::MemoryQueue;

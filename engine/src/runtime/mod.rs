@@ -7,6 +7,7 @@ mod engine;
 mod flows;
 mod ingest;
 pub mod quiet_hours;
+pub mod reconcile;
 mod record;
 pub mod retry;
 mod simulate;

@@ -1,0 +1,189 @@
+//! `stepwise serve` (API, workers and reconciler in one process) and `stepwise worker`
+//! (workers and reconciler only). With no configuration: `./stepwise.db` (SQLite, store and
+//! queue in one file), 127.0.0.1:8080, sandbox connectors. With `DATABASE_URL=postgres://…`
+//! and `REDIS_URL=redis://…`: PostgreSQL and Redis, and many processes may share the work.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use stepwise_connectors::Connectors;
+use stepwise_engine::ports::SystemClock;
+use stepwise_engine::queue::{ApalisQueue, QueueBackend, run_workers};
+use stepwise_engine::runtime::Engine;
+use stepwise_engine::runtime::reconcile::run_reconciler;
+use stepwise_engine::store::SqlStore;
+use tokio::sync::watch;
+
+use crate::server::{AppState, app};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://stepwise.db")]
+    database_url: String,
+    /// Redis URL for the queue (required with PostgreSQL; default: the SQLite file).
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Runs advanced at once by this process.
+    #[arg(long, env = "STEPWISE_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds between reconciler passes.
+    #[arg(long, default_value_t = 5)]
+    reconcile_every: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    common: Args,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "STEPWISE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Where the generated API token is kept when STEPWISE_API_TOKEN is not set.
+    #[arg(long, default_value = "stepwise.token")]
+    token_file: PathBuf,
+}
+
+/// A signal every part of the process watches to stop: SIGTERM or Ctrl-C.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down: finishing in-flight steps");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
+    let store = SqlStore::connect(&args.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                super::migrate::redact(&args.database_url)
+            )
+        })?;
+    store.migrate().await?;
+    let backend = match (&args.redis_url, args.database_url.starts_with("sqlite:")) {
+        (Some(url), _) => QueueBackend::redis(url, args.concurrency).await?,
+        (None, true) => QueueBackend::sqlite(&args.database_url).await?,
+        (None, false) => bail!("with PostgreSQL, set REDIS_URL for the queue"),
+    };
+    let queue = Arc::new(ApalisQueue::new(backend.clone()));
+    let engine = Engine::new(
+        Arc::new(store),
+        queue,
+        Arc::new(SystemClock),
+        Arc::new(Connectors::sandbox()),
+    );
+    Ok((Arc::new(engine), backend))
+}
+
+fn api_token(file: &PathBuf) -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("STEPWISE_API_TOKEN") {
+        return Ok(token);
+    }
+    if let Ok(token) = std::fs::read_to_string(file) {
+        return Ok(token.trim().to_owned());
+    }
+    let token = format!(
+        "swk_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
+    writeln!(f, "{token}")?;
+    eprintln!(
+        "generated an API token in {} (set STEPWISE_API_TOKEN to choose one)",
+        file.display()
+    );
+    Ok(token)
+}
+
+fn background(
+    engine: &Arc<Engine>,
+    backend: QueueBackend,
+    args: &Args,
+    stop: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let reconciler = tokio::spawn(run_reconciler(
+        engine.clone(),
+        Duration::from_secs(args.reconcile_every),
+        stopped(stop.clone()),
+    ));
+    let workers = run_workers(
+        engine.clone(),
+        backend,
+        args.concurrency,
+        stopped(stop.clone()),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = workers.await {
+            tracing::error!(error = %e, "workers stopped");
+        }
+        let _ = reconciler.await;
+    })
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let stop = shutdown_signal();
+        let (engine, backend) = engine(&args.common).await?;
+        let token = api_token(&args.token_file)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        println!("stepwise listening on http://{}", listener.local_addr()?);
+        let background = background(&engine, backend, &args.common, &stop);
+        let state = AppState {
+            engine,
+            token: token.into(),
+        };
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(stopped(stop))
+            .await?;
+        background.await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn worker(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let stop = shutdown_signal();
+        let (engine, backend) = engine(&args).await?;
+        println!("stepwise worker started (pid {})", std::process::id());
+        background(&engine, backend, &args, &stop).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,201 @@
+//! The durable queue on apalis 1.0: apalis-sqlite in the embedded default (same file as the
+//! store), apalis-redis in production. Each task says "advance run R if it is still at seq S".
+//!
+//! apalis' sharp edges (crates.md Part 1 §1), and what this module does about each:
+//! - a storage without a poll strategy notices work only at its 30 s heartbeat: workers poll
+//!   every [`POLL_INTERVAL`];
+//! - backend re-runs (25, instant) stack on any retry layer: tasks are pushed with
+//!   `max_attempts(1)` and handlers never fail; the engine owns retries;
+//! - a reused worker name blocks crash recovery: names carry the process id and a random part;
+//! - the default batch size starves sibling workers: `batch_size` equals the concurrency;
+//! - `run_at` is whole unix seconds: tasks are pushed for the second they fall in, and the
+//!   handler sleeps the remaining fraction, so timers are not late by up to a second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::RunId;
+use crate::ports::{AdvanceTask, Queue, QueueError};
+use crate::runtime::Engine;
+
+/// The queue's name in either backend.
+pub const QUEUE: &str = "stepwise-advance";
+/// How often an idle worker looks for due tasks.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The task payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdvanceJob {
+    pub tenant_id: String,
+    pub run_id: RunId,
+    pub seq: u64,
+    /// When the run is due, to the microsecond.
+    pub at: Timestamp,
+}
+
+/// Where tasks are kept.
+#[derive(Debug, Clone)]
+pub enum QueueBackend {
+    Sqlite(SqliteStorage<AdvanceJob>),
+    Redis(RedisStorage<AdvanceJob>),
+}
+
+impl QueueBackend {
+    /// The apalis tables in the store's SQLite file (created if missing).
+    pub async fn sqlite(path_url: &str) -> Result<Self, QueueError> {
+        let options = apalis_sqlite::SqliteConnectOptions::from_str_url(path_url)?;
+        let pool = apalis_sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| QueueError(format!("queue database: {e}")))?;
+        SqliteStorage::<()>::migrations()
+            .run(&pool)
+            .await
+            .map_err(|e| QueueError(format!("queue migrations: {e}")))?;
+        let config = apalis_sqlite::Config::default()
+            .queue(QUEUE)
+            .heartbeat_interval(Duration::from_secs(5));
+        Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+    }
+
+    /// A Redis queue at `url`.
+    pub async fn redis(url: &str, batch_size: usize) -> Result<Self, QueueError> {
+        let conn = apalis_redis::connect(url)
+            .await
+            .map_err(|e| QueueError(format!("redis at {url}: {e}")))?;
+        let config = apalis_redis::Config::default()
+            .queue(QUEUE)
+            .batch_size(batch_size)
+            .heartbeat_interval(Duration::from_secs(5))
+            .missed_heartbeats(3);
+        Ok(Self::Redis(RedisStorage::new(conn).with_config(config)))
+    }
+}
+
+trait FromStrUrl: Sized {
+    fn from_str_url(url: &str) -> Result<Self, QueueError>;
+}
+
+impl FromStrUrl for apalis_sqlite::SqliteConnectOptions {
+    fn from_str_url(url: &str) -> Result<Self, QueueError> {
+        use std::str::FromStr;
+        Ok(Self::from_str(url)
+            .map_err(|e| QueueError(format!("queue database {url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5)))
+    }
+}
+
+/// [`Queue`] over an apalis backend.
+#[derive(Debug, Clone)]
+pub struct ApalisQueue {
+    backend: QueueBackend,
+}
+
+impl ApalisQueue {
+    pub fn new(backend: QueueBackend) -> Self {
+        Self { backend }
+    }
+}
+
+#[async_trait]
+impl Queue for ApalisQueue {
+    async fn schedule(&self, task: AdvanceTask, at: Timestamp) -> Result<(), QueueError> {
+        let job = AdvanceJob {
+            tenant_id: task.tenant_id,
+            run_id: task.run_id,
+            seq: task.seq,
+            at,
+        };
+        let second = u64::try_from(at.as_second()).unwrap_or_default();
+        let task = TaskBuilder::new(job)
+            .run_at_timestamp(second)
+            .max_attempts(1)
+            .build();
+        let pushed = match &self.backend {
+            QueueBackend::Sqlite(storage) => storage
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| e.to_string()),
+            QueueBackend::Redis(storage) => storage
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        pushed.map_err(QueueError)
+    }
+}
+
+async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> {
+    let early = job.at.duration_since(engine.clock.now());
+    if early.is_positive() && early < jiff::SignedDuration::from_secs(2) {
+        tokio::time::sleep(early.unsigned_abs()).await;
+    }
+    let task = AdvanceTask {
+        tenant_id: job.tenant_id,
+        run_id: job.run_id,
+        seq: job.seq,
+    };
+    if let Err(e) = engine.advance(task).await {
+        // Never fail the task: the run stays due in the store and the reconciler retries it.
+        tracing::warn!(run_id = %job.run_id, error = %e, "advance failed; the reconciler will retry");
+    }
+    Ok(())
+}
+
+/// Runs workers on `backend` until `shutdown` resolves; in-flight tasks finish first.
+pub async fn run_workers(
+    engine: Arc<Engine>,
+    backend: QueueBackend,
+    concurrency: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), QueueError> {
+    let name = format!(
+        "stepwise-{}-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    );
+    let signal = async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let result = match backend {
+        QueueBackend::Sqlite(storage) => {
+            let storage = storage.with_config(
+                apalis_sqlite::Config::default()
+                    .queue(QUEUE)
+                    .batch_size(concurrency)
+                    .heartbeat_interval(Duration::from_secs(5)),
+            );
+            WorkerBuilder::new(name.as_str())
+                .backend(storage.poll_with_interval(POLL_INTERVAL))
+                .concurrency(concurrency)
+                .data(engine)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+        QueueBackend::Redis(storage) => {
+            WorkerBuilder::new(name.as_str())
+                .backend(storage.poll_with_interval(POLL_INTERVAL))
+                .concurrency(concurrency)
+                .data(engine)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+    };
+    result.map_err(|e| QueueError(format!("worker stopped: {e}")))
+}
