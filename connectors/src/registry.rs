@@ -16,12 +16,19 @@ pub struct Connectors {
 }
 
 impl Connectors {
-    /// Every family on the sandbox: the embedded default.
+    /// Every family on the sandbox.
     pub fn sandbox() -> Self {
         Self {
             routes: HashMap::new(),
             fallback: Arc::new(Sandbox::new()),
         }
+    }
+
+    /// The server's default: `http` steps call the URL their flow names; messages, CRM,
+    /// calendar and LLM actions stay in the sandbox until a tenant configures a provider.
+    /// One line per connector.
+    pub fn default_live() -> Self {
+        Self::sandbox().with("http", Arc::new(crate::http::Http::new()))
     }
 
     /// Sends `family` (`sms`, `email`, ...) to `connector`.

@@ -33,6 +33,10 @@ pub struct Args {
     /// Seconds between reconciler passes.
     #[arg(long, default_value_t = 5)]
     reconcile_every: u64,
+    /// Seconds a started call may take before a crash is assumed and the run is recovered
+    /// (longer than any connector timeout).
+    #[arg(long, default_value_t = 120)]
+    call_lease: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,12 +93,14 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
         (None, false) => bail!("with PostgreSQL, set REDIS_URL for the queue"),
     };
     let queue = Arc::new(ApalisQueue::new(backend.clone()));
+    let lease = jiff::SignedDuration::from_secs(i64::try_from(args.call_lease).unwrap_or(120));
     let engine = Engine::new(
         Arc::new(store),
         queue,
         Arc::new(SystemClock),
-        Arc::new(Connectors::sandbox()),
-    );
+        Arc::new(Connectors::default_live()),
+    )
+    .with_call_lease(lease);
     Ok((Arc::new(engine), backend))
 }
 

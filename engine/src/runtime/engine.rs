@@ -16,7 +16,8 @@ use crate::expr::{Bindings, format_time};
 use crate::model::{Contact, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
 
-/// How long a started call may take before the reconciler treats it as interrupted.
+/// How long a started call may take before the reconciler treats it as interrupted
+/// (the default; see [`Engine::with_call_lease`]).
 pub const CALL_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
 /// What ingesting one event did.
@@ -40,6 +41,7 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     pub connector: Arc<dyn Connector>,
     pub(super) flows: FlowCache,
+    call_lease: jiff::SignedDuration,
 }
 
 impl Engine {
@@ -55,7 +57,15 @@ impl Engine {
             clock,
             connector,
             flows: FlowCache::default(),
+            call_lease: CALL_LEASE,
         }
+    }
+
+    /// Sets how long a started call may take before the reconciler treats it as
+    /// interrupted; it must exceed every connector timeout.
+    pub fn with_call_lease(mut self, lease: jiff::SignedDuration) -> Self {
+        self.call_lease = lease;
+        self
     }
 
     pub(super) fn bindings(
@@ -213,7 +223,7 @@ impl Engine {
                         // the run once the lease is over (longer than any connector timeout).
                         run: Run {
                             seq: seq + 1,
-                            wake_at: Some(cx.now + CALL_LEASE),
+                            wake_at: Some(cx.now + self.call_lease),
                             ..cx.run.clone()
                         },
                         records,

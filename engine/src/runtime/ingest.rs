@@ -22,12 +22,12 @@ use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
 /// How often a resume or cancel is retried when a worker moved the run at the same moment.
 const CONFLICT_RETRIES: usize = 5;
 
-/// The id of the run `event` starts for `flow_id`: the same on every retry of the event.
-fn run_id_for(event_id: &str, flow_id: &str) -> RunId {
-    RunId(Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("stepwise/{event_id}/{flow_id}").as_bytes(),
-    ))
+/// The id of the run an event starts for a flow: derived from what identifies the event to
+/// its sender (source and external id, else our event id), so every retry of the event names
+/// the same run and a client can compute it.
+pub fn run_id_for(source: &str, external_id: &str, flow_id: &str) -> RunId {
+    let name = format!("stepwise/{source}/{external_id}/{flow_id}");
+    RunId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
 }
 
 enum Reaction {
@@ -105,7 +105,8 @@ impl Engine {
             if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
                 continue;
             }
-            let run_id = run_id_for(&event_id, d.flow.id());
+            let external_id = event.external_id.as_deref().unwrap_or(&event_id);
+            let run_id = run_id_for(&event.source, external_id, d.flow.id());
             if self.store.run(tenant_id, run_id).await.is_ok() {
                 outcome.started.push(run_id); // started before an interruption
                 continue;

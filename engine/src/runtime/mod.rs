@@ -14,8 +14,9 @@ mod simulate;
 mod timeline;
 
 pub use advance::{Pause, RunCx};
-pub use engine::{Engine, IngestOutcome};
+pub use engine::{CALL_LEASE, Engine, IngestOutcome};
 pub use flows::{Deployment, Published};
+pub use ingest::run_id_for;
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{TimelineEntry, render_text};
