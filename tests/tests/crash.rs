@@ -4,7 +4,10 @@
 //! call was made at least once with one idempotency key per step (repeats of a key are the
 //! at-least-once window the provider de-duplicates).
 //!
-//! Kills are timed by progress (the sink's request count), not by sleeping.
+//! Kills are timed by progress (the sink's request count), not by sleeping. The same scenario
+//! runs on SQLite (always) and on PostgreSQL + Redis (when `STEPWISE_TEST_DATABASE_URL` and
+//! `STEPWISE_TEST_REDIS_URL` are set, as `.ci/run` does), where Redis is also flushed halfway,
+//! losing every queued timer: the reconciler brings the runs back from the database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -77,8 +80,17 @@ struct Server {
     base: String,
 }
 
-fn start_server(dir: &Path) -> Server {
-    let mut child = Command::new(binary())
+/// Where the server keeps its state.
+#[derive(Clone)]
+struct Backend {
+    database_url: String,
+    /// Redis URL, queue name and database index (flushed by the Redis scenario).
+    redis: Option<(String, String, u8)>,
+}
+
+fn start_server(dir: &Path, backend: &Backend) -> Server {
+    let mut command = Command::new(binary());
+    command
         .current_dir(dir)
         .args([
             "serve",
@@ -90,11 +102,14 @@ fn start_server(dir: &Path) -> Server {
             "3",
         ])
         .env("STEPWISE_API_TOKEN", TOKEN)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/stepwise.db", dir.display()),
-        )
-        .env_remove("REDIS_URL")
+        .env("DATABASE_URL", &backend.database_url)
+        .env_remove("REDIS_URL");
+    if let Some((url, queue, db)) = &backend.redis {
+        command
+            .env("REDIS_URL", format!("{url}/{db}"))
+            .env("STEPWISE_QUEUE", queue);
+    }
+    let mut child = command
         .env("STEPWISE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -140,12 +155,81 @@ async fn call(
         .await
 }
 
+/// Deletes everything in one Redis database, speaking RESP directly.
+fn flush_redis(url: &str, db: u8) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to Redis");
+    let db = db.to_string();
+    let select = format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{db}\r\n", db.len());
+    stream.write_all(select.as_bytes()).unwrap();
+    stream.write_all(b"*1\r\n$7\r\nFLUSHDB\r\n").unwrap();
+    let mut reply = [0u8; 10];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n+OK\r\n", "SELECT and FLUSHDB answered");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_survive_sigkill_at_random_points() {
+async fn runs_survive_sigkill_on_sqlite() {
     let dir = std::env::temp_dir().join(format!("stepwise-crash-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let backend = Backend {
+        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
+        redis: None,
+    };
+    scenario(&dir, &backend).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_survive_sigkill_and_a_redis_flush_on_postgres() {
+    let (Ok(pg), Ok(redis)) = (
+        std::env::var("STEPWISE_TEST_DATABASE_URL"),
+        std::env::var("STEPWISE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!(
+            "STEPWISE_TEST_DATABASE_URL / STEPWISE_TEST_REDIS_URL not set: PostgreSQL + Redis not tested here (CI sets them)"
+        );
+        return;
+    };
+    let admin = stepwise_engine::store::SqlStore::connect(&pg)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {pg}: {e}"));
+    let name = format!("stepwise_crash_{}", std::process::id());
+    let create = format!("CREATE DATABASE {name}");
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(admin.pool())
+        .await
+        .expect("create database");
+    let base = pg.rsplit_once('/').map_or(pg.as_str(), |(base, _)| base);
+    let db = u8::try_from(1 + std::process::id() % 15).unwrap();
+    let queue = format!("stepwise-crash-{}", std::process::id());
+    let backend = Backend {
+        database_url: format!("{base}/{name}"),
+        redis: Some((redis.clone(), queue, db)),
+    };
+    let dir = std::env::temp_dir().join(format!("stepwise-crash-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outcome = tokio::spawn({
+        let dir = dir.clone();
+        async move { scenario(&dir, &backend).await }
+    })
+    .await;
+    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(admin.pool())
+        .await
+        .expect("drop database");
+    flush_redis(&redis, db);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+async fn scenario(dir: &Path, backend: &Backend) {
     let (sink_url, sink, mut progress) = start_sink().await;
-    let server = start_server(&dir);
+    let server = start_server(dir, backend);
     let client = reqwest::Client::new();
     let tenant = json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
     call(
@@ -200,7 +284,10 @@ async fn runs_survive_sigkill_at_random_points() {
         progress.wait_for(|seen| *seen >= threshold).await.unwrap();
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
-        server = start_server(&dir);
+        if let (Some((url, _, db)), true) = (&backend.redis, kill == KILLS / 2) {
+            flush_redis(url, *db); // every queued task is gone; the database still knows
+        }
+        server = start_server(dir, backend);
         base_tx.send_replace(server.base.clone());
     }
     poster.await.unwrap();
@@ -286,5 +373,4 @@ async fn runs_survive_sigkill_at_random_points() {
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

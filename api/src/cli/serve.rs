@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use stepwise_connectors::Connectors;
 use stepwise_engine::ports::SystemClock;
-use stepwise_engine::queue::{ApalisQueue, QueueBackend, run_workers};
+use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::runtime::reconcile::run_reconciler;
 use stepwise_engine::store::SqlStore;
@@ -27,6 +27,9 @@ pub struct Args {
     /// Redis URL for the queue (required with PostgreSQL; default: the SQLite file).
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// The queue's name (processes that share work use the same one).
+    #[arg(long, env = "STEPWISE_QUEUE", default_value = stepwise_engine::queue::QUEUE)]
+    queue: String,
     /// Runs advanced at once by this process.
     #[arg(long, env = "STEPWISE_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
@@ -87,9 +90,13 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
             )
         })?;
     store.migrate().await?;
+    let settings = QueueSettings {
+        name: args.queue.clone(),
+        batch_size: args.concurrency,
+    };
     let backend = match (&args.redis_url, args.database_url.starts_with("sqlite:")) {
-        (Some(url), _) => QueueBackend::redis(url, args.concurrency).await?,
-        (None, true) => QueueBackend::sqlite(&args.database_url).await?,
+        (Some(url), _) => QueueBackend::redis(url, &settings).await?,
+        (None, true) => QueueBackend::sqlite(&args.database_url, &settings).await?,
         (None, false) => bail!("with PostgreSQL, set REDIS_URL for the queue"),
     };
     let queue = Arc::new(ApalisQueue::new(backend.clone()));

@@ -25,8 +25,26 @@ use crate::model::RunId;
 use crate::ports::{AdvanceTask, Queue, QueueError};
 use crate::runtime::Engine;
 
-/// The queue's name in either backend.
+/// The queue's default name in either backend.
 pub const QUEUE: &str = "stepwise-advance";
+
+/// How a queue is set up.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// The queue's name; processes sharing work use the same one.
+    pub name: String,
+    /// Tasks one worker fetches at once: no more than its concurrency, or it starves its siblings.
+    pub batch_size: usize,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            name: QUEUE.to_owned(),
+            batch_size: 16,
+        }
+    }
+}
 /// How often an idle worker looks for due tasks.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -49,7 +67,7 @@ pub enum QueueBackend {
 
 impl QueueBackend {
     /// The apalis tables in the store's SQLite file (created if missing).
-    pub async fn sqlite(path_url: &str) -> Result<Self, QueueError> {
+    pub async fn sqlite(path_url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
         let options = apalis_sqlite::SqliteConnectOptions::from_str_url(path_url)?;
         let pool = apalis_sqlite::SqlitePoolOptions::new()
             .max_connections(4)
@@ -61,19 +79,20 @@ impl QueueBackend {
             .await
             .map_err(|e| QueueError(format!("queue migrations: {e}")))?;
         let config = apalis_sqlite::Config::default()
-            .queue(QUEUE)
+            .queue(&settings.name)
+            .batch_size(settings.batch_size)
             .heartbeat_interval(Duration::from_secs(5));
         Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
     }
 
     /// A Redis queue at `url`.
-    pub async fn redis(url: &str, batch_size: usize) -> Result<Self, QueueError> {
+    pub async fn redis(url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
         let conn = apalis_redis::connect(url)
             .await
             .map_err(|e| QueueError(format!("redis at {url}: {e}")))?;
         let config = apalis_redis::Config::default()
-            .queue(QUEUE)
-            .batch_size(batch_size)
+            .queue(&settings.name)
+            .batch_size(settings.batch_size)
             .heartbeat_interval(Duration::from_secs(5))
             .missed_heartbeats(3);
         Ok(Self::Redis(RedisStorage::new(conn).with_config(config)))
@@ -173,12 +192,6 @@ pub async fn run_workers(
     };
     let result = match backend {
         QueueBackend::Sqlite(storage) => {
-            let storage = storage.with_config(
-                apalis_sqlite::Config::default()
-                    .queue(QUEUE)
-                    .batch_size(concurrency)
-                    .heartbeat_interval(Duration::from_secs(5)),
-            );
             WorkerBuilder::new(name.as_str())
                 .backend(storage.poll_with_interval(POLL_INTERVAL))
                 .concurrency(concurrency)

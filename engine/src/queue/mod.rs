@@ -4,5 +4,7 @@
 mod apalis;
 mod memory;
 
-pub use apalis::{AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, run_workers};
+pub use apalis::{
+    AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, run_workers,
+};
 pub use memory::MemoryQueue;
