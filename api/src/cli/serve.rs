@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "STEPWISE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// `all` (default): API, workers and reconciler; `api`: the API only (run `stepwise worker`
+    /// processes beside it).
+    #[arg(long, env = "STEPWISE_ROLE", default_value = "all", value_parser = ["all", "api"])]
+    role: String,
     /// Where the generated API token is kept when STEPWISE_API_TOKEN is not set.
     #[arg(long, default_value = "stepwise.token")]
     token_file: PathBuf,
@@ -175,7 +179,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         println!("stepwise listening on http://{}", listener.local_addr()?);
-        let background = background(&engine, backend, &args.common, &stop);
+        let background =
+            (args.role == "all").then(|| background(&engine, backend, &args.common, &stop));
         let state = AppState {
             engine,
             token: token.into(),
@@ -183,7 +188,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         axum::serve(listener, app(state))
             .with_graceful_shutdown(stopped(stop))
             .await?;
-        background.await?;
+        if let Some(background) = background {
+            background.await?;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
