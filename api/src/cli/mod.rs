@@ -1,5 +1,6 @@
 //! Subcommands of `stepwise`, one file each.
 
+mod bench;
 mod migrate;
 mod schema;
 mod serve;
@@ -32,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run workers and the reconciler only (production: several processes share the work).
     Worker(serve::Args),
+    /// Measure the engine: timer lateness (`bench timers`).
+    Bench(bench::Args),
 }
 
 /// Runs the command; the exit code says whether it succeeded.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Worker(args) => serve::worker(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -70,7 +70,7 @@ impl QueueBackend {
     pub async fn sqlite(path_url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
         let options = apalis_sqlite::SqliteConnectOptions::from_str_url(path_url)?;
         let pool = apalis_sqlite::SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(2)
             .connect_with(options)
             .await
             .map_err(|e| QueueError(format!("queue database: {e}")))?;

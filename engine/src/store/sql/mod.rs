@@ -65,7 +65,10 @@ impl SqlStore {
             _ => url.to_owned(),
         };
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            // SQLite has one writer at a time and its busy handler is not fair: with several
+            // connections, a writer can starve past the busy timeout under load. One
+            // connection queues writers in order in the pool instead.
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
