@@ -1,6 +1,7 @@
 //! The executor and everything around it: advancing runs, ingesting events, compliance,
 //! quiet hours, retries, and the simulator with its timeline.
 
+mod admin;
 mod advance;
 pub mod compliance;
 mod engine;

@@ -282,3 +282,81 @@ fn resend_opts_into_repeating_an_interrupted_send() {
     let (pause, _) = interrupted(yaml);
     assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
 }
+
+#[tokio::test]
+async fn a_failed_run_can_be_retried_from_the_failed_step() {
+    use crate::model::RunStatus;
+    use crate::ports::{Clock, FlowDocument, Store, VirtualClock};
+    let store = Arc::new(crate::store::MemoryStore::new());
+    let queue = Arc::new(crate::queue::MemoryQueue::new());
+    let clock = Arc::new(VirtualClock::new(start()));
+    let connector = Arc::new(RecordingConnector::default());
+    connector.script([Err(ConnectorError::Permanent {
+        code: "500".into(),
+        message: "down".into(),
+    })]);
+    let engine = Engine::new(
+        store.clone(),
+        queue.clone(),
+        clock.clone(),
+        connector.clone(),
+    );
+    let tenant = Tenant {
+        id: "t1".into(),
+        ..Tenant::default()
+    };
+    store.put_tenant(&tenant).await.unwrap();
+    store.put_contact("t1", &ana()).await.unwrap();
+    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: before\n    set: {x: '1'}\n  - id: n\n    notify: {text: hi}\n";
+    engine
+        .publish(
+            "t1",
+            FlowDocument {
+                source: yaml.into(),
+                config: json!({}),
+                templates: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let outcome = engine
+        .ingest("t1", "c1", Event::new("lead.created", json!({})))
+        .await
+        .unwrap();
+    let run_id = outcome.started[0];
+    while let Some(task) = queue.pop_due(clock.now()) {
+        engine.advance(task).await.unwrap();
+    }
+    assert_eq!(
+        store.run("t1", run_id).await.unwrap().status,
+        RunStatus::Failed
+    );
+    assert!(engine.retry_run("t1", run_id).await.is_ok());
+    while let Some(task) = queue.pop_due(clock.now()) {
+        engine.advance(task).await.unwrap();
+    }
+    let run = store.run("t1", run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    let kinds: Vec<String> = store
+        .records("t1", run_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "computed", "ended", "woke", "called", "ended"],
+        "the earlier step is not run again"
+    );
+    assert_eq!(connector.calls().len(), 2);
+    assert!(
+        engine.retry_run("t1", run_id).await.is_err(),
+        "a completed run cannot be retried"
+    );
+}
