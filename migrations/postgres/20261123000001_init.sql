@@ -66,6 +66,9 @@ CREATE TABLE runs (
     status         TEXT NOT NULL,
     seq            BIGINT NOT NULL,
     wake_at        BIGINT,
+    -- The seq for which a timer task was queued: timers are queued shortly before they are
+    -- due, so the queue holds only what is due now and waiting runs live in this table.
+    queued_seq     BIGINT,
     waiting_event  TEXT,
     format         INTEGER NOT NULL,
     state          TEXT NOT NULL,

@@ -18,8 +18,8 @@ use stepwise_connectors::Connectors;
 use stepwise_engine::model::{Contact, Event, FlowDuration, Tenant};
 use stepwise_engine::ports::{FlowDocument, Store, SystemClock};
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
-use stepwise_engine::runtime::Engine;
-use stepwise_engine::runtime::reconcile::run_reconciler;
+use stepwise_engine::runtime::reconcile::{run_reconciler, run_timers};
+use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 
 #[derive(Debug, clap::Args)]
@@ -123,12 +123,13 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
     };
     let store: Arc<dyn Store> = Arc::new(store);
     let queue = Arc::new(ApalisQueue::new(backend.clone()));
-    let engine = Arc::new(Engine::new(
+    let engine = Engine::new(
         store.clone(),
         queue,
         Arc::new(SystemClock),
         Arc::new(Connectors::default_live()),
-    ));
+    );
+    let engine = Arc::new(engine.with_timer_mode(TimerMode::Database));
     let tenant = Tenant {
         id: "bench".into(),
         name: "Bench".into(),
@@ -163,6 +164,7 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
         Duration::from_secs(5),
         stopped(stop_rx.clone()),
     ));
+    let timers = tokio::spawn(run_timers(engine.clone(), stopped(stop_rx.clone())));
 
     let started_bar = bar(args.runs, "started");
     let mut due = Vec::with_capacity(args.runs);
@@ -203,6 +205,7 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
     let _ = stop_tx.send(true);
     let _ = workers.await;
     let _ = reconciler.await;
+    let _ = timers.await;
     if args.database_url.is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

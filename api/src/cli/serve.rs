@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use stepwise_connectors::Connectors;
 use stepwise_engine::ports::SystemClock;
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
-use stepwise_engine::runtime::Engine;
-use stepwise_engine::runtime::reconcile::run_reconciler;
+use stepwise_engine::runtime::reconcile::{run_reconciler, run_timers};
+use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 use tokio::sync::watch;
 
@@ -111,7 +111,8 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
         Arc::new(SystemClock),
         Arc::new(Connectors::default_live()),
     )
-    .with_call_lease(lease);
+    .with_call_lease(lease)
+    .with_timer_mode(TimerMode::Database);
     Ok((Arc::new(engine), backend))
 }
 
@@ -153,6 +154,7 @@ fn background(
         Duration::from_secs(args.reconcile_every),
         stopped(stop.clone()),
     ));
+    let timers = tokio::spawn(run_timers(engine.clone(), stopped(stop.clone())));
     let workers = run_workers(
         engine.clone(),
         backend,
@@ -164,6 +166,7 @@ fn background(
             tracing::error!(error = %e, "workers stopped");
         }
         let _ = reconciler.await;
+        let _ = timers.await;
     })
 }
 

@@ -136,6 +136,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError>;
     /// A run's history, in order.
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError>;
+    /// Claims sleeping and waiting runs of every tenant due by `until` whose timer was not
+    /// queued for their current `seq`, marking it queued; returns them with their due time.
+    /// Concurrent callers never claim the same run and seq twice.
+    async fn claim_timers(
+        &self,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError>;
     /// Runs of every tenant whose `wake_at` has passed, oldest first: what the reconciler
     /// re-enqueues when a queue entry was lost. The one method that spans tenants; only the
     /// system's own workers call it.

@@ -42,6 +42,17 @@ pub struct Engine {
     pub connector: Arc<dyn Connector>,
     pub(super) flows: FlowCache,
     call_lease: jiff::SignedDuration,
+    timers: TimerMode,
+}
+
+/// How sleeping and waiting runs get back into the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerMode {
+    /// Each timer is queued when it is set (the simulator, tests).
+    Queue,
+    /// Timers stay in the database until shortly before they are due, when the timer loop
+    /// ([`super::reconcile::run_timers`]) queues them: the queue holds only what is due now.
+    Database,
 }
 
 impl Engine {
@@ -58,7 +69,14 @@ impl Engine {
             connector,
             flows: FlowCache::default(),
             call_lease: CALL_LEASE,
+            timers: TimerMode::Queue,
         }
+    }
+
+    /// Sets how timers are queued (see [`TimerMode`]).
+    pub fn with_timer_mode(mut self, mode: TimerMode) -> Self {
+        self.timers = mode;
+        self
     }
 
     /// Sets how long a started call may take before the reconciler treats it as
@@ -263,8 +281,12 @@ impl Engine {
         let ended = pause == Pause::Ended;
         let (contact_id, wake_at) = (cx.run.contact_id.clone(), cx.run.wake_at);
         let next = self.commit(&task.tenant_id, seq, cx).await?;
-        if let Some(at) = wake_at {
-            self.queue.schedule(next, at).await?;
+        let now = self.clock.now();
+        match wake_at {
+            Some(at) if self.timers == TimerMode::Queue || at <= now => {
+                self.queue.schedule(next, at).await?
+            }
+            _ => {} // the timer loop queues it shortly before it is due
         }
         if ended {
             self.promote_queued(&task.tenant_id, &contact_id).await?;

@@ -15,7 +15,7 @@ mod simulate;
 mod timeline;
 
 pub use advance::{Pause, RunCx};
-pub use engine::{CALL_LEASE, Engine, IngestOutcome};
+pub use engine::{CALL_LEASE, Engine, IngestOutcome, TimerMode};
 pub use flows::{Deployment, Published};
 pub use ingest::run_id_for;
 pub use record::{Happening, StepRecord};

@@ -48,6 +48,7 @@ pub async fn run_all(store: &dyn Store) {
     transitions_apply_once(store).await;
     tenants_are_isolated(store).await;
     due_runs_span_tenants_in_wake_order(store).await;
+    timers_are_claimed_once_per_seq(store).await;
 }
 
 async fn tenants_and_contacts(store: &dyn Store) {
@@ -381,6 +382,61 @@ async fn due_runs_span_tenants_in_wake_order(store: &dyn Store) {
             .len(),
         1,
         "the limit holds"
+    );
+}
+
+async fn timers_are_claimed_once_per_seq(store: &dyn Store) {
+    let mut sleeping = new_run("c");
+    sleeping.status = RunStatus::Sleeping;
+    sleeping.wake_at = Some(at("2026-07-01T10:00:00Z"));
+    let mut later = new_run("c");
+    later.status = RunStatus::Waiting;
+    later.wake_at = Some(at("2026-07-01T12:00:00Z"));
+    let mut ready = new_run("c");
+    ready.wake_at = Some(at("2026-07-01T09:00:00Z"));
+    for run in [&sleeping, &later, &ready] {
+        store.create_run("c", run, &[]).await.expect("create");
+    }
+    let until = at("2026-07-01T11:00:00Z");
+    let claimed = store.claim_timers(until, 100).await.expect("claim");
+    let ids: Vec<_> = claimed
+        .iter()
+        .filter(|(t, _)| t.tenant_id == "c")
+        .map(|(t, at)| (t.run_id, *at))
+        .collect();
+    assert_eq!(
+        ids,
+        [(sleeping.id, at("2026-07-01T10:00:00Z"))],
+        "only sleeping or waiting runs due by then"
+    );
+    let again = store.claim_timers(until, 100).await.expect("claim again");
+    assert!(
+        !again.iter().any(|(t, _)| t.run_id == sleeping.id),
+        "a timer is claimed once per seq"
+    );
+    let mut next = sleeping.clone();
+    next.seq = 1;
+    store
+        .apply(
+            "c",
+            Transition {
+                expected_seq: 0,
+                run: next,
+                records: vec![],
+                contact: None,
+            },
+        )
+        .await
+        .expect("apply");
+    let renewed = store
+        .claim_timers(until, 100)
+        .await
+        .expect("claim after a transition");
+    assert!(
+        renewed
+            .iter()
+            .any(|(t, _)| t.run_id == sleeping.id && t.seq == 1),
+        "a new seq can be claimed again"
     );
 }
 

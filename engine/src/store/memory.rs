@@ -28,6 +28,8 @@ struct TenantData {
     events: HashMap<(String, String), (String, bool)>,
     flows: std::collections::BTreeMap<String, FlowData>,
     runs: HashMap<RunId, Run>,
+    /// Run → the seq its timer was queued for.
+    queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
 }
 
@@ -163,6 +165,38 @@ impl Store for MemoryStore {
                 })
                 .collect()
         }))
+    }
+
+    async fn claim_timers(
+        &self,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due: Vec<(Timestamp, String, RunId)> = Vec::new();
+        for (tenant_id, t) in tenants.iter() {
+            for r in t.runs.values() {
+                let timed = matches!(
+                    r.status,
+                    crate::model::RunStatus::Sleeping | crate::model::RunStatus::Waiting
+                );
+                let claimed = t.queued.get(&r.id) == Some(&r.seq);
+                if let Some(at) = r.wake_at.filter(|at| timed && !claimed && *at <= until) {
+                    due.push((at, tenant_id.clone(), r.id));
+                }
+            }
+        }
+        due.sort();
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut out = Vec::new();
+        for (at, tenant_id, run_id) in due {
+            let t = tenants.entry(tenant_id.clone()).or_default();
+            if let Some(run) = t.runs.get(&run_id) {
+                t.queued.insert(run_id, run.seq);
+                out.push((AdvanceTask::for_run(&tenant_id, run), at));
+            }
+        }
+        Ok(out)
     }
 
     async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {

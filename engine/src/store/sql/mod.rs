@@ -184,6 +184,13 @@ impl Store for SqlStore {
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
         runs::records(self, tenant_id, run_id).await
     }
+    async fn claim_timers(
+        &self,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError> {
+        runs::claim_timers(self, until, limit).await
+    }
     async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {
         runs::due_runs(self, now, limit).await
     }

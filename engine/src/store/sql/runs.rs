@@ -228,3 +228,42 @@ pub(super) async fn due_runs(
         })
         .collect()
 }
+
+pub(super) async fn claim_timers(
+    store: &SqlStore,
+    until: Timestamp,
+    limit: u32,
+) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE runs SET queued_seq = seq WHERE (tenant_id, id) IN ( \
+           SELECT tenant_id, id FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1 \
+           AND status IN ('sleeping', 'waiting') AND (queued_seq IS NULL OR queued_seq <> seq) \
+           ORDER BY wake_at LIMIT $2) \
+         AND (queued_seq IS NULL OR queued_seq <> seq) \
+         RETURNING tenant_id, id, seq, wake_at",
+    )
+    .bind(micros(until))
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(unavailable)?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(unavailable)?;
+            let seq: i64 = row.try_get("seq").map_err(unavailable)?;
+            let wake_at: i64 = row.try_get("wake_at").map_err(unavailable)?;
+            let task = AdvanceTask {
+                tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
+                run_id: RunId(
+                    id.parse()
+                        .map_err(|_| StoreError::Unavailable(format!("bad run id {id}")))?,
+                ),
+                seq: u64::try_from(seq).unwrap_or_default(),
+            };
+            Ok((
+                task,
+                Timestamp::from_microsecond(wake_at).unwrap_or(Timestamp::UNIX_EPOCH),
+            ))
+        })
+        .collect()
+}
