@@ -37,6 +37,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Delivers `task` at `at` or soon after.
     async fn schedule(&self, task: AdvanceTask, at: Timestamp) -> Result<(), QueueError>;
 
+    /// Deletes the bookkeeping of tasks finished long ago; returns how many.
+    async fn prune(&self) -> Result<usize, QueueError> {
+        Ok(0)
+    }
+
     /// Whether the queue is reachable (for readiness checks).
     async fn ready(&self) -> Result<(), QueueError> {
         Ok(())

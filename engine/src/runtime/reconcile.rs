@@ -72,6 +72,10 @@ pub async fn reconcile_once(engine: &Engine) -> Result<usize, EngineError> {
     if count > 0 {
         tracing::info!(count, "reconciler re-enqueued overdue runs");
     }
+    let pruned = engine.queue.prune().await?;
+    if pruned > 0 {
+        tracing::debug!(pruned, "pruned finished queue tasks");
+    }
     Ok(count)
 }
 
