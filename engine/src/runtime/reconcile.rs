@@ -46,15 +46,29 @@ pub async fn queue_timers_once(engine: &Engine) -> Result<usize, EngineError> {
 
 /// Runs the timer loop until `shutdown` resolves.
 pub async fn run_timers(engine: Arc<Engine>, shutdown: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(TIMER_TICK);
+    every(TIMER_TICK, shutdown, "timer", || queue_timers_once(&engine)).await;
+}
+
+/// Calls `pass` every `period` until `shutdown` resolves; a failed pass is logged and retried
+/// at the next tick.
+async fn every<F, Fut>(
+    period: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    name: &str,
+    mut pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, EngineError>>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                if let Err(e) = queue_timers_once(&engine).await {
-                    tracing::warn!(error = %e, "timer pass failed");
+                if let Err(e) = pass().await {
+                    tracing::warn!(error = %e, "{name} pass failed");
                 }
             }
         }
@@ -79,23 +93,11 @@ pub async fn reconcile_once(engine: &Engine) -> Result<usize, EngineError> {
     Ok(count)
 }
 
-/// Runs the reconciler every `every` until `shutdown` resolves.
+/// Runs the reconciler every `period` until `shutdown` resolves.
 pub async fn run_reconciler(
     engine: Arc<Engine>,
-    every: Duration,
+    period: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => {
-                if let Err(e) = reconcile_once(&engine).await {
-                    tracing::warn!(error = %e, "reconciler pass failed");
-                }
-            }
-        }
-    }
+    every(period, shutdown, "reconciler", || reconcile_once(&engine)).await;
 }

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::contacts::write_contact;
 use super::{SqlStore, corrupt, micros, unavailable};
@@ -54,6 +55,30 @@ async fn insert_records(
         .map_err(unavailable)?;
     }
     Ok(())
+}
+
+/// A JSON document column decoded into `T`.
+fn decode<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column).map_err(unavailable)?;
+    serde_json::from_str(&text).map_err(|e| corrupt(what, e))
+}
+
+/// The task that advances the run in `row` (columns `tenant_id`, `id`, `seq`).
+fn task_of(row: &AnyRow) -> Result<AdvanceTask, StoreError> {
+    let id: String = row.try_get("id").map_err(unavailable)?;
+    let seq: i64 = row.try_get("seq").map_err(unavailable)?;
+    Ok(AdvanceTask {
+        tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
+        run_id: RunId(
+            id.parse()
+                .map_err(|_| StoreError::Unavailable(format!("bad run id {id}")))?,
+        ),
+        seq: u64::try_from(seq).unwrap_or_default(),
+    })
 }
 
 pub(super) async fn create_run(
@@ -168,12 +193,7 @@ pub(super) async fn active_runs(
     .fetch_all(&store.pool)
     .await
     .map_err(unavailable)?;
-    rows.iter()
-        .map(|row| {
-            let state: String = row.try_get("state").map_err(unavailable)?;
-            serde_json::from_str(&state).map_err(|e| corrupt("run", e))
-        })
-        .collect()
+    rows.iter().map(|row| decode(row, "state", "run")).collect()
 }
 
 pub(super) async fn records(
@@ -192,10 +212,7 @@ pub(super) async fn records(
     .await
     .map_err(unavailable)?;
     rows.iter()
-        .map(|row| {
-            let doc: String = row.try_get("doc").map_err(unavailable)?;
-            serde_json::from_str(&doc).map_err(|e| corrupt("step record", e))
-        })
+        .map(|row| decode(row, "doc", "step record"))
         .collect()
 }
 
@@ -213,20 +230,7 @@ pub(super) async fn due_runs(
     .fetch_all(&store.pool)
     .await
     .map_err(unavailable)?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("id").map_err(unavailable)?;
-            let seq: i64 = row.try_get("seq").map_err(unavailable)?;
-            Ok(AdvanceTask {
-                tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
-                run_id: RunId(
-                    id.parse()
-                        .map_err(|_| StoreError::Unavailable(format!("bad run id {id}")))?,
-                ),
-                seq: u64::try_from(seq).unwrap_or_default(),
-            })
-        })
-        .collect()
+    rows.iter().map(task_of).collect()
 }
 
 pub(super) async fn claim_timers(
@@ -249,19 +253,9 @@ pub(super) async fn claim_timers(
     .map_err(unavailable)?;
     rows.iter()
         .map(|row| {
-            let id: String = row.try_get("id").map_err(unavailable)?;
-            let seq: i64 = row.try_get("seq").map_err(unavailable)?;
             let wake_at: i64 = row.try_get("wake_at").map_err(unavailable)?;
-            let task = AdvanceTask {
-                tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
-                run_id: RunId(
-                    id.parse()
-                        .map_err(|_| StoreError::Unavailable(format!("bad run id {id}")))?,
-                ),
-                seq: u64::try_from(seq).unwrap_or_default(),
-            };
             Ok((
-                task,
+                task_of(row)?,
                 Timestamp::from_microsecond(wake_at).unwrap_or(Timestamp::UNIX_EPOCH),
             ))
         })
