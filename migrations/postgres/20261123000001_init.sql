@@ -92,3 +92,15 @@ CREATE TABLE run_steps (
     doc        TEXT NOT NULL,
     PRIMARY KEY (tenant_id, run_id, seq, idx)
 );
+
+-- Schedule triggers: the next fire time of each scheduled flow, kept so that downtime loses no
+-- tick. A tick is taken by moving next_fire_at on, guarded by its old value.
+CREATE TABLE schedules (
+    tenant_id     TEXT NOT NULL,
+    flow_id       TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    next_fire_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, flow_id)
+);
+CREATE INDEX schedules_due ON schedules (next_fire_at);
+CREATE INDEX runs_by_flow_contact ON runs (tenant_id, flow_id, contact_id, created_at);

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use stepwise_connectors::Connectors;
 use stepwise_engine::ports::SystemClock;
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
-use stepwise_engine::runtime::reconcile::{run_reconciler, run_timers};
+use stepwise_engine::runtime::reconcile::{run_reconciler, run_schedules, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 use tokio::sync::watch;
@@ -155,6 +155,7 @@ fn background(
         stopped(stop.clone()),
     ));
     let timers = tokio::spawn(run_timers(engine.clone(), stopped(stop.clone())));
+    let schedules = tokio::spawn(run_schedules(engine.clone(), stopped(stop.clone())));
     let workers = run_workers(
         engine.clone(),
         backend,
@@ -167,6 +168,7 @@ fn background(
         }
         let _ = reconciler.await;
         let _ = timers.await;
+        let _ = schedules.await;
     })
 }
 

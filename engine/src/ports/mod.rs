@@ -11,4 +11,6 @@ pub use connector::{
     ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage,
 };
 pub use queue::{AdvanceTask, Queue, QueueError};
-pub use store::{EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition};
+pub use store::{
+    EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent, Transition,
+};

@@ -52,6 +52,15 @@ pub struct FlowDocument {
     pub templates: Value,
 }
 
+/// A scheduled flow's next tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub tenant_id: String,
+    pub flow_id: String,
+    pub version: u32,
+    pub next_fire_at: Timestamp,
+}
+
 /// An enabled flow's newest version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveFlow {
@@ -136,6 +145,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError>;
     /// A run's history, in order.
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError>;
+    /// Creates or replaces a flow's schedule.
+    async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError>;
+    /// Schedules of every tenant due by `now`, earliest first.
+    async fn due_schedules(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>, StoreError>;
+    /// Moves a schedule from the tick `fired` to `next`; `false` if another process did first.
+    async fn advance_schedule(
+        &self,
+        schedule: &Schedule,
+        next: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// A page of a tenant's contacts in id order, after `after`.
+    async fn contacts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError>;
+    /// When the contact's latest run of the flow started, if ever.
+    async fn last_run_started(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        contact_id: &str,
+    ) -> Result<Option<Timestamp>, StoreError>;
     /// Claims sleeping and waiting runs of every tenant due by `until` whose timer was not
     /// queued for their current `seq`, marking it queued; returns them with their due time.
     /// Concurrent callers never claim the same run and seq twice.

@@ -75,7 +75,12 @@ impl Engine {
     ) -> Result<Published, EngineError> {
         let (flow, warnings) = self.compile(tenant_id, &doc).await?;
         let flow_id = flow.id().to_owned();
+        let schedule = flow.flow.trigger.schedule.clone();
         let version = self.store.save_flow(tenant_id, &flow_id, &doc).await?;
+        if let Some(expr) = schedule {
+            self.schedule_flow(tenant_id, &flow_id, version, &expr)
+                .await?;
+        }
         self.flows.insert(Deployment {
             tenant_id: tenant_id.to_owned(),
             version,

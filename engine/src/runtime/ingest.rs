@@ -188,7 +188,7 @@ impl Engine {
     }
 
     /// Starts a run of `d` for the event, if its `when` and concurrency allow.
-    async fn start(
+    pub(super) async fn start(
         &self,
         d: &Deployment,
         tenant: &Tenant,

@@ -11,6 +11,7 @@ pub mod quiet_hours;
 pub mod reconcile;
 mod record;
 pub mod retry;
+pub mod schedule;
 mod simulate;
 mod timeline;
 

@@ -49,6 +49,17 @@ pub async fn run_timers(engine: Arc<Engine>, shutdown: impl std::future::Future<
     every(TIMER_TICK, shutdown, "timer", || queue_timers_once(&engine)).await;
 }
 
+/// How often schedules are checked for due ticks.
+pub const SCHEDULE_TICK: Duration = Duration::from_secs(1);
+
+/// Fires due schedule triggers until `shutdown` resolves.
+pub async fn run_schedules(engine: Arc<Engine>, shutdown: impl std::future::Future<Output = ()>) {
+    every(SCHEDULE_TICK, shutdown, "schedule", || {
+        engine.fire_schedules_once()
+    })
+    .await;
+}
+
 /// Calls `pass` every `period` until `shutdown` resolves; a failed pass is logged and retried
 /// at the next tick.
 async fn every<F, Fut>(

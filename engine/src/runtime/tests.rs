@@ -360,3 +360,80 @@ async fn a_failed_run_can_be_retried_from_the_failed_step() {
         "a completed run cannot be retried"
     );
 }
+
+#[tokio::test]
+async fn a_schedule_enrols_its_audience_once_per_reenrolment_period() {
+    use crate::ports::{Clock, FlowDocument, Store, VirtualClock};
+    let store = Arc::new(crate::store::MemoryStore::new());
+    let queue = Arc::new(crate::queue::MemoryQueue::new());
+    // Friday 2026-03-06 12:00 in Chicago.
+    let clock = Arc::new(VirtualClock::new("2026-03-06T18:00:00Z".parse().unwrap()));
+    let connector = Arc::new(RecordingConnector::default());
+    let engine = Engine::new(
+        store.clone(),
+        queue.clone(),
+        clock.clone(),
+        connector.clone(),
+    );
+    let tenant = Tenant {
+        id: "t1".into(),
+        timezone: "America/Chicago".into(),
+        ..Tenant::default()
+    };
+    store.put_tenant(&tenant).await.unwrap();
+    let mut lapsed = ana();
+    lapsed.tags = vec!["lapsed".into()];
+    let mut active = ana();
+    active.id = "c2".into();
+    store.put_contact("t1", &lapsed).await.unwrap();
+    store.put_contact("t1", &active).await.unwrap();
+    let yaml = "id: reactivation\npurpose: transactional\ntrigger:\n  schedule: '0 9 * * *'\n  audience: 'contact.tags.contains(\"lapsed\")'\n  reenroll_after: 2d\nsteps:\n  - notify: {text: 'come back {{contact.first_name}}'}\n";
+    engine
+        .publish(
+            "t1",
+            FlowDocument {
+                source: yaml.into(),
+                config: json!({}),
+                templates: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let mut fired = Vec::new();
+    // Saturday, Sunday (the DST change), Monday and Tuesday mornings.
+    for day in [
+        "2026-03-07T15:00:00Z",
+        "2026-03-08T14:00:00Z",
+        "2026-03-09T14:00:00Z",
+        "2026-03-10T14:00:00Z",
+    ] {
+        let tick: Timestamp = day.parse().unwrap();
+        clock.advance_to(tick);
+        let started = engine.fire_schedules_once().await.unwrap();
+        while let Some(task) = queue.pop_due(clock.now()) {
+            engine.advance(task).await.unwrap();
+        }
+        fired.push((day, started));
+        assert_eq!(
+            engine.fire_schedules_once().await.unwrap(),
+            0,
+            "{day}: a tick fires once"
+        );
+    }
+    // Only the lapsed contact; again only after two days have passed.
+    assert_eq!(
+        fired,
+        [
+            ("2026-03-07T15:00:00Z", 1),
+            ("2026-03-08T14:00:00Z", 0),
+            ("2026-03-09T14:00:00Z", 1),
+            ("2026-03-10T14:00:00Z", 0)
+        ]
+    );
+    let texts: Vec<Value> = connector
+        .calls()
+        .iter()
+        .map(|c| c.payload["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("come back Ana"), json!("come back Ana")]);
+}

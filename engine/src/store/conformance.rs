@@ -6,7 +6,9 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::model::{Contact, Event, Run, RunStatus, Tenant, Waiting};
-use crate::ports::{EventInsert, FlowDocument, Store, StoreError, StoredEvent, Transition};
+use crate::ports::{
+    EventInsert, FlowDocument, Schedule, Store, StoreError, StoredEvent, Transition,
+};
 use crate::runtime::{Happening, StepRecord};
 
 fn at(s: &str) -> Timestamp {
@@ -49,6 +51,87 @@ pub async fn run_all(store: &dyn Store) {
     tenants_are_isolated(store).await;
     due_runs_span_tenants_in_wake_order(store).await;
     timers_are_claimed_once_per_seq(store).await;
+    schedules_tick_once(store).await;
+    contacts_page_in_id_order(store).await;
+}
+
+async fn schedules_tick_once(store: &dyn Store) {
+    let schedule = Schedule {
+        tenant_id: "d".into(),
+        flow_id: "daily".into(),
+        version: 1,
+        next_fire_at: at("2026-08-01T14:00:00Z"),
+    };
+    store.save_schedule(&schedule).await.expect("save schedule");
+    assert!(
+        store
+            .due_schedules(at("2026-08-01T13:59:00Z"), 10)
+            .await
+            .expect("due")
+            .iter()
+            .all(|s| s.tenant_id != "d")
+    );
+    let due = store
+        .due_schedules(at("2026-08-01T14:00:00Z"), 10)
+        .await
+        .expect("due");
+    assert!(
+        due.contains(&schedule),
+        "a schedule is due at its tick: {due:?}"
+    );
+    assert!(
+        store
+            .advance_schedule(&schedule, at("2026-08-02T14:00:00Z"))
+            .await
+            .expect("advance"),
+        "the first taker wins"
+    );
+    assert!(
+        !store
+            .advance_schedule(&schedule, at("2026-08-02T14:00:00Z"))
+            .await
+            .expect("advance again"),
+        "a tick is taken once"
+    );
+    let due = store
+        .due_schedules(at("2026-08-01T15:00:00Z"), 10)
+        .await
+        .expect("due");
+    assert!(
+        !due.iter().any(|s| s.tenant_id == "d"),
+        "the next tick is not due yet"
+    );
+}
+
+async fn contacts_page_in_id_order(store: &dyn Store) {
+    for id in ["p3", "p1", "p2"] {
+        store.put_contact("e", &contact(id)).await.expect("put");
+    }
+    let first = store.contacts("e", None, 2).await.expect("page 1");
+    let second = store.contacts("e", Some("p2"), 2).await.expect("page 2");
+    let ids = |page: &[Contact]| page.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        (ids(&first), ids(&second)),
+        (vec!["p1".to_owned(), "p2".into()], vec!["p3".to_owned()])
+    );
+    assert!(
+        store
+            .contacts("f", None, 10)
+            .await
+            .expect("other tenant")
+            .is_empty(),
+        "contacts are per tenant"
+    );
+    let run = new_run("e");
+    store.create_run("e", &run, &[]).await.expect("create");
+    assert_eq!(
+        store.last_run_started("e", "f", "c1").await.expect("last"),
+        Some(run.started_at)
+    );
+    assert_eq!(
+        store.last_run_started("e", "f", "p1").await.expect("none"),
+        None
+    );
 }
 
 async fn tenants_and_contacts(store: &dyn Store) {

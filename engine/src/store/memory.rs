@@ -10,7 +10,8 @@ use jiff::Timestamp;
 
 use crate::model::{Contact, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition,
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent,
+    Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -28,6 +29,7 @@ struct TenantData {
     events: HashMap<(String, String), (String, bool)>,
     flows: std::collections::BTreeMap<String, FlowData>,
     runs: HashMap<RunId, Run>,
+    schedules: std::collections::BTreeMap<String, Schedule>,
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
@@ -164,6 +166,76 @@ impl Store for MemoryStore {
                     })
                 })
                 .collect()
+        }))
+    }
+
+    async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        self.with(&schedule.tenant_id, |t| {
+            t.schedules
+                .insert(schedule.flow_id.clone(), schedule.clone())
+        });
+        Ok(())
+    }
+
+    async fn due_schedules(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>, StoreError> {
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due: Vec<Schedule> = tenants
+            .values()
+            .flat_map(|t| t.schedules.values())
+            .filter(|s| s.next_fire_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|s| s.next_fire_at);
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(due)
+    }
+
+    async fn advance_schedule(
+        &self,
+        schedule: &Schedule,
+        next: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(&schedule.tenant_id, |t| {
+            match t.schedules.get_mut(&schedule.flow_id) {
+                Some(current) if current.next_fire_at == schedule.next_fire_at => {
+                    current.next_fire_at = next;
+                    true
+                }
+                _ => false,
+            }
+        }))
+    }
+
+    async fn contacts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let mut contacts: Vec<Contact> = self.with(tenant_id, |t| {
+            t.contacts
+                .values()
+                .filter(|c| after.is_none_or(|a| c.id.as_str() > a))
+                .cloned()
+                .collect()
+        });
+        contacts.sort_by(|a, b| a.id.cmp(&b.id));
+        contacts.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(contacts)
+    }
+
+    async fn last_run_started(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        contact_id: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.with(tenant_id, |t| {
+            t.runs
+                .values()
+                .filter(|r| r.flow_id == flow_id && r.contact_id == contact_id)
+                .map(|r| r.started_at)
+                .max()
         }))
     }
 

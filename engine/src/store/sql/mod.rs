@@ -7,6 +7,7 @@ mod contacts;
 mod events;
 mod flows;
 mod runs;
+mod schedules;
 
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use sqlx::{AnyPool, Executor};
 
 use crate::model::{Contact, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Store, StoreError, StoredEvent, Transition,
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent,
+    Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -183,6 +185,35 @@ impl Store for SqlStore {
     }
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
         runs::records(self, tenant_id, run_id).await
+    }
+    async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        schedules::save_schedule(self, schedule).await
+    }
+    async fn due_schedules(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>, StoreError> {
+        schedules::due_schedules(self, now, limit).await
+    }
+    async fn advance_schedule(
+        &self,
+        schedule: &Schedule,
+        next: Timestamp,
+    ) -> Result<bool, StoreError> {
+        schedules::advance_schedule(self, schedule, next).await
+    }
+    async fn contacts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError> {
+        schedules::contacts(self, tenant_id, after, limit).await
+    }
+    async fn last_run_started(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        contact_id: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        schedules::last_run_started(self, tenant_id, flow_id, contact_id).await
     }
     async fn claim_timers(
         &self,
