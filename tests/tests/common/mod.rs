@@ -1,0 +1,250 @@
+//! Helpers shared by the end-to-end tests: the real binary, a provider sink on 127.0.0.1,
+//! fresh PostgreSQL databases and Redis databases, and API calls.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub const TOKEN: &str = "e2e-test-token";
+
+/// The `stepwise` binary built beside this test.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("stepwise")
+}
+
+/// A provider stand-in: records each request's path and idempotency key.
+pub struct Sink {
+    pub url: String,
+    pub seen: Mutex<Vec<(String, String)>>,
+    count: watch::Sender<usize>,
+}
+
+impl Sink {
+    pub async fn start() -> (Arc<Sink>, watch::Receiver<usize>) {
+        let (count, progress) = watch::channel(0);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let sink = Arc::new(Sink {
+            url,
+            seen: Mutex::default(),
+            count,
+        });
+        let recorder = sink.clone();
+        let app = Router::new().route(
+            "/{step}",
+            post(
+                move |axum::extract::Path(step): axum::extract::Path<String>,
+                      headers: HeaderMap| {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut seen = recorder.seen.lock().unwrap();
+                    seen.push((step, key));
+                    recorder.count.send_replace(seen.len());
+                    async { "{\"ok\":true}" }
+                },
+            ),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (sink, progress)
+    }
+
+    pub fn distinct_keys(&self) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .map(|(_, k)| k)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+}
+
+/// Where the processes keep their state.
+#[derive(Clone)]
+pub struct Backend {
+    pub database_url: String,
+    /// Redis URL, queue name and database index.
+    pub redis: Option<(String, String, u8)>,
+}
+
+/// A running `stepwise` process and the first line it printed.
+pub struct Process {
+    pub child: Child,
+    pub first_line: String,
+}
+
+/// Starts `stepwise <args>` on `backend` and waits for its first line of output.
+pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
+    let mut command = Command::new(binary());
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("STEPWISE_API_TOKEN", TOKEN)
+        .env("DATABASE_URL", &backend.database_url)
+        .env_remove("REDIS_URL")
+        .env("STEPWISE_LOG", "warn");
+    if let Some((url, queue, db)) = &backend.redis {
+        command
+            .env("REDIS_URL", format!("{url}/{db}"))
+            .env("STEPWISE_QUEUE", queue);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stepwise");
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    Process {
+        child,
+        first_line: first_line.trim().to_owned(),
+    }
+}
+
+/// A server (`serve` with fast reconciling) and its base URL.
+pub fn start_server(dir: &Path, backend: &Backend, role: &str) -> (Process, String) {
+    let args = [
+        "serve",
+        "--role",
+        role,
+        "--listen",
+        "127.0.0.1:0",
+        "--reconcile-every",
+        "1",
+        "--call-lease",
+        "3",
+    ];
+    let process = spawn(dir, backend, &args);
+    let base = process
+        .first_line
+        .strip_prefix("stepwise listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {}", process.first_line))
+        .to_owned();
+    (process, base)
+}
+
+/// A fresh PostgreSQL database and Redis database index when the test URLs are set.
+pub async fn postgres_and_redis(label: &str) -> Option<(Backend, Cleanup)> {
+    let (Ok(pg), Ok(redis)) = (
+        std::env::var("STEPWISE_TEST_DATABASE_URL"),
+        std::env::var("STEPWISE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!(
+            "STEPWISE_TEST_DATABASE_URL / STEPWISE_TEST_REDIS_URL not set: PostgreSQL + Redis not tested here (CI sets them)"
+        );
+        return None;
+    };
+    let admin = stepwise_engine::store::SqlStore::connect(&pg)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {pg}: {e}"));
+    let name = format!("stepwise_{label}_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .expect("create database");
+    let base = pg
+        .rsplit_once('/')
+        .map_or(pg.as_str(), |(base, _)| base)
+        .to_owned();
+    let db = u8::try_from(1 + (std::process::id() + label.len() as u32) % 15).unwrap();
+    let queue = format!("stepwise-{label}-{}", std::process::id());
+    let backend = Backend {
+        database_url: format!("{base}/{name}"),
+        redis: Some((redis.clone(), queue, db)),
+    };
+    Some((
+        backend,
+        Cleanup {
+            admin,
+            name,
+            redis,
+            db,
+        },
+    ))
+}
+
+/// Drops what [`postgres_and_redis`] made.
+pub struct Cleanup {
+    admin: stepwise_engine::store::SqlStore,
+    name: String,
+    redis: String,
+    db: u8,
+}
+
+impl Cleanup {
+    pub async fn run(self) {
+        let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(self.admin.pool())
+            .await
+            .expect("drop database");
+        flush_redis(&self.redis, self.db);
+    }
+}
+
+/// Deletes everything in one Redis database, speaking RESP directly.
+pub fn flush_redis(url: &str, db: u8) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to Redis");
+    let db = db.to_string();
+    let select = format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{db}\r\n", db.len());
+    stream.write_all(select.as_bytes()).unwrap();
+    stream.write_all(b"*1\r\n$7\r\nFLUSHDB\r\n").unwrap();
+    let mut reply = [0u8; 10];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n+OK\r\n", "SELECT and FLUSHDB answered");
+}
+
+/// An authenticated API call for tenant `acme`.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: String,
+) -> reqwest::Result<Value> {
+    client
+        .request(method, url)
+        .bearer_auth(TOKEN)
+        .header("stepwise-tenant", "acme")
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+}
+
+/// A flow that calls the sink twice around a wait.
+pub fn two_call_flow(id: &str, sink: &str, wait: &str) -> String {
+    format!(
+        "id: {id}\npurpose: transactional\ntrigger: {{event: lead.created}}\nsteps:\n\
+         \x20 - id: first\n    http: {{url: '{sink}/first', body: {{n: '{{{{event.data.n}}}}'}}}}\n\
+         \x20 - id: pause\n    wait: {{for: {wait}}}\n\
+         \x20 - id: note\n    set: {{done: 'true'}}\n\
+         \x20 - id: second\n    http: {{url: '{sink}/second', body: {{n: '{{{{event.data.n}}}}'}}}}\n"
+    )
+}
+
+/// The event body for lead `n`.
+pub fn lead(n: usize) -> String {
+    serde_json::json!({"type": "lead.created", "external_id": format!("lead-{n}"), "data": {"n": n},
+                       "contact": {"id": format!("c{n}"), "phone": "+15125550100"}})
+    .to_string()
+}
