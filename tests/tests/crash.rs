@@ -18,9 +18,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Backend, Sink, call, flush_redis, lead, postgres_and_redis, start_server, two_call_flow,
+    Backend, Sink, call, flush_redis, lead, postgres_and_redis, setup, start_server, two_call_flow,
 };
-use serde_json::json;
 use stepwise_engine::runtime::run_id_for;
 use tokio::sync::watch;
 
@@ -62,23 +61,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
     let (sink, mut progress) = Sink::start().await;
     let (mut server, base) = start_server(dir, backend, "all");
     let client = reqwest::Client::new();
-    let tenant = json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
-    call(
-        &client,
-        reqwest::Method::PUT,
-        format!("{base}/v1/tenants/acme"),
-        tenant,
-    )
-    .await
-    .unwrap();
-    call(
-        &client,
-        reqwest::Method::POST,
-        format!("{base}/v1/flows"),
-        two_call_flow("crashy", &sink.url, "1s"),
-    )
-    .await
-    .unwrap();
+    setup(&client, &base, two_call_flow("crashy", &sink.url, "1s")).await;
 
     let (base_tx, base_rx) = watch::channel(base);
     let poster = tokio::spawn({

@@ -13,8 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use common::{Backend, call, lead, start_server, two_call_flow};
-use serde_json::json;
+use common::{Backend, call, completed_run, lead, setup, start_server, two_call_flow};
 use stepwise_engine::runtime::run_id_for;
 use tokio::sync::{Notify, watch};
 
@@ -63,23 +62,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
 
     let (mut server, base) = start_server(&dir, &backend, "all");
     let client = reqwest::Client::new();
-    let tenant = json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
-    call(
-        &client,
-        reqwest::Method::PUT,
-        format!("{base}/v1/tenants/acme"),
-        tenant,
-    )
-    .await
-    .unwrap();
-    call(
-        &client,
-        reqwest::Method::POST,
-        format!("{base}/v1/flows"),
-        two_call_flow("graceful", &sink, "1s"),
-    )
-    .await
-    .unwrap();
+    setup(&client, &base, two_call_flow("graceful", &sink, "1s")).await;
     call(
         &client,
         reqwest::Method::POST,
@@ -109,25 +92,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
 
     let run_id = run_id_for("api", "lead-0", "graceful");
     let (mut server, base) = start_server(&dir, &backend, "all");
-    let mut poll = tokio::time::interval(Duration::from_millis(100));
-    let run = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let run = call(
-                &client,
-                reqwest::Method::GET,
-                format!("{base}/v1/runs/{run_id}"),
-                String::new(),
-            )
-            .await
-            .unwrap();
-            if run["run"]["status"] == "completed" {
-                return run;
-            }
-            poll.tick().await;
-        }
-    })
-    .await
-    .expect("the run completes after the restart");
+    let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
     let history = run["history"].as_array().unwrap();
     assert!(
         !history.iter().any(|r| r["kind"] == "uncertain"),

@@ -9,8 +9,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Sink, call, lead, postgres_and_redis, spawn, start_server, two_call_flow};
-use serde_json::json;
+use common::{
+    Sink, call, completed_run, lead, postgres_and_redis, setup, spawn, start_server, two_call_flow,
+};
 use stepwise_engine::runtime::run_id_for;
 
 const RUNS: usize = 300;
@@ -28,24 +29,8 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
             let (sink, mut progress) = Sink::start().await;
             let (mut api, base) = start_server(&dir, &backend, "api");
             let client = reqwest::Client::new();
-            let tenant = json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
-            call(
-                &client,
-                reqwest::Method::PUT,
-                format!("{base}/v1/tenants/acme"),
-                tenant,
-            )
-            .await
-            .unwrap();
             let flow = two_call_flow("shared", &sink.url, "1s");
-            call(
-                &client,
-                reqwest::Method::POST,
-                format!("{base}/v1/flows"),
-                flow,
-            )
-            .await
-            .unwrap();
+            setup(&client, &base, flow).await;
             // The backlog is accepted before any worker runs.
             for n in 0..RUNS {
                 call(
@@ -78,30 +63,16 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
             let keys: HashSet<&String> = seen.iter().map(|(_, k)| k).collect();
             assert_eq!(seen.len(), keys.len(), "no call was made twice");
             assert_eq!(keys.len(), 2 * RUNS);
-            let mut poll = tokio::time::interval(Duration::from_millis(200));
             for n in 0..RUNS {
                 let run_id = run_id_for("api", &format!("lead-{n}"), "shared");
-                loop {
-                    let run = call(
-                        &client,
-                        reqwest::Method::GET,
-                        format!("{base}/v1/runs/{run_id}"),
-                        String::new(),
-                    )
-                    .await
-                    .unwrap();
-                    if run["run"]["status"] == "completed" {
-                        let called = run["history"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .filter(|r| r["kind"] == "called")
-                            .count();
-                        assert_eq!(called, 2, "run {n}: each step once");
-                        break;
-                    }
-                    poll.tick().await;
-                }
+                let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
+                let called = run["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["kind"] == "called")
+                    .count();
+                assert_eq!(called, 2, "run {n}: each step once");
             }
             for process in workers.iter_mut().chain(std::iter::once(&mut api)) {
                 process.child.kill().unwrap();

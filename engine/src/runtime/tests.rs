@@ -283,61 +283,89 @@ fn resend_opts_into_repeating_an_interrupted_send() {
     assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
 }
 
+/// The engine over memory store, memory queue and a virtual clock, with tenant `t1` in
+/// Chicago and [`ana`] as contact.
+struct Harness {
+    store: Arc<crate::store::MemoryStore>,
+    queue: Arc<crate::queue::MemoryQueue>,
+    clock: Arc<crate::ports::VirtualClock>,
+    connector: Arc<RecordingConnector>,
+    engine: Engine,
+}
+
+impl Harness {
+    async fn new(start: Timestamp, flow: &str) -> Self {
+        use crate::ports::{FlowDocument, Store};
+        let store = Arc::new(crate::store::MemoryStore::new());
+        let queue = Arc::new(crate::queue::MemoryQueue::new());
+        let clock = Arc::new(crate::ports::VirtualClock::new(start));
+        let connector = Arc::new(RecordingConnector::default());
+        let engine = Engine::new(
+            store.clone(),
+            queue.clone(),
+            clock.clone(),
+            connector.clone(),
+        );
+        let tenant = Tenant {
+            id: "t1".into(),
+            timezone: "America/Chicago".into(),
+            ..Tenant::default()
+        };
+        store.put_tenant(&tenant).await.unwrap();
+        store.put_contact("t1", &ana()).await.unwrap();
+        let doc = FlowDocument {
+            source: flow.into(),
+            config: json!({}),
+            templates: json!({}),
+        };
+        engine.publish("t1", doc).await.unwrap();
+        Self {
+            store,
+            queue,
+            clock,
+            connector,
+            engine,
+        }
+    }
+
+    /// Advances every run whose task is due now.
+    async fn drain(&self) {
+        use crate::ports::Clock;
+        while let Some(task) = self.queue.pop_due(self.clock.now()) {
+            self.engine.advance(task).await.unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_failed_run_can_be_retried_from_the_failed_step() {
     use crate::model::RunStatus;
-    use crate::ports::{Clock, FlowDocument, Store, VirtualClock};
-    let store = Arc::new(crate::store::MemoryStore::new());
-    let queue = Arc::new(crate::queue::MemoryQueue::new());
-    let clock = Arc::new(VirtualClock::new(start()));
-    let connector = Arc::new(RecordingConnector::default());
-    connector.script([Err(ConnectorError::Permanent {
+    use crate::ports::Store;
+    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: before\n    set: {x: '1'}\n  - id: n\n    notify: {text: hi}\n";
+    let h = Harness::new(start(), yaml).await;
+    h.connector.script([Err(ConnectorError::Permanent {
         code: "500".into(),
         message: "down".into(),
     })]);
-    let engine = Engine::new(
-        store.clone(),
-        queue.clone(),
-        clock.clone(),
-        connector.clone(),
-    );
-    let tenant = Tenant {
-        id: "t1".into(),
-        ..Tenant::default()
-    };
-    store.put_tenant(&tenant).await.unwrap();
-    store.put_contact("t1", &ana()).await.unwrap();
-    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: before\n    set: {x: '1'}\n  - id: n\n    notify: {text: hi}\n";
-    engine
-        .publish(
-            "t1",
-            FlowDocument {
-                source: yaml.into(),
-                config: json!({}),
-                templates: json!({}),
-            },
-        )
-        .await
-        .unwrap();
-    let outcome = engine
+    let outcome = h
+        .engine
         .ingest("t1", "c1", Event::new("lead.created", json!({})))
         .await
         .unwrap();
     let run_id = outcome.started[0];
-    while let Some(task) = queue.pop_due(clock.now()) {
-        engine.advance(task).await.unwrap();
-    }
+    h.drain().await;
     assert_eq!(
-        store.run("t1", run_id).await.unwrap().status,
+        h.store.run("t1", run_id).await.unwrap().status,
         RunStatus::Failed
     );
-    assert!(engine.retry_run("t1", run_id).await.is_ok());
-    while let Some(task) = queue.pop_due(clock.now()) {
-        engine.advance(task).await.unwrap();
-    }
-    let run = store.run("t1", run_id).await.unwrap();
-    assert_eq!(run.status, RunStatus::Completed);
-    let kinds: Vec<String> = store
+    h.engine.retry_run("t1", run_id).await.unwrap();
+    h.drain().await;
+    assert_eq!(
+        h.store.run("t1", run_id).await.unwrap().status,
+        RunStatus::Completed
+    );
+    let kinds: Vec<String> = h
+        .store
         .records("t1", run_id)
         .await
         .unwrap()
@@ -354,51 +382,25 @@ async fn a_failed_run_can_be_retried_from_the_failed_step() {
         ["started", "computed", "ended", "woke", "called", "ended"],
         "the earlier step is not run again"
     );
-    assert_eq!(connector.calls().len(), 2);
+    assert_eq!(h.connector.calls().len(), 2);
     assert!(
-        engine.retry_run("t1", run_id).await.is_err(),
+        h.engine.retry_run("t1", run_id).await.is_err(),
         "a completed run cannot be retried"
     );
 }
 
 #[tokio::test]
 async fn a_schedule_enrols_its_audience_once_per_reenrolment_period() {
-    use crate::ports::{Clock, FlowDocument, Store, VirtualClock};
-    let store = Arc::new(crate::store::MemoryStore::new());
-    let queue = Arc::new(crate::queue::MemoryQueue::new());
+    use crate::ports::Store;
+    let yaml = "id: reactivation\npurpose: transactional\ntrigger:\n  schedule: '0 9 * * *'\n  audience: 'contact.tags.contains(\"lapsed\")'\n  reenroll_after: 2d\nsteps:\n  - notify: {text: 'come back {{contact.first_name}}'}\n";
     // Friday 2026-03-06 12:00 in Chicago.
-    let clock = Arc::new(VirtualClock::new("2026-03-06T18:00:00Z".parse().unwrap()));
-    let connector = Arc::new(RecordingConnector::default());
-    let engine = Engine::new(
-        store.clone(),
-        queue.clone(),
-        clock.clone(),
-        connector.clone(),
-    );
-    let tenant = Tenant {
-        id: "t1".into(),
-        timezone: "America/Chicago".into(),
-        ..Tenant::default()
-    };
-    store.put_tenant(&tenant).await.unwrap();
+    let h = Harness::new("2026-03-06T18:00:00Z".parse().unwrap(), yaml).await;
     let mut lapsed = ana();
     lapsed.tags = vec!["lapsed".into()];
+    h.store.put_contact("t1", &lapsed).await.unwrap();
     let mut active = ana();
     active.id = "c2".into();
-    store.put_contact("t1", &lapsed).await.unwrap();
-    store.put_contact("t1", &active).await.unwrap();
-    let yaml = "id: reactivation\npurpose: transactional\ntrigger:\n  schedule: '0 9 * * *'\n  audience: 'contact.tags.contains(\"lapsed\")'\n  reenroll_after: 2d\nsteps:\n  - notify: {text: 'come back {{contact.first_name}}'}\n";
-    engine
-        .publish(
-            "t1",
-            FlowDocument {
-                source: yaml.into(),
-                config: json!({}),
-                templates: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+    h.store.put_contact("t1", &active).await.unwrap();
     let mut fired = Vec::new();
     // Saturday, Sunday (the DST change), Monday and Tuesday mornings.
     for day in [
@@ -407,15 +409,12 @@ async fn a_schedule_enrols_its_audience_once_per_reenrolment_period() {
         "2026-03-09T14:00:00Z",
         "2026-03-10T14:00:00Z",
     ] {
-        let tick: Timestamp = day.parse().unwrap();
-        clock.advance_to(tick);
-        let started = engine.fire_schedules_once().await.unwrap();
-        while let Some(task) = queue.pop_due(clock.now()) {
-            engine.advance(task).await.unwrap();
-        }
+        h.clock.advance_to(day.parse().unwrap());
+        let started = h.engine.fire_schedules_once().await.unwrap();
+        h.drain().await;
         fired.push((day, started));
         assert_eq!(
-            engine.fire_schedules_once().await.unwrap(),
+            h.engine.fire_schedules_once().await.unwrap(),
             0,
             "{day}: a tick fires once"
         );
@@ -430,7 +429,8 @@ async fn a_schedule_enrols_its_audience_once_per_reenrolment_period() {
             ("2026-03-10T14:00:00Z", 0)
         ]
     );
-    let texts: Vec<Value> = connector
+    let texts: Vec<Value> = h
+        .connector
         .calls()
         .iter()
         .map(|c| c.payload["text"].clone())

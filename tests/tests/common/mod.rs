@@ -248,3 +248,52 @@ pub fn lead(n: usize) -> String {
                        "contact": {"id": format!("c{n}"), "phone": "+15125550100"}})
     .to_string()
 }
+
+/// Creates tenant `acme` (America/Chicago) and publishes `flow` through the API at `base`.
+pub async fn setup(client: &reqwest::Client, base: &str, flow: String) {
+    let tenant = serde_json::json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
+    call(
+        client,
+        reqwest::Method::PUT,
+        format!("{base}/v1/tenants/acme"),
+        tenant,
+    )
+    .await
+    .unwrap();
+    call(
+        client,
+        reqwest::Method::POST,
+        format!("{base}/v1/flows"),
+        flow,
+    )
+    .await
+    .unwrap();
+}
+
+/// Polls run `run_id` until it completes (or `limit` passes) and returns it.
+pub async fn completed_run(
+    client: &reqwest::Client,
+    base: &str,
+    run_id: impl std::fmt::Display,
+    limit: std::time::Duration,
+) -> Value {
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+    tokio::time::timeout(limit, async {
+        loop {
+            let run = call(
+                client,
+                reqwest::Method::GET,
+                format!("{base}/v1/runs/{run_id}"),
+                String::new(),
+            )
+            .await
+            .unwrap();
+            if run["run"]["status"] == "completed" {
+                return run;
+            }
+            poll.tick().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("run {run_id} did not complete"))
+}
