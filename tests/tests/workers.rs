@@ -29,6 +29,19 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
             let (sink, mut progress) = Sink::start().await;
             let (mut api, base) = start_server(&dir, &backend, "api");
             let client = reqwest::Client::new();
+            let ready: serde_json::Value = client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                ready,
+                serde_json::json!({"database": true, "queue": true}),
+                "PostgreSQL and Redis reachable"
+            );
             let flow = two_call_flow("shared", &sink.url, "1s");
             setup(&client, &base, flow).await;
             // The backlog is accepted before any worker runs.

@@ -63,7 +63,8 @@ pub struct AdvanceJob {
 pub enum QueueBackend {
     /// The storage, and its pool for housekeeping.
     Sqlite(SqliteStorage<AdvanceJob>, apalis_sqlite::SqlitePool),
-    Redis(RedisStorage<AdvanceJob>),
+    /// The storage, and a connection for readiness checks.
+    Redis(RedisStorage<AdvanceJob>, apalis_redis::ConnectionManager),
 }
 
 impl QueueBackend {
@@ -99,7 +100,10 @@ impl QueueBackend {
             .batch_size(settings.batch_size)
             .heartbeat_interval(Duration::from_secs(5))
             .missed_heartbeats(3);
-        Ok(Self::Redis(RedisStorage::new(conn).with_config(config)))
+        Ok(Self::Redis(
+            RedisStorage::new(conn.clone()).with_config(config),
+            conn,
+        ))
     }
 }
 
@@ -151,13 +155,26 @@ impl Queue for ApalisQueue {
                 .push_task(task)
                 .await
                 .map_err(|e| e.to_string()),
-            QueueBackend::Redis(storage) => storage
+            QueueBackend::Redis(storage, _) => storage
                 .clone()
                 .push_task(task)
                 .await
                 .map_err(|e| e.to_string()),
         };
         pushed.map_err(QueueError)
+    }
+
+    /// PINGs Redis; the SQLite queue lives in the store's file, checked with the store.
+    async fn ready(&self) -> Result<(), QueueError> {
+        let QueueBackend::Redis(_, conn) = &self.backend else {
+            return Ok(());
+        };
+        let mut conn = conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(format!("redis: {e}")))
     }
 
     /// Deletes finished tasks older than ten minutes: apalis-sqlite keeps every task it ran,
@@ -220,7 +237,7 @@ pub async fn run_workers(
                 .run_until(signal)
                 .await
         }
-        QueueBackend::Redis(storage) => {
+        QueueBackend::Redis(storage, _) => {
             WorkerBuilder::new(name.as_str())
                 .backend(storage.poll_with_interval(POLL_INTERVAL))
                 .concurrency(concurrency)
