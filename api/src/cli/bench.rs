@@ -207,8 +207,12 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
     let _ = reconciler.await;
     let _ = timers.await;
     if args.database_url.is_none() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        let queue = stepwise_engine::queue::queue_url(&database_url);
+        let queue = queue.trim_start_matches("sqlite://");
+        for file in [path.display().to_string(), queue.to_owned()] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
         }
     }
     let seen = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();

@@ -68,9 +68,12 @@ pub enum QueueBackend {
 }
 
 impl QueueBackend {
-    /// The apalis tables in the store's SQLite file (created if missing).
-    pub async fn sqlite(path_url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
-        let options = apalis_sqlite::SqliteConnectOptions::from_str_url(path_url)?;
+    /// The queue beside the store's SQLite file: `sqlite://stepwise.db` keeps its tasks in
+    /// `stepwise.queue.db`. A file of its own gives the queue its own write lock, so queue
+    /// traffic never waits for (or makes wait) the store's commits; the store stays the truth
+    /// and the reconciler restores any task the queue file loses.
+    pub async fn sqlite(store_url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
+        let options = apalis_sqlite::SqliteConnectOptions::from_str_url(&queue_url(store_url))?;
         let pool = apalis_sqlite::SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)
@@ -105,6 +108,18 @@ impl QueueBackend {
             conn,
         ))
     }
+}
+
+/// The queue file's URL for a store URL (`x.db` → `x.queue.db`, query kept).
+pub fn queue_url(store_url: &str) -> String {
+    let (path, query) = store_url
+        .split_once('?')
+        .map_or((store_url, None), |(p, q)| (p, Some(q)));
+    let path = match path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => format!("{stem}.queue.{ext}"),
+        _ => format!("{path}.queue"),
+    };
+    query.map_or(path.clone(), |q| format!("{path}?{q}"))
 }
 
 trait FromStrUrl: Sized {
@@ -248,4 +263,25 @@ pub async fn run_workers(
         }
     };
     result.map_err(|e| QueueError(format!("worker stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_url;
+
+    #[test]
+    fn the_queue_file_sits_beside_the_store() {
+        assert_eq!(
+            queue_url("sqlite://stepwise.db"),
+            "sqlite://stepwise.queue.db"
+        );
+        assert_eq!(
+            queue_url("sqlite:///var/lib/x/data.sqlite?mode=rwc"),
+            "sqlite:///var/lib/x/data.queue.sqlite?mode=rwc"
+        );
+        assert_eq!(
+            queue_url("sqlite://./dir.v2/stepwise"),
+            "sqlite://./dir.v2/stepwise.queue"
+        );
+    }
 }

@@ -5,6 +5,7 @@ mod apalis;
 mod memory;
 
 pub use apalis::{
-    AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, run_workers,
+    AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, queue_url,
+    run_workers,
 };
 pub use memory::MemoryQueue;
