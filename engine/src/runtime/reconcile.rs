@@ -25,8 +25,9 @@ pub const TIMER_TICK: Duration = Duration::from_millis(200);
 /// How far ahead the timer loop queues runs.
 pub const LOOKAHEAD: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 
-/// Queues the timers coming due; returns how many.
+/// Queues the timers coming due (and prunes the queue's finished tasks); returns how many.
 pub async fn queue_timers_once(engine: &Engine) -> Result<usize, EngineError> {
+    engine.queue.prune().await?;
     let mut total = 0;
     loop {
         let claimed = engine
@@ -96,10 +97,6 @@ pub async fn reconcile_once(engine: &Engine) -> Result<usize, EngineError> {
     }
     if count > 0 {
         tracing::info!(count, "reconciler re-enqueued overdue runs");
-    }
-    let pruned = engine.queue.prune().await?;
-    if pruned > 0 {
-        tracing::debug!(pruned, "pruned finished queue tasks");
     }
     Ok(count)
 }
