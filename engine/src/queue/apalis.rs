@@ -267,7 +267,51 @@ pub async fn run_workers(
 
 #[cfg(test)]
 mod tests {
-    use super::queue_url;
+    use super::*;
+
+    #[tokio::test]
+    async fn prune_removes_finished_tasks_and_keeps_pending_ones() {
+        let path = std::env::temp_dir().join(format!(
+            "stepwise-prune-{}.db",
+            uuid::Uuid::now_v7().simple()
+        ));
+        let url = format!("sqlite://{}", path.display());
+        let backend = QueueBackend::sqlite(&url, &QueueSettings::default())
+            .await
+            .unwrap();
+        let queue = ApalisQueue::new(backend.clone());
+        for seq in 0..3 {
+            let task = AdvanceTask {
+                tenant_id: "t".into(),
+                run_id: RunId(uuid::Uuid::now_v7()),
+                seq,
+            };
+            queue.schedule(task, Timestamp::now()).await.unwrap();
+        }
+        assert_eq!(queue.prune().await.unwrap(), 0, "pending tasks stay");
+        let QueueBackend::Sqlite(_, pool) = &backend else {
+            unreachable!()
+        };
+        sqlx::query(
+            "UPDATE Jobs SET status = 'Done' WHERE ROWID IN (SELECT ROWID FROM Jobs LIMIT 2)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        assert_eq!(queue.prune().await.unwrap(), 2, "finished tasks go");
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM Jobs")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 1);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!(
+                "{}{suffix}",
+                super::queue_url(&url).trim_start_matches("sqlite://")
+            ));
+        }
+    }
 
     #[test]
     fn the_queue_file_sits_beside_the_store() {
