@@ -49,6 +49,7 @@ pub async fn run_all(store: &dyn Store) {
     flow_versions_are_immutable(store).await;
     transitions_apply_once(store).await;
     tenants_are_isolated(store).await;
+    long_histories_keep_their_order(store).await;
     timers::due_runs_span_tenants_in_wake_order(store).await;
     timers::timers_are_claimed_once_per_seq(store).await;
     timers::schedules_tick_once(store).await;
@@ -347,6 +348,35 @@ async fn tenants_are_isolated(store: &dyn Store) {
         store.run("a", run.id).await.expect("run").status,
         RunStatus::Ready,
         "a's run is unchanged"
+    );
+}
+
+async fn long_histories_keep_their_order(store: &dyn Store) {
+    let run = new_run("g");
+    store.create_run("g", &run, &[]).await.expect("create");
+    let records: Vec<StepRecord> = (0..250)
+        .map(|n| {
+            record(Happening::Computed {
+                output: json!({ "n": n }),
+            })
+        })
+        .collect();
+    let mut next = run.clone();
+    next.seq = 1;
+    let transition = Transition {
+        expected_seq: 0,
+        run: next,
+        records: records.clone(),
+        contact: None,
+    };
+    store
+        .apply("g", transition)
+        .await
+        .expect("apply a long transition");
+    assert_eq!(
+        store.records("g", run.id).await.expect("records"),
+        records,
+        "every record, in order"
     );
 }
 

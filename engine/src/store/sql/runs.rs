@@ -24,36 +24,75 @@ fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Records per INSERT: 9 values each stays well under SQLite's and PostgreSQL's limits on
+/// bound parameters.
+const RECORDS_PER_INSERT: usize = 100;
+
+/// Appends a transition's records, many per statement (a round trip per record would dominate
+/// the cost of a step).
 async fn insert_records(
     tx: &mut Tx,
     tenant_id: &str,
     run: &Run,
     records: &[StepRecord],
 ) -> Result<(), StoreError> {
-    for (idx, record) in records.iter().enumerate() {
+    for (chunk_index, chunk) in records.chunks(RECORDS_PER_INSERT).enumerate() {
+        insert_chunk(tx, tenant_id, run, chunk, chunk_index * RECORDS_PER_INSERT).await?;
+    }
+    Ok(())
+}
+
+async fn insert_chunk(
+    tx: &mut Tx,
+    tenant_id: &str,
+    run: &Run,
+    records: &[StepRecord],
+    first: usize,
+) -> Result<(), StoreError> {
+    let rows: Vec<String> = (0..records.len())
+        .map(|r| {
+            let b = r * 9;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) VALUES {}",
+        rows.join(", ")
+    );
+    // The statement text holds only numbered placeholders; every value is bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let run_id = run.id.to_string();
+    for (offset, record) in records.iter().enumerate() {
+        let idx = first + offset;
         let doc = serde_json::to_value(record).map_err(|e| corrupt("step record", e))?;
         let kind = doc
             .get("kind")
             .and_then(|k| k.as_str())
             .unwrap_or_default()
             .to_owned();
-        sqlx::query(
-            "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(tenant_id)
-        .bind(run.id.to_string())
-        .bind(seq(run.seq))
-        .bind(i64::try_from(idx).unwrap_or(i64::MAX))
-        .bind(micros(record.at))
-        .bind(record.step.clone())
-        .bind(i64::from(record.attempt))
-        .bind(kind)
-        .bind(doc.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
+        query = query
+            .bind(tenant_id.to_owned())
+            .bind(run_id.clone())
+            .bind(seq(run.seq))
+            .bind(i64::try_from(idx).unwrap_or(i64::MAX))
+            .bind(micros(record.at))
+            .bind(record.step.clone())
+            .bind(i64::from(record.attempt))
+            .bind(kind)
+            .bind(doc.to_string());
     }
+    query.execute(&mut **tx).await.map_err(unavailable)?;
     Ok(())
 }
 
