@@ -5,7 +5,6 @@ use super::engine::Engine;
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::model::{RunId, RunStatus};
-use crate::ports::{AdvanceTask, Transition};
 
 impl Engine {
     /// Retries a failed run from the step that failed, with a fresh attempt count.
@@ -17,21 +16,17 @@ impl Engine {
             )));
         }
         let now = self.clock.now();
-        let expected_seq = run.seq;
         let step = self
             .deployment(tenant_id, &run.flow_id, run.flow_version)
             .await?
             .flow
             .meta(run.pc)
             .map(|m| m.id.clone());
-        run.seq += 1;
-        run.status = RunStatus::Ready;
         run.attempt = 0;
         run.in_flight = None;
         run.hold = None;
         run.ended_at = None;
         run.end_reason = None;
-        run.wake_at = Some(now);
         let record = StepRecord {
             at: now,
             step,
@@ -40,19 +35,7 @@ impl Engine {
                 by: "retry by an admin".into(),
             },
         };
-        let task = AdvanceTask::for_run(tenant_id, &run);
-        self.store
-            .apply(
-                tenant_id,
-                Transition {
-                    expected_seq,
-                    run,
-                    records: vec![record],
-                    contact: None,
-                },
-            )
-            .await?;
-        self.queue.schedule(task, now).await?;
+        self.make_ready(tenant_id, run, vec![record]).await?;
         Ok(())
     }
 

@@ -294,6 +294,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Moves a run from its stored `seq` to ready now, with `records`, and queues it.
+    pub(super) async fn make_ready(
+        &self,
+        tenant_id: &str,
+        mut run: Run,
+        records: Vec<StepRecord>,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let expected_seq = run.seq;
+        run.seq += 1;
+        run.status = RunStatus::Ready;
+        run.wake_at = Some(now);
+        let task = AdvanceTask::for_run(tenant_id, &run);
+        self.store
+            .apply(
+                tenant_id,
+                Transition {
+                    expected_seq,
+                    run,
+                    records,
+                    contact: None,
+                },
+            )
+            .await?;
+        self.queue.schedule(task, now).await?;
+        Ok(())
+    }
+
     /// Starts the oldest queued run of a contact whose flow has no active run left.
     async fn promote_queued(&self, tenant_id: &str, contact_id: &str) -> Result<(), EngineError> {
         let active = self.store.active_runs(tenant_id, contact_id).await?;
@@ -302,24 +330,8 @@ impl Engine {
                 .iter()
                 .any(|r| r.flow_id == queued.flow_id && r.status != RunStatus::Queued);
             if !busy {
-                let mut run = queued.clone();
-                let expected_seq = run.seq;
-                run.seq += 1;
-                run.status = RunStatus::Ready;
-                run.wake_at = Some(self.clock.now());
-                let task = AdvanceTask::for_run(tenant_id, &run);
-                self.store
-                    .apply(
-                        tenant_id,
-                        Transition {
-                            expected_seq,
-                            run,
-                            records: Vec::new(),
-                            contact: None,
-                        },
-                    )
+                self.make_ready(tenant_id, queued.clone(), Vec::new())
                     .await?;
-                self.queue.schedule(task, self.clock.now()).await?;
                 break;
             }
         }

@@ -50,6 +50,13 @@ fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
+/// A time column (unix microseconds) of `row`.
+fn time_column(row: &sqlx::any::AnyRow, column: &str) -> Result<Timestamp, StoreError> {
+    use sqlx::Row;
+    let us: i64 = row.try_get(column).map_err(unavailable)?;
+    Ok(Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
 impl SqlStore {
     /// Connects to `url` (`sqlite://stepwise.db`, `postgres://user@host/db`), creating a
     /// SQLite file if it does not exist. SQLite connections use WAL with `synchronous=NORMAL`.

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::contacts::write_contact;
-use super::{SqlStore, corrupt, micros, unavailable};
+use super::{SqlStore, corrupt, micros, time_column, unavailable};
 use crate::model::{Run, RunId, RunStatus};
 use crate::ports::{AdvanceTask, StoreError, Transition};
 use crate::runtime::StepRecord;
@@ -291,12 +291,6 @@ pub(super) async fn claim_timers(
     .await
     .map_err(unavailable)?;
     rows.iter()
-        .map(|row| {
-            let wake_at: i64 = row.try_get("wake_at").map_err(unavailable)?;
-            Ok((
-                task_of(row)?,
-                Timestamp::from_microsecond(wake_at).unwrap_or(Timestamp::UNIX_EPOCH),
-            ))
-        })
+        .map(|row| Ok((task_of(row)?, time_column(row, "wake_at")?)))
         .collect()
 }

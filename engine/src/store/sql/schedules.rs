@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{SqlStore, corrupt, micros, unavailable};
+use super::{SqlStore, corrupt, micros, time_column, unavailable};
 use crate::model::Contact;
 use crate::ports::{Schedule, StoreError};
 
@@ -39,12 +39,11 @@ pub(super) async fn due_schedules(
     rows.iter()
         .map(|row| {
             let version: i64 = row.try_get("version").map_err(unavailable)?;
-            let next: i64 = row.try_get("next_fire_at").map_err(unavailable)?;
             Ok(Schedule {
                 tenant_id: row.try_get("tenant_id").map_err(unavailable)?,
                 flow_id: row.try_get("flow_id").map_err(unavailable)?,
                 version: u32::try_from(version).unwrap_or_default(),
-                next_fire_at: Timestamp::from_microsecond(next).unwrap_or(Timestamp::UNIX_EPOCH),
+                next_fire_at: time_column(row, "next_fire_at")?,
             })
         })
         .collect()
@@ -108,9 +107,5 @@ pub(super) async fn last_run_started(
     .fetch_optional(&store.pool)
     .await
     .map_err(unavailable)?;
-    row.map(|row| {
-        let at: i64 = row.try_get("created_at").map_err(unavailable)?;
-        Ok(Timestamp::from_microsecond(at).unwrap_or(Timestamp::UNIX_EPOCH))
-    })
-    .transpose()
+    row.map(|row| time_column(&row, "created_at")).transpose()
 }
