@@ -3,17 +3,13 @@
 //! wait `--wait` and then call an HTTP sink on 127.0.0.1, and reports when each call arrived
 //! compared with when it was due: the lateness distribution, and the throughput of the burst.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::routing::post;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
+use serde_json::json;
 use stepwise_connectors::Connectors;
 use stepwise_engine::model::{Contact, Event, FlowDuration, Tenant};
 use stepwise_engine::ports::{FlowDocument, Store, SystemClock};
@@ -22,20 +18,11 @@ use stepwise_engine::runtime::reconcile::{run_reconciler, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    what: What,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum What {
-    /// Timer lateness: many runs waiting, all due within a short burst.
-    Timers(TimerArgs),
-}
+use super::sink::Sink;
+use super::{bar, percentile};
 
 #[derive(Debug, clap::Args)]
-struct TimerArgs {
+pub struct TimerArgs {
     /// Runs to start.
     #[arg(long, default_value_t = 10_000)]
     runs: usize,
@@ -53,56 +40,10 @@ struct TimerArgs {
     concurrency: usize,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let What::Timers(args) = args.what;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(timers(args))
-}
-
-fn bar(len: usize, message: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} {bar:40} {pos}/{len} {per_sec}")
-            .unwrap_or(ProgressStyle::default_bar()),
-    );
-    bar.set_message(message);
-    bar
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
     let wait: FlowDuration = args.wait.parse()?;
-    let arrivals: Arc<Mutex<Vec<(usize, Timestamp)>>> = Arc::default();
-    let (done_tx, mut done_rx) = tokio::sync::watch::channel(0usize);
-    let recorder = arrivals.clone();
-    let sink = Router::new().route(
-        "/",
-        post(move |body: axum::Json<Value>| {
-            let n = body["n"]
-                .as_str()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(usize::MAX);
-            let mut seen = recorder.lock().unwrap_or_else(|p| p.into_inner());
-            seen.push((n, Timestamp::now()));
-            done_tx.send_replace(seen.len());
-            async { "{}" }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sink_url = format!("http://{}/", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, sink).await });
+    let sink = Sink::start().await?;
+    let sink_url = sink.url.clone();
 
     let path = std::env::temp_dir().join(format!("stepwise-bench-{}.db", std::process::id()));
     let database_url = args
@@ -192,15 +133,9 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
         .total(jiff::Unit::Second)
         .unwrap_or(f64::NAN);
     let fired_bar = bar(args.runs, "fired");
-    let runs = args.runs;
-    let waited = tokio::time::timeout(
-        Duration::from_secs(600),
-        done_rx.wait_for(|seen| {
-            fired_bar.set_position(*seen as u64);
-            *seen >= runs
-        }),
-    )
-    .await;
+    let all_fired = sink
+        .wait_for(args.runs, Duration::from_secs(600), &fired_bar)
+        .await;
     fired_bar.finish_and_clear();
     let _ = stop_tx.send(true);
     let _ = workers.await;
@@ -215,12 +150,12 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let seen = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let seen = sink.arrivals();
     let mut lateness: Vec<f64> = seen
         .iter()
-        .filter_map(|(n, at)| {
-            due.get(*n).map(|d| {
-                (*at - *d)
+        .filter_map(|arrival| {
+            due.get(arrival.n).map(|d| {
+                (arrival.at - *d)
                     .total(jiff::Unit::Millisecond)
                     .unwrap_or(f64::NAN)
             })
@@ -244,7 +179,7 @@ async fn timers(args: TimerArgs) -> anyhow::Result<ExitCode> {
         "  fired: {} of {}{}",
         seen.len(),
         args.runs,
-        if waited.is_err() {
+        if !all_fired {
             " (gave up after 600 s)"
         } else {
             ""

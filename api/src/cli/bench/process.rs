@@ -1,0 +1,246 @@
+//! Real `stepwise` processes for the benchmarks: a fresh database (a SQLite file in the
+//! temporary directory, or a new PostgreSQL database beside the one given), child processes of
+//! this same binary on it, their memory use, and an API client for them.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+use stepwise_engine::store::SqlStore;
+
+pub const TOKEN: &str = "stepwise-bench-token";
+
+/// A database made for one benchmark run, removed on [`Database::drop_it`].
+#[derive(Debug)]
+pub struct Database {
+    pub url: String,
+    pub redis_url: Option<String>,
+    /// The queue name, unique to this run (the Redis keys of other runs are left alone).
+    pub queue: String,
+    admin: Option<(SqlStore, String)>,
+    file: Option<PathBuf>,
+}
+
+impl Database {
+    /// A fresh database: a new SQLite file, or a new database on the PostgreSQL server of
+    /// `postgres_url`.
+    pub async fn fresh(
+        label: &str,
+        postgres_url: Option<&str>,
+        redis_url: Option<&str>,
+    ) -> anyhow::Result<Database> {
+        let name = format!("stepwise_bench_{label}_{}", std::process::id());
+        let queue = name.replace('_', "-");
+        let redis_url = redis_url.map(str::to_owned);
+        let Some(postgres_url) = postgres_url else {
+            let file = std::env::temp_dir().join(format!("{name}.db"));
+            remove_sqlite(&file);
+            return Ok(Database {
+                url: format!("sqlite://{}", file.display()),
+                redis_url,
+                queue,
+                admin: None,
+                file: Some(file),
+            });
+        };
+        if redis_url.is_none() {
+            bail!("with PostgreSQL, give --redis-url for the queue");
+        }
+        let admin = SqlStore::connect(postgres_url)
+            .await
+            .with_context(|| format!("connect to {postgres_url}"))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(admin.pool())
+            .await
+            .context("create the benchmark database")?;
+        let base = postgres_url
+            .rsplit_once('/')
+            .map_or(postgres_url, |(base, _)| base);
+        Ok(Database {
+            url: format!("{base}/{name}"),
+            redis_url,
+            queue,
+            admin: Some((admin, name)),
+            file: None,
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        if self.file.is_some() {
+            "SQLite"
+        } else {
+            "PostgreSQL + Redis"
+        }
+    }
+
+    /// Starts `stepwise <args>` on this database and waits for its first line of output.
+    pub fn spawn(&self, args: &[&str]) -> anyhow::Result<Process> {
+        let exe = std::env::current_exe().context("find the stepwise binary")?;
+        let mut command = Command::new(exe);
+        command
+            .args(args)
+            .env("DATABASE_URL", &self.url)
+            .env("STEPWISE_API_TOKEN", TOKEN)
+            .env("STEPWISE_QUEUE", &self.queue)
+            .env("STEPWISE_LOG", "error")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(redis) = &self.redis_url {
+            command.env("REDIS_URL", redis);
+        }
+        let mut child = command.spawn().context("start stepwise")?;
+        let mut first_line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            BufReader::new(stdout).read_line(&mut first_line)?;
+        }
+        Ok(Process {
+            child,
+            first_line: first_line.trim().to_owned(),
+        })
+    }
+
+    /// Starts `stepwise serve` (all roles unless `role` says otherwise) on a free port and
+    /// answers it with its base URL.
+    pub fn serve(&self, role: &str, concurrency: usize) -> anyhow::Result<(Process, String)> {
+        let concurrency = concurrency.to_string();
+        let process = self.spawn(&[
+            "serve",
+            "--role",
+            role,
+            "--listen",
+            "127.0.0.1:0",
+            "--concurrency",
+            &concurrency,
+        ])?;
+        let Some(base) = process.first_line.strip_prefix("stepwise listening on ") else {
+            bail!("stepwise serve did not start: {:?}", process.first_line);
+        };
+        let base = base.to_owned();
+        Ok((process, base))
+    }
+
+    /// A connection of the benchmark's own, to count what the processes did.
+    pub async fn store(&self) -> anyhow::Result<SqlStore> {
+        Ok(SqlStore::connect(&self.url).await?)
+    }
+
+    pub async fn drop_it(self) -> anyhow::Result<()> {
+        if let Some(file) = &self.file {
+            remove_sqlite(file);
+            let queue = stepwise_engine::queue::queue_url(&self.url);
+            remove_sqlite(&PathBuf::from(queue.trim_start_matches("sqlite://")));
+        }
+        if let Some((admin, name)) = self.admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .execute(admin.pool())
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn remove_sqlite(file: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}
+
+/// A child `stepwise` process, killed when dropped.
+#[derive(Debug)]
+pub struct Process {
+    pub child: Child,
+    pub first_line: String,
+}
+
+impl Process {
+    /// Resident memory now and at its peak, in MiB (Linux `/proc`).
+    pub fn memory_mib(&self) -> Option<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        };
+        Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls to a benchmarked server, as tenant `bench`.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: String) -> Api {
+        Api {
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("stepwise-tenant", "bench")
+    }
+
+    /// Creates tenant `bench` and publishes `flow` (YAML) for it.
+    pub async fn setup(&self, flows: &[String]) -> anyhow::Result<()> {
+        let tenant = serde_json::json!({"name": "Bench Dental", "timezone": "America/Chicago"});
+        let answer = self
+            .request(reqwest::Method::PUT, "/v1/tenants/bench")
+            .json(&tenant)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("creating the tenant: {}", answer.text().await?);
+        }
+        for flow in flows {
+            let answer = self
+                .request(reqwest::Method::POST, "/v1/flows")
+                .header("content-type", "application/yaml")
+                .body(flow.clone())
+                .send()
+                .await?;
+            if !answer.status().is_success() {
+                bail!("publishing a flow: {}", answer.text().await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts one event of `event_type` for contact `c<n>`, carrying `n` and the time sent.
+    pub async fn event(&self, event_type: &str, n: usize) -> anyhow::Result<()> {
+        let sent = jiff::Timestamp::now().as_microsecond();
+        let body = serde_json::json!({
+            "type": event_type,
+            "external_id": format!("{event_type}-{n}"),
+            "data": { "n": n.to_string(), "sent": sent.to_string() },
+            "contact": { "id": format!("c{n}"), "phone": "+15125550100", "first_name": "Ana" },
+        });
+        let answer = self
+            .request(reqwest::Method::POST, "/v1/events")
+            .json(&body)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("event {n}: {} {}", answer.status(), answer.text().await?);
+        }
+        Ok(())
+    }
+}
