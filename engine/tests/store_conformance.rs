@@ -23,6 +23,7 @@ async fn sqlite_conforms() {
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
+    conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     drop(store);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -50,6 +51,7 @@ async fn postgres_conforms() {
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
+    conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     store.pool().close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(admin.pool())

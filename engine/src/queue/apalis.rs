@@ -3,7 +3,10 @@
 //!
 //! apalis' sharp edges (crates.md Part 1 §1), and what this module does about each:
 //! - a storage without a poll strategy notices work only at its 30 s heartbeat: workers poll
-//!   every [`POLL_INTERVAL`];
+//!   every [`POLL_INTERVAL`], and a task this process pushes due now wakes its own workers at
+//!   once ([`Wakeups`]), so an event's first step starts within milliseconds;
+//! - a worker runs all its tasks on its own tokio task: the handler spawns each advance, so
+//!   a busy worker uses every core;
 //! - backend re-runs (25, instant) stack on any retry layer: tasks are pushed with
 //!   `max_attempts(1)` and handlers never fail; the engine owns retries;
 //! - a reused worker name blocks crash recovery: names carry the process id and a random part;
@@ -62,9 +65,74 @@ pub struct AdvanceJob {
 #[derive(Debug, Clone)]
 pub enum QueueBackend {
     /// The storage, and its pool for housekeeping.
-    Sqlite(SqliteStorage<AdvanceJob>, apalis_sqlite::SqlitePool),
+    Sqlite(
+        SqliteStorage<AdvanceJob>,
+        apalis_sqlite::SqlitePool,
+        Wakeups,
+    ),
     /// The storage, and a connection for readiness checks.
-    Redis(RedisStorage<AdvanceJob>, apalis_redis::ConnectionManager),
+    Redis(
+        RedisStorage<AdvanceJob>,
+        apalis_redis::ConnectionManager,
+        Wakeups,
+    ),
+}
+
+/// Tells this process's workers that it pushed a task due now, so they fetch at once rather
+/// than at their next poll. Wake-ups coalesce: one pending wake-up fetches every task pushed
+/// before it. Other processes' workers still find the task by polling.
+#[derive(Debug, Clone)]
+pub struct Wakeups {
+    tx: tokio::sync::mpsc::Sender<()>,
+    rx: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<()>>>>,
+}
+
+impl Default for Wakeups {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        Self {
+            tx,
+            rx: Arc::new(std::sync::Mutex::new(Some(rx))),
+        }
+    }
+}
+
+impl Wakeups {
+    fn wake(&self) {
+        let _ = self.tx.try_send(()); // full: a wake-up is already pending
+    }
+
+    /// The wake-ups as a stream, for the first worker of the process (later ones poll).
+    fn stream(&self) -> Option<WakeStream> {
+        self.rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map(WakeStream)
+    }
+}
+
+/// A stream that yields whenever [`Wakeups::wake`] was called.
+struct WakeStream(tokio::sync::mpsc::Receiver<()>);
+
+impl futures_core::Stream for WakeStream {
+    type Item = ();
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// When a worker fetches: at once when woken, else every [`POLL_INTERVAL`].
+fn poll_strategy(wakeups: &Wakeups) -> Strategy {
+    let strategy = Strategy::new();
+    let strategy = match wakeups.stream() {
+        Some(stream) => strategy.stream(stream),
+        None => strategy,
+    };
+    strategy.interval(POLL_INTERVAL)
 }
 
 impl QueueBackend {
@@ -90,6 +158,7 @@ impl QueueBackend {
         Ok(Self::Sqlite(
             SqliteStorage::new(&pool).with_config(config),
             pool,
+            Wakeups::default(),
         ))
     }
 
@@ -106,6 +175,7 @@ impl QueueBackend {
         Ok(Self::Redis(
             RedisStorage::new(conn.clone()).with_config(config),
             conn,
+            Wakeups::default(),
         ))
     }
 }
@@ -164,24 +234,33 @@ impl Queue for ApalisQueue {
             .run_at_timestamp(second)
             .max_attempts(1)
             .build();
+        let due_now = at <= Timestamp::now();
         let pushed = match &self.backend {
-            QueueBackend::Sqlite(storage, _) => storage
+            QueueBackend::Sqlite(storage, ..) => storage
                 .clone()
                 .push_task(task)
                 .await
                 .map_err(|e| e.to_string()),
-            QueueBackend::Redis(storage, _) => storage
+            QueueBackend::Redis(storage, ..) => storage
                 .clone()
                 .push_task(task)
                 .await
                 .map_err(|e| e.to_string()),
         };
-        pushed.map_err(QueueError)
+        pushed.map_err(QueueError)?;
+        if due_now {
+            match &self.backend {
+                QueueBackend::Sqlite(.., wakeups) | QueueBackend::Redis(.., wakeups) => {
+                    wakeups.wake()
+                }
+            }
+        }
+        Ok(())
     }
 
     /// PINGs Redis; the SQLite queue lives in the store's file, checked with the store.
     async fn ready(&self) -> Result<(), QueueError> {
-        let QueueBackend::Redis(_, conn) = &self.backend else {
+        let QueueBackend::Redis(_, conn, _) = &self.backend else {
             return Ok(());
         };
         let mut conn = conn.clone();
@@ -197,7 +276,7 @@ impl Queue for ApalisQueue {
     /// every task down; finished tasks are of no use here (the run history is in the store).
     /// (Not apalis' own `vacuum`, which also rewrites the whole file.)
     async fn prune(&self) -> Result<usize, QueueError> {
-        let QueueBackend::Sqlite(_, pool) = &self.backend else {
+        let QueueBackend::Sqlite(_, pool, _) = &self.backend else {
             return Ok(0);
         };
         let deleted = sqlx::query("DELETE FROM Jobs WHERE status IN ('Done', 'Killed')")
@@ -219,9 +298,18 @@ async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDyn
         run_id: job.run_id,
         seq: job.seq,
     };
-    if let Err(e) = engine.advance(task).await {
+    // Spawned, so that the advances of one worker run on every core (apalis polls a worker's
+    // tasks on one tokio task); the handler still waits, so concurrency limits hold.
+    let advanced = tokio::spawn(async move { engine.advance(task).await }).await;
+    match advanced {
+        Ok(Ok(())) => {}
         // Never fail the task: the run stays due in the store and the reconciler retries it.
-        tracing::warn!(run_id = %job.run_id, error = %e, "advance failed; the reconciler will retry");
+        Ok(Err(e)) => {
+            tracing::warn!(run_id = %job.run_id, error = %e, "advance failed; the reconciler will retry")
+        }
+        Err(e) => {
+            tracing::error!(run_id = %job.run_id, error = %e, "advance panicked; the reconciler will retry")
+        }
     }
     Ok(())
 }
@@ -243,18 +331,18 @@ pub async fn run_workers(
         Ok::<(), std::io::Error>(())
     };
     let result = match backend {
-        QueueBackend::Sqlite(storage, _) => {
+        QueueBackend::Sqlite(storage, _, wakeups) => {
             WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_interval(POLL_INTERVAL))
+                .backend(storage.poll_with_strategy(poll_strategy(&wakeups)))
                 .concurrency(concurrency)
                 .data(engine)
                 .build(handle)
                 .run_until(signal)
                 .await
         }
-        QueueBackend::Redis(storage, _) => {
+        QueueBackend::Redis(storage, _, wakeups) => {
             WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_interval(POLL_INTERVAL))
+                .backend(storage.poll_with_strategy(poll_strategy(&wakeups)))
                 .concurrency(concurrency)
                 .data(engine)
                 .build(handle)
@@ -289,7 +377,7 @@ mod tests {
             queue.schedule(task, Timestamp::now()).await.unwrap();
         }
         assert_eq!(queue.prune().await.unwrap(), 0, "pending tasks stay");
-        let QueueBackend::Sqlite(_, pool) = &backend else {
+        let QueueBackend::Sqlite(_, pool, _) = &backend else {
             unreachable!()
         };
         sqlx::query(

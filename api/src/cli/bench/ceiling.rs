@@ -14,7 +14,10 @@ const RUNS: usize = 10_000;
 
 /// A state document the size of a small run's (about 1 KiB of JSON).
 fn state_document() -> String {
-    format!("{{\"vars\":{{}},\"outputs\":{{\"text\":\"{}\"}}}}", "s".repeat(1000))
+    format!(
+        "{{\"vars\":{{}},\"outputs\":{{\"text\":\"{}\"}}}}",
+        "s".repeat(1000)
+    )
 }
 
 /// Transactions per second for the transition shape on `store`'s database.

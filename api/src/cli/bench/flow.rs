@@ -122,12 +122,24 @@ async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
         percentile(&ms, 100.0)
     );
 
+    wait_completed(&store, fixed).await?;
     let before = counts(&store).await?;
     let start = Instant::now();
-    let sent = send_all(&api, "lead.created", fixed, args.events, args.clients, "sending").await?;
+    let sent = send_all(
+        &api,
+        "lead.created",
+        fixed,
+        args.events,
+        args.clients,
+        "sending",
+    )
+    .await?;
     let accepted = args.events as f64 / sent;
     let target = fixed + args.events;
-    if !sink.wait_for(target, Duration::from_secs(600), &bar(target, "called")).await {
+    if !sink
+        .wait_for(target, Duration::from_secs(600), &bar(target, "called"))
+        .await
+    {
         bail!("the provider sink saw {} of {target} calls", sink.count());
     }
     let completed = wait_completed(&store, target).await?;
@@ -175,7 +187,10 @@ async fn fixed_rate(args: &FlowArgs, api: &Api, sink: &Sink) -> anyhow::Result<u
     while let Some(sent) = sends.join_next().await {
         sent??;
     }
-    if !sink.wait_for(total, Duration::from_secs(120), &progress).await {
+    if !sink
+        .wait_for(total, Duration::from_secs(120), &progress)
+        .await
+    {
         bail!("the provider sink saw {} of {total} calls", sink.count());
     }
     progress.finish_and_clear();
@@ -271,8 +286,15 @@ async fn memory(
         if count == 0 {
             break;
         }
-        send_all(api, "appointment.booked", first + part * tenth, count, args.clients, "waiting")
-            .await?;
+        send_all(
+            api,
+            "appointment.booked",
+            first + part * tenth,
+            count,
+            args.clients,
+            "waiting",
+        )
+        .await?;
         let target = part * tenth + count;
         while counts(store).await?.sleeping < target as i64 {
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -39,7 +39,9 @@ impl Sink {
                 let at = Timestamp::now();
                 let number = |key: &str| body[key].as_str().and_then(|v| v.parse::<i64>().ok());
                 let arrival = Arrival {
-                    n: number("n").and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX),
+                    n: number("n")
+                        .and_then(|n| usize::try_from(n).ok())
+                        .unwrap_or(usize::MAX),
                     at,
                     latency_ms: number("sent")
                         .map(|sent| (at.as_microsecond() - sent) as f64 / 1000.0),
@@ -92,7 +94,10 @@ impl Sink {
 
     /// Every arrival so far.
     pub fn arrivals(&self) -> Vec<Arrival> {
-        self.arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

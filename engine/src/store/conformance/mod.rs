@@ -2,7 +2,10 @@
 //! here, SQLite and PostgreSQL in `engine/tests/store_conformance.rs`). Each check panics
 //! with a message saying which promise broke.
 
+mod concurrent;
 mod timers;
+
+pub use concurrent::concurrent_transitions_apply_once;
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -385,5 +388,11 @@ mod tests {
     #[tokio::test]
     async fn the_memory_store_conforms() {
         super::run_all(&super::super::MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_applies_concurrent_transitions_once() {
+        let store = std::sync::Arc::new(super::super::MemoryStore::new());
+        super::concurrent_transitions_apply_once(store).await;
     }
 }

@@ -6,6 +6,7 @@
 mod contacts;
 mod events;
 mod flows;
+mod group_commit;
 mod runs;
 mod schedules;
 
@@ -35,6 +36,8 @@ pub enum Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Commits transitions in groups; `None` only inside the committers' own handle.
+    group: Option<group_commit::GroupCommit>,
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -92,7 +95,14 @@ impl SqlStore {
                 })
             });
         let pool = options.connect(&url).await.map_err(unavailable)?;
-        Ok(Self { pool, backend })
+        let mut store = Self {
+            pool,
+            backend,
+            group: None,
+        };
+        let committers = if backend == Backend::Sqlite { 1 } else { 4 };
+        store.group = Some(group_commit::GroupCommit::start(&store, committers));
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -185,7 +195,10 @@ impl Store for SqlStore {
         runs::run(self, tenant_id, run_id).await
     }
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError> {
-        runs::apply(self, tenant_id, transition).await
+        match &self.group {
+            Some(group) => group.apply(tenant_id, transition).await,
+            None => Err(StoreError::Unavailable("no committer".into())),
+        }
     }
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError> {
         runs::active_runs(self, tenant_id, contact_id).await

@@ -5,13 +5,12 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::contacts::write_contact;
 use super::{SqlStore, corrupt, micros, time_column, unavailable};
 use crate::model::{Run, RunId, RunStatus};
 use crate::ports::{AdvanceTask, StoreError, Transition};
 use crate::runtime::StepRecord;
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 fn status_name(status: RunStatus) -> String {
     serde_json::to_value(status)
@@ -28,27 +27,31 @@ fn seq(n: u64) -> i64 {
 /// bound parameters.
 const RECORDS_PER_INSERT: usize = 100;
 
-/// Appends a transition's records, many per statement (a round trip per record would dominate
-/// the cost of a step).
-async fn insert_records(
+/// One history row to insert: tenant, run, index within its transition, record.
+pub(super) type RecordRow<'a> = (&'a str, &'a Run, usize, &'a StepRecord);
+
+/// The rows of `records` of one run's transition.
+fn rows<'a>(tenant_id: &'a str, run: &'a Run, records: &'a [StepRecord]) -> Vec<RecordRow<'a>> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(idx, record)| (tenant_id, run, idx, record))
+        .collect()
+}
+
+/// Appends history rows, many per statement (a round trip per record would dominate the cost
+/// of a step).
+pub(super) async fn insert_records(
     tx: &mut Tx,
-    tenant_id: &str,
-    run: &Run,
-    records: &[StepRecord],
+    records: &[RecordRow<'_>],
 ) -> Result<(), StoreError> {
-    for (chunk_index, chunk) in records.chunks(RECORDS_PER_INSERT).enumerate() {
-        insert_chunk(tx, tenant_id, run, chunk, chunk_index * RECORDS_PER_INSERT).await?;
+    for chunk in records.chunks(RECORDS_PER_INSERT) {
+        insert_chunk(tx, chunk).await?;
     }
     Ok(())
 }
 
-async fn insert_chunk(
-    tx: &mut Tx,
-    tenant_id: &str,
-    run: &Run,
-    records: &[StepRecord],
-    first: usize,
-) -> Result<(), StoreError> {
+async fn insert_chunk(tx: &mut Tx, records: &[RecordRow<'_>]) -> Result<(), StoreError> {
     let rows: Vec<String> = (0..records.len())
         .map(|r| {
             let b = r * 9;
@@ -72,9 +75,7 @@ async fn insert_chunk(
     );
     // The statement text holds only numbered placeholders; every value is bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    let run_id = run.id.to_string();
-    for (offset, record) in records.iter().enumerate() {
-        let idx = first + offset;
+    for (tenant_id, run, idx, record) in records {
         let doc = serde_json::to_value(record).map_err(|e| corrupt("step record", e))?;
         let kind = doc
             .get("kind")
@@ -82,10 +83,10 @@ async fn insert_chunk(
             .unwrap_or_default()
             .to_owned();
         query = query
-            .bind(tenant_id.to_owned())
-            .bind(run_id.clone())
+            .bind((*tenant_id).to_owned())
+            .bind(run.id.to_string())
             .bind(seq(run.seq))
-            .bind(i64::try_from(idx).unwrap_or(i64::MAX))
+            .bind(i64::try_from(*idx).unwrap_or(i64::MAX))
             .bind(micros(record.at))
             .bind(record.step.clone())
             .bind(i64::from(record.attempt))
@@ -153,7 +154,7 @@ pub(super) async fn create_run(
         tx.rollback().await.map_err(unavailable)?;
         return Ok(false);
     }
-    insert_records(&mut tx, tenant_id, run, records).await?;
+    insert_records(&mut tx, &rows(tenant_id, run, records)).await?;
     tx.commit().await.map_err(unavailable)?;
     Ok(true)
 }
@@ -176,14 +177,15 @@ pub(super) async fn run(
     serde_json::from_str(&state).map_err(|e| corrupt("run", e))
 }
 
-pub(super) async fn apply(
-    store: &SqlStore,
+/// Writes a transition's run row if the stored `seq` is the expected one; answers whether
+/// it did. The caller commits (see [`super::group_commit`]).
+pub(super) async fn update_run(
+    tx: &mut Tx,
     tenant_id: &str,
-    transition: Transition,
-) -> Result<(), StoreError> {
+    transition: &Transition,
+) -> Result<bool, StoreError> {
     let run = &transition.run;
     let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
     let updated = sqlx::query(
         "UPDATE runs SET status = $1, seq = $2, wake_at = $3, waiting_event = $4, format = $5, state = $6, \
          updated_at = $7 WHERE tenant_id = $8 AND id = $9 AND seq = $10",
@@ -198,24 +200,11 @@ pub(super) async fn apply(
     .bind(tenant_id)
     .bind(run.id.to_string())
     .bind(seq(transition.expected_seq))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if updated == 0 {
-        tx.rollback().await.map_err(unavailable)?;
-        // Tell a lost race from a missing (or another tenant's) run.
-        self::run(store, tenant_id, run.id).await?;
-        return Err(StoreError::Conflict {
-            run: run.id,
-            expected: transition.expected_seq,
-        });
-    }
-    insert_records(&mut tx, tenant_id, run, &transition.records).await?;
-    if let Some(contact) = &transition.contact {
-        write_contact(&mut tx, tenant_id, contact).await?;
-    }
-    tx.commit().await.map_err(unavailable)
+    Ok(updated > 0)
 }
 
 pub(super) async fn active_runs(
