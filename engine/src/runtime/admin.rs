@@ -52,7 +52,7 @@ impl Engine {
                 "run {run_id} has already ended"
             )));
         }
-        let tenant = self.store.tenant(tenant_id).await?;
+        let tenant = self.tenant(tenant_id).await?;
         let contact = self.store.contact(tenant_id, &run.contact_id).await?;
         let d = self
             .deployment(tenant_id, &run.flow_id, run.flow_version)

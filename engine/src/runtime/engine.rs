@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
 use super::advance::{Pause, RunCx};
+use super::cache::Caches;
 use super::compliance::zone_of;
 use super::flows::{Deployment, FlowCache};
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::expr::{Bindings, format_time};
-use crate::model::{Contact, Run, RunId, RunStatus, Tenant};
+use crate::model::{Contact, OnConflict, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
 
 /// How long a started call may take before the reconciler treats it as interrupted
@@ -41,6 +42,7 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     pub connector: Arc<dyn Connector>,
     pub(super) flows: FlowCache,
+    pub(super) caches: Caches,
     call_lease: jiff::SignedDuration,
     timers: TimerMode,
 }
@@ -68,6 +70,7 @@ impl Engine {
             clock,
             connector,
             flows: FlowCache::default(),
+            caches: Caches::default(),
             call_lease: CALL_LEASE,
             timers: TimerMode::Queue,
         }
@@ -179,7 +182,7 @@ impl Engine {
         if run.wake_at.is_some_and(|t| t > now) {
             return Ok(()); // early: the task for wake_at is still queued
         }
-        let tenant = self.store.tenant(&task.tenant_id).await?;
+        let tenant = self.tenant(&task.tenant_id).await?;
         let contact = self.store.contact(&task.tenant_id, &run.contact_id).await?;
         let d = self
             .deployment(&task.tenant_id, &run.flow_id, run.flow_version)
@@ -278,7 +281,13 @@ impl Engine {
         cx: RunCx<'_>,
         pause: Pause,
     ) -> Result<(), EngineError> {
-        let ended = pause == Pause::Ended;
+        // Only a flow that queues its runs per contact can have one waiting for this one.
+        let ended_queued_flow = pause == Pause::Ended
+            && cx
+                .flow
+                .flow
+                .concurrency
+                .is_some_and(|c| c.on_conflict == OnConflict::Queue);
         let (contact_id, wake_at) = (cx.run.contact_id.clone(), cx.run.wake_at);
         let next = self.commit(&task.tenant_id, seq, cx).await?;
         let now = self.clock.now();
@@ -288,7 +297,7 @@ impl Engine {
             }
             _ => {} // the timer loop queues it shortly before it is due
         }
-        if ended {
+        if ended_queued_flow {
             self.promote_queued(&task.tenant_id, &contact_id).await?;
         }
         Ok(())

@@ -62,7 +62,7 @@ impl Engine {
         tenant_id: &str,
         doc: &FlowDocument,
     ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
-        let tenant = self.store.tenant(tenant_id).await?;
+        let tenant = self.tenant(tenant_id).await?;
         definition::load_flow("flow.yaml", &doc.source, Some(&tenant.snippets))
             .map_err(EngineError::InvalidDefinition)
     }
@@ -77,6 +77,7 @@ impl Engine {
         let flow_id = flow.id().to_owned();
         let schedule = flow.flow.trigger.schedule.clone();
         let version = self.store.save_flow(tenant_id, &flow_id, &doc).await?;
+        self.flows_changed(tenant_id);
         if let Some(expr) = schedule {
             self.schedule_flow(tenant_id, &flow_id, version, &expr)
                 .await?;
@@ -93,6 +94,20 @@ impl Engine {
             version,
             warnings,
         })
+    }
+
+    /// Enables or disables a flow: a disabled flow starts no new runs; its running runs go on.
+    pub async fn set_flow_enabled(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        enabled: bool,
+    ) -> Result<(), EngineError> {
+        self.store
+            .set_flow_enabled(tenant_id, flow_id, enabled)
+            .await?;
+        self.flows_changed(tenant_id);
+        Ok(())
     }
 
     /// The compiled version a run uses.
@@ -121,7 +136,7 @@ impl Engine {
     /// The newest version of each enabled flow: what new events may start.
     pub(super) async fn live(&self, tenant_id: &str) -> Result<Vec<Deployment>, EngineError> {
         let mut out = Vec::new();
-        for live in self.store.live_flows(tenant_id).await? {
+        for live in self.live_flows(tenant_id).await? {
             out.push(
                 self.deployment(tenant_id, &live.flow_id, live.version)
                     .await?,

@@ -44,6 +44,30 @@ impl Engine {
         contact_id: &str,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
+        self.ingest_with(tenant_id, contact_id, None, event).await
+    }
+
+    /// Stores `contact` (created, or replaced by this version), then ingests the event for it.
+    pub async fn ingest_for_contact(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
+        self.store.put_contact(tenant_id, &contact).await?;
+        let contact_id = contact.id.clone();
+        self.ingest_with(tenant_id, &contact_id, Some(contact), event)
+            .await
+    }
+
+    /// Ingests with the contact already in hand, or read from the store.
+    async fn ingest_with(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        contact: Option<Contact>,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
         let now = self.clock.now();
         let stored = StoredEvent {
             id: Uuid::now_v7().to_string(),
@@ -51,8 +75,8 @@ impl Engine {
             contact_id: Some(contact_id.to_owned()),
             received_at: now,
         };
-        let event_id = match self.store.record_event(tenant_id, &stored).await? {
-            EventInsert::Inserted => stored.id,
+        let (event_id, replay) = match self.store.record_event(tenant_id, &stored).await? {
+            EventInsert::Inserted => (stored.id, false),
             EventInsert::Duplicate {
                 id,
                 processed: true,
@@ -63,13 +87,17 @@ impl Engine {
                     ..IngestOutcome::default()
                 });
             }
+            // Stored before, but its processing was interrupted: do what is left.
             EventInsert::Duplicate {
                 id,
                 processed: false,
-            } => id,
+            } => (id, true),
         };
-        let tenant = self.store.tenant(tenant_id).await?;
-        let contact = self.store.contact(tenant_id, contact_id).await?;
+        let tenant = self.tenant(tenant_id).await?;
+        let contact = match contact {
+            Some(contact) => contact,
+            None => self.store.contact(tenant_id, contact_id).await?,
+        };
         let mut outcome = IngestOutcome {
             event_id: event_id.clone(),
             ..IngestOutcome::default()
@@ -107,7 +135,8 @@ impl Engine {
             }
             let external_id = event.external_id.as_deref().unwrap_or(&event_id);
             let run_id = run_id_for(&event.source, external_id, d.flow.id());
-            if self.store.run(tenant_id, run_id).await.is_ok() {
+            // A new event has started no run yet; a replay may have.
+            if replay && self.store.run(tenant_id, run_id).await.is_ok() {
                 outcome.started.push(run_id); // started before an interruption
                 continue;
             }

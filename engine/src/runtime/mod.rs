@@ -3,6 +3,7 @@
 
 mod admin;
 mod advance;
+mod cache;
 pub mod compliance;
 mod engine;
 mod flows;
@@ -16,6 +17,7 @@ mod simulate;
 mod timeline;
 
 pub use advance::{Pause, RunCx};
+pub use cache::FRESH_FOR;
 pub use engine::{CALL_LEASE, Engine, IngestOutcome, TimerMode};
 pub use flows::{Deployment, Published};
 pub use ingest::run_id_for;

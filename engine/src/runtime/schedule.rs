@@ -41,7 +41,7 @@ impl Engine {
         version: u32,
         expr: &str,
     ) -> Result<(), EngineError> {
-        let tenant = self.store.tenant(tenant_id).await?;
+        let tenant = self.tenant(tenant_id).await?;
         let zone = TimeZone::get(&tenant.timezone).unwrap_or(TimeZone::UTC);
         let next = next_fire(expr, &zone, self.clock.now())
             .ok_or_else(|| EngineError::InvalidInput(format!("\"{expr}\" never fires")))?;
@@ -65,7 +65,7 @@ impl Engine {
     }
 
     async fn fire(&self, schedule: &Schedule) -> Result<usize, EngineError> {
-        let tenant = self.store.tenant(&schedule.tenant_id).await?;
+        let tenant = self.tenant(&schedule.tenant_id).await?;
         let zone = TimeZone::get(&tenant.timezone).unwrap_or(TimeZone::UTC);
         let live = self.store.live_flows(&tenant.id).await?;
         let current = live

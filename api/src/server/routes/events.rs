@@ -8,7 +8,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use stepwise_engine::error::EngineError;
 use stepwise_engine::model::{Contact, Event};
 
 use crate::server::{ApiError, AppState, authorize};
@@ -50,15 +49,10 @@ async fn ingest(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     });
-    let store = &state.engine.store;
-    store.tenant(&tenant).await.map_err(EngineError::from)?;
-    store
-        .put_contact(&tenant, &body.contact)
-        .await
-        .map_err(EngineError::from)?;
+    state.engine.tenant(&tenant).await?;
     let outcome = state
         .engine
-        .ingest(&tenant, &body.contact.id, event)
+        .ingest_for_contact(&tenant, body.contact, event)
         .await?;
     let status = if outcome.duplicate {
         StatusCode::OK

@@ -35,11 +35,6 @@ async fn put_tenant(
         )));
     }
     tenant.id = id;
-    state
-        .engine
-        .store
-        .put_tenant(&tenant)
-        .await
-        .map_err(stepwise_engine::error::EngineError::from)?;
+    state.engine.put_tenant(&tenant).await?;
     Ok((StatusCode::OK, Json(tenant)))
 }

@@ -46,8 +46,9 @@ pub(super) async fn record_event(
     })
 }
 
+/// Marks an event processed; the caller commits (see [`super::group_commit`]).
 pub(super) async fn mark_processed(
-    store: &SqlStore,
+    tx: &mut super::runs::Tx,
     tenant_id: &str,
     event_id: &str,
 ) -> Result<(), StoreError> {
@@ -55,7 +56,7 @@ pub(super) async fn mark_processed(
         .bind(true)
         .bind(tenant_id)
         .bind(event_id)
-        .execute(&store.pool)
+        .execute(&mut **tx)
         .await
         .map_err(unavailable)?;
     Ok(())

@@ -1,44 +1,71 @@
-//! Group commit: the transitions that concurrent advances hand the store at about the same
-//! time are committed together, in one transaction, so they share its round trips and (on
-//! PostgreSQL) its WAL flush. No transition waits for company: a committer takes whatever is
-//! queued when it becomes free, so at low load a batch is one transition and adds no delay.
+//! Group commit: the writes that concurrent advances and ingestions hand the store at about
+//! the same time (run transitions, new runs, events marked processed) are committed together,
+//! in one transaction, so they share its round trips and (on PostgreSQL) its WAL flush. No
+//! write waits for company: a committer takes whatever is queued when it becomes free, so at
+//! low load a batch is one write and adds no delay.
 //!
 //! Each transition keeps its own `seq` guard: one that lost a race is answered `Conflict`
 //! and leaves no trace, while the others in its batch commit. When the transaction itself
-//! fails, every transition in it is answered with the error and none is applied.
+//! fails, each write of the batch is retried alone, so one bad write fails only itself.
 
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::contacts::write_contact;
-use super::runs::{insert_records, update_run};
+use super::runs::{RecordRow, insert_records, insert_run, update_run};
 use super::{SqlStore, unavailable};
+use crate::model::Run;
 use crate::ports::{StoreError, Transition};
+use crate::runtime::StepRecord;
 
-/// Transitions committed together at most (their records go in multi-row inserts).
+/// Writes committed together at most (their records go in multi-row inserts).
 const MAX_BATCH: usize = 64;
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+/// Whether a write took effect: a transition passed its guard, a run was new.
+type Reply = oneshot::Sender<Result<bool, StoreError>>;
+
+/// One write of a batch.
+enum Op {
+    Apply(Transition),
+    Create { run: Run, records: Vec<StepRecord> },
+    MarkProcessed { event_id: String },
+}
 
 struct Pending {
     tenant_id: String,
-    transition: Transition,
+    op: Op,
     reply: Reply,
-}
-
-/// Hands transitions to the committer tasks.
-#[derive(Debug, Clone)]
-pub(super) struct GroupCommit {
-    tx: mpsc::Sender<Pending>,
 }
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
-            .field("run", &self.transition.run.id)
-            .finish()
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
     }
+}
+
+impl Pending {
+    /// The history rows this write appends if it takes effect.
+    fn records(&self) -> Vec<RecordRow<'_>> {
+        let (run, records) = match &self.op {
+            Op::Apply(t) => (&t.run, &t.records),
+            Op::Create { run, records } => (run, records),
+            Op::MarkProcessed { .. } => return Vec::new(),
+        };
+        records
+            .iter()
+            .enumerate()
+            .map(|(idx, record)| (self.tenant_id.as_str(), run, idx, record))
+            .collect()
+    }
+}
+
+/// Hands writes to the committer tasks.
+#[derive(Debug, Clone)]
+pub(super) struct GroupCommit {
+    tx: mpsc::Sender<Pending>,
 }
 
 impl GroupCommit {
@@ -53,22 +80,56 @@ impl GroupCommit {
         Self { tx }
     }
 
-    /// Commits `transition` (with others queued at the same time) and answers its outcome.
+    /// Commits a run's transition (with the other writes queued at the same time).
     pub(super) async fn apply(
         &self,
         tenant_id: &str,
         transition: Transition,
     ) -> Result<(), StoreError> {
+        let expected = transition.expected_seq;
+        let run = transition.run.id;
+        if self.submit(tenant_id, Op::Apply(transition)).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict { run, expected })
+        }
+    }
+
+    /// Creates a run with its first records; answers false when it already existed.
+    pub(super) async fn create(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        records: &[StepRecord],
+    ) -> Result<bool, StoreError> {
+        let op = Op::Create {
+            run: run.clone(),
+            records: records.to_vec(),
+        };
+        self.submit(tenant_id, op).await
+    }
+
+    /// Marks an event processed.
+    pub(super) async fn mark_processed(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<(), StoreError> {
+        let op = Op::MarkProcessed {
+            event_id: event_id.to_owned(),
+        };
+        self.submit(tenant_id, op).await.map(|_| ())
+    }
+
+    async fn submit(&self, tenant_id: &str, op: Op) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the store's committer stopped".into());
-        self.tx
-            .send(Pending {
-                tenant_id: tenant_id.to_owned(),
-                transition,
-                reply,
-            })
-            .await
-            .map_err(|_| stopped())?;
+        let pending = Pending {
+            tenant_id: tenant_id.to_owned(),
+            op,
+            reply,
+        };
+        self.tx.send(pending).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -86,20 +147,21 @@ async fn committer(store: SqlStore, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     }
 }
 
-/// Commits one batch and answers every transition in it.
+/// Commits one batch and answers every write in it.
 async fn commit(store: &SqlStore, batch: Vec<Pending>) {
     match write(store, &batch).await {
-        Ok(applied) => {
-            for (pending, applied) in batch.into_iter().zip(applied) {
-                let answer = if applied {
-                    Ok(())
-                } else {
-                    conflict(store, &pending).await
+        Ok(took_effect) => {
+            for (pending, took_effect) in batch.into_iter().zip(took_effect) {
+                let answer = match (&pending.op, took_effect) {
+                    (Op::Apply(t), false) => missing_or_moved(store, &pending.tenant_id, &t.run)
+                        .await
+                        .map(|()| false),
+                    _ => Ok(took_effect),
                 };
                 let _ = pending.reply.send(answer);
             }
         }
-        // One bad transition must not sink its neighbours: alone, each gets its own answer.
+        // One bad write must not sink its neighbours: alone, each gets its own answer.
         Err(_) if batch.len() > 1 => {
             for pending in batch {
                 Box::pin(commit(store, vec![pending])).await;
@@ -113,41 +175,39 @@ async fn commit(store: &SqlStore, batch: Vec<Pending>) {
     }
 }
 
-/// Writes the batch in one transaction; answers which transitions passed their `seq` guard.
+/// Writes the batch in one transaction; answers which writes took effect.
 async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreError> {
     let mut tx = store.pool.begin().await.map_err(unavailable)?;
-    let mut applied = Vec::with_capacity(batch.len());
+    let mut took_effect = Vec::with_capacity(batch.len());
     for p in batch {
-        applied.push(update_run(&mut tx, &p.tenant_id, &p.transition).await?);
+        let done = match &p.op {
+            Op::Apply(transition) => update_run(&mut tx, &p.tenant_id, transition).await?,
+            Op::Create { run, .. } => insert_run(&mut tx, &p.tenant_id, run).await?,
+            Op::MarkProcessed { event_id } => {
+                super::events::mark_processed(&mut tx, &p.tenant_id, event_id).await?;
+                true
+            }
+        };
+        took_effect.push(done);
     }
-    let records: Vec<_> = batch
-        .iter()
-        .zip(&applied)
-        .filter(|(_, applied)| **applied)
-        .flat_map(|(p, _)| {
-            p.transition
-                .records
-                .iter()
-                .enumerate()
-                .map(move |(idx, record)| (p.tenant_id.as_str(), &p.transition.run, idx, record))
-        })
-        .collect();
+    let effective = || batch.iter().zip(&took_effect).filter(|(_, done)| **done);
+    let records: Vec<RecordRow<'_>> = effective().flat_map(|(p, _)| p.records()).collect();
     insert_records(&mut tx, &records).await?;
-    for (p, _) in batch.iter().zip(&applied).filter(|(_, applied)| **applied) {
-        if let Some(contact) = &p.transition.contact {
+    for (p, _) in effective() {
+        if let Op::Apply(Transition {
+            contact: Some(contact),
+            ..
+        }) = &p.op
+        {
             write_contact(&mut tx, &p.tenant_id, contact).await?;
         }
     }
     tx.commit().await.map_err(unavailable)?;
-    Ok(applied)
+    Ok(took_effect)
 }
 
-/// Why a transition did not apply: a lost race, or a run that does not exist (for this tenant).
-async fn conflict(store: &SqlStore, pending: &Pending) -> Result<(), StoreError> {
-    let run = &pending.transition.run;
-    super::runs::run(store, &pending.tenant_id, run.id).await?;
-    Err(StoreError::Conflict {
-        run: run.id,
-        expected: pending.transition.expected_seq,
-    })
+/// A transition that did not apply: the run moved on (`Ok`, the caller reports the conflict)
+/// or does not exist for this tenant (`NotFound`).
+async fn missing_or_moved(store: &SqlStore, tenant_id: &str, run: &Run) -> Result<(), StoreError> {
+    super::runs::run(store, tenant_id, run.id).await.map(|_| ())
 }

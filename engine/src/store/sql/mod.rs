@@ -123,6 +123,12 @@ impl SqlStore {
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
 
+    fn group(&self) -> Result<&group_commit::GroupCommit, StoreError> {
+        self.group
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store has no committer".into()))
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -154,7 +160,7 @@ impl Store for SqlStore {
         tenant_id: &str,
         event_id: &str,
     ) -> Result<(), StoreError> {
-        events::mark_processed(self, tenant_id, event_id).await
+        self.group()?.mark_processed(tenant_id, event_id).await
     }
     async fn save_flow(
         &self,
@@ -189,16 +195,13 @@ impl Store for SqlStore {
         run: &Run,
         records: &[StepRecord],
     ) -> Result<bool, StoreError> {
-        runs::create_run(self, tenant_id, run, records).await
+        self.group()?.create(tenant_id, run, records).await
     }
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
         runs::run(self, tenant_id, run_id).await
     }
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError> {
-        match &self.group {
-            Some(group) => group.apply(tenant_id, transition).await,
-            None => Err(StoreError::Unavailable("no committer".into())),
-        }
+        self.group()?.apply(tenant_id, transition).await
     }
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError> {
         runs::active_runs(self, tenant_id, contact_id).await

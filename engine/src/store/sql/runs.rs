@@ -30,15 +30,6 @@ const RECORDS_PER_INSERT: usize = 100;
 /// One history row to insert: tenant, run, index within its transition, record.
 pub(super) type RecordRow<'a> = (&'a str, &'a Run, usize, &'a StepRecord);
 
-/// The rows of `records` of one run's transition.
-fn rows<'a>(tenant_id: &'a str, run: &'a Run, records: &'a [StepRecord]) -> Vec<RecordRow<'a>> {
-    records
-        .iter()
-        .enumerate()
-        .map(|(idx, record)| (tenant_id, run, idx, record))
-        .collect()
-}
-
 /// Appends history rows, many per statement (a round trip per record would dominate the cost
 /// of a step).
 pub(super) async fn insert_records(
@@ -121,14 +112,14 @@ fn task_of(row: &AnyRow) -> Result<AdvanceTask, StoreError> {
     })
 }
 
-pub(super) async fn create_run(
-    store: &SqlStore,
+/// Inserts a new run's row; answers false when a run with its id exists. The caller commits
+/// (see [`super::group_commit`]).
+pub(super) async fn insert_run(
+    tx: &mut Tx,
     tenant_id: &str,
     run: &Run,
-    records: &[StepRecord],
 ) -> Result<bool, StoreError> {
     let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
     let inserted = sqlx::query(
         "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, wake_at, \
          waiting_event, format, state, created_at, updated_at) \
@@ -146,17 +137,11 @@ pub(super) async fn create_run(
     .bind(i64::from(run.format))
     .bind(state)
     .bind(micros(run.started_at))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await.map_err(unavailable)?;
-        return Ok(false);
-    }
-    insert_records(&mut tx, &rows(tenant_id, run, records)).await?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(true)
+    Ok(inserted > 0)
 }
 
 pub(super) async fn run(

@@ -1,0 +1,90 @@
+//! Short-lived copies of what every event and every step reads but rarely changes: a
+//! tenant's settings and the list of its live flows. The hot path then does not ask the
+//! database each time. Changes made through this engine are seen at once (it forgets its
+//! copy); changes made by another process are seen within [`FRESH_FOR`].
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use super::engine::Engine;
+use crate::error::EngineError;
+use crate::model::Tenant;
+use crate::ports::LiveFlow;
+
+/// How long a copy is used before it is read again.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// Values by tenant id, each used for [`FRESH_FOR`] after it was read.
+#[derive(Debug)]
+pub struct Expiring<V> {
+    map: RwLock<HashMap<String, (Instant, V)>>,
+}
+
+impl<V> Default for Expiring<V> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::default(),
+        }
+    }
+}
+
+impl<V: Clone> Expiring<V> {
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|(read, _)| read.elapsed() < FRESH_FOR)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(key.to_owned(), (Instant::now(), value));
+    }
+
+    pub fn forget(&self, key: &str) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(key);
+    }
+}
+
+/// The engine's copies.
+#[derive(Debug, Default)]
+pub struct Caches {
+    tenants: Expiring<Tenant>,
+    live: Expiring<Vec<LiveFlow>>,
+}
+
+impl Engine {
+    /// The tenant's settings (a copy at most [`FRESH_FOR`] old).
+    pub async fn tenant(&self, tenant_id: &str) -> Result<Tenant, EngineError> {
+        if let Some(tenant) = self.caches.tenants.get(tenant_id) {
+            return Ok(tenant);
+        }
+        let tenant = self.store.tenant(tenant_id).await?;
+        self.caches.tenants.put(tenant_id, tenant.clone());
+        Ok(tenant)
+    }
+
+    /// Creates or replaces a tenant's settings.
+    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<(), EngineError> {
+        self.store.put_tenant(tenant).await?;
+        self.caches.tenants.forget(&tenant.id);
+        Ok(())
+    }
+
+    /// The newest version of each enabled flow of the tenant, by id.
+    pub(super) async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, EngineError> {
+        if let Some(live) = self.caches.live.get(tenant_id) {
+            return Ok(live);
+        }
+        let live = self.store.live_flows(tenant_id).await?;
+        self.caches.live.put(tenant_id, live.clone());
+        Ok(live)
+    }
+
+    /// Forgets the copy of the tenant's live flows (after a publish, enable or disable).
+    pub(super) fn flows_changed(&self, tenant_id: &str) {
+        self.caches.live.forget(tenant_id);
+    }
+}
