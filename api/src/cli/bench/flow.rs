@@ -45,7 +45,7 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = 100_000)]
     waiting: usize,
     /// Runs the server advances at once (`stepwise serve --concurrency`).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 128)]
     concurrency: usize,
     /// Seconds the ceiling is measured for.
     #[arg(long, default_value_t = 10)]
@@ -240,9 +240,11 @@ struct Counts {
 
 async fn counts(store: &SqlStore) -> anyhow::Result<Counts> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS runs, COALESCE(SUM(seq), 0) AS updates, \
-         COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed, \
-         COALESCE(SUM(CASE WHEN status = 'sleeping' THEN 1 ELSE 0 END), 0) AS sleeping FROM runs",
+        // CAST: PostgreSQL sums bigints as numeric, which sqlx's Any driver does not decode.
+        "SELECT COUNT(*) AS runs, CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS updates, \
+         CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS completed, \
+         CAST(COALESCE(SUM(CASE WHEN status = 'sleeping' THEN 1 ELSE 0 END), 0) AS BIGINT) AS sleeping \
+         FROM runs",
     )
     .fetch_one(store.pool())
     .await?;

@@ -24,7 +24,7 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 5_000)]
     events: usize,
     /// Runs each worker advances at once (`stepwise worker --concurrency`).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 128)]
     concurrency: usize,
 }
 
