@@ -12,5 +12,6 @@ pub use connector::{
 };
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
-    EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent, Transition,
+    EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError, StoredEvent,
+    Transition,
 };

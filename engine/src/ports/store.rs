@@ -13,6 +13,50 @@ use super::AdvanceTask;
 use crate::model::{Contact, Event, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
 
+/// An outbound message in the outbox: one per send a run made, with the provider's id for it
+/// and its delivery status (`sent` when the provider accepted it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Message {
+    /// `run:step:attempt`, the send's idempotency key.
+    pub id: String,
+    pub run_id: RunId,
+    pub step: String,
+    pub channel: String,
+    pub to: String,
+    pub text: String,
+    pub provider_id: Option<String>,
+    pub status: String,
+    pub at: Timestamp,
+}
+
+impl Message {
+    /// The message a history record reports, if it is a send.
+    pub fn from_record(run_id: RunId, record: &StepRecord) -> Option<Message> {
+        let crate::runtime::Happening::Sent {
+            channel,
+            to,
+            text,
+            provider_id,
+            ..
+        } = &record.what
+        else {
+            return None;
+        };
+        let step = record.step.clone().unwrap_or_default();
+        Some(Message {
+            id: format!("{run_id}:{step}:{}", record.attempt),
+            run_id,
+            step,
+            channel: channel.clone(),
+            to: to.clone(),
+            text: text.clone(),
+            provider_id: provider_id.clone(),
+            status: "sent".into(),
+            at: record.at,
+        })
+    }
+}
+
 /// An accepted event as stored: duplicates are recognised by `(source, external_id)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -145,6 +189,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError>;
     /// A run's history, in order.
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError>;
+    /// The messages a run sent, oldest first.
+    async fn messages(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<Message>, StoreError>;
     /// Creates or replaces a flow's schedule.
     async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError>;
     /// Schedules of every tenant due by `now`, earliest first.

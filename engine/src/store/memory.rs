@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::model::{Contact, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent,
-    Transition,
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
+    StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -358,5 +358,13 @@ impl Store for MemoryStore {
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
         self.with(tenant_id, |t| t.records.get(&run_id).cloned())
             .ok_or_else(|| not_found(format!("run {run_id}")))
+    }
+
+    async fn messages(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<Message>, StoreError> {
+        let records = self.records(tenant_id, run_id).await?;
+        Ok(records
+            .iter()
+            .filter_map(|r| Message::from_record(run_id, r))
+            .collect())
     }
 }

@@ -47,6 +47,9 @@ pub struct FlowArgs {
     /// Runs the server advances at once (`stepwise serve --concurrency`).
     #[arg(long, default_value_t = 128)]
     concurrency: usize,
+    /// PostgreSQL connections of the server (`stepwise serve --database-connections`).
+    #[arg(long, default_value_t = stepwise_engine::store::DEFAULT_CONNECTIONS)]
+    database_connections: u32,
     /// Seconds the ceiling is measured for.
     #[arg(long, default_value_t = 10)]
     ceiling_secs: u64,
@@ -106,7 +109,7 @@ async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
         }
     );
     let sink = Sink::start().await?;
-    let (server, base) = db.serve("all", args.concurrency)?;
+    let (server, base) = db.serve("all", args.concurrency, args.database_connections)?;
     let api = Api::new(base);
     api.setup(&[speed_to_lead(&sink.url), reminder(&sink.url)])
         .await?;

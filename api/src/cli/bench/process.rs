@@ -76,6 +76,11 @@ impl Database {
 
     /// Starts `stepwise <args>` on this database and waits for its first line of output.
     pub fn spawn(&self, args: &[&str]) -> anyhow::Result<Process> {
+        self.spawn_with(args, &[])
+    }
+
+    /// [`Database::spawn`] with extra environment variables.
+    pub fn spawn_with(&self, args: &[&str], env: &[(&str, String)]) -> anyhow::Result<Process> {
         let exe = std::env::current_exe().context("find the stepwise binary")?;
         let mut command = Command::new(exe);
         command
@@ -86,7 +91,8 @@ impl Database {
             .env("STEPWISE_LOG", "error")
             .env_remove("REDIS_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         if let Some(redis) = &self.redis_url {
             command.env("REDIS_URL", redis);
         }
@@ -103,17 +109,26 @@ impl Database {
 
     /// Starts `stepwise serve` (all roles unless `role` says otherwise) on a free port and
     /// answers it with its base URL.
-    pub fn serve(&self, role: &str, concurrency: usize) -> anyhow::Result<(Process, String)> {
+    pub fn serve(
+        &self,
+        role: &str,
+        concurrency: usize,
+        connections: u32,
+    ) -> anyhow::Result<(Process, String)> {
         let concurrency = concurrency.to_string();
-        let process = self.spawn(&[
-            "serve",
-            "--role",
-            role,
-            "--listen",
-            "127.0.0.1:0",
-            "--concurrency",
-            &concurrency,
-        ])?;
+        let env = [("STEPWISE_DATABASE_CONNECTIONS", connections.to_string())];
+        let process = self.spawn_with(
+            &[
+                "serve",
+                "--role",
+                role,
+                "--listen",
+                "127.0.0.1:0",
+                "--concurrency",
+                &concurrency,
+            ],
+            &env,
+        )?;
         let Some(base) = process.first_line.strip_prefix("stepwise listening on ") else {
             bail!("stepwise serve did not start: {:?}", process.first_line);
         };

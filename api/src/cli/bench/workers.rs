@@ -61,7 +61,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 /// times them until every run has called the sink. Answers runs/s and repeated calls.
 async fn drain(args: &WorkerArgs, db: &Database, workers: usize) -> anyhow::Result<(f64, usize)> {
     let sink = Sink::start().await?;
-    let (_api_server, base) = db.serve("api", args.concurrency)?;
+    let (_api_server, base) = db.serve(
+        "api",
+        args.concurrency,
+        stepwise_engine::store::DEFAULT_CONNECTIONS,
+    )?;
     let api = Api::new(base);
     api.setup(&[speed_to_lead(&sink.url)]).await?;
     send_all(&api, "lead.created", 0, args.events, 64, "backlog").await?;

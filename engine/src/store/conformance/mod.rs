@@ -3,6 +3,7 @@
 //! with a message saying which promise broke.
 
 mod concurrent;
+mod messages;
 mod timers;
 
 pub use concurrent::concurrent_transitions_apply_once;
@@ -53,6 +54,7 @@ pub async fn run_all(store: &dyn Store) {
     transitions_apply_once(store).await;
     tenants_are_isolated(store).await;
     long_histories_keep_their_order(store).await;
+    messages::sends_are_in_the_outbox(store).await;
     timers::due_runs_span_tenants_in_wake_order(store).await;
     timers::timers_are_claimed_once_per_seq(store).await;
     timers::schedules_tick_once(store).await;

@@ -193,6 +193,7 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
     let effective = || batch.iter().zip(&took_effect).filter(|(_, done)| **done);
     let records: Vec<RecordRow<'_>> = effective().flat_map(|(p, _)| p.records()).collect();
     insert_records(&mut tx, &records).await?;
+    super::messages::insert_sent(&mut tx, &records).await?;
     for (p, _) in effective() {
         if let Op::Apply(Transition {
             contact: Some(contact),

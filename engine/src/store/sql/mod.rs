@@ -7,6 +7,7 @@ mod contacts;
 mod events;
 mod flows;
 mod group_commit;
+mod messages;
 mod runs;
 mod schedules;
 
@@ -19,10 +20,14 @@ use sqlx::{AnyPool, Executor};
 
 use crate::model::{Contact, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Schedule, Store, StoreError, StoredEvent,
-    Transition,
+    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
+    StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
+
+/// PostgreSQL connections per process by default: three processes stay well under the
+/// server's default limit of 100.
+pub const DEFAULT_CONNECTIONS: u32 = 16;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,12 @@ impl SqlStore {
     /// Connects to `url` (`sqlite://stepwise.db`, `postgres://user@host/db`), creating a
     /// SQLite file if it does not exist. SQLite connections use WAL with `synchronous=NORMAL`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_CONNECTIONS).await
+    }
+
+    /// [`SqlStore::connect`] with up to `connections` PostgreSQL connections (SQLite always
+    /// uses one).
+    pub async fn connect_with(url: &str, connections: u32) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -80,7 +91,11 @@ impl SqlStore {
             // SQLite has one writer at a time and its busy handler is not fair: with several
             // connections, a writer can starve past the busy timeout under load. One
             // connection queues writers in order in the pool instead.
-            .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
+            .max_connections(if backend == Backend::Sqlite {
+                1
+            } else {
+                connections.max(2)
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -208,6 +223,9 @@ impl Store for SqlStore {
     }
     async fn records(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
         runs::records(self, tenant_id, run_id).await
+    }
+    async fn messages(&self, tenant_id: &str, run_id: RunId) -> Result<Vec<Message>, StoreError> {
+        messages::messages(self, tenant_id, run_id).await
     }
     async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
         schedules::save_schedule(self, schedule).await

@@ -1,0 +1,70 @@
+//! The outbox in the SQL store: a row per send, written with the run's history in one
+//! transaction (see [`super::group_commit`]), listed per run.
+
+use sqlx::Row;
+
+use super::runs::{RecordRow, Tx};
+use super::{SqlStore, micros, time_column, unavailable};
+use crate::model::RunId;
+use crate::ports::{Message, StoreError};
+
+/// Adds a message for every send among `records`. A send recorded again (it cannot be: its
+/// record commits once) would keep the first row.
+pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Result<(), StoreError> {
+    for (tenant_id, run, _, record) in records {
+        let Some(message) = Message::from_record(run.id, record) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO messages (tenant_id, id, run_id, step, channel, to_address, body, \
+             provider_id, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, id) DO NOTHING",
+        )
+        .bind(*tenant_id)
+        .bind(&message.id)
+        .bind(message.run_id.to_string())
+        .bind(&message.step)
+        .bind(&message.channel)
+        .bind(&message.to)
+        .bind(&message.text)
+        .bind(message.provider_id.clone())
+        .bind(&message.status)
+        .bind(micros(message.at))
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+pub(super) async fn messages(
+    store: &SqlStore,
+    tenant_id: &str,
+    run_id: RunId,
+) -> Result<Vec<Message>, StoreError> {
+    super::runs::run(store, tenant_id, run_id).await?; // NotFound for another tenant's run
+    let rows = sqlx::query(
+        "SELECT id, step, channel, to_address, body, provider_id, status, created_at \
+         FROM messages WHERE tenant_id = $1 AND run_id = $2 ORDER BY created_at, id",
+    )
+    .bind(tenant_id)
+    .bind(run_id.to_string())
+    .fetch_all(&store.pool)
+    .await
+    .map_err(unavailable)?;
+    rows.iter()
+        .map(|row| {
+            Ok(Message {
+                id: row.try_get("id").map_err(unavailable)?,
+                run_id,
+                step: row.try_get("step").map_err(unavailable)?,
+                channel: row.try_get("channel").map_err(unavailable)?,
+                to: row.try_get("to_address").map_err(unavailable)?,
+                text: row.try_get("body").map_err(unavailable)?,
+                provider_id: row.try_get("provider_id").map_err(unavailable)?,
+                status: row.try_get("status").map_err(unavailable)?,
+                at: time_column(row, "created_at")?,
+            })
+        })
+        .collect()
+}
