@@ -27,9 +27,15 @@ type Reply = oneshot::Sender<Result<bool, StoreError>>;
 
 /// One write of a batch.
 enum Op {
-    Apply(Transition),
-    Create { run: Run, records: Vec<StepRecord> },
-    MarkProcessed { event_id: String },
+    // Boxed: a run's state is large, an event id small.
+    Apply(Box<Transition>),
+    Create {
+        run: Box<Run>,
+        records: Vec<StepRecord>,
+    },
+    MarkProcessed {
+        event_id: String,
+    },
 }
 
 struct Pending {
@@ -51,7 +57,7 @@ impl Pending {
     fn records(&self) -> Vec<RecordRow<'_>> {
         let (run, records) = match &self.op {
             Op::Apply(t) => (&t.run, &t.records),
-            Op::Create { run, records } => (run, records),
+            Op::Create { run, records } => (&**run, records),
             Op::MarkProcessed { .. } => return Vec::new(),
         };
         records
@@ -88,7 +94,10 @@ impl GroupCommit {
     ) -> Result<(), StoreError> {
         let expected = transition.expected_seq;
         let run = transition.run.id;
-        if self.submit(tenant_id, Op::Apply(transition)).await? {
+        if self
+            .submit(tenant_id, Op::Apply(Box::new(transition)))
+            .await?
+        {
             Ok(())
         } else {
             Err(StoreError::Conflict { run, expected })
@@ -103,7 +112,7 @@ impl GroupCommit {
         records: &[StepRecord],
     ) -> Result<bool, StoreError> {
         let op = Op::Create {
-            run: run.clone(),
+            run: Box::new(run.clone()),
             records: records.to_vec(),
         };
         self.submit(tenant_id, op).await
@@ -195,10 +204,8 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
     insert_records(&mut tx, &records).await?;
     super::messages::insert_sent(&mut tx, &records).await?;
     for (p, _) in effective() {
-        if let Op::Apply(Transition {
-            contact: Some(contact),
-            ..
-        }) = &p.op
+        if let Op::Apply(transition) = &p.op
+            && let Some(contact) = &transition.contact
         {
             write_contact(&mut tx, &p.tenant_id, contact).await?;
         }
