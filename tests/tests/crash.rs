@@ -173,7 +173,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
         seen.len()
     );
     assert!(
-        repeats <= KILLS * 16,
+        repeats <= KILLS * common::CONCURRENCY,
         "repeats are bounded by the calls in flight at each kill"
     );
 

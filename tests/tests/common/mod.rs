@@ -16,6 +16,11 @@ use tokio::sync::watch;
 
 pub const TOKEN: &str = "e2e-test-token";
 
+/// Runs a test server advances at once: at most this many calls are in flight when it is
+/// killed, which bounds the repeats a kill can cause.
+pub const CONCURRENCY: usize = 32;
+const CONCURRENCY_ARG: &str = "32";
+
 /// The `stepwise` binary built beside this test.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -129,6 +134,8 @@ pub fn start_server(dir: &Path, backend: &Backend, role: &str) -> (Process, Stri
         "1",
         "--call-lease",
         "3",
+        "--concurrency",
+        CONCURRENCY_ARG,
     ];
     let process = spawn(dir, backend, &args);
     let base = process
