@@ -18,6 +18,7 @@ use stepwise_engine::runtime::reconcile::{run_reconciler, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 
+use super::process::Database;
 use super::sink::Sink;
 use super::{bar, percentile};
 
@@ -45,17 +46,19 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
     let sink = Sink::start().await?;
     let sink_url = sink.url.clone();
 
-    let path = std::env::temp_dir().join(format!("stepwise-bench-{}.db", std::process::id()));
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", path.display()));
+    let db = Database::fresh(
+        "timers",
+        args.database_url.as_deref(),
+        args.redis_url.as_deref(),
+    )
+    .await?;
+    let database_url = db.url.clone();
     let store = SqlStore::connect(&database_url)
         .await
         .context("open the database")?;
     store.migrate().await?;
     let settings = QueueSettings {
-        name: format!("stepwise-bench-{}", std::process::id()),
+        name: db.queue.clone(),
         batch_size: args.concurrency,
     };
     let backend = match &args.redis_url {
@@ -141,15 +144,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
     let _ = workers.await;
     let _ = reconciler.await;
     let _ = timers.await;
-    if args.database_url.is_none() {
-        let queue = stepwise_engine::queue::queue_url(&database_url);
-        let queue = queue.trim_start_matches("sqlite://");
-        for file in [path.display().to_string(), queue.to_owned()] {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{file}{suffix}"));
-            }
-        }
-    }
+    db.drop_it().await?;
     let seen = sink.arrivals();
     let mut lateness: Vec<f64> = seen
         .iter()
