@@ -1,4 +1,6 @@
-//! The `stepwise` command line (and, in later issues, the REST API).
+//! The `stepwise` binary's library: the command line, the REST API, and tenants and keys
+//! (shared by both).
 
+pub mod access;
 pub mod cli;
 pub mod server;

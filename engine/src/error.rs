@@ -35,7 +35,9 @@ impl EngineError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::NotFound(_) | Self::Store(StoreError::NotFound { .. }) => ErrorCode::NotFound,
-            Self::Store(StoreError::Conflict { .. }) => ErrorCode::Conflict,
+            Self::Store(StoreError::Conflict { .. } | StoreError::Exists { .. }) => {
+                ErrorCode::Conflict
+            }
             Self::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::Expression(_) => ErrorCode::ExpressionFailed,

@@ -16,6 +16,7 @@ pub mod model;
 pub mod ports;
 pub mod queue;
 pub mod runtime;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod template;

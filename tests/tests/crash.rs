@@ -129,7 +129,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
             .await
             .unwrap();
             let status = run["run"]["status"].as_str().unwrap().to_owned();
-            let history = run["history"].as_array().unwrap();
+            let history = run["timeline"].as_array().unwrap();
             let called: Vec<&str> = history
                 .iter()
                 .filter(|r| r["kind"] == "called")

@@ -93,7 +93,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
     let run_id = run_id_for("api", "lead-0", "graceful");
     let (mut server, base) = start_server(&dir, &backend, "all");
     let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
-    let history = run["history"].as_array().unwrap();
+    let history = run["timeline"].as_array().unwrap();
     assert!(
         !history.iter().any(|r| r["kind"] == "uncertain"),
         "the interrupted call was not left uncertain"

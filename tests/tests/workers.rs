@@ -79,7 +79,7 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
             for n in 0..RUNS {
                 let run_id = run_id_for("api", &format!("lead-{n}"), "shared");
                 let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
-                let called = run["history"]
+                let called = run["timeline"]
                     .as_array()
                     .unwrap()
                     .iter()

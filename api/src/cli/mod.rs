@@ -5,6 +5,7 @@ mod migrate;
 mod schema;
 mod serve;
 mod simulate;
+mod tenant;
 mod validate;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Migrate(migrate::Args),
     /// Run the API, workers and reconciler (embedded default: ./stepwise.db, 127.0.0.1:8080).
     Serve(serve::ServeArgs),
+    /// Manage tenants in the database directly: `stepwise tenant create --name …`.
+    Tenant(tenant::Args),
     /// Run workers and the reconciler only (production: several processes share the work).
     Worker(serve::Args),
     /// Measure the engine: timer lateness (`bench timers`).
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Tenant(args) => tenant::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Bench(args) => bench::run(args),
     }

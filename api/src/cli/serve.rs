@@ -3,7 +3,8 @@
 //! queue in one file), 127.0.0.1:8080, sandbox connectors. With `DATABASE_URL=postgres://…`
 //! and `REDIS_URL=redis://…`: PostgreSQL and Redis, and many processes may share the work.
 
-use std::path::PathBuf;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,9 @@ use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
 use tokio::sync::watch;
 
-use crate::server::{AppState, app};
+use stepwise_engine::secrets::SecretBox;
+
+use crate::server::{ApiConfig, AppState, app};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,9 +63,17 @@ pub struct ServeArgs {
     /// processes beside it).
     #[arg(long, env = "STEPWISE_ROLE", default_value = "all", value_parser = ["all", "api"])]
     role: String,
-    /// Where the generated API token is kept when STEPWISE_API_TOKEN is not set.
-    #[arg(long, default_value = "stepwise.token")]
-    token_file: PathBuf,
+    /// Where the operator key is kept when STEPWISE_OPERATOR_KEY is not set (created on
+    /// first start in the embedded default).
+    #[arg(long, default_value = "stepwise.operator-key")]
+    operator_key_file: PathBuf,
+    /// Where the key that seals provider credentials is kept when STEPWISE_SECRET_KEY is not
+    /// set (created on first start in the embedded default).
+    #[arg(long, default_value = "stepwise.secret-key")]
+    secret_key_file: PathBuf,
+    /// API requests per second per tenant (bursts of twice that); more are answered 429.
+    #[arg(long, env = "STEPWISE_RATE_LIMIT", default_value = "1000")]
+    rate_limit: NonZeroU32,
 }
 
 /// A signal every part of the process watches to stop: SIGTERM or Ctrl-C.
@@ -91,7 +102,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
+async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, Arc<SqlStore>, QueueBackend)> {
     let store = SqlStore::connect_with(&args.database_url, args.database_connections)
         .await
         .with_context(|| {
@@ -115,42 +126,76 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, QueueBackend)> {
     };
     let queue = Arc::new(ApalisQueue::new(backend.clone()));
     let lease = jiff::SignedDuration::from_secs(i64::try_from(args.call_lease).unwrap_or(120));
+    let store = Arc::new(store);
     let engine = Engine::new(
-        Arc::new(store),
+        store.clone(),
         queue,
         Arc::new(SystemClock),
         Arc::new(Connectors::default_live()),
     )
     .with_call_lease(lease)
     .with_timer_mode(TimerMode::Database);
-    Ok((Arc::new(engine), backend))
+    Ok((Arc::new(engine), store, backend))
 }
 
-fn api_token(file: &PathBuf) -> anyhow::Result<String> {
-    if let Ok(token) = std::env::var("STEPWISE_API_TOKEN") {
-        return Ok(token);
+/// A secret from `env`, else from `file`; in the embedded default (SQLite) a missing file
+/// is created with `generate()` and mode 0600, and its path printed.
+fn secret(
+    env: &str,
+    file: &Path,
+    embedded: bool,
+    generate: fn() -> String,
+) -> anyhow::Result<Option<String>> {
+    if let Ok(value) = std::env::var(env)
+        && !value.trim().is_empty()
+    {
+        return Ok(Some(value.trim().to_owned()));
     }
-    if let Ok(token) = std::fs::read_to_string(file) {
-        return Ok(token.trim().to_owned());
+    match std::fs::read_to_string(file) {
+        Ok(value) => return Ok(Some(value.trim().to_owned())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot read {}", file.display()));
+        }
+        Err(_) if !embedded => return Ok(None),
+        Err(_) => {}
     }
-    let token = format!(
-        "swk_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let value = generate();
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(file)?;
-    writeln!(f, "{token}")?;
-    eprintln!(
-        "generated an API token in {} (set STEPWISE_API_TOKEN to choose one)",
-        file.display()
-    );
-    Ok(token)
+        .open(file)
+        .with_context(|| format!("cannot create {}", file.display()))?;
+    writeln!(f, "{value}")?;
+    eprintln!("generated {} (set {env} to choose one)", file.display());
+    Ok(Some(value))
+}
+
+fn operator_key() -> String {
+    crate::access::new_key("operator", "operator", stepwise_engine::ports::Role::Admin).0
+}
+
+fn api_config(args: &ServeArgs) -> anyhow::Result<ApiConfig> {
+    let embedded = args.common.database_url.starts_with("sqlite:");
+    let operator_key = secret(
+        "STEPWISE_OPERATOR_KEY",
+        &args.operator_key_file,
+        embedded,
+        operator_key,
+    )?;
+    if operator_key.is_none() {
+        tracing::warn!("no operator key (STEPWISE_OPERATOR_KEY): POST /v1/tenants is off");
+    }
+    let secret_key = secret("STEPWISE_SECRET_KEY", &args.secret_key_file, embedded, SecretBox::generate_key)?
+        .context("set STEPWISE_SECRET_KEY (64 hex characters, e.g. from `openssl rand -hex 32`): provider credentials are sealed with it")?;
+    let secret_key = SecretBox::from_hex(&secret_key).context("STEPWISE_SECRET_KEY")?;
+    Ok(ApiConfig {
+        operator_key,
+        secret_key,
+        rate_limit: args.rate_limit,
+    })
 }
 
 fn background(
@@ -188,18 +233,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let stop = shutdown_signal();
-        let (engine, backend) = engine(&args.common).await?;
-        let token = api_token(&args.token_file)?;
+        let config = api_config(&args)?;
+        let (engine, store, backend) = engine(&args.common).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         println!("stepwise listening on http://{}", listener.local_addr()?);
         let background =
             (args.role == "all").then(|| background(&engine, backend, &args.common, &stop));
-        let state = AppState {
-            engine,
-            token: token.into(),
-        };
+        let state = AppState::new(engine, store, config);
         axum::serve(listener, app(state))
             .with_graceful_shutdown(stopped(stop))
             .await?;
@@ -216,7 +258,7 @@ pub fn worker(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let stop = shutdown_signal();
-        let (engine, backend) = engine(&args).await?;
+        let (engine, _, backend) = engine(&args).await?;
         println!("stepwise worker started (pid {})", std::process::id());
         background(&engine, backend, &args, &stop).await?;
         Ok(ExitCode::SUCCESS)

@@ -1,49 +1,94 @@
-//! The HTTP server: health endpoints and the first `/v1` routes (events, flows, tenants,
-//! runs). Authentication is interim until per-tenant API keys arrive: one bearer token
-//! (`STEPWISE_API_TOKEN`) and the tenant named in the `Stepwise-Tenant` header.
+//! The REST API (`/v1`): tenants and keys, settings, flows, contacts, events, runs, the
+//! outbox and the audit log, plus `/healthz` and `/readyz`. Every route but the health
+//! checks needs a key; see `docs/api.md` for the role each route needs.
 
+mod auth;
 mod error;
+mod extract;
+mod page;
 mod routes;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use stepwise_engine::ports::{AccessStore, Listings};
 use stepwise_engine::runtime::Engine;
+use stepwise_engine::secrets::SecretBox;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
+pub use auth::{Authenticator, Caller, Operator};
 pub use error::ApiError;
+
+/// Largest request body: a batch of 1,000 events fits.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// The bearer token `/v1` routes require.
-    pub token: Arc<str>,
+    pub access: Arc<dyn AccessStore>,
+    pub listings: Arc<dyn Listings>,
+    /// Seals provider credentials.
+    pub secrets: SecretBox,
+    pub auth: Arc<Authenticator>,
 }
 
-/// The router of the whole API.
-pub fn app(state: AppState) -> Router {
-    routes::router().with_state(state)
+/// How the API is set up, beyond its stores.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The platform operator's key (tenant creation); `None` turns the operator routes off.
+    pub operator_key: Option<String>,
+    pub secret_key: SecretBox,
+    /// Requests per second per tenant (bursts of twice that).
+    pub rate_limit: NonZeroU32,
 }
 
-/// The tenant a request acts for, after checking its token.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-    if !constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
-        return Err(ApiError::unauthorized("the token is not valid"));
+impl AppState {
+    pub fn new<S>(engine: Arc<Engine>, store: Arc<S>, config: ApiConfig) -> Self
+    where
+        S: AccessStore + Listings + 'static,
+    {
+        let auth = Arc::new(Authenticator::new(
+            config.operator_key.as_deref(),
+            config.rate_limit,
+        ));
+        auth::spawn_upkeep(auth.clone());
+        Self {
+            engine,
+            access: store.clone(),
+            listings: store,
+            secrets: config.secret_key,
+            auth,
+        }
     }
-    let tenant = headers
-        .get("stepwise-tenant")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| !t.is_empty() && t.len() <= 64)
-        .ok_or_else(|| ApiError::bad_request("name the tenant in the Stepwise-Tenant header"))?;
-    Ok(tenant.to_owned())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The router of the whole API, with request ids (`x-request-id`, made if absent, echoed
+/// in the answer and carried by the request's log span) and the body limit.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = id,
+            tenant_id = tracing::field::Empty,
+        )
+    });
+    routes::router()
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

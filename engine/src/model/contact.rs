@@ -33,3 +33,65 @@ pub struct Contact {
     #[serde(default)]
     pub email_opt_out: bool,
 }
+
+impl Contact {
+    /// Writes the phone number in E.164 (a number without `+` is read as one of `region`, an
+    /// ISO country code such as `US`) and checks the email's shape. The error names the field.
+    pub fn normalise(&mut self, region: &str) -> Result<(), String> {
+        if let Some(phone) = &self.phone {
+            self.phone = Some(e164(phone, region)?);
+        }
+        if let Some(email) = &self.email {
+            let email = email.trim();
+            let valid = email
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+                && !email.contains(char::is_whitespace);
+            if !valid {
+                return Err(format!("email: \"{email}\" is not an email address"));
+            }
+            self.email = Some(email.to_ascii_lowercase());
+        }
+        Ok(())
+    }
+}
+
+/// `raw` in E.164 (`+15125550100`), read in `region` when it has no country code.
+pub fn e164(raw: &str, region: &str) -> Result<String, String> {
+    let bad = |why: String| format!("phone: \"{raw}\" is not a valid phone number ({why})");
+    let region: phonenumber::country::Id = region
+        .parse()
+        .map_err(|_| bad(format!("unknown region {region}")))?;
+    let number = phonenumber::parse(Some(region), raw).map_err(|e| bad(e.to_string()))?;
+    if !number.is_valid() {
+        return Err(bad("no such number in its country's numbering plan".into()));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_written_in_e164() {
+        assert_eq!(e164("(512) 555-0100", "US").as_deref(), Ok("+15125550100"));
+        assert_eq!(e164("+1 512 555 0100", "DE").as_deref(), Ok("+15125550100"));
+        assert_eq!(e164("030 901820", "DE").as_deref(), Ok("+4930901820"));
+        assert!(e164("030 901820", "US").is_err());
+        assert!(e164("12", "US").is_err());
+        assert!(e164("not a phone", "US").is_err());
+    }
+
+    #[test]
+    fn emails_are_checked_and_lowercased() {
+        let mut c = Contact {
+            email: Some(" Ana@Example.COM ".into()),
+            ..Contact::default()
+        };
+        assert_eq!(c.normalise("US"), Ok(()));
+        assert_eq!(c.email.as_deref(), Some("ana@example.com"));
+        c.email = Some("ana at example".into());
+        assert!(c.normalise("US").is_err());
+    }
+}

@@ -25,6 +25,17 @@ pub struct Tenant {
     /// Reusable message snippets, used as handlebars partials: `{{> greeting}}`.
     #[serde(default)]
     pub snippets: BTreeMap<String, String>,
+    /// ISO country whose numbering plan reads phone numbers written without `+`.
+    #[serde(default = "default_country")]
+    pub country: String,
+    /// Who messages come from, by channel: `sms` → `+15125550100`, `email` → `Bright Smile
+    /// <hello@brightsmile.example>`.
+    #[serde(default)]
+    pub senders: BTreeMap<String, String>,
+}
+
+fn default_country() -> String {
+    "US".into()
 }
 
 fn default_timezone() -> String {
@@ -40,6 +51,8 @@ impl Default for Tenant {
             quiet_hours: QuietWindow::default(),
             retry: RetryPolicy::default(),
             snippets: BTreeMap::new(),
+            country: default_country(),
+            senders: BTreeMap::new(),
         }
     }
 }

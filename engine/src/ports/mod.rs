@@ -1,14 +1,21 @@
 //! The engine's seams, each a trait with its contract in its module doc: the store (durable
-//! state), the queue (when to look at a run), the clock, and connectors (outside systems).
+//! state), the queue (when to look at a run), the clock, and connectors (outside systems);
+//! and, for the admin API, access control and listings.
 
+mod access;
 mod clock;
 mod connector;
+mod listing;
 mod queue;
 mod store;
 
+pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use connector::{
     ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage,
+};
+pub use listing::{
+    ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{

@@ -132,6 +132,9 @@ pub enum StoreError {
     /// Someone else advanced the run first; the caller's work is stale and is dropped.
     #[error("run {run} moved on (expected seq {expected})")]
     Conflict { run: RunId, expected: u64 },
+    /// The object to be created exists already (a tenant id, a key).
+    #[error("{what} exists already")]
+    Exists { what: String },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }

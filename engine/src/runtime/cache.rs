@@ -46,6 +46,12 @@ impl<V: Clone> Expiring<V> {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         map.remove(key);
     }
+
+    /// Forgets every copy (when the key of a change is not at hand).
+    pub fn clear(&self) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        map.clear();
+    }
 }
 
 /// The engine's copies.
@@ -74,7 +80,7 @@ impl Engine {
     }
 
     /// The newest version of each enabled flow of the tenant, by id.
-    pub(super) async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, EngineError> {
+    pub async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, EngineError> {
         if let Some(live) = self.caches.live.get(tenant_id) {
             return Ok(live);
         }

@@ -2,6 +2,7 @@
 //! tasks, over the store, queue, clock and connector it is handed. The same code serves the
 //! simulator (memory store, memory queue, virtual clock, sandbox connector) and production.
 
+use super::enroll::ENROLMENT_PACING;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -224,7 +225,9 @@ impl Engine {
                     attempt: 0,
                     what: Happening::Woke { by },
                 });
-                if cx.run.hold.as_deref() == Some("wait") {
+                // A wait or an enrolment's pacing is over once woken; quiet hours and
+                // backoffs hold until the action runs.
+                if matches!(cx.run.hold.as_deref(), Some("wait" | ENROLMENT_PACING)) {
                     cx.run.hold = None;
                 }
             }

@@ -8,11 +8,13 @@
 //! transitions). An event whose processing was interrupted is processed again when its sender
 //! retries it, and every run created is visible to the reconciler (`wake_at` = now).
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::advance::RunCx;
 use super::engine::{Engine, IngestOutcome};
+use super::enroll::ENROLMENT_PACING;
 use super::flows::Deployment;
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
@@ -55,6 +57,18 @@ impl Engine {
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         self.store.put_contact(tenant_id, &contact).await?;
+        let contact_id = contact.id.clone();
+        self.ingest_with(tenant_id, &contact_id, Some(contact), event)
+            .await
+    }
+
+    /// Ingests an event for a contact the caller has just stored, without reading it back.
+    pub async fn ingest_for_stored_contact(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
         let contact_id = contact.id.clone();
         self.ingest_with(tenant_id, &contact_id, Some(contact), event)
             .await
@@ -226,6 +240,23 @@ impl Engine {
         run_id: RunId,
         outcome: &mut IngestOutcome,
     ) -> Result<Option<AdvanceTask>, EngineError> {
+        self.start_at(d, tenant, contact, event, run_id, None, outcome)
+            .await
+    }
+
+    /// [`Engine::start`], holding the new run asleep until `not_before` when that is later
+    /// than now (paced enrolments): it then waits in the database like any timer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn start_at(
+        &self,
+        d: &Deployment,
+        tenant: &Tenant,
+        contact: &Contact,
+        event: &Event,
+        run_id: RunId,
+        not_before: Option<Timestamp>,
+        outcome: &mut IngestOutcome,
+    ) -> Result<Option<AdvanceTask>, EngineError> {
         let now = self.clock.now();
         let mut run = Run::start(
             &tenant.id,
@@ -278,6 +309,13 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(at) = not_before.filter(|at| *at > now)
+            && run.status == RunStatus::Ready
+        {
+            run.status = RunStatus::Sleeping;
+            run.wake_at = Some(at);
+            run.hold = Some(ENROLMENT_PACING.into());
         }
         let started = StepRecord {
             at: now,

@@ -6,6 +6,7 @@ mod advance;
 mod cache;
 pub mod compliance;
 mod engine;
+mod enroll;
 mod flows;
 mod ingest;
 pub mod quiet_hours;
@@ -17,8 +18,9 @@ mod simulate;
 mod timeline;
 
 pub use advance::{Pause, RunCx};
-pub use cache::FRESH_FOR;
+pub use cache::{Expiring, FRESH_FOR};
 pub use engine::{CALL_LEASE, Engine, IngestOutcome, TimerMode};
+pub use enroll::Enrolment;
 pub use flows::{Deployment, Published};
 pub use ingest::run_id_for;
 pub use record::{Happening, StepRecord};

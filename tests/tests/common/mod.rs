@@ -14,7 +14,17 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub const TOKEN: &str = "e2e-test-token";
+/// The platform operator's key the test servers are started with.
+pub const OPERATOR_KEY: &str = "swk_e2e-operator-key";
+/// The key the test servers seal credentials with (64 hex characters).
+pub const SECRET_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// The admin key of tenant `acme`, set by [`setup`].
+static ADMIN_KEY: Mutex<String> = Mutex::new(String::new());
+
+pub fn admin_key() -> String {
+    ADMIN_KEY.lock().unwrap().clone()
+}
 
 /// Runs a test server advances at once: at most this many calls are in flight when it is
 /// killed, which bounds the repeats a kill can cause.
@@ -98,7 +108,8 @@ pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
     command
         .current_dir(dir)
         .args(args)
-        .env("STEPWISE_API_TOKEN", TOKEN)
+        .env("STEPWISE_OPERATOR_KEY", OPERATOR_KEY)
+        .env("STEPWISE_SECRET_KEY", SECRET_KEY)
         .env("DATABASE_URL", &backend.database_url)
         .env_remove("REDIS_URL")
         .env("STEPWISE_LOG", "warn");
@@ -228,8 +239,8 @@ pub async fn call(
 ) -> reqwest::Result<Value> {
     client
         .request(method, url)
-        .bearer_auth(TOKEN)
-        .header("stepwise-tenant", "acme")
+        .bearer_auth(admin_key())
+        .header("content-type", "application/json")
         .body(body)
         .send()
         .await?
@@ -256,25 +267,33 @@ pub fn lead(n: usize) -> String {
     .to_string()
 }
 
-/// Creates tenant `acme` (America/Chicago) and publishes `flow` through the API at `base`.
+/// Creates tenant `acme` (America/Chicago) as the operator, keeps its admin key for
+/// [`call`], and publishes `flow` (YAML) through the API at `base`.
 pub async fn setup(client: &reqwest::Client, base: &str, flow: String) {
-    let tenant = serde_json::json!({"name": "Acme", "timezone": "America/Chicago"}).to_string();
-    call(
-        client,
-        reqwest::Method::PUT,
-        format!("{base}/v1/tenants/acme"),
-        tenant,
-    )
-    .await
-    .unwrap();
-    call(
-        client,
-        reqwest::Method::POST,
-        format!("{base}/v1/flows"),
-        flow,
-    )
-    .await
-    .unwrap();
+    let tenant = serde_json::json!({"id": "acme", "name": "Acme", "timezone": "America/Chicago"});
+    let created: Value = client
+        .post(format!("{base}/v1/tenants"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&tenant)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    *ADMIN_KEY.lock().unwrap() = created["admin_key"]["key"].as_str().unwrap().to_owned();
+    client
+        .post(format!("{base}/v1/flows"))
+        .bearer_auth(admin_key())
+        .header("content-type", "application/yaml")
+        .body(flow)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
 }
 
 /// Polls run `run_id` until it completes (or `limit` passes) and returns it.

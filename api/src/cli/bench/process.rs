@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, bail};
 use stepwise_engine::store::SqlStore;
 
-pub const TOKEN: &str = "stepwise-bench-token";
+/// The operator key benchmarked servers start with.
+pub const OPERATOR_KEY: &str = "swk_stepwise-bench-operator";
+/// The credential-sealing key benchmarked servers start with (the benchmark stores none).
+const SECRET_KEY: &str = "62656e6368000000000000000000000000000000000000000000000000000000";
 
 /// A database made for one benchmark run, removed on [`Database::drop_it`].
 #[derive(Debug)]
@@ -86,7 +89,10 @@ impl Database {
         command
             .args(args)
             .env("DATABASE_URL", &self.url)
-            .env("STEPWISE_API_TOKEN", TOKEN)
+            .env("STEPWISE_OPERATOR_KEY", OPERATOR_KEY)
+            .env("STEPWISE_SECRET_KEY", SECRET_KEY)
+            // The benchmark measures the engine, not the per-tenant rate limit.
+            .env("STEPWISE_RATE_LIMIT", "1000000")
             .env("STEPWISE_QUEUE", &self.queue)
             .env("STEPWISE_LOG", "error")
             .env_remove("REDIS_URL")
@@ -197,6 +203,8 @@ impl Drop for Process {
 pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
+    /// Tenant `bench`'s admin key, set by [`Api::setup`].
+    key: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Api {
@@ -204,27 +212,35 @@ impl Api {
         Api {
             base,
             client: reqwest::Client::new(),
+            key: Default::default(),
         }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let key = self.key.get().map(String::as_str).unwrap_or_default();
         self.client
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .header("stepwise-tenant", "bench")
+            .bearer_auth(key)
     }
 
-    /// Creates tenant `bench` and publishes `flow` (YAML) for it.
+    /// Creates tenant `bench` (as the operator) and publishes `flow` (YAML) for it.
     pub async fn setup(&self, flows: &[String]) -> anyhow::Result<()> {
-        let tenant = serde_json::json!({"name": "Bench Dental", "timezone": "America/Chicago"});
+        let tenant = serde_json::json!({"id": "bench", "name": "Bench Dental", "timezone": "America/Chicago"});
         let answer = self
-            .request(reqwest::Method::PUT, "/v1/tenants/bench")
+            .client
+            .post(format!("{}/v1/tenants", self.base))
+            .bearer_auth(OPERATOR_KEY)
             .json(&tenant)
             .send()
             .await?;
         if !answer.status().is_success() {
             bail!("creating the tenant: {}", answer.text().await?);
         }
+        let created: serde_json::Value = answer.json().await?;
+        let key = created["admin_key"]["key"]
+            .as_str()
+            .context("the tenant's admin key")?;
+        let _ = self.key.set(key.to_owned());
         for flow in flows {
             let answer = self
                 .request(reqwest::Method::POST, "/v1/flows")

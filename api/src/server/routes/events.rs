@@ -1,16 +1,31 @@
-//! `POST /v1/events`: accept an event durably (stored before the answer), with its contact
-//! inline; start, resume and cancel runs. A repeat (same `source` and `external_id`) answers
-//! `duplicate: true` and changes nothing.
+//! Events: `POST /v1/events` stores an event durably before answering, upserts its inline
+//! contact (by id, phone or email) or uses the named one, and starts, resumes and cancels
+//! runs. It is idempotent by `external_id` or the `Idempotency-Key` header: a repeat answers
+//! `duplicate: true` with the first event's id and the runs it started. `POST
+//! /v1/events/batch` takes up to 1,000 events, checked all before any is stored.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
-use stepwise_engine::model::{Contact, Event};
+use serde_json::{Map, Value, json};
+use stepwise_engine::model::{Contact, Event, RunId};
+use stepwise_engine::ports::Role;
+use stepwise_engine::runtime::run_id_for;
 
-use crate::server::{ApiError, AppState, authorize};
+use super::contacts::upsert_contact;
+use crate::server::extract::ApiJson;
+use crate::server::{ApiError, AppState, Caller};
+
+/// Most events one batch may carry.
+const MAX_BATCH: usize = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/v1/events/batch", post(ingest_batch))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,49 +33,163 @@ struct EventBody {
     #[serde(rename = "type")]
     event_type: String,
     #[serde(default)]
-    data: Value,
+    data: Map<String, Value>,
+    /// Where the event comes from (default `api`); with `external_id`, what makes it unique.
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
     external_id: Option<String>,
-    contact: Contact,
+    /// The contact, inline: upserted by id, else phone, else email.
+    #[serde(default)]
+    contact: Option<Contact>,
+    /// Or the id of an existing contact.
+    #[serde(default)]
+    contact_id: Option<String>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/events", post(ingest))
-}
-
-async fn ingest(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: String,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = authorize(&state, &headers)?;
-    let body: EventBody = serde_json::from_str(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid event: {e}")))?;
-    if body.contact.id.is_empty() {
-        return Err(ApiError::bad_request("the contact needs an id"));
+fn check(body: &EventBody) -> Result<(), ApiError> {
+    let bad = |m: &str| Err(ApiError::invalid("invalid_event", m));
+    if body.event_type.is_empty() || body.event_type.len() > 100 {
+        return bad("type: 1 to 100 characters, e.g. lead.created");
     }
-    let mut event = Event::new(body.event_type, body.data);
+    if body
+        .source
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 100)
+    {
+        return bad("source: 1 to 100 characters");
+    }
+    if body
+        .external_id
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 200)
+    {
+        return bad("external_id: 1 to 200 characters");
+    }
+    match (&body.contact, &body.contact_id) {
+        (Some(_), None) | (None, Some(_)) => Ok(()),
+        _ => bad("name the contact: either contact (inline) or contact_id"),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    tenant: &str,
+    body: EventBody,
+    idempotency_key: Option<&str>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let contact = match (body.contact, body.contact_id) {
+        (Some(inline), _) => upsert_contact(state, tenant, inline).await?.0,
+        (None, Some(id)) => state.engine.store.contact(tenant, &id).await.map_err(|_| {
+            ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
+        })?,
+        (None, None) => {
+            return Err(ApiError::invalid("invalid_event", "name the contact"));
+        }
+    };
+    let mut event = Event::new(body.event_type, Value::Object(body.data));
     event.source = body.source.unwrap_or_else(|| "api".into());
-    event.external_id = body.external_id.or_else(|| {
-        headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
-    state.engine.tenant(&tenant).await?;
-    let outcome = state
+    event.external_id = body.external_id.or(idempotency_key.map(str::to_owned));
+    let source = event.source.clone();
+    let external_id = event.external_id.clone();
+    let contact_id = contact.id.clone();
+    let mut outcome = state
         .engine
-        .ingest_for_contact(&tenant, body.contact, event)
+        .ingest_for_stored_contact(tenant, contact, event)
         .await?;
+    if outcome.duplicate
+        && let Some(external_id) = external_id
+    {
+        outcome.started = first_runs(state, tenant, &source, &external_id).await?;
+    }
     let status = if outcome.duplicate {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((
-        status,
-        Json(serde_json::to_value(outcome).unwrap_or(Value::Null)),
-    ))
+    let mut answer = serde_json::to_value(outcome).unwrap_or(Value::Null);
+    answer["contact_id"] = Value::String(contact_id);
+    Ok((status, answer))
+}
+
+/// The runs the first copy of an event started: run ids are derived from the event's
+/// source, external id and flow.
+async fn first_runs(
+    state: &AppState,
+    tenant: &str,
+    source: &str,
+    external_id: &str,
+) -> Result<Vec<RunId>, ApiError> {
+    let mut runs = Vec::new();
+    for flow in state.engine.live_flows(tenant).await? {
+        let id = run_id_for(source, external_id, &flow.flow_id);
+        if state.engine.store.run(tenant, id).await.is_ok() {
+            runs.push(id);
+        }
+    }
+    Ok(runs)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 200)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request("Idempotency-Key: 1 to 200 visible ASCII characters")
+            }),
+    }
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Editor)?;
+    check(&body)?;
+    state.engine.tenant(caller.tenant()).await?;
+    let key = idempotency_key(&headers)?;
+    let (status, answer) = accept(&state, caller.tenant(), body, key).await?;
+    Ok((status, Json(answer)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    events: Vec<EventBody>,
+}
+
+async fn ingest_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(batch): ApiJson<Batch>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Editor)?;
+    if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            format!("events: 1 to {MAX_BATCH} events"),
+        ));
+    }
+    for (i, body) in batch.events.iter().enumerate() {
+        check(body).map_err(|e| {
+            let message = format!("events[{i}]: {}", e.message);
+            ApiError::invalid(e.code, message).with_details(json!({ "index": i }))
+        })?;
+    }
+    let mut results = Vec::with_capacity(batch.events.len());
+    for body in batch.events {
+        let result = match accept(&state, caller.tenant(), body, None).await {
+            Ok((status, answer)) => json!({ "status": status.as_u16(), "result": answer }),
+            Err(e) => json!({ "status": e.status.as_u16(),
+                              "error": { "code": e.code, "message": e.message, "details": e.details } }),
+        };
+        results.push(result);
+    }
+    Ok(Json(json!({ "results": results })))
 }

@@ -1,38 +1,331 @@
-//! `POST /v1/flows`: publish a flow (YAML or JSON body) as its next immutable version.
+//! Flows: publish (`POST /v1/flows`, YAML or JSON by content type; each save is a new
+//! immutable version), list, get (JSON, or the YAML as written with `?format=yaml`), update
+//! (`PUT /v1/flows/{id}`), versions, enable / disable / archive. Running runs always finish
+//! on the version they started on.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use stepwise_engine::ports::FlowDocument;
+use stepwise_engine::definition;
+use stepwise_engine::ports::{FlowDocument, FlowSummary, FlowVersionInfo, Role};
 
-use crate::server::{ApiError, AppState, authorize};
+use crate::server::extract::{ApiPath, ApiQuery, FlowSource};
+use crate::server::page::{self, Page};
+use crate::server::{ApiError, AppState, Caller};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/flows", post(publish))
+    Router::new()
+        .route("/v1/flows", get(list).post(create))
+        .route("/v1/flows/{id}", get(show).put(update))
+        .route("/v1/flows/{id}/versions", get(versions))
+        .route("/v1/flows/{id}/versions/{version}", get(version))
+        .route("/v1/flows/{id}/enable", post(enable))
+        .route("/v1/flows/{id}/disable", post(disable))
+        .route("/v1/flows/{id}/archive", post(archive))
+}
+
+/// The flow's id as its source declares it, or every diagnostic (422).
+async fn declared_id(state: &AppState, tenant: &str, source: &str) -> Result<String, ApiError> {
+    let snippets = state.engine.tenant(tenant).await?.snippets;
+    match definition::load_flow("flow.yaml", source, Some(&snippets)) {
+        Ok((flow, _)) => Ok(flow.id().to_owned()),
+        Err(diagnostics) => {
+            Err(stepwise_engine::error::EngineError::InvalidDefinition(diagnostics).into())
+        }
+    }
+}
+
+/// `Stepwise-Flow-Config`: the flow's `config.*` values, as a JSON object.
+fn config(headers: &HeaderMap) -> Result<Value, ApiError> {
+    match headers.get("stepwise-flow-config") {
+        None => Ok(json!({})),
+        Some(v) => {
+            let value: Value = v
+                .to_str()
+                .ok()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("Stepwise-Flow-Config must be a JSON object")
+                })?;
+            if value.is_object() {
+                Ok(value)
+            } else {
+                Err(ApiError::bad_request(
+                    "Stepwise-Flow-Config must be a JSON object",
+                ))
+            }
+        }
+    }
 }
 
 async fn publish(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: String,
+    state: &AppState,
+    caller: &Caller,
+    flow_id: &str,
+    source: String,
+    config: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = authorize(&state, &headers)?;
-    let config = match headers
-        .get("stepwise-flow-config")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| ApiError::bad_request(format!("Stepwise-Flow-Config: {e}")))?,
-        None => json!({}),
-    };
+    let tenant = caller.tenant();
+    let existing = state.listings.flow(tenant, flow_id).await.ok();
+    if existing.as_ref().is_some_and(|f| f.archived) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "flow_archived",
+            format!("flow {flow_id} is archived; give the new flow another id"),
+        ));
+    }
     let doc = FlowDocument {
-        source: body,
+        source,
         config,
         templates: json!({}),
     };
-    let published = state.engine.publish(&tenant, doc).await?;
+    let published = state.engine.publish(tenant, doc).await?;
+    let action = if published.version == 1 {
+        "flow.create"
+    } else {
+        "flow.update"
+    };
+    caller
+        .audit(
+            state,
+            action,
+            &format!("flow:{flow_id}"),
+            json!({ "version": published.version }),
+        )
+        .await;
+    let status = if published.version == 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let body = json!({ "id": published.flow_id, "version": published.version, "warnings": published.warnings });
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((status, Json(body)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    FlowSource(source): FlowSource,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Editor)?;
+    let config = config(&headers)?;
+    let id = declared_id(&state, caller.tenant(), &source).await?;
+    publish(&state, &caller, &id, source, config).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    FlowSource(source): FlowSource,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Editor)?;
+    let config = config(&headers)?;
+    state.listings.flow(caller.tenant(), &id).await?;
+    let declared = declared_id(&state, caller.tenant(), &source).await?;
+    if declared != id {
+        return Err(ApiError::invalid(
+            "id_mismatch",
+            format!("the body declares flow {declared:?}, the path names {id:?}"),
+        ));
+    }
+    publish(&state, &caller, &id, source, config).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    /// Include archived flows.
+    #[serde(default)]
+    archived: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<FlowSummary>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let rows = state
+        .listings
+        .flows(caller.tenant(), q.archived, after.as_deref(), limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |f| page::encode(&f.id)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormatQuery {
+    /// `json` (default) or `yaml` (the source as written).
+    format: Option<String>,
+}
+
+/// A version as answered: the source as written, or JSON with the definition parsed.
+fn answer_version(
+    summary: Option<&FlowSummary>,
+    version: u32,
+    doc: FlowDocument,
+    format: Option<&str>,
+) -> Result<Response, ApiError> {
+    match format.unwrap_or("json") {
+        "yaml" => Ok((
+            [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+            doc.source,
+        )
+            .into_response()),
+        "json" => {
+            let definition: Value = serde_saphyr::from_str(&doc.source).unwrap_or(Value::Null);
+            let mut body = json!({
+                "version": version,
+                "source": doc.source,
+                "definition": definition,
+                "config": doc.config,
+            });
+            if let Some(summary) = summary {
+                body["flow"] = serde_json::to_value(summary).unwrap_or(Value::Null);
+            }
+            Ok(Json(body).into_response())
+        }
+        other => Err(
+            ApiError::bad_request(format!("format {other:?}: ask for json or yaml"))
+                .with_code("invalid_query"),
+        ),
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    let summary = state.listings.flow(caller.tenant(), &id).await?;
+    let doc = state
+        .engine
+        .store
+        .flow_version(caller.tenant(), &id, summary.latest_version)
+        .await?;
+    answer_version(
+        Some(&summary),
+        summary.latest_version,
+        doc,
+        q.format.as_deref(),
+    )
+}
+
+async fn version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, version)): ApiPath<(String, u32)>,
+    ApiQuery(q): ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    let doc = state
+        .engine
+        .store
+        .flow_version(caller.tenant(), &id, version)
+        .await?;
+    answer_version(None, version, doc, q.format.as_deref())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VersionsQuery>,
+) -> Result<Json<Page<FlowVersionInfo>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let before = match q.cursor.as_deref().map(page::decode).transpose()? {
+        Some(text) => Some(text.parse::<u32>().map_err(|_| {
+            ApiError::bad_request("the cursor is not one this API gave out")
+                .with_code("invalid_cursor")
+        })?),
+        None => None,
+    };
+    let rows = state
+        .listings
+        .flow_versions(caller.tenant(), &id, before, limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |v| {
+        page::encode(&v.version.to_string())
+    }))
+}
+
+async fn set_enabled(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    enabled: bool,
+) -> Result<Json<FlowSummary>, ApiError> {
+    caller.require(Role::Editor)?;
+    let flow = state.listings.flow(caller.tenant(), id).await?;
+    if flow.archived && enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "flow_archived",
+            format!("flow {id} is archived and cannot be enabled"),
+        ));
+    }
+    state
+        .engine
+        .set_flow_enabled(caller.tenant(), id, enabled)
+        .await?;
+    let action = if enabled {
+        "flow.enable"
+    } else {
+        "flow.disable"
+    };
+    caller
+        .audit(state, action, &format!("flow:{id}"), Value::Null)
+        .await;
+    Ok(Json(state.listings.flow(caller.tenant(), id).await?))
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<FlowSummary>, ApiError> {
+    set_enabled(&state, &caller, &id, true).await
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<FlowSummary>, ApiError> {
+    set_enabled(&state, &caller, &id, false).await
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<FlowSummary>, ApiError> {
+    caller.require(Role::Editor)?;
+    state.listings.archive_flow(caller.tenant(), &id).await?;
+    // The engine's copy of the live flows must forget the archived one at once.
+    state
+        .engine
+        .set_flow_enabled(caller.tenant(), &id, false)
+        .await?;
+    caller
+        .audit(&state, "flow.archive", &format!("flow:{id}"), Value::Null)
+        .await;
+    Ok(Json(state.listings.flow(caller.tenant(), &id).await?))
 }

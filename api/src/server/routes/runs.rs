@@ -1,40 +1,268 @@
-//! `GET /v1/runs/{id}`: a run's state and its history.
+//! Runs: list with filters (flow, status, contact, start time), get with the full history in
+//! the simulator's timeline format, cancel, retry a failed run from the step that failed,
+//! dead letters (failed runs with their last error), and the message outbox.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::extract::State;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stepwise_engine::error::EngineError;
-use stepwise_engine::model::RunId;
+use stepwise_engine::model::{Run, RunId, RunStatus};
+use stepwise_engine::ports::{Message, MessageFilter, Role, RunFilter};
+use stepwise_engine::runtime::TimelineEntry;
 
-use crate::server::{ApiError, AppState, authorize};
+use crate::server::extract::{ApiPath, ApiQuery, parse_json};
+use crate::server::page::{self, Page};
+use crate::server::{ApiError, AppState, Caller};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/runs/{id}", get(get_run))
+    Router::new()
+        .route("/v1/runs", get(list))
+        .route("/v1/runs/{id}", get(show))
+        .route("/v1/runs/{id}/cancel", post(cancel))
+        .route("/v1/runs/{id}/retry", post(retry))
+        .route("/v1/runs/{id}/messages", get(run_messages))
+        .route("/v1/dead-letters", get(dead_letters))
+        .route("/v1/messages", get(messages))
 }
 
-async fn get_run(
+fn run_id(text: &str) -> Result<RunId, ApiError> {
+    // Not a run id: it names no run of this tenant, like any unknown id.
+    text.parse()
+        .map(RunId)
+        .map_err(|_| ApiError::not_found(format!("run {text} not found")))
+}
+
+/// A run as listed: its state without the working variables.
+#[derive(Debug, Serialize)]
+struct RunSummary {
+    id: RunId,
+    flow_id: String,
+    flow_version: u32,
+    contact_id: String,
+    status: RunStatus,
+    started_at: Timestamp,
+    ended_at: Option<Timestamp>,
+    wake_at: Option<Timestamp>,
+    /// Why it ended, or the last error of a failed run.
+    end_reason: Option<String>,
+}
+
+impl From<Run> for RunSummary {
+    fn from(run: Run) -> Self {
+        Self {
+            id: run.id,
+            flow_id: run.flow_id,
+            flow_version: run.flow_version,
+            contact_id: run.contact_id,
+            status: run.status,
+            started_at: run.started_at,
+            ended_at: run.ended_at,
+            wake_at: run.wake_at,
+            end_reason: run.end_reason,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    flow_id: Option<String>,
+    status: Option<RunStatus>,
+    contact_id: Option<String>,
+    /// Started at or after (RFC 3339).
+    since: Option<Timestamp>,
+    /// Started before (RFC 3339).
+    until: Option<Timestamp>,
+}
+
+async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    q: ListQuery,
+) -> Result<Json<Page<RunSummary>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode_time).transpose()?;
+    let filter = RunFilter {
+        flow_id: q.flow_id,
+        status: q.status,
+        contact_id: q.contact_id,
+        since: q.since,
+        until: q.until,
+    };
+    let rows = state
+        .listings
+        .list_runs(caller.tenant(), &filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(page::page_map(
+        rows,
+        limit,
+        |r| page::encode_time(r.started_at, &r.id.to_string()),
+        RunSummary::from,
+    ))
+}
+
+async fn list(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<RunSummary>>, ApiError> {
+    list_page(&state, &caller, q).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadLetterQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    flow_id: Option<String>,
+}
+
+/// Failed runs, newest first, each with its last error (`end_reason`): retry one with
+/// `POST /v1/runs/{id}/retry`.
+async fn dead_letters(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<DeadLetterQuery>,
+) -> Result<Json<Page<RunSummary>>, ApiError> {
+    let q = ListQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+        flow_id: q.flow_id,
+        status: Some(RunStatus::Failed),
+        contact_id: None,
+        since: None,
+        until: None,
+    };
+    list_page(&state, &caller, q).await
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = authorize(&state, &headers)?;
-    let run_id = RunId(
-        id.parse()
-            .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a run id")))?,
-    );
-    let run = state
+    let tenant = caller.tenant();
+    let id = run_id(&id)?;
+    let run = state.engine.store.run(tenant, id).await?;
+    let records = state.engine.store.records(tenant, id).await?;
+    let settings = state.engine.tenant(tenant).await?;
+    let zone = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
+    let timeline: Vec<Value> = records
+        .into_iter()
+        .map(|r| TimelineEntry::from_record(r, None).to_json(run.started_at, &zone))
+        .collect();
+    Ok(Json(json!({
+        "run": RunSummary::from(run.clone()),
+        "vars": run.vars,
+        "outputs": run.outputs,
+        "trigger": run.trigger,
+        "timeline": timeline,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<RunSummary>, ApiError> {
+    caller.require(Role::Editor)?;
+    let id = run_id(&id)?;
+    // The body is optional: `{"reason": "…"}`.
+    let body: CancelBody = if body.is_empty() {
+        CancelBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let reason = body
+        .reason
+        .unwrap_or_else(|| format!("cancelled by {}", caller.key.prefix));
+    state
         .engine
-        .store
-        .run(&tenant, run_id)
-        .await
-        .map_err(EngineError::from)?;
-    let records = state
-        .engine
-        .store
-        .records(&tenant, run_id)
-        .await
-        .map_err(EngineError::from)?;
-    Ok(Json(json!({ "run": run, "history": records })))
+        .cancel_run(caller.tenant(), id, &reason)
+        .await?;
+    caller
+        .audit(
+            &state,
+            "run.cancel",
+            &format!("run:{id}"),
+            json!({ "reason": reason }),
+        )
+        .await;
+    Ok(Json(
+        state.engine.store.run(caller.tenant(), id).await?.into(),
+    ))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RunSummary>, ApiError> {
+    caller.require(Role::Editor)?;
+    let id = run_id(&id)?;
+    state.engine.retry_run(caller.tenant(), id).await?;
+    caller
+        .audit(&state, "run.retry", &format!("run:{id}"), Value::Null)
+        .await;
+    Ok(Json(
+        state.engine.store.run(caller.tenant(), id).await?.into(),
+    ))
+}
+
+async fn run_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = run_id(&id)?;
+    let messages = state.engine.store.messages(caller.tenant(), id).await?;
+    Ok(Json(json!({ "data": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    run_id: Option<String>,
+    status: Option<String>,
+    channel: Option<String>,
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<MessageQuery>,
+) -> Result<Json<Page<Message>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode_time).transpose()?;
+    let run_id = match q.run_id.as_deref() {
+        Some(text) => Some(text.parse().map(RunId).map_err(|_| {
+            ApiError::bad_request(format!("run_id {text:?} is not a run id"))
+                .with_code("invalid_query")
+        })?),
+        None => None,
+    };
+    let filter = MessageFilter {
+        run_id,
+        status: q.status,
+        channel: q.channel,
+    };
+    let rows = state
+        .listings
+        .list_messages(caller.tenant(), &filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |m| page::encode_time(m.at, &m.id)))
 }

@@ -3,10 +3,12 @@
 //! documents as text, times as unix microseconds); each backend has its own migration folder
 //! so that backend-specific features (row-level security on PostgreSQL) can be added there.
 
+mod access;
 mod contacts;
 mod events;
 mod flows;
 mod group_commit;
+mod listing;
 mod messages;
 mod runs;
 mod schedules;

@@ -12,7 +12,7 @@ use crate::runtime::StepRecord;
 
 pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-fn status_name(status: RunStatus) -> String {
+pub(super) fn status_name(status: RunStatus) -> String {
     serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

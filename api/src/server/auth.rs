@@ -1,0 +1,228 @@
+//! Who is calling: a tenant's API key (`Authorization: Bearer swk_…`) or the platform
+//! operator's key. A key is looked up by its SHA-256 digest (kept for one second, so a
+//! revocation through another process applies within a second), checked against the
+//! tenant's rate limit, and its `last_used_at` is written at most once a minute.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jiff::Timestamp;
+use serde_json::Value;
+use stepwise_engine::ports::{ApiKey, AuditEntry, Role};
+use stepwise_engine::runtime::Expiring;
+
+use super::{ApiError, AppState};
+use crate::access::digest;
+
+/// How often a key's `last_used_at` is written.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Key lookups, rate limits and use times of this process.
+#[derive(Debug)]
+pub struct Authenticator {
+    /// The operator key's digest, when an operator key is configured.
+    operator: Option<String>,
+    keys: Expiring<ApiKey>,
+    touched: Mutex<HashMap<String, Instant>>,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Authenticator {
+    /// `per_second` requests per tenant, with bursts of twice that.
+    pub fn new(operator_key: Option<&str>, per_second: NonZeroU32) -> Self {
+        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        Self {
+            operator: operator_key.map(digest),
+            keys: Expiring::default(),
+            touched: Mutex::default(),
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        }
+    }
+
+    /// Forgets every cached key: a revocation through this process applies at once.
+    pub fn forget_keys(&self) {
+        self.keys.clear();
+    }
+
+    /// Drops rate-limit state of tenants that went quiet (called periodically).
+    pub fn retain_recent(&self) {
+        self.limiter.retain_recent();
+    }
+
+    fn check_rate(&self, tenant_id: &str) -> Result<(), ApiError> {
+        self.limiter
+            .check_key(&tenant_id.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many requests for this tenant; retry in {seconds} s"),
+                )
+                .with_retry_after(seconds)
+            })
+    }
+
+    fn due_for_touch(&self, key_id: &str) -> bool {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match touched.get(key_id) {
+            Some(at) if now.duration_since(*at) < TOUCH_EVERY => false,
+            _ => {
+                touched.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API key>"))
+}
+
+/// A request authenticated with a tenant's key.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: ApiKey,
+}
+
+impl Caller {
+    pub fn tenant(&self) -> &str {
+        &self.key.tenant_id
+    }
+
+    /// Refuses the request unless the key's role is `role` or above.
+    pub fn require(&self, role: Role) -> Result<&Self, ApiError> {
+        if self.key.role >= role {
+            Ok(self)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs a key with role {} or above; this key is {}",
+                role.as_str(),
+                self.key.role.as_str()
+            )))
+        }
+    }
+
+    /// Appends to the tenant's audit log. A failure to write it is logged, not answered:
+    /// the action it records has happened.
+    pub async fn audit(&self, state: &AppState, action: &str, target: &str, details: Value) {
+        let entry = AuditEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: Timestamp::now(),
+            actor: self.key.id.clone(),
+            key_prefix: Some(self.key.prefix.clone()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details,
+        };
+        if let Err(e) = state.access.append_audit(self.tenant(), &entry).await {
+            tracing::error!(error = %e, action, target, "audit entry not written");
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let given = bearer(&parts.headers)?;
+        let digest = digest(given);
+        let auth = &state.auth;
+        let key = match auth.keys.get(&digest) {
+            Some(key) => key,
+            None => {
+                let key = state
+                    .access
+                    .key_by_digest(&digest)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
+                auth.keys.put(&digest, key.clone());
+                key
+            }
+        };
+        if key.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("the API key was revoked"));
+        }
+        auth.check_rate(&key.tenant_id)?;
+        if auth.due_for_touch(&key.id) {
+            let access = state.access.clone();
+            let (tenant, id) = (key.tenant_id.clone(), key.id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = access.touch_key(&tenant, &id, Timestamp::now()).await {
+                    tracing::warn!(error = %e, "last_used_at not written");
+                }
+            });
+        }
+        tracing::Span::current().record("tenant_id", key.tenant_id.as_str());
+        Ok(Caller { key })
+    }
+}
+
+/// A request authenticated with the platform operator's key.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+impl Operator {
+    /// Appends to `tenant_id`'s audit log as the operator.
+    pub async fn audit(state: &AppState, tenant_id: &str, action: &str, details: Value) {
+        let entry = AuditEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: Timestamp::now(),
+            actor: "operator".into(),
+            key_prefix: None,
+            action: action.to_owned(),
+            target: format!("tenant:{tenant_id}"),
+            details,
+        };
+        if let Err(e) = state.access.append_audit(tenant_id, &entry).await {
+            tracing::error!(error = %e, action, "audit entry not written");
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let given = digest(bearer(&parts.headers)?);
+        match &state.auth.operator {
+            Some(expected) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
+                Ok(Operator)
+            }
+            Some(_) => Err(ApiError::unauthorized("this needs the operator key")),
+            None => Err(ApiError::unauthorized(
+                "no operator key is configured (set STEPWISE_OPERATOR_KEY)",
+            )),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Keeps the rate limiter's memory bounded: drops state of quiet tenants every minute.
+pub fn spawn_upkeep(auth: Arc<Authenticator>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            auth.retain_recent();
+        }
+    });
+}

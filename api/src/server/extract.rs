@@ -1,0 +1,128 @@
+//! Request extractors that answer bad input in the one error shape: JSON bodies (415 for
+//! another content type, 400 for malformed JSON, 422 for unknown fields and wrong types, 413
+//! over the body limit), flow sources (YAML or JSON by content type), query strings and paths.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::ApiError;
+
+/// The media type of a request, lowercased, without parameters.
+fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn unsupported(got: &str, want: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("send Content-Type: {want} (got {got:?})"),
+    )
+}
+
+/// Parses a JSON body, telling malformed JSON (400) from well-formed JSON that does not
+/// fit (422), with the line and column of the problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let details = json!({ "line": e.line(), "column": e.column() });
+        let error = if e.is_data() {
+            ApiError::invalid("invalid_body", e.to_string())
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+        };
+        error.with_details(details)
+    })
+}
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let mime = media_type(req.headers());
+        if mime != "application/json" {
+            return Err(unsupported(&mime, "application/json"));
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A flow's source as sent: YAML (`application/yaml`, `application/x-yaml`, `text/yaml`) or
+/// JSON (`application/json`, which YAML reads as well). The validator reports its problems
+/// with line and column in this text.
+#[derive(Debug)]
+pub struct FlowSource(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for FlowSource {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let mime = media_type(req.headers());
+        let known = [
+            "application/yaml",
+            "application/x-yaml",
+            "text/yaml",
+            "application/json",
+        ];
+        if !known.contains(&mime.as_str()) {
+            return Err(unsupported(&mime, "application/yaml or application/json"));
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_encoding",
+                "the body is not UTF-8",
+            )
+        })?;
+        if mime == "application/json" {
+            // Reject malformed JSON as JSON, before YAML reads it more leniently.
+            parse_json::<serde_json::Value>(text.as_bytes())?;
+        }
+        Ok(FlowSource(text))
+    }
+}
+
+/// A query string (`?limit=…&cursor=…`); unknown parameters and wrong types are 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// A path parameter.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}

@@ -1,0 +1,284 @@
+//! Contacts: create, upsert by phone or email (`POST /v1/contacts/upsert`), get, update
+//! (JSON merge patch), delete (their active runs are cancelled first), and list with
+//! `phone` / `email` filters. Phone numbers are stored in E.164, read in the tenant's
+//! `country` when written without `+`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stepwise_engine::model::Contact;
+use stepwise_engine::ports::{ContactFilter, Role};
+
+use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::server::page::{self, Page};
+use crate::server::{ApiError, AppState, Caller};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/contacts", get(list).post(create))
+        .route("/v1/contacts/upsert", post(upsert))
+        .route("/v1/contacts/{id}", get(show).patch(update).delete(remove))
+}
+
+/// A contact id: 1–128 letters, digits and `._:@+-`.
+pub fn check_contact_id(id: &str) -> Result<(), ApiError> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:@+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_contact",
+            format!("id: {id:?} is not a contact id (1–128 letters, digits and ._:@+-)"),
+        ))
+    }
+}
+
+/// Checks and normalises a contact as the tenant reads phone numbers; gives it an id if
+/// it has none.
+pub async fn prepare(
+    state: &AppState,
+    tenant: &str,
+    contact: &mut Contact,
+) -> Result<(), ApiError> {
+    let country = state.engine.tenant(tenant).await?.country;
+    contact
+        .normalise(&country)
+        .map_err(|m| ApiError::invalid("invalid_contact", m))?;
+    if let Some(zone) = &contact.timezone
+        && jiff::tz::TimeZone::get(zone).is_err()
+    {
+        return Err(ApiError::invalid(
+            "invalid_contact",
+            format!("timezone: {zone:?} is not an IANA time zone"),
+        ));
+    }
+    if contact.id.is_empty() {
+        contact.id = format!("ct_{}", uuid::Uuid::now_v7().simple());
+    }
+    check_contact_id(&contact.id)
+}
+
+/// The existing contact with the same phone or email, if any.
+async fn same_address(
+    state: &AppState,
+    tenant: &str,
+    c: &Contact,
+) -> Result<Option<Contact>, ApiError> {
+    Ok(state
+        .listings
+        .contact_by_address(tenant, c.phone.as_deref(), c.email.as_deref())
+        .await?)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(mut contact): ApiJson<Contact>,
+) -> Result<(StatusCode, Json<Contact>), ApiError> {
+    caller.require(Role::Editor)?;
+    let tenant = caller.tenant();
+    prepare(&state, tenant, &mut contact).await?;
+    if state
+        .engine
+        .store
+        .contact(tenant, &contact.id)
+        .await
+        .is_ok()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "contact_exists",
+            format!(
+                "contact {} exists; change it with PATCH or POST /v1/contacts/upsert",
+                contact.id
+            ),
+        )
+        .with_details(json!({ "id": contact.id })));
+    }
+    state.engine.store.put_contact(tenant, &contact).await?;
+    Ok((StatusCode::CREATED, Json(contact)))
+}
+
+/// Copies the fields `update` sets onto `base`.
+fn overlay(base: &Contact, update: Contact) -> Contact {
+    let mut merged = base.clone();
+    merged.phone = update.phone.or(merged.phone);
+    merged.email = update.email.or(merged.email);
+    merged.first_name = update.first_name.or(merged.first_name);
+    merged.last_name = update.last_name.or(merged.last_name);
+    merged.timezone = update.timezone.or(merged.timezone);
+    for tag in update.tags {
+        if !merged.tags.contains(&tag) {
+            merged.tags.push(tag);
+        }
+    }
+    merged.fields.extend(update.fields);
+    merged.sms_opt_out |= update.sms_opt_out;
+    merged.email_opt_out |= update.email_opt_out;
+    merged
+}
+
+/// Finds the contact by id, else phone, else email, and merges `contact` into it; or
+/// creates it. Answers the contact and whether it was created.
+pub async fn upsert_contact(
+    state: &AppState,
+    tenant: &str,
+    mut contact: Contact,
+) -> Result<(Contact, bool), ApiError> {
+    if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
+        return Err(ApiError::invalid(
+            "invalid_contact",
+            "name the contact by id, phone or email",
+        ));
+    }
+    let given_id = !contact.id.is_empty();
+    prepare(state, tenant, &mut contact).await?;
+    // An id given is the contact's identity; without one, the phone, else the email, is.
+    let existing = if given_id {
+        state.engine.store.contact(tenant, &contact.id).await.ok()
+    } else {
+        same_address(state, tenant, &contact).await?
+    };
+    let (contact, created) = match existing {
+        Some(found) => {
+            let mut merged = overlay(&found, contact);
+            merged.id = found.id;
+            (merged, false)
+        }
+        None => (contact, true),
+    };
+    state.engine.store.put_contact(tenant, &contact).await?;
+    Ok((contact, created))
+}
+
+async fn upsert(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(contact): ApiJson<Contact>,
+) -> Result<(StatusCode, Json<Contact>), ApiError> {
+    caller.require(Role::Editor)?;
+    let (contact, created) = upsert_contact(&state, caller.tenant(), contact).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(contact)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Contact>, ApiError> {
+    Ok(Json(
+        state.engine.store.contact(caller.tenant(), &id).await?,
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> Result<Json<Contact>, ApiError> {
+    caller.require(Role::Editor)?;
+    let tenant = caller.tenant();
+    let current = state.engine.store.contact(tenant, &id).await?;
+    let Value::Object(fields) = patch else {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "send a JSON object of the fields to change",
+        ));
+    };
+    if fields
+        .get("id")
+        .is_some_and(|v| v != &Value::String(id.clone()))
+    {
+        return Err(ApiError::invalid("invalid_body", "id cannot change"));
+    }
+    let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut merged {
+        for (key, value) in fields {
+            if value.is_null() {
+                map.remove(&key);
+            } else {
+                map.insert(key, value);
+            }
+        }
+    }
+    let mut contact: Contact = serde_json::from_value(merged)
+        .map_err(|e| ApiError::invalid("invalid_contact", e.to_string()))?;
+    contact.id = id;
+    prepare(&state, tenant, &mut contact).await?;
+    state.engine.store.put_contact(tenant, &contact).await?;
+    Ok(Json(contact))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Editor)?;
+    let tenant = caller.tenant();
+    state.engine.store.contact(tenant, &id).await?;
+    for run in state.engine.store.active_runs(tenant, &id).await? {
+        state
+            .engine
+            .cancel_run(tenant, run.id, "the contact was deleted")
+            .await?;
+    }
+    state.listings.delete_contact(tenant, &id).await?;
+    caller
+        .audit(
+            &state,
+            "contact.delete",
+            &format!("contact:{id}"),
+            Value::Null,
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<Contact>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let mut probe = Contact {
+        phone: q.phone,
+        email: q.email,
+        ..Contact::default()
+    };
+    let country = state.engine.tenant(caller.tenant()).await?.country;
+    probe
+        .normalise(&country)
+        .map_err(|m| ApiError::bad_request(m).with_code("invalid_query"))?;
+    let filter = ContactFilter {
+        phone: probe.phone,
+        email: probe.email,
+    };
+    let rows = state
+        .listings
+        .list_contacts(caller.tenant(), &filter, after.as_deref(), limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |c| page::encode(&c.id)))
+}

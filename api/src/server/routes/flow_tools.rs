@@ -1,0 +1,220 @@
+//! What admins do with a flow besides saving it: `POST /v1/flows/validate` (every
+//! diagnostic with line, column and path; nothing is stored), `POST /v1/flows/{id}/simulate`
+//! (the CLI's simulator and timeline format, on a virtual clock with sandbox connectors),
+//! and `POST /v1/flows/{id}/enroll` (one run per contact, optionally paced).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use stepwise_connectors::Sandbox;
+use stepwise_engine::definition;
+use stepwise_engine::error::EngineError;
+use stepwise_engine::model::{Contact, Event, FlowDuration};
+use stepwise_engine::ports::Role;
+use stepwise_engine::runtime::{Enrolment, SimulationInput, simulate};
+
+use crate::server::extract::{ApiJson, ApiPath, FlowSource};
+use crate::server::{ApiError, AppState, Caller};
+
+/// Most contacts one enrol request may name.
+const MAX_ENROL: usize = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/flows/validate", post(validate))
+        .route("/v1/flows/{id}/simulate", post(simulate_flow))
+        .route("/v1/flows/{id}/enroll", post(enroll))
+}
+
+async fn validate(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowSource(source): FlowSource,
+) -> Result<Json<Value>, ApiError> {
+    let snippets = state.engine.tenant(caller.tenant()).await?.snippets;
+    match definition::load_flow("flow.yaml", &source, Some(&snippets)) {
+        Ok((flow, warnings)) => Ok(Json(
+            json!({ "valid": true, "id": flow.id(), "warnings": warnings }),
+        )),
+        Err(diagnostics) => Err(EngineError::InvalidDefinition(diagnostics).into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateBody {
+    /// The triggering event: `{"type": …, "data": {…}}`.
+    event: EventSpec,
+    /// The contact (default: a sample contact).
+    contact: Option<Contact>,
+    /// RFC 3339 start (default: now).
+    start: Option<Timestamp>,
+    /// How far to simulate, e.g. `7d` (default `30d`).
+    horizon: Option<String>,
+    /// Version to simulate (default: the latest).
+    version: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSpec {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    data: Map<String, Value>,
+}
+
+async fn simulate_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SimulateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = state.engine.tenant(caller.tenant()).await?;
+    let summary = state.listings.flow(caller.tenant(), &id).await?;
+    let version = body.version.unwrap_or(summary.latest_version);
+    let doc = state
+        .engine
+        .store
+        .flow_version(caller.tenant(), &id, version)
+        .await?;
+    let horizon: FlowDuration = body
+        .horizon
+        .as_deref()
+        .unwrap_or("30d")
+        .parse()
+        .map_err(|e| ApiError::invalid("invalid_body", format!("horizon: {e}")))?;
+    let seconds = horizon.approx_seconds();
+    if !(1..=366 * 86_400).contains(&seconds) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "horizon: between 1s and 366d",
+        ));
+    }
+    let mut event = Event::new(body.event.event_type, Value::Object(body.event.data));
+    event.source = "simulator".into();
+    let mut contact = body.contact.unwrap_or_else(|| Contact {
+        id: "contact-1".into(),
+        phone: Some("+15125550100".into()),
+        first_name: Some("Ana".into()),
+        ..Contact::default()
+    });
+    if contact.id.is_empty() {
+        contact.id = "contact-1".into();
+    }
+    let start = body.start.unwrap_or_else(|| {
+        Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or(Timestamp::now())
+    });
+    let input = SimulationInput {
+        source: doc.source,
+        event,
+        contact,
+        tenant,
+        config: doc.config,
+        templates: doc.templates,
+        start,
+        injections: Vec::new(),
+        horizon: SignedDuration::from_secs(seconds),
+    };
+    let simulation = simulate(input, Arc::new(Sandbox::new())).await?;
+    let timeline: Vec<Value> = simulation
+        .entries
+        .iter()
+        .map(|e| e.to_json(simulation.start, &simulation.zone))
+        .collect();
+    Ok(Json(
+        json!({ "flow": id, "version": version, "timeline": timeline }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolBody {
+    contact_ids: Vec<String>,
+    /// Starts per second (default: all at once). Later runs sleep in the database until
+    /// their turn, so a paced enrolment survives restarts.
+    per_second: Option<f64>,
+    /// Names the enrolment: the same id again starts nothing twice (default: a new id).
+    enrolment_id: Option<String>,
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<EnrolBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Editor)?;
+    if body.contact_ids.is_empty() || body.contact_ids.len() > MAX_ENROL {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            format!("contact_ids: name 1 to {MAX_ENROL} contacts"),
+        ));
+    }
+    let per_second = match body.per_second {
+        Some(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Some(r),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "per_second: between 0 and 10000",
+            ));
+        }
+        None => None,
+    };
+    state.listings.flow(caller.tenant(), &id).await?;
+    // Every contact must exist before any run starts: a typo changes nothing.
+    for contact_id in &body.contact_ids {
+        state
+            .engine
+            .store
+            .contact(caller.tenant(), contact_id)
+            .await
+            .map_err(|_| {
+                ApiError::invalid(
+                    "unknown_contact",
+                    format!("contact {contact_id} does not exist"),
+                )
+            })?;
+    }
+    let enrolment = body
+        .enrolment_id
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let now = Timestamp::now();
+    let mut results = Vec::with_capacity(body.contact_ids.len());
+    for (i, contact_id) in body.contact_ids.iter().enumerate() {
+        let not_before = per_second.map(|r| {
+            let offset = SignedDuration::from_secs_f64(i as f64 / r);
+            now.checked_add(offset).unwrap_or(now)
+        });
+        let result = state
+            .engine
+            .enroll(caller.tenant(), &id, contact_id, &enrolment, not_before)
+            .await?;
+        let mut entry = serde_json::to_value(&result).unwrap_or(Value::Null);
+        entry["contact_id"] = Value::String(contact_id.clone());
+        if let (Some(at), Enrolment::Started { .. }) = (not_before, &result) {
+            entry["starts_at"] = Value::String(at.to_string());
+        }
+        results.push(entry);
+    }
+    caller
+        .audit(
+            &state,
+            "flow.enroll",
+            &format!("flow:{id}"),
+            json!({ "enrolment_id": enrolment, "contacts": body.contact_ids.len() }),
+        )
+        .await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "enrolment_id": enrolment, "results": results })),
+    ))
+}

@@ -1,0 +1,99 @@
+//! A tenant's API keys (admin only): create (the key is answered once), list (prefix
+//! only), revoke. A revoked key answers 401 from then on.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stepwise_engine::ports::{ApiKey, Role};
+
+use crate::access::{digest, new_key};
+use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::server::page::{self, Page};
+use crate::server::{ApiError, AppState, Caller};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/keys", get(list).post(create))
+        .route("/v1/keys/{id}", delete(revoke))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    role: Role,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if body.name.trim().is_empty() || body.name.len() > 100 {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "name: say what the key is for (1 to 100 characters)",
+        ));
+    }
+    let (secret, key) = new_key(caller.tenant(), body.name.trim(), body.role);
+    state.access.create_key(&key, &digest(&secret)).await?;
+    caller
+        .audit(
+            &state,
+            "key.create",
+            &format!("key:{}", key.id),
+            json!({ "name": key.name, "role": key.role, "prefix": key.prefix }),
+        )
+        .await;
+    let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
+    answer["key"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<ApiKey>>, ApiError> {
+    caller.require(Role::Admin)?;
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let rows = state
+        .access
+        .keys(caller.tenant(), after.as_deref(), limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |k| page::encode(&k.id)))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ApiKey>, ApiError> {
+    caller.require(Role::Admin)?;
+    let key = state
+        .access
+        .revoke_key(caller.tenant(), &id, jiff::Timestamp::now())
+        .await?;
+    state.auth.forget_keys();
+    caller
+        .audit(
+            &state,
+            "key.revoke",
+            &format!("key:{id}"),
+            json!({ "prefix": key.prefix }),
+        )
+        .await;
+    Ok(Json(key))
+}

@@ -1,0 +1,189 @@
+//! The tenant's settings: `GET /v1/settings` (any role) shows them with the provider
+//! credentials reduced to "set" and their last 4 characters; `PATCH /v1/settings` (admin)
+//! merges a JSON merge patch (RFC 7386); `PUT` / `DELETE /v1/settings/credentials/{name}`
+//! (admin) store and remove a credential, sealed with AES-256-GCM. A credential's value is
+//! never answered, audited or logged.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stepwise_engine::model::Tenant;
+use stepwise_engine::ports::Role;
+
+use crate::access::check_tenant;
+use crate::server::extract::{ApiJson, ApiPath};
+use crate::server::{ApiError, AppState, Caller};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/settings", get(show).patch(update))
+        .route(
+            "/v1/settings/credentials/{name}",
+            put(set_credential).delete(delete_credential),
+        )
+}
+
+async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
+    let credentials: serde_json::Map<String, Value> = state
+        .access
+        .secrets(&tenant.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let shown = json!({ "set": true, "last4": s.last4, "updated_at": s.updated_at });
+            (s.name, shown)
+        })
+        .collect();
+    let mut view = serde_json::to_value(tenant).unwrap_or(Value::Null);
+    view["credentials"] = Value::Object(credentials);
+    Ok(view)
+}
+
+async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let tenant = state.engine.tenant(caller.tenant()).await?;
+    Ok(Json(view(&state, &tenant).await?))
+}
+
+/// RFC 7386: objects merge key by key, `null` removes, anything else replaces.
+fn merge(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(fields) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            if let Value::Object(map) = target {
+                for (key, value) in fields {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge(map.entry(key).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(patch): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    if !patch.is_object() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "send a JSON object of the settings to change",
+        ));
+    }
+    if patch.get("id").is_some() || patch.get("credentials").is_some() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "id cannot change; set credentials with PUT /v1/settings/credentials/{name}",
+        ));
+    }
+    let current = state.engine.tenant(caller.tenant()).await?;
+    let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
+    merge(&mut merged, patch.clone());
+    let mut tenant: Tenant = serde_json::from_value(merged)
+        .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
+    tenant.id = current.id.clone();
+    check_tenant(&tenant).map_err(|m| ApiError::invalid("invalid_settings", m))?;
+    state.engine.put_tenant(&tenant).await?;
+    caller
+        .audit(
+            &state,
+            "settings.update",
+            "settings",
+            json!({ "patch": patch }),
+        )
+        .await;
+    Ok(Json(view(&state, &tenant).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credential {
+    value: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(..)")
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "a credential name is 1–64 lowercase letters, digits and underscores, e.g. twilio_auth_token",
+        )
+        .with_code("invalid_path"))
+    }
+}
+
+async fn set_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<Credential>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    check_name(&name)?;
+    let value = body.value;
+    if value.is_empty() || value.len() > 8192 {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "value: 1 to 8,192 characters",
+        ));
+    }
+    let tenant = caller.tenant();
+    let sealed = state.secrets.seal(&value, &format!("{tenant}/{name}"));
+    let chars: Vec<char> = value.chars().collect();
+    let last4: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    state
+        .access
+        .put_secret(tenant, &name, &sealed, &last4)
+        .await?;
+    caller
+        .audit(
+            &state,
+            "credential.set",
+            &format!("credential:{name}"),
+            Value::Null,
+        )
+        .await;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "name": name, "set": true, "last4": last4 })),
+    ))
+}
+
+async fn delete_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    check_name(&name)?;
+    state.access.delete_secret(caller.tenant(), &name).await?;
+    caller
+        .audit(
+            &state,
+            "credential.delete",
+            &format!("credential:{name}"),
+            Value::Null,
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
