@@ -14,6 +14,8 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub mod client;
+
 /// The platform operator's key the test servers are started with.
 pub const OPERATOR_KEY: &str = "swk_e2e-operator-key";
 /// The key the test servers seal credentials with (64 hex characters).

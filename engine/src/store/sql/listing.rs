@@ -78,14 +78,18 @@ fn flow_summary(row: &AnyRow) -> Result<FlowSummary, StoreError> {
     let version: i64 = row.try_get("latest_version").map_err(unavailable)?;
     Ok(FlowSummary {
         id: row.try_get("id").map_err(unavailable)?,
-        enabled: row.try_get("enabled").map_err(unavailable)?,
-        archived: row.try_get("archived").map_err(unavailable)?,
+        enabled: row.try_get::<i64, _>("enabled").map_err(unavailable)? != 0,
+        archived: row.try_get::<i64, _>("archived").map_err(unavailable)? != 0,
         latest_version: u32::try_from(version).unwrap_or(u32::MAX),
         updated_at: time_column(row, "updated_at")?,
     })
 }
 
-const FLOW_COLUMNS: &str = "SELECT id, enabled, archived, latest_version, updated_at FROM flows";
+// Booleans as integers: sqlx's Any driver does not decode SQLite booleans.
+const FLOW_COLUMNS: &str = "SELECT id, \
+     CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS enabled, \
+     CAST(CASE WHEN archived THEN 1 ELSE 0 END AS BIGINT) AS archived, \
+     latest_version, updated_at FROM flows";
 
 pub(super) async fn flows(
     store: &SqlStore,

@@ -1,0 +1,241 @@
+//! The REST API end to end, as a newcomer walks it, on the real `stepwise` binary: on SQLite,
+//! and on PostgreSQL + Redis when `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL`
+//! are set. Create a tenant → mint keys → POST a YAML flow → POST an event → see the
+//! sandbox SMS in the run's timeline → cancel a waiting run → retry a failed one.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use common::client::Client;
+use common::{Backend, postgres_and_redis, start_server};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const WELCOME: &str = "id: welcome
+purpose: transactional
+trigger: {event: lead.created}
+steps:
+  - id: hello
+    send_sms: {body: 'Hi {{contact.first_name}}, thanks for reaching out!'}
+";
+
+const SLOW: &str = "id: slow
+trigger: {event: consult.requested}
+steps:
+  - id: later
+    wait: {for: 1h}
+  - id: note
+    set: {done: 'true'}
+";
+
+/// A provider that refuses (400) until it is switched on.
+async fn switchable_sink() -> (String, Arc<AtomicBool>) {
+    let on = Arc::new(AtomicBool::new(false));
+    let flag = on.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let ok = flag.load(Ordering::SeqCst);
+            async move {
+                if ok {
+                    (StatusCode::OK, "{\"ok\":true}")
+                } else {
+                    (StatusCode::BAD_REQUEST, "{\"error\":\"not yet\"}")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, on)
+}
+
+/// Polls run `id` until `done` holds for it.
+async fn run_until(api: &Client, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let answer = api.get(&format!("/v1/runs/{id}"), key).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            if done(&answer.body) {
+                return answer.body;
+            }
+            poll.tick().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("run {id} did not get there"))
+}
+
+fn first_run(answer: &Value) -> String {
+    answer["started"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("a run started: {answer}"))
+        .to_owned()
+}
+
+async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
+    let (mut server, base) = start_server(dir, backend, "all");
+    let api = Client::new(&base);
+
+    // The operator creates the tenant; its admin key comes back once.
+    let admin = api.tenant("bright-smile").await;
+    let (editor, _) = api.key(&admin, "editor").await;
+
+    // A YAML flow, as written.
+    let published = api.yaml(Method::POST, "/v1/flows", &editor, WELCOME).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    assert_eq!(published.body["version"], 1);
+    let yaml = api.get("/v1/flows/welcome?format=yaml", &editor).await;
+    assert_eq!(yaml.status, StatusCode::OK);
+    assert_eq!(api.count("/v1/flows", &editor).await, 1);
+
+    // An event with its contact inline; the phone is normalised to E.164.
+    let event = json!({"type": "lead.created", "external_id": "form-1",
+                       "contact": {"phone": "(512) 555-0100", "first_name": "Ana"}});
+    let accepted = api.post("/v1/events", &editor, &event).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let run_id = first_run(&accepted.body);
+    let contact_id = accepted.body["contact_id"].as_str().unwrap().to_owned();
+    let contact = api
+        .get(&format!("/v1/contacts/{contact_id}"), &editor)
+        .await;
+    assert_eq!(contact.body["phone"], "+15125550100");
+
+    // The same event again answers the first result and starts nothing.
+    let again = api.post("/v1/events", &editor, &event).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["duplicate"], true);
+    assert_eq!(again.body["event_id"], accepted.body["event_id"]);
+    assert_eq!(first_run(&again.body), run_id);
+
+    // The run's timeline shows the sandbox SMS.
+    let run = run_until(&api, &editor, &run_id, |r| {
+        r["run"]["status"] == "completed"
+    })
+    .await;
+    let sent: Vec<&Value> = run["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "{run}");
+    assert_eq!(sent[0]["channel"], "sms");
+    assert_eq!(sent[0]["to"], "+15125550100");
+    assert_eq!(sent[0]["text"], "Hi Ana, thanks for reaching out!");
+    let outbox = api
+        .get(&format!("/v1/messages?run_id={run_id}"), &editor)
+        .await;
+    assert_eq!(outbox.body["data"].as_array().unwrap().len(), 1);
+
+    // Cancel a run that waits for an hour.
+    api.yaml(Method::POST, "/v1/flows", &editor, SLOW).await;
+    let waiting = api
+        .post(
+            "/v1/events",
+            &editor,
+            &json!({"type": "consult.requested", "contact_id": contact_id}),
+        )
+        .await;
+    let slow_id = first_run(&waiting.body);
+    run_until(&api, &editor, &slow_id, |r| {
+        r["run"]["status"] == "sleeping"
+    })
+    .await;
+    let cancelled = api
+        .post(
+            &format!("/v1/runs/{slow_id}/cancel"),
+            &editor,
+            &json!({"reason": "booked by phone"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(cancelled.body["end_reason"], "booked by phone");
+
+    // A run that fails is a dead letter; once the provider is fixed, retry finishes it.
+    let (hook, provider_on) = switchable_sink().await;
+    let flaky = format!(
+        "id: flaky\ntrigger: {{event: payment.received}}\nsteps:\n  - id: notify\n    http: {{url: '{hook}', body: {{n: '1'}}}}\n"
+    );
+    api.yaml(Method::POST, "/v1/flows", &editor, &flaky).await;
+    let paid = api
+        .post(
+            "/v1/events",
+            &editor,
+            &json!({"type": "payment.received", "contact_id": contact_id}),
+        )
+        .await;
+    let flaky_id = first_run(&paid.body);
+    run_until(&api, &editor, &flaky_id, |r| r["run"]["status"] == "failed").await;
+    let dead = api.get("/v1/dead-letters", &editor).await;
+    assert_eq!(
+        dead.body["data"][0]["id"],
+        flaky_id.as_str(),
+        "{}",
+        dead.body
+    );
+    provider_on.store(true, Ordering::SeqCst);
+    let retried = api
+        .post(&format!("/v1/runs/{flaky_id}/retry"), &editor, &json!({}))
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    run_until(&api, &editor, &flaky_id, |r| {
+        r["run"]["status"] == "completed"
+    })
+    .await;
+    assert_eq!(api.count("/v1/dead-letters", &editor).await, 0);
+
+    // Every admin action is in the audit log, with the key that did it.
+    let audit = api.get("/v1/audit", &admin).await;
+    let actions: Vec<&str> = audit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "tenant.create",
+        "key.create",
+        "flow.create",
+        "run.cancel",
+        "run.retry",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_newcomer_walks_the_api_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("stepwise-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = Backend {
+        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
+        redis: None,
+    };
+    newcomer_path(&backend, &dir).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_newcomer_walks_the_api_on_postgres() {
+    let Some((backend, cleanup)) = postgres_and_redis("api").await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("stepwise-api-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    newcomer_path(&backend, &dir).await;
+    cleanup.run().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,123 @@
+//! A small client for the REST API tests: requests with a key, answers as (status, JSON).
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::OPERATOR_KEY;
+
+/// A server's base URL and an HTTP client.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// An answer: status, JSON body (`Null` when empty or not JSON) and headers.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends `body` (JSON text, YAML, or empty) as `content_type` with `key`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .body(body);
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Answer {
+        self.send(Method::GET, path, key, "", "").await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> Answer {
+        self.send(
+            Method::POST,
+            path,
+            key,
+            "application/json",
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn yaml(&self, method: Method, path: &str, key: &str, yaml: &str) -> Answer {
+        self.send(method, path, key, "application/yaml", yaml.to_owned())
+            .await
+    }
+
+    /// Creates tenant `id` as the operator; answers its admin key.
+    pub async fn tenant(&self, id: &str) -> String {
+        let body = serde_json::json!({"id": id, "name": format!("Business {id}"), "timezone": "America/Chicago"});
+        let answer = self.post("/v1/tenants", OPERATOR_KEY, &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["admin_key"]["key"].as_str().unwrap().to_owned()
+    }
+
+    /// A new key of `role` made with `admin`.
+    pub async fn key(&self, admin: &str, role: &str) -> (String, String) {
+        let body = serde_json::json!({"name": format!("{role} key"), "role": role});
+        let answer = self.post("/v1/keys", admin, &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        (
+            answer.body["key"].as_str().unwrap().to_owned(),
+            answer.body["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// How many items a list holds (every page).
+    pub async fn count(&self, path: &str, key: &str) -> usize {
+        let mut total = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit=200&cursor={c}"),
+                None => format!("{path}{sep}limit=200"),
+            };
+            let answer = self.get(&url, key).await;
+            assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
+            total += answer.body["data"].as_array().unwrap().len();
+            match answer.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return total,
+            }
+        }
+    }
+}
