@@ -106,6 +106,11 @@ pub struct Process {
 
 /// Starts `stepwise <args>` on `backend` and waits for its first line of output.
 pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
+    spawn_with(dir, backend, args, &[])
+}
+
+/// [`spawn`] with extra environment variables.
+pub fn spawn_with(dir: &Path, backend: &Backend, args: &[&str], env: &[(&str, &str)]) -> Process {
     let mut command = Command::new(binary());
     command
         .current_dir(dir)
@@ -114,7 +119,8 @@ pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
         .env("STEPWISE_SECRET_KEY", SECRET_KEY)
         .env("DATABASE_URL", &backend.database_url)
         .env_remove("REDIS_URL")
-        .env("STEPWISE_LOG", "warn");
+        .env("STEPWISE_LOG", "warn")
+        .envs(env.iter().copied());
     if let Some((url, queue, db)) = &backend.redis {
         command
             .env("REDIS_URL", format!("{url}/{db}"))
@@ -137,6 +143,16 @@ pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
 
 /// A server (`serve` with fast reconciling) and its base URL.
 pub fn start_server(dir: &Path, backend: &Backend, role: &str) -> (Process, String) {
+    start_server_with(dir, backend, role, &[])
+}
+
+/// [`start_server`] with extra environment variables.
+pub fn start_server_with(
+    dir: &Path,
+    backend: &Backend,
+    role: &str,
+    env: &[(&str, &str)],
+) -> (Process, String) {
     let args = [
         "serve",
         "--role",
@@ -150,7 +166,7 @@ pub fn start_server(dir: &Path, backend: &Backend, role: &str) -> (Process, Stri
         "--concurrency",
         CONCURRENCY_ARG,
     ];
-    let process = spawn(dir, backend, &args);
+    let process = spawn_with(dir, backend, &args, env);
     let base = process
         .first_line
         .strip_prefix("stepwise listening on ")

@@ -1,0 +1,399 @@
+//! Bad input, on the real binary: each malformed request gets its documented 4xx and error
+//! code, and changes nothing (the tenant's row counts are equal before and after). Also the
+//! per-tenant rate limit (429 with `Retry-After`).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::client::Client;
+use common::{Backend, start_server_with};
+use reqwest::Method;
+use serde_json::json;
+
+const BROKEN_FLOW: &str = "id: broken
+trigger: {event: lead.created}
+steps:
+  - id: hello
+    send_sms: {body: 'hi', colour: red}
+  - id: nap
+    wait: {for: soon}
+";
+
+async fn counts(api: &Client, key: &str) -> Vec<usize> {
+    let mut all = Vec::new();
+    for list in [
+        "/v1/flows?archived=true",
+        "/v1/contacts",
+        "/v1/runs",
+        "/v1/messages",
+        "/v1/keys",
+    ] {
+        all.push(api.count(list, key).await);
+    }
+    all
+}
+
+/// Posts an event announcing a 3 MiB body, sends a little over the limit of it and reads the
+/// answer (an HTTP client writing the whole body would see the connection close instead).
+async fn oversized_post(base: &str, key: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{",
+        3 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server reads up to its limit (2 MiB), then answers without waiting for the rest.
+    stream
+        .write_all(&vec![b' '; (2 << 20) + (64 << 10)])
+        .await
+        .unwrap();
+    // Read the head and then the body's announced length: the server may keep the
+    // connection open, waiting for the rest of our body.
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let answer = loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("the server answers before the whole body arrives")
+            .unwrap();
+        bytes.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length || n == 0 {
+                break text;
+            }
+        }
+        assert!(n > 0, "connection closed: {text}");
+    };
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("stepwise-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = Backend {
+        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
+        redis: None,
+    };
+    let (mut server, base) = start_server_with(&dir, &backend, "all", &[]);
+    let api = Client::new(&base);
+    let key = api.tenant("acme").await;
+    let before = counts(&api, &key).await;
+
+    let json = "application/json";
+    let cases: Vec<(Method, &str, &str, String, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/v1/events",
+            json,
+            "{\"type\": ".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            "text/plain",
+            "{}".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            "",
+            "{}".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            json,
+            json!({"type": "x", "contact_id": "c", "colour": 1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            json,
+            json!({"type": 5, "contact_id": "c"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            json,
+            json!({"type": "x", "contact": {"phone": "12"}}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_contact",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            json,
+            json!({"type": "x"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            Method::POST,
+            "/v1/events/batch",
+            json,
+            json!({"events": [{"type": "x", "contact_id": "c"}, {"type": ""}]}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            Method::POST,
+            "/v1/contacts",
+            json,
+            json!({"phone": "030 901820"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_contact",
+        ),
+        (
+            Method::POST,
+            "/v1/contacts",
+            json,
+            json!({"email": "not an email"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_contact",
+        ),
+        (
+            Method::POST,
+            "/v1/flows",
+            "application/yaml",
+            BROKEN_FLOW.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_definition",
+        ),
+        (
+            Method::POST,
+            "/v1/flows",
+            "application/yaml",
+            "id: [unclosed".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_definition",
+        ),
+        (
+            Method::POST,
+            "/v1/flows",
+            json,
+            "{\"id\": ".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            Method::POST,
+            "/v1/flows",
+            "text/csv",
+            "id,x".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?cursor=zzzz",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            Method::GET,
+            "/v1/contacts?cursor=abc",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?limit=1000",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?limit=99999999999999",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?limit=0",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?status=asleep",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?colour=red",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            Method::GET,
+            "/v1/runs/not-a-run",
+            "",
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/flows/x/versions/nine",
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            Method::PATCH,
+            "/v1/settings",
+            json,
+            json!({"timezone": "Mars/Olympus"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+        ),
+        (
+            Method::PATCH,
+            "/v1/settings",
+            json,
+            json!({"quiet_hours": {"start": "25:00"}}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+        ),
+        (
+            Method::POST,
+            "/v1/keys",
+            json,
+            json!({"name": "ci", "role": "root"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Method::PUT,
+            "/v1/settings/credentials/Bad-Name",
+            json,
+            json!({"value": "x"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+    ];
+    for (method, path, content_type, body, status, code) in cases {
+        let answer = api
+            .send(method.clone(), path, &key, content_type, body)
+            .await;
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+        assert_eq!(answer.code(), code, "{method} {path}: {}", answer.body);
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+
+    let (status, body) = oversized_post(&base, &key).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("\"body_too_large\""), "{body}");
+
+    // A flow with several mistakes reports every one, each with line, column and path.
+    let answer = api
+        .yaml(Method::POST, "/v1/flows/validate", &key, BROKEN_FLOW)
+        .await;
+    let diagnostics = answer.body["error"]["details"]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(diagnostics.len() >= 2, "{}", answer.body);
+    for d in &diagnostics {
+        assert!(
+            d["line"].as_u64().unwrap() > 0 && d["column"].as_u64().unwrap() > 0,
+            "{d}"
+        );
+        assert!(
+            d["path"].as_str().is_some_and(|p| p.starts_with("steps")),
+            "{d}"
+        );
+    }
+    // An unknown tenant setting, an unknown time zone: the operator gets 422 too.
+    let bad_tenant = api
+        .post(
+            "/v1/tenants",
+            common::OPERATOR_KEY,
+            &json!({"name": "X", "timezone": "Nowhere/City"}),
+        )
+        .await;
+    assert_eq!(bad_tenant.code(), "invalid_tenant", "{}", bad_tenant.body);
+    assert_eq!(counts(&api, &key).await, before, "nothing changed");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // The rate limit: 2 requests per second per tenant with bursts of 4.
+    let (mut server, base) =
+        start_server_with(&dir, &backend, "all", &[("STEPWISE_RATE_LIMIT", "2")]);
+    let api = Client::new(&base);
+    let mut limited = None;
+    for _ in 0..20 {
+        let answer = api.get("/v1/flows", &key).await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("the 20th request in a burst is limited");
+    assert_eq!(limited.code(), "rate_limited");
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let other = api.tenant("other").await;
+    assert_eq!(
+        api.get("/v1/flows", &other).await.status,
+        StatusCode::OK,
+        "other tenants are not limited"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,319 @@
+//! Tenants kept apart and roles enforced, on the real binary: for every route, tenant A's
+//! admin key reaches none of tenant B's objects (404, and B's objects are unchanged); a
+//! viewer key cannot write (403); a revoked key is refused (401).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::client::Client;
+use common::{Backend, postgres_and_redis, start_server};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const FLOW: &str = "id: private
+trigger: {event: lead.created}
+steps:
+  - id: later
+    wait: {for: 1h}
+";
+
+/// Tenant B's objects: a flow, a contact, a sleeping run, a key.
+struct Objects {
+    contact: String,
+    run: String,
+    key_id: String,
+}
+
+async fn tenant_b(api: &Client, admin: &str) -> Objects {
+    api.yaml(Method::POST, "/v1/flows", admin, FLOW).await;
+    let accepted = api
+        .post(
+            "/v1/events",
+            admin,
+            &json!({"type": "lead.created", "contact": {"id": "b-ana", "phone": "+15125550111"}}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let (_, key_id) = api.key(admin, "viewer").await;
+    api.send(
+        Method::PUT,
+        "/v1/settings/credentials/twilio_auth_token",
+        admin,
+        "application/json",
+        json!({"value": "b-secret-token-9876"}).to_string(),
+    )
+    .await;
+    Objects {
+        contact: "b-ana".into(),
+        run: accepted.body["started"][0].as_str().unwrap().to_owned(),
+        key_id,
+    }
+}
+
+/// Everything B can see about its objects, to compare before and after A's attempts.
+async fn snapshot(api: &Client, b: &str, o: &Objects) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        "/v1/flows/private".to_owned(),
+        "/v1/flows/private/versions".to_owned(),
+        format!("/v1/contacts/{}", o.contact),
+        format!("/v1/runs/{}", o.run),
+        "/v1/keys".to_owned(),
+        "/v1/settings".to_owned(),
+        "/v1/contacts".to_owned(),
+        "/v1/runs".to_owned(),
+    ] {
+        let answer = api.get(&path, b).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        let mut body = answer.body;
+        // last_used_at moves with every request of B's own.
+        if let Some(keys) = body["data"].as_array_mut() {
+            for key in keys {
+                key.as_object_mut().map(|k| k.remove("last_used_at"));
+            }
+        }
+        seen.push(body);
+    }
+    seen
+}
+
+async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
+    let (mut server, base) = start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    let a = api.tenant("tenant-a").await;
+    let b = api.tenant("tenant-b").await;
+    let objects = tenant_b(&api, &b).await;
+    let before = snapshot(&api, &b, &objects).await;
+
+    let (o, flow) = (&objects, "/v1/flows/private");
+    let reads = [
+        flow.to_owned(),
+        format!("{flow}/versions"),
+        format!("{flow}/versions/1"),
+        format!("/v1/contacts/{}", o.contact),
+        format!("/v1/runs/{}", o.run),
+        format!("/v1/runs/{}/messages", o.run),
+    ];
+    for path in &reads {
+        let answer = api.get(path, &a).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "GET {path}: {}",
+            answer.body
+        );
+        assert_eq!(answer.code(), "not_found");
+    }
+    let empty = json!({});
+    let writes: Vec<(Method, String, Value)> = vec![
+        (Method::POST, format!("{flow}/enable"), empty.clone()),
+        (Method::POST, format!("{flow}/disable"), empty.clone()),
+        (Method::POST, format!("{flow}/archive"), empty.clone()),
+        (
+            Method::POST,
+            format!("{flow}/simulate"),
+            json!({"event": {"type": "lead.created"}}),
+        ),
+        (
+            Method::POST,
+            format!("{flow}/enroll"),
+            json!({"contact_ids": [o.contact]}),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/contacts/{}", o.contact),
+            json!({"first_name": "Eve"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/contacts/{}", o.contact),
+            empty.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/v1/runs/{}/cancel", o.run),
+            empty.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/v1/runs/{}/retry", o.run),
+            empty.clone(),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/keys/{}", o.key_id),
+            empty.clone(),
+        ),
+        (
+            Method::DELETE,
+            "/v1/settings/credentials/twilio_auth_token".into(),
+            empty.clone(),
+        ),
+    ];
+    for (method, path, body) in &writes {
+        let answer = api
+            .send(
+                method.clone(),
+                path,
+                &a,
+                "application/json",
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            answer.body
+        );
+    }
+    let put = api.yaml(Method::PUT, flow, &a, FLOW).await;
+    assert_eq!(
+        put.status,
+        StatusCode::NOT_FOUND,
+        "PUT {flow}: {}",
+        put.body
+    );
+    // An event naming B's contact by id does not reach it.
+    let event = json!({"type": "lead.created", "contact_id": o.contact});
+    let answer = api.post("/v1/events", &a, &event).await;
+    assert_eq!(answer.code(), "unknown_contact", "{}", answer.body);
+    // A's lists hold none of B's objects; B's are unchanged.
+    for list in [
+        "/v1/flows",
+        "/v1/contacts",
+        "/v1/runs",
+        "/v1/messages",
+        "/v1/dead-letters",
+    ] {
+        assert_eq!(api.count(list, &a).await, 0, "{list}");
+    }
+    let settings = api.get("/v1/settings", &a).await;
+    assert_eq!(settings.body["credentials"], json!({}));
+    assert_eq!(snapshot(&api, &b, &objects).await, before);
+
+    // A viewer reads but cannot write; an admin's routes are closed to an editor.
+    let (viewer, _) = api.key(&b, "viewer").await;
+    let (editor, _) = api.key(&b, "editor").await;
+    assert_eq!(api.get("/v1/runs", &viewer).await.status, StatusCode::OK);
+    let forbidden = [
+        (
+            Method::POST,
+            "/v1/events",
+            json!({"type": "x", "contact_id": o.contact}),
+            &viewer,
+        ),
+        (
+            Method::POST,
+            "/v1/contacts",
+            json!({"phone": "+15125550199"}),
+            &viewer,
+        ),
+        (
+            Method::POST,
+            "/v1/flows/private/disable",
+            empty.clone(),
+            &viewer,
+        ),
+        (
+            Method::POST,
+            "/v1/keys",
+            json!({"name": "x", "role": "admin"}),
+            &editor,
+        ),
+        (
+            Method::PATCH,
+            "/v1/settings",
+            json!({"timezone": "UTC"}),
+            &editor,
+        ),
+    ];
+    for (method, path, body, key) in forbidden {
+        let answer = api
+            .send(
+                method.clone(),
+                path,
+                key,
+                "application/json",
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            answer.body
+        );
+        assert_eq!(answer.code(), "forbidden");
+    }
+    assert_eq!(snapshot(&api, &b, &objects).await.len(), before.len());
+    assert_eq!(
+        api.get("/v1/audit", &editor).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A revoked key is refused at once; an unknown one too; the operator key is no tenant key.
+    let revoked = api
+        .send(
+            Method::DELETE,
+            &format!("/v1/keys/{}", o.key_id),
+            &b,
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    let (doomed, doomed_id) = api.key(&b, "editor").await;
+    api.send(Method::DELETE, &format!("/v1/keys/{doomed_id}"), &b, "", "")
+        .await;
+    for key in [doomed.as_str(), "swk_not-a-key", common::OPERATOR_KEY] {
+        let answer = api.get("/v1/flows", key).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        assert_eq!(answer.code(), "unauthorized");
+    }
+    let no_key = api
+        .http
+        .get(format!("{base}/v1/flows"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+    // A tenant key cannot act as the operator.
+    let answer = api
+        .post("/v1/tenants", &a, &json!({"name": "Mallory"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    // Keys are listed by prefix only: no key or digest is ever answered.
+    let keys = api.get("/v1/keys", &b).await.body.to_string();
+    assert!(
+        !keys.contains(&doomed) && !keys.contains("digest"),
+        "{keys}"
+    );
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn tenants_are_isolated_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("stepwise-isolation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = Backend {
+        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
+        redis: None,
+    };
+    tenants_are_isolated(&backend, &dir).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn tenants_are_isolated_on_postgres() {
+    let Some((backend, cleanup)) = postgres_and_redis("isolation").await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("stepwise-isolation-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    tenants_are_isolated(&backend, &dir).await;
+    cleanup.run().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
