@@ -3,6 +3,8 @@
 //! are set. Create a tenant → mint keys → POST a YAML flow → POST an event → see the
 //! sandbox SMS in the run's timeline → cancel a waiting run → retry a failed one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! code, and changes nothing (the tenant's row counts are equal before and after). Also the
 //! per-tenant rate limit (429 with `Retry-After`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use axum::http::StatusCode;

@@ -2,6 +2,8 @@
 //! admin key reaches none of tenant B's objects (404, and B's objects are unchanged); a
 //! viewer key cannot write (403); a revoked key is refused (401).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use axum::http::StatusCode;
