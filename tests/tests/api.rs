@@ -214,6 +214,28 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
 
+    // The API describes itself, and its docs page needs no internet.
+    let spec = api.get("/openapi.json", "").await;
+    assert_eq!(spec.body["openapi"], "3.1.0");
+    assert!(spec.body["paths"]["/v1/events"]["post"].is_object());
+    let page = api.http.get(format!("{base}/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui-bundle.js"), "{html}");
+    for asset in ["swagger-ui-bundle.js", "swagger-initializer.js"] {
+        let js = api
+            .http
+            .get(format!("{base}/docs/{asset}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(js.status(), StatusCode::OK, "{asset}");
+        let js = js.text().await.unwrap();
+        for cdn in ["cdn.", "unpkg.com", "jsdelivr", "googleapis"] {
+            assert!(!js.contains(cdn), "{asset} loads from {cdn}");
+        }
+    }
+
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod extract;
+mod openapi;
 mod page;
 mod routes;
 
@@ -19,9 +20,15 @@ use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{Authenticator, Caller, Operator};
 pub use error::ApiError;
+
+/// The OpenAPI document of the whole API (what `/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::router().into_openapi()
+}
 
 /// Largest request body: a batch of 1,000 events fits.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -85,8 +92,12 @@ pub fn app(state: AppState) -> Router {
             tenant_id = tracing::field::Empty,
         )
     });
-    routes::router()
-        .with_state(state)
+    let (router, api) = routes::router().with_state(state).split_for_parts();
+    let docs = SwaggerUi::new("/docs")
+        .url("/openapi.json", api.clone())
+        .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
+    router
+        .merge(docs)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)

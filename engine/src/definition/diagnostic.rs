@@ -7,6 +7,7 @@ use serde::Serialize;
 /// Errors fail validation; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     Error,
     Warning,
@@ -14,6 +15,7 @@ pub enum Severity {
 
 /// One finding, with its file, 1-based line and column, and the path inside the document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Diagnostic {
     pub severity: Severity,
     pub file: String,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 /// A contact as flows see it (`contact.*` in expressions and templates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contact {
     #[serde(default)]
     pub id: String,

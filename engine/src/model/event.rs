@@ -6,6 +6,7 @@ use serde_json::Value;
 /// An event (`event.*` in expressions and templates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Dotted type, e.g. `lead.created`, `appointment.booked`, `x.custom`.
     #[serde(rename = "type")]

@@ -13,6 +13,7 @@ pub const RUN_FORMAT: u32 = 1;
 /// A run's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunId(pub uuid::Uuid);
 
 impl RunId {
@@ -37,6 +38,7 @@ impl fmt::Display for RunId {
 /// Where a run is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RunStatus {
     /// Waiting for an earlier run of the same contact to end (`on_conflict: queue`).
     Queued,

@@ -87,10 +87,13 @@ impl JsonSchema for ClockTime {
 /// The quiet period during which messages to a contact are held, in the contact's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuietWindow {
     /// When the quiet period starts, e.g. "21:00".
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub start: ClockTime,
     /// When it ends and sending may resume, e.g. "08:00".
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub end: ClockTime,
 }
 
@@ -125,15 +128,18 @@ pub enum QuietHoursSetting {
 /// How often and how patiently an action is retried after a retryable error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 = never retry).
     #[schemars(range(max = 50))]
     pub max: u32,
     /// Delay before the first retry; each later retry doubles it, with jitter.
     #[serde(default = "default_backoff")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "30s"))]
     pub backoff: FlowDuration,
     /// The longest delay between two attempts.
     #[serde(default = "default_max_backoff")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
     pub max_backoff: FlowDuration,
 }
 

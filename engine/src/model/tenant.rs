@@ -9,6 +9,7 @@ use super::{QuietWindow, RetryPolicy};
 /// Tenant settings the engine needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     #[serde(default)]
     pub id: String,

@@ -17,6 +17,7 @@ use crate::model::Tenant;
 /// What a key may do. Each role includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Reads flows, runs, contacts, messages and settings.
     Viewer,
@@ -47,6 +48,7 @@ impl Role {
 
 /// An API key as listed: never the key itself, only its first characters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: String,
     pub tenant_id: String,
@@ -61,6 +63,7 @@ pub struct ApiKey {
 
 /// One admin action: who did what to which object, when and with which key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// A UUIDv7: id order is time order.
     pub id: String,
@@ -77,6 +80,7 @@ pub struct AuditEntry {
 
 /// A stored credential as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretInfo {
     pub name: String,
     pub last4: String,

@@ -14,6 +14,7 @@ use crate::model::{Contact, Run, RunId, RunStatus};
 
 /// A flow as listed: its state, not its definition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowSummary {
     pub id: String,
     pub enabled: bool,
@@ -24,6 +25,7 @@ pub struct FlowSummary {
 
 /// One saved version of a flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowVersionInfo {
     pub version: u32,
     pub created_at: Timestamp,

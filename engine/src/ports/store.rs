@@ -16,6 +16,7 @@ use crate::runtime::StepRecord;
 /// An outbound message in the outbox: one per send a run made, with the provider's id for it
 /// and its delivery status (`sent` when the provider accepted it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// `run:step:attempt`, the send's idempotency key.
     pub id: String,

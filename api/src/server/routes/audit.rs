@@ -1,26 +1,33 @@
 //! `GET /v1/audit`: the tenant's audit log, newest first (admin only).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use stepwise_engine::ports::{AuditEntry, Role};
+
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::server::extract::ApiQuery;
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// The audit log, newest first (admin).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(ListQuery),
+    responses((status = 200, body = Page<AuditEntry>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,

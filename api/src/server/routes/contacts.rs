@@ -3,24 +3,27 @@
 //! `phone` / `email` filters. Phone numbers are stored in E.164, read in the tenant's
 //! `country` when written without `+`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Contact;
 use stepwise_engine::ports::{ContactFilter, Role};
 
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/contacts", get(list).post(create))
-        .route("/v1/contacts/upsert", post(upsert))
-        .route("/v1/contacts/{id}", get(show).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(upsert))
+        .routes(routes!(show, update, remove))
 }
 
 /// A contact id: 1–128 letters, digits and `._:@+-`.
@@ -76,6 +79,9 @@ async fn same_address(
         .await?)
 }
 
+/// Create a contact (editor); without an id, one is made. Phones are stored in E.164.
+#[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = Contact,
+    responses((status = 201, body = Contact)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,6 +163,11 @@ pub async fn upsert_contact(
     Ok((contact, created))
 }
 
+/// Create or update a contact found by id, else phone, else email (editor). Given fields
+/// replace stored ones; tags and custom fields are added; opt-outs are never cleared.
+#[utoipa::path(post, path = "/v1/contacts/upsert", tag = "contacts", request_body = Contact,
+    responses((status = 201, description = "Created", body = Contact),
+              (status = 200, description = "Updated", body = Contact)))]
 async fn upsert(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,6 +183,9 @@ async fn upsert(
     Ok((status, Json(contact)))
 }
 
+/// A contact.
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "The contact's id")),
+    responses((status = 200, body = Contact)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,6 +196,10 @@ async fn show(
     ))
 }
 
+/// Change a contact with a JSON merge patch (editor); `null` removes a field.
+#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "The contact's id")),
+    request_body(content = Object, description = "The fields to change"),
+    responses((status = 200, body = Contact)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +239,9 @@ async fn update(
     Ok(Json(contact))
 }
 
+/// Delete a contact; its active runs are cancelled first (editor).
+#[utoipa::path(delete, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "The contact's id")),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,7 +268,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
@@ -256,6 +278,9 @@ struct ListQuery {
     email: Option<String>,
 }
 
+/// List contacts in id order, optionally by phone or email.
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ListQuery),
+    responses((status = 200, body = Page<Contact>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,15 +4,18 @@
 //! `duplicate: true` with the first event's id and the runs it started. `POST
 //! /v1/events/batch` takes up to 1,000 events, checked all before any is stored.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use stepwise_engine::model::{Contact, Event, RunId};
 use stepwise_engine::ports::Role;
 use stepwise_engine::runtime::run_id_for;
+
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::contacts::upsert_contact;
 use crate::server::extract::ApiJson;
@@ -21,13 +24,13 @@ use crate::server::{ApiError, AppState, Caller};
 /// Most events one batch may carry.
 const MAX_BATCH: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", post(ingest))
-        .route("/v1/events/batch", post(ingest_batch))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest))
+        .routes(routes!(ingest_batch))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventBody {
     #[serde(rename = "type")]
@@ -144,6 +147,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// Accept an event (editor): stored before the answer; starts, resumes and cancels runs.
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat harmless when the event has no external_id")),
+    responses((status = 202, description = "Accepted: `{event_id, contact_id, started, resumed, cancelled, skipped, duplicate}`", body = Object),
+              (status = 200, description = "A repeat: `duplicate: true` and the first event's id and runs", body = Object)))]
 async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,12 +166,15 @@ async fn ingest(
     Ok((status, Json(answer)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
     events: Vec<EventBody>,
 }
 
+/// Accept up to 1,000 events (editor); all are checked before any is stored.
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", request_body = Batch,
+    responses((status = 200, description = "`results`: one `{status, result}` or `{status, error}` per event, in order", body = Object)))]
 async fn ingest_batch(
     State(state): State<AppState>,
     caller: Caller,

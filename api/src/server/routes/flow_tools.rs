@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -19,19 +18,27 @@ use stepwise_engine::model::{Contact, Event, FlowDuration};
 use stepwise_engine::ports::Role;
 use stepwise_engine::runtime::{Enrolment, SimulationInput, simulate};
 
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::server::extract::{ApiJson, ApiPath, FlowSource};
 use crate::server::{ApiError, AppState, Caller};
 
 /// Most contacts one enrol request may name.
 const MAX_ENROL: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/flows/validate", post(validate))
-        .route("/v1/flows/{id}/simulate", post(simulate_flow))
-        .route("/v1/flows/{id}/enroll", post(enroll))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(validate))
+        .routes(routes!(simulate_flow))
+        .routes(routes!(enroll))
 }
 
+/// Check a flow without saving it: 422 `invalid_definition` lists every diagnostic, each
+/// with line, column and path.
+#[utoipa::path(post, path = "/v1/flows/validate", tag = "flows", request_body(description = "The flow as YAML (application/yaml) or JSON (application/json)", content((String = "application/yaml"), (Object = "application/json"))),
+    responses((status = 200, description = "`{valid, id, warnings}`", body = Object)))]
 async fn validate(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,7 +53,7 @@ async fn validate(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SimulateBody {
     /// The triggering event: `{"type": …, "data": {…}}`.
@@ -61,7 +68,7 @@ struct SimulateBody {
     version: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventSpec {
     #[serde(rename = "type")]
@@ -70,6 +77,10 @@ struct EventSpec {
     data: Map<String, Value>,
 }
 
+/// Run a flow on a virtual clock with sandbox connectors; nothing is sent or stored.
+#[utoipa::path(post, path = "/v1/flows/{id}/simulate", tag = "flows", params(("id" = String, Path, description = "The flow's id")),
+    request_body = SimulateBody,
+    responses((status = 200, description = "`{flow, version, timeline}` in the CLI's timeline format", body = Object)))]
 async fn simulate_flow(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,7 +146,7 @@ async fn simulate_flow(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EnrolBody {
     contact_ids: Vec<String>,
@@ -146,6 +157,10 @@ struct EnrolBody {
     enrolment_id: Option<String>,
 }
 
+/// Start one run per contact, all at once or `per_second` (editor).
+#[utoipa::path(post, path = "/v1/flows/{id}/enroll", tag = "flows", params(("id" = String, Path, description = "The flow's id")),
+    request_body = EnrolBody,
+    responses((status = 202, description = "`{enrolment_id, results}`", body = Object)))]
 async fn enroll(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,29 +3,32 @@
 //! (`PUT /v1/flows/{id}`), versions, enable / disable / archive. Running runs always finish
 //! on the version they started on.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::definition;
 use stepwise_engine::ports::{FlowDocument, FlowSummary, FlowVersionInfo, Role};
 
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::server::extract::{ApiPath, ApiQuery, FlowSource};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/flows", get(list).post(create))
-        .route("/v1/flows/{id}", get(show).put(update))
-        .route("/v1/flows/{id}/versions", get(versions))
-        .route("/v1/flows/{id}/versions/{version}", get(version))
-        .route("/v1/flows/{id}/enable", post(enable))
-        .route("/v1/flows/{id}/disable", post(disable))
-        .route("/v1/flows/{id}/archive", post(archive))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(versions))
+        .routes(routes!(version))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(archive))
 }
 
 /// The flow's id as its source declares it, or every diagnostic (422).
@@ -106,6 +109,11 @@ async fn publish(
     Ok((status, Json(body)))
 }
 
+/// Publish a flow: its first version, or the next one if it exists (editor).
+#[utoipa::path(post, path = "/v1/flows", tag = "flows", request_body(description = "The flow as YAML (application/yaml) or JSON (application/json)", content((String = "application/yaml"), (Object = "application/json"))),
+    params(("Stepwise-Flow-Config" = Option<String>, Header, description = "The flow's `config.*` values as a JSON object")),
+    responses((status = 201, description = "Created: `{id, version, warnings}`", body = Object),
+              (status = 200, description = "A new version of an existing flow", body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +126,10 @@ async fn create(
     publish(&state, &caller, &id, source, config).await
 }
 
+/// Save a new immutable version of a flow; the body must declare the same id (editor).
+#[utoipa::path(put, path = "/v1/flows/{id}", tag = "flows", request_body(description = "The flow as YAML (application/yaml) or JSON (application/json)", content((String = "application/yaml"), (Object = "application/json"))),
+    params(("id" = String, Path, description = "The flow's id"), ("Stepwise-Flow-Config" = Option<String>, Header, description = "The flow's `config.*` values as a JSON object")),
+    responses((status = 200, description = "`{id, version, warnings}`", body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,7 +150,8 @@ async fn update(
     publish(&state, &caller, &id, source, config).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
@@ -148,6 +161,9 @@ struct ListQuery {
     archived: bool,
 }
 
+/// List flows in id order (archived ones with `archived=true`).
+#[utoipa::path(get, path = "/v1/flows", tag = "flows", params(ListQuery),
+    responses((status = 200, body = Page<FlowSummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -162,7 +178,8 @@ async fn list(
     Ok(page::page(rows, limit, |f| page::encode(&f.id)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct FormatQuery {
     /// `json` (default) or `yaml` (the source as written).
@@ -202,6 +219,10 @@ fn answer_version(
     }
 }
 
+/// A flow's newest version: JSON with the parsed definition, or the YAML as written.
+#[utoipa::path(get, path = "/v1/flows/{id}", tag = "flows", params(("id" = String, Path, description = "The flow's id"), FormatQuery),
+    responses((status = 200, description = "JSON, or YAML with `format=yaml`",
+               content((Object = "application/json"), (String = "application/yaml")))))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,6 +243,11 @@ async fn show(
     )
 }
 
+/// One version of a flow.
+#[utoipa::path(get, path = "/v1/flows/{id}/versions/{version}", tag = "flows",
+    params(("id" = String, Path, description = "The flow's id"), ("version" = u32, Path, description = "The version number"), FormatQuery),
+    responses((status = 200, description = "JSON, or YAML with `format=yaml`",
+               content((Object = "application/json"), (String = "application/yaml")))))]
 async fn version(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,13 +262,17 @@ async fn version(
     answer_version(None, version, doc, q.format.as_deref())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct VersionsQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// A flow's versions, newest first.
+#[utoipa::path(get, path = "/v1/flows/{id}/versions", tag = "flows", params(("id" = String, Path, description = "The flow's id"), VersionsQuery),
+    responses((status = 200, body = Page<FlowVersionInfo>)))]
 async fn versions(
     State(state): State<AppState>,
     caller: Caller,
@@ -296,6 +326,9 @@ async fn set_enabled(
     Ok(Json(state.listings.flow(caller.tenant(), id).await?))
 }
 
+/// Enable a flow: its trigger starts runs again (editor).
+#[utoipa::path(post, path = "/v1/flows/{id}/enable", tag = "flows", params(("id" = String, Path, description = "The flow's id")),
+    responses((status = 200, body = FlowSummary)))]
 async fn enable(
     State(state): State<AppState>,
     caller: Caller,
@@ -304,6 +337,9 @@ async fn enable(
     set_enabled(&state, &caller, &id, true).await
 }
 
+/// Disable a flow: no new runs; running runs go on (editor).
+#[utoipa::path(post, path = "/v1/flows/{id}/disable", tag = "flows", params(("id" = String, Path, description = "The flow's id")),
+    responses((status = 200, body = FlowSummary)))]
 async fn disable(
     State(state): State<AppState>,
     caller: Caller,
@@ -312,6 +348,9 @@ async fn disable(
     set_enabled(&state, &caller, &id, false).await
 }
 
+/// Archive a flow: disabled and left out of lists; running runs go on (editor).
+#[utoipa::path(post, path = "/v1/flows/{id}/archive", tag = "flows", params(("id" = String, Path, description = "The flow's id")),
+    responses((status = 200, body = FlowSummary)))]
 async fn archive(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,32 +1,38 @@
 //! A tenant's API keys (admin only): create (the key is answered once), list (prefix
 //! only), revoke. A revoked key answers 401 from then on.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::ports::{ApiKey, Role};
+
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{digest, new_key};
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys", get(list).post(create))
-        .route("/v1/keys/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
     name: String,
     role: Role,
 }
 
+/// Create a key (admin). The key is in the answer (`key`) once and never again.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKey,
+    responses((status = 201, description = "The key's listing plus `key`", body = ApiKey)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -54,13 +60,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// List the tenant's keys, revoked ones too (admin). Only each key's prefix is shown.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery),
+    responses((status = 200, body = Page<ApiKey>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +86,10 @@ async fn list(
     Ok(page::page(rows, limit, |k| page::encode(&k.id)))
 }
 
+/// Revoke a key (admin): it is refused from now on.
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 200, body = ApiKey)))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

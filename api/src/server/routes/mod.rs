@@ -11,12 +11,15 @@ mod runs;
 mod settings;
 mod tenants;
 
-use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
+use super::openapi::ApiDoc;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route, with the OpenAPI document their annotations make.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(tenants::router())
         .merge(keys::router())

@@ -2,9 +2,8 @@
 //! the simulator's timeline format, cancel, retry a failed run from the step that failed,
 //! dead letters (failed runs with their last error), and the message outbox.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
@@ -13,19 +12,23 @@ use stepwise_engine::model::{Run, RunId, RunStatus};
 use stepwise_engine::ports::{Message, MessageFilter, Role, RunFilter};
 use stepwise_engine::runtime::TimelineEntry;
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::server::extract::{ApiPath, ApiQuery, parse_json};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/runs", get(list))
-        .route("/v1/runs/{id}", get(show))
-        .route("/v1/runs/{id}/cancel", post(cancel))
-        .route("/v1/runs/{id}/retry", post(retry))
-        .route("/v1/runs/{id}/messages", get(run_messages))
-        .route("/v1/dead-letters", get(dead_letters))
-        .route("/v1/messages", get(messages))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+        .routes(routes!(run_messages))
+        .routes(routes!(dead_letters))
+        .routes(routes!(messages))
 }
 
 fn run_id(text: &str) -> Result<RunId, ApiError> {
@@ -36,7 +39,7 @@ fn run_id(text: &str) -> Result<RunId, ApiError> {
 }
 
 /// A run as listed: its state without the working variables.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RunSummary {
     id: RunId,
     flow_id: String,
@@ -66,7 +69,8 @@ impl From<Run> for RunSummary {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
@@ -106,6 +110,9 @@ async fn list_page(
     ))
 }
 
+/// List runs, newest first, with filters.
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", params(ListQuery),
+    responses((status = 200, body = Page<RunSummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,7 +121,8 @@ async fn list(
     list_page(&state, &caller, q).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DeadLetterQuery {
     limit: Option<u32>,
@@ -124,6 +132,8 @@ struct DeadLetterQuery {
 
 /// Failed runs, newest first, each with its last error (`end_reason`): retry one with
 /// `POST /v1/runs/{id}/retry`.
+#[utoipa::path(get, path = "/v1/dead-letters", tag = "runs", params(DeadLetterQuery),
+    responses((status = 200, body = Page<RunSummary>)))]
 async fn dead_letters(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,6 +151,9 @@ async fn dead_letters(
     list_page(&state, &caller, q).await
 }
 
+/// A run with its full history in the simulator's timeline format.
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "`{run, vars, outputs, trigger, timeline}`", body = Object)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,12 +178,16 @@ async fn show(
     })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     reason: Option<String>,
 }
 
+/// Cancel an active run (editor); the body `{"reason": …}` is optional.
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    request_body(content = Option<CancelBody>, content_type = "application/json"),
+    responses((status = 200, body = RunSummary)))]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,6 +222,9 @@ async fn cancel(
     ))
 }
 
+/// Retry a failed run from the step that failed (editor).
+#[utoipa::path(post, path = "/v1/runs/{id}/retry", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, body = RunSummary)))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +241,9 @@ async fn retry(
     ))
 }
 
+/// The messages a run sent.
+#[utoipa::path(get, path = "/v1/runs/{id}/messages", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "`{data: [message]}`", body = Object)))]
 async fn run_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,7 +254,8 @@ async fn run_messages(
     Ok(Json(json!({ "data": messages })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MessageQuery {
     limit: Option<u32>,
@@ -241,6 +265,9 @@ struct MessageQuery {
     channel: Option<String>,
 }
 
+/// The message outbox with delivery status, newest first.
+#[utoipa::path(get, path = "/v1/messages", tag = "runs", params(MessageQuery),
+    responses((status = 200, body = Page<Message>)))]
 async fn messages(
     State(state): State<AppState>,
     caller: Caller,

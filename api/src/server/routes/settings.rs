@@ -4,26 +4,26 @@
 //! (admin) store and remove a credential, sealed with AES-256-GCM. A credential's value is
 //! never answered, audited or logged.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Tenant;
 use stepwise_engine::ports::Role;
 
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::access::check_tenant;
 use crate::server::extract::{ApiJson, ApiPath};
 use crate::server::{ApiError, AppState, Caller};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/settings", get(show).patch(update))
-        .route(
-            "/v1/settings/credentials/{name}",
-            put(set_credential).delete(delete_credential),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, update))
+        .routes(routes!(set_credential, delete_credential))
 }
 
 async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
@@ -42,6 +42,9 @@ async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
     Ok(view)
 }
 
+/// The tenant's settings; credentials show only `set` and their last 4 characters.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+    responses((status = 200, description = "Tenant settings plus `credentials`", body = Object)))]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = state.engine.tenant(caller.tenant()).await?;
     Ok(Json(view(&state, &tenant).await?))
@@ -68,6 +71,10 @@ fn merge(target: &mut Value, patch: Value) {
     }
 }
 
+/// Change settings with a JSON merge patch (RFC 7386) (admin).
+#[utoipa::path(patch, path = "/v1/settings", tag = "settings",
+    request_body(content = Object, description = "The settings to change, e.g. {\"timezone\": \"America/Denver\"}"),
+    responses((status = 200, description = "The settings as they now are", body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,7 +112,7 @@ async fn update(
     Ok(Json(view(&state, &tenant).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credential {
     value: String,
@@ -132,6 +139,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Store a provider credential, sealed with AES-256-GCM (admin). Its value is never answered.
+#[utoipa::path(put, path = "/v1/settings/credentials/{name}", tag = "settings",
+    params(("name" = String, Path, description = "e.g. twilio_auth_token")),
+    request_body = Credential,
+    responses((status = 200, description = "`{name, set, last4}`", body = Object)))]
 async fn set_credential(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,6 +181,10 @@ async fn set_credential(
     ))
 }
 
+/// Remove a provider credential (admin).
+#[utoipa::path(delete, path = "/v1/settings/credentials/{name}", tag = "settings",
+    params(("name" = String, Path, description = "e.g. twilio_auth_token")),
+    responses((status = 204, description = "Removed")))]
 async fn delete_credential(
     State(state): State<AppState>,
     caller: Caller,

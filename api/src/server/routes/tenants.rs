@@ -1,23 +1,31 @@
 //! The platform operator's routes: `POST /v1/tenants` creates a tenant and answers its first
 //! admin key (shown once); `GET /v1/tenants` lists tenants.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Tenant;
+
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{TenantError, create_tenant};
 use crate::server::extract::{ApiJson, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Operator};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/tenants", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
+/// Create a tenant with its first admin key (operator key only). The key is in the answer
+/// once and never again.
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants",
+    request_body(content = Tenant, content_type = "application/json"),
+    responses((status = 201, description = "The tenant and its admin key (`admin_key.key`)", body = Object)))]
 async fn create(
     State(state): State<AppState>,
     _: Operator,
@@ -45,13 +53,17 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// List tenants in id order (operator key only).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(ListQuery),
+    responses((status = 200, body = Page<Tenant>)))]
 async fn list(
     State(state): State<AppState>,
     _: Operator,
