@@ -214,6 +214,31 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
 
+    // Prometheus metrics count what happened.
+    let metrics = api
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for name in [
+        "stepwise_events_ingested_total",
+        "stepwise_runs_started_total",
+        "stepwise_runs_completed_total",
+        "stepwise_runs_failed_total",
+        "stepwise_runs_cancelled_total",
+        "stepwise_step_duration_seconds_bucket",
+        "stepwise_http_requests_total",
+    ] {
+        let value: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(value >= 1.0, "{name} counted: {metrics}");
+    }
+
     // The API describes itself, and its docs page needs no internet.
     let spec = api.get("/openapi.json", "").await;
     assert_eq!(spec.body["openapi"], "3.1.0");

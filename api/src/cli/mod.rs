@@ -35,7 +35,7 @@ enum Command {
     /// Manage tenants in the database directly: `stepwise tenant create --name …`.
     Tenant(tenant::Args),
     /// Run workers and the reconciler only (production: several processes share the work).
-    Worker(serve::Args),
+    Worker(serve::WorkerArgs),
     /// Measure the engine: timer lateness (`bench timers`).
     Bench(bench::Args),
 }

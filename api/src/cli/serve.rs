@@ -195,6 +195,7 @@ fn api_config(args: &ServeArgs) -> anyhow::Result<ApiConfig> {
         operator_key,
         secret_key,
         rate_limit: args.rate_limit,
+        metrics: None,
     })
 }
 
@@ -233,8 +234,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let stop = shutdown_signal();
-        let config = api_config(&args)?;
+        let mut config = api_config(&args)?;
+        config.metrics = Some(crate::server::metrics::install()?);
         let (engine, store, backend) = engine(&args.common).await?;
+        crate::server::metrics::sample_queue_depth(store.clone());
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -252,15 +255,49 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn worker(args: Args) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    common: Args,
+    /// Serve Prometheus metrics at http://ADDR/metrics (workers have no API).
+    #[arg(long, env = "STEPWISE_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+}
+
+/// `/metrics` alone, for a worker process.
+async fn serve_metrics(listen: &str, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let handle = crate::server::metrics::install()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(handle.render())),
+    );
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop))
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics endpoint stopped");
+        }
+    });
+    Ok(())
+}
+
+pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let stop = shutdown_signal();
-        let (engine, _, backend) = engine(&args).await?;
+        let (engine, store, backend) = engine(&args.common).await?;
+        if let Some(listen) = &args.metrics_listen {
+            serve_metrics(listen, stop.clone()).await?;
+            crate::server::metrics::sample_queue_depth(store);
+        }
         println!("stepwise worker started (pid {})", std::process::id());
-        background(&engine, backend, &args, &stop).await?;
+        background(&engine, backend, &args.common, &stop).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

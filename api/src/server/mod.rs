@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod extract;
+pub mod metrics;
 mod openapi;
 mod page;
 mod routes;
@@ -42,6 +43,7 @@ pub struct AppState {
     /// Seals provider credentials.
     pub secrets: SecretBox,
     pub auth: Arc<Authenticator>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// How the API is set up, beyond its stores.
@@ -52,6 +54,8 @@ pub struct ApiConfig {
     pub secret_key: SecretBox,
     /// Requests per second per tenant (bursts of twice that).
     pub rate_limit: NonZeroU32,
+    /// Renders `/metrics`; `None` leaves the route out.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -70,6 +74,7 @@ impl AppState {
             listings: store,
             secrets: config.secret_key,
             auth,
+            metrics: config.metrics,
         }
     }
 }
@@ -92,12 +97,20 @@ pub fn app(state: AppState) -> Router {
             tenant_id = tracing::field::Empty,
         )
     });
-    let (router, api) = routes::router().with_state(state).split_for_parts();
+    let prometheus = state.metrics.clone();
+    let (mut router, api) = routes::router().with_state(state).split_for_parts();
+    if let Some(handle) = prometheus {
+        router = router.route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(handle.render())),
+        );
+    }
     let docs = SwaggerUi::new("/docs")
         .url("/openapi.json", api.clone())
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
     router
         .merge(docs)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)

@@ -152,6 +152,7 @@ impl Engine {
             run.vars = vars;
         }
         let task = AdvanceTask::for_run(tenant_id, &run);
+        let status = run.status;
         let contact = cx.contact_changed.then_some(cx.contact);
         self.store
             .apply(
@@ -164,6 +165,7 @@ impl Engine {
                 },
             )
             .await?;
+        super::metrics::run_ended(status);
         Ok(task)
     }
 
@@ -172,7 +174,10 @@ impl Engine {
     pub async fn advance(&self, task: AdvanceTask) -> Result<(), EngineError> {
         let run = self.store.run(&task.tenant_id, task.run_id).await?;
         let span = info_span!("advance", tenant_id = %task.tenant_id, flow_id = %run.flow_id, run_id = %run.id);
-        self.advance_run(task, run).instrument(span).await
+        let began = std::time::Instant::now();
+        let result = self.advance_run(task, run).instrument(span).await;
+        super::metrics::advanced(began.elapsed());
+        result
     }
 
     async fn advance_run(&self, task: AdvanceTask, run: Run) -> Result<(), EngineError> {

@@ -90,7 +90,10 @@ impl Engine {
             received_at: now,
         };
         let (event_id, replay) = match self.store.record_event(tenant_id, &stored).await? {
-            EventInsert::Inserted => (stored.id, false),
+            EventInsert::Inserted => {
+                super::metrics::event_ingested();
+                (stored.id, false)
+            }
             EventInsert::Duplicate {
                 id,
                 processed: true,
@@ -327,7 +330,9 @@ impl Engine {
                 trigger: event.event_type.clone(),
             },
         };
-        self.store.create_run(&tenant.id, &run, &[started]).await?;
+        if self.store.create_run(&tenant.id, &run, &[started]).await? {
+            super::metrics::run_started();
+        }
         outcome.started.push(run.id);
         Ok((run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(&tenant.id, &run)))
     }

@@ -9,6 +9,7 @@ mod engine;
 mod enroll;
 mod flows;
 mod ingest;
+mod metrics;
 pub mod quiet_hours;
 pub mod reconcile;
 mod record;

@@ -149,6 +149,16 @@ impl SqlStore {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Runs of every tenant due by `now` and not yet advanced: the work waiting for a
+    /// worker (the queue depth metric).
+    pub async fn due_count(&self, now: Timestamp) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1")
+            .bind(micros(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
 }
 
 #[async_trait]
