@@ -119,7 +119,54 @@ pub async fn create_tenant(
     access
         .create_tenant(&tenant, &key, &digest(&secret))
         .await?;
+    audit_as_operator(
+        access,
+        &tenant.id,
+        "tenant.create",
+        serde_json::json!({ "name": tenant.name, "admin_key": key.prefix }),
+    )
+    .await;
     Ok((tenant, secret, key))
+}
+
+/// Mints a new admin key for an existing tenant (the operator's way back in when a tenant
+/// lost or revoked every admin key).
+pub async fn mint_admin_key(
+    access: &dyn AccessStore,
+    tenant_id: &str,
+) -> Result<(String, ApiKey), TenantError> {
+    let (secret, key) = new_key(tenant_id, "admin key minted by the operator", Role::Admin);
+    access.create_key(&key, &digest(&secret)).await?;
+    audit_as_operator(
+        access,
+        tenant_id,
+        "key.create",
+        serde_json::json!({ "role": "admin", "prefix": key.prefix, "by": "operator" }),
+    )
+    .await;
+    Ok((secret, key))
+}
+
+/// Appends to the tenant's audit log as the platform operator. A failure to write it is
+/// logged: the action it records has happened.
+pub async fn audit_as_operator(
+    access: &dyn AccessStore,
+    tenant_id: &str,
+    action: &str,
+    details: serde_json::Value,
+) {
+    let entry = stepwise_engine::ports::AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: Timestamp::now(),
+        actor: "operator".into(),
+        key_prefix: None,
+        action: action.to_owned(),
+        target: format!("tenant:{tenant_id}"),
+        details,
+    };
+    if let Err(e) = access.append_audit(tenant_id, &entry).await {
+        tracing::error!(error = %e, action, "audit entry not written");
+    }
 }
 
 #[cfg(test)]

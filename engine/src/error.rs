@@ -23,6 +23,10 @@ pub enum EngineError {
     InvalidDefinition(Vec<Diagnostic>),
     #[error("{0}")]
     InvalidInput(String),
+    /// The object is not in a state that allows this (cancel an ended run, retry one that
+    /// has not failed, enrol in a disabled flow).
+    #[error("{0}")]
+    WrongState(String),
     #[error("expression failed: {0}")]
     Expression(String),
     #[error(transparent)]
@@ -40,6 +44,7 @@ impl EngineError {
             }
             Self::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
+            Self::WrongState(_) => ErrorCode::Conflict,
             Self::Expression(_) => ErrorCode::ExpressionFailed,
             Self::Store(StoreError::Unavailable(_)) | Self::Queue(_) => ErrorCode::Unavailable,
         }

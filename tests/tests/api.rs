@@ -162,6 +162,13 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     assert_eq!(cancelled.body["status"], "cancelled");
     assert_eq!(cancelled.body["end_reason"], "booked by phone");
+    let again = api
+        .post(&format!("/v1/runs/{slow_id}/cancel"), &editor, &json!({}))
+        .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
 
     // A run that fails is a dead letter; once the provider is fixed, retry finishes it.
     let (hook, provider_on) = switchable_sink().await;

@@ -337,6 +337,18 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("\"body_too_large\""), "{body}");
 
+    // Unknown routes and methods answer in the error shape too.
+    let nowhere = api.get("/v1/nowhere", &key).await;
+    assert_eq!(
+        (nowhere.status, nowhere.code()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let wrong = api.send(Method::DELETE, "/v1/runs", &key, "", "").await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+
     // A flow with several mistakes reports every one, each with line, column and path.
     let answer = api
         .yaml(Method::POST, "/v1/flows/validate", &key, BROKEN_FLOW)
@@ -366,6 +378,37 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .await;
     assert_eq!(bad_tenant.code(), "invalid_tenant", "{}", bad_tenant.body);
     assert_eq!(counts(&api, &key).await, before, "nothing changed");
+
+    // An opt-out is the contact's to take back, not an operator's.
+    let opted = api
+        .post(
+            "/v1/contacts",
+            &key,
+            &json!({"id": "optout", "phone": "+15125550177", "sms_opt_out": true}),
+        )
+        .await;
+    assert_eq!(opted.status, StatusCode::CREATED, "{}", opted.body);
+    let cleared = api
+        .send(
+            Method::PATCH,
+            "/v1/contacts/optout",
+            &key,
+            json,
+            json!({"sms_opt_out": false}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (cleared.status, cleared.code()),
+        (StatusCode::CONFLICT, "opt_out_locked")
+    );
+    let upserted = api
+        .post(
+            "/v1/contacts/upsert",
+            &key,
+            &json!({"phone": "+15125550177", "sms_opt_out": false}),
+        )
+        .await;
+    assert_eq!(upserted.body["sms_opt_out"], true, "{}", upserted.body);
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 

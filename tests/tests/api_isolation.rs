@@ -190,6 +190,25 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
     ] {
         assert_eq!(api.count(list, &a).await, 0, "{list}");
     }
+    // A's audit log and key list hold only A's own entries and keys.
+    let audit = api.get("/v1/audit?limit=200", &a).await.body.to_string();
+    assert!(
+        !audit.contains("tenant-b") && !audit.contains(&o.key_id),
+        "{audit}"
+    );
+    let keys = api.get("/v1/keys", &a).await.body;
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1, "{keys}");
+    // A flow of A's own with B's flow id is A's: B's flow is untouched (checked below).
+    let own = api.yaml(Method::POST, "/v1/flows", &a, FLOW).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    // A batch naming B's contact reaches nothing.
+    let batch = json!({"events": [{"type": "lead.created", "contact_id": o.contact}]});
+    let answer = api.post("/v1/events/batch", &a, &batch).await;
+    assert_eq!(
+        answer.body["results"][0]["error"]["code"], "unknown_contact",
+        "{}",
+        answer.body
+    );
     let settings = api.get("/v1/settings", &a).await;
     assert_eq!(settings.body["credentials"], json!({}));
     assert_eq!(snapshot(&api, &b, &objects).await, before);
@@ -230,6 +249,17 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
             &editor,
         ),
     ];
+    // The role is checked before the body is read: a viewer's bad body is still 403.
+    let bad_body = api
+        .send(
+            Method::POST,
+            "/v1/events",
+            &viewer,
+            "text/plain",
+            "not json",
+        )
+        .await;
+    assert_eq!(bad_body.status, StatusCode::FORBIDDEN, "{}", bad_body.body);
     for (method, path, body, key) in forbidden {
         let answer = api
             .send(
@@ -285,6 +315,28 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
         .post("/v1/tenants", &a, &json!({"name": "Mallory"}))
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    // The operator can mint a new admin key for a tenant that lost its own.
+    let minted = api
+        .post(
+            "/v1/tenants/tenant-b/keys",
+            common::OPERATOR_KEY,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.body);
+    let minted_key = minted.body["key"].as_str().unwrap();
+    assert_eq!(
+        api.get("/v1/audit", minted_key).await.status,
+        StatusCode::OK
+    );
+    let nobody = api
+        .post(
+            "/v1/tenants/no-such-tenant/keys",
+            common::OPERATOR_KEY,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
     // Keys are listed by prefix only: no key or digest is ever answered.
     let keys = api.get("/v1/keys", &b).await.body.to_string();
     assert!(

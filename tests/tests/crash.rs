@@ -119,7 +119,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
     for attempt in 0.. {
         statuses.clear();
         for n in 0..RUNS {
-            let run_id = run_id_for("api", &format!("lead-{n}"), "crashy");
+            let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "crashy");
             let run = call(
                 &client,
                 reqwest::Method::GET,
@@ -158,7 +158,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
     let seen = sink.seen.lock().unwrap().clone();
     let keys: HashSet<&String> = seen.iter().map(|(_, k)| k).collect();
     for n in 0..RUNS {
-        let run_id = run_id_for("api", &format!("lead-{n}"), "crashy");
+        let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "crashy");
         for step in ["first", "second"] {
             assert!(
                 keys.contains(&format!("{run_id}:{step}:1")),

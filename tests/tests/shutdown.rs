@@ -90,7 +90,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
         "stepwise exits cleanly after SIGTERM: {status}"
     );
 
-    let run_id = run_id_for("api", "lead-0", "graceful");
+    let run_id = run_id_for("acme", "api", "lead-0", "graceful");
     let (mut server, base) = start_server(&dir, &backend, "all");
     let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
     let history = run["timeline"].as_array().unwrap();

@@ -77,7 +77,7 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
             assert_eq!(seen.len(), keys.len(), "no call was made twice");
             assert_eq!(keys.len(), 2 * RUNS);
             for n in 0..RUNS {
-                let run_id = run_id_for("api", &format!("lead-{n}"), "shared");
+                let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "shared");
                 let run = completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
                 let called = run["timeline"]
                     .as_array()

@@ -7,7 +7,7 @@ use anyhow::Context;
 use stepwise_engine::model::Tenant;
 use stepwise_engine::store::SqlStore;
 
-use crate::access::{TenantError, create_tenant};
+use crate::access::{TenantError, create_tenant, mint_admin_key};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,6 +19,18 @@ pub struct Args {
 enum Command {
     /// Create a tenant and print its admin API key (shown only this once).
     Create(CreateArgs),
+    /// Mint a new admin key for an existing tenant (when every admin key was lost or revoked).
+    Key(KeyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct KeyArgs {
+    /// The tenant's id.
+    #[arg(long)]
+    id: String,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://stepwise.db")]
+    database_url: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,20 +56,48 @@ struct CreateArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Command::Create(args) = args.command;
+    match args.command {
+        Command::Create(args) => create(args),
+        Command::Key(args) => mint(args),
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<SqlStore> {
+    let store = SqlStore::connect(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", super::migrate::redact(url)))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn mint(args: KeyArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = SqlStore::connect(&args.database_url)
+        let store = open(&args.database_url).await?;
+        if let Err(e) = stepwise_engine::ports::Store::tenant(&store, &args.id).await {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        let (secret, key) = mint_admin_key(&store, &args.id)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database {}",
-                    super::migrate::redact(&args.database_url)
-                )
-            })?;
-        store.migrate().await?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = format!(
+            "new admin key {} for tenant {} (shown only now; keep it safe):\n{secret}\n",
+            key.id, args.id
+        );
+        super::print(&text)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = open(&args.database_url).await?;
         let tenant = Tenant {
             id: args.id.unwrap_or_default(),
             name: args.name,

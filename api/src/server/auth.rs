@@ -173,27 +173,38 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller whose key is an editor's or an admin's. As an extractor it runs before the body
+/// is read, so a viewer is refused (403) whatever it sent.
+#[derive(Debug, Clone)]
+pub struct Editor(pub Caller);
+
+/// A caller whose key is an admin's.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Editor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Editor)?;
+        Ok(Editor(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Admin)?;
+        Ok(Admin(caller))
+    }
+}
+
 /// A request authenticated with the platform operator's key.
 #[derive(Debug, Clone, Copy)]
 pub struct Operator;
-
-impl Operator {
-    /// Appends to `tenant_id`'s audit log as the operator.
-    pub async fn audit(state: &AppState, tenant_id: &str, action: &str, details: Value) {
-        let entry = AuditEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: Timestamp::now(),
-            actor: "operator".into(),
-            key_prefix: None,
-            action: action.to_owned(),
-            target: format!("tenant:{tenant_id}"),
-            details,
-        };
-        if let Err(e) = state.access.append_audit(tenant_id, &entry).await {
-            tracing::error!(error = %e, action, "audit entry not written");
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;

@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::{Authenticator, Caller, Operator};
+pub use auth::{Admin, Authenticator, Caller, Editor, Operator};
 pub use error::ApiError;
 
 /// The OpenAPI document of the whole API (what `/openapi.json` serves).
@@ -110,6 +110,14 @@ pub fn app(state: AppState) -> Router {
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
     router
         .merge(docs)
+        .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take this method (see /openapi.json)",
+            )
+        })
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

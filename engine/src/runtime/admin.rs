@@ -11,7 +11,7 @@ impl Engine {
     pub async fn retry_run(&self, tenant_id: &str, run_id: RunId) -> Result<(), EngineError> {
         let mut run = self.store.run(tenant_id, run_id).await?;
         if run.status != RunStatus::Failed {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(EngineError::WrongState(format!(
                 "run {run_id} has not failed; only failed runs can be retried"
             )));
         }
@@ -48,7 +48,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let run = self.store.run(tenant_id, run_id).await?;
         if !run.status.is_active() {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(EngineError::WrongState(format!(
                 "run {run_id} has already ended"
             )));
         }

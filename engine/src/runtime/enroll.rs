@@ -43,7 +43,7 @@ impl Engine {
     ) -> Result<Enrolment, EngineError> {
         let live = self.live_flows(tenant_id).await?;
         let Some(flow) = live.iter().find(|f| f.flow_id == flow_id) else {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(EngineError::WrongState(format!(
                 "flow {flow_id} is not enabled (or does not exist)"
             )));
         };
@@ -51,7 +51,7 @@ impl Engine {
         let contact = self.store.contact(tenant_id, contact_id).await?;
         let d = self.deployment(tenant_id, flow_id, flow.version).await?;
         let key = format!("{enrolment}/{contact_id}");
-        let run_id = run_id_for("enroll", &key, flow_id);
+        let run_id = run_id_for(tenant_id, "enroll", &key, flow_id);
         if self.store.run(tenant_id, run_id).await.is_ok() {
             return Ok(Enrolment::AlreadyEnrolled { run_id });
         }

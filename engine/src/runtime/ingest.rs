@@ -24,11 +24,12 @@ use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
 /// How often a resume or cancel is retried when a worker moved the run at the same moment.
 const CONFLICT_RETRIES: usize = 5;
 
-/// The id of the run an event starts for a flow: derived from what identifies the event to
-/// its sender (source and external id, else our event id), so every retry of the event names
-/// the same run and a client can compute it.
-pub fn run_id_for(source: &str, external_id: &str, flow_id: &str) -> RunId {
-    let name = format!("stepwise/{source}/{external_id}/{flow_id}");
+/// The id of the run an event starts for a flow: derived from the tenant and what identifies
+/// the event to its sender (source and external id, else our event id), so every retry of the
+/// event names the same run and a client can compute it. The tenant is part of it so that two
+/// tenants' runs (and the idempotency keys their sends carry) never share an id.
+pub fn run_id_for(tenant_id: &str, source: &str, external_id: &str, flow_id: &str) -> RunId {
+    let name = format!("stepwise/{tenant_id}/{source}/{external_id}/{flow_id}");
     RunId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
 }
 
@@ -151,7 +152,7 @@ impl Engine {
                 continue;
             }
             let external_id = event.external_id.as_deref().unwrap_or(&event_id);
-            let run_id = run_id_for(&event.source, external_id, d.flow.id());
+            let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
             // A new event has started no run yet; a replay may have.
             if replay && self.store.run(tenant_id, run_id).await.is_ok() {
                 outcome.started.push(run_id); // started before an interruption

@@ -131,7 +131,7 @@ impl Engine {
                             continue;
                         }
                     }
-                    let run_id = run_id_for("schedule", &tick, d.flow.id());
+                    let run_id = run_id_for(&tenant.id, "schedule", &tick, d.flow.id());
                     if self.store.run(&tenant.id, run_id).await.is_ok() {
                         continue; // enrolled before an interruption
                     }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use stepwise_engine::ports::{AuditEntry, Role};
+use stepwise_engine::ports::AuditEntry;
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::server::extract::ApiQuery;
 use crate::server::page::{self, Page};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{Admin, ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
@@ -30,10 +30,9 @@ struct ListQuery {
     responses((status = 200, body = Page<AuditEntry>)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
-    caller.require(Role::Admin)?;
     let limit = page::limit(q.limit)?;
     let before = q.cursor.as_deref().map(page::decode).transpose()?;
     let rows = state

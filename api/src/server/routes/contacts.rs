@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Contact;
-use stepwise_engine::ports::{ContactFilter, Role};
+use stepwise_engine::ports::ContactFilter;
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{ApiError, AppState, Caller, Editor};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,10 +84,9 @@ async fn same_address(
     responses((status = 201, body = Contact)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiJson(mut contact): ApiJson<Contact>,
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
-    caller.require(Role::Editor)?;
     let tenant = caller.tenant();
     prepare(&state, tenant, &mut contact).await?;
     if state
@@ -170,10 +169,9 @@ pub async fn upsert_contact(
               (status = 200, description = "Updated", body = Contact)))]
 async fn upsert(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiJson(contact): ApiJson<Contact>,
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
-    caller.require(Role::Editor)?;
     let (contact, created) = upsert_contact(&state, caller.tenant(), contact).await?;
     let status = if created {
         StatusCode::CREATED
@@ -202,11 +200,10 @@ async fn show(
     responses((status = 200, body = Contact)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Value>,
 ) -> Result<Json<Contact>, ApiError> {
-    caller.require(Role::Editor)?;
     let tenant = caller.tenant();
     let current = state.engine.store.contact(tenant, &id).await?;
     let Value::Object(fields) = patch else {
@@ -234,6 +231,17 @@ async fn update(
     let mut contact: Contact = serde_json::from_value(merged)
         .map_err(|e| ApiError::invalid("invalid_contact", e.to_string()))?;
     contact.id = id;
+    // Consent is the contact's to give back (replying START), not an operator's: an opt-out
+    // cannot be cleared through the API (docs/compliance.md).
+    if (current.sms_opt_out && !contact.sms_opt_out)
+        || (current.email_opt_out && !contact.email_opt_out)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "opt_out_locked",
+            "the contact opted out; only the contact can opt back in",
+        ));
+    }
     prepare(&state, tenant, &mut contact).await?;
     state.engine.store.put_contact(tenant, &contact).await?;
     Ok(Json(contact))
@@ -244,10 +252,9 @@ async fn update(
     responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Editor)?;
     let tenant = caller.tenant();
     state.engine.store.contact(tenant, &id).await?;
     for run in state.engine.store.active_runs(tenant, &id).await? {

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use stepwise_engine::model::{Contact, Event, RunId};
-use stepwise_engine::ports::Role;
 use stepwise_engine::runtime::run_id_for;
 
 use utoipa::ToSchema;
@@ -19,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::contacts::upsert_contact;
 use crate::server::extract::ApiJson;
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{ApiError, AppState, Editor};
 
 /// Most events one batch may carry.
 const MAX_BATCH: usize = 1000;
@@ -125,7 +124,7 @@ async fn first_runs(
 ) -> Result<Vec<RunId>, ApiError> {
     let mut runs = Vec::new();
     for flow in state.engine.live_flows(tenant).await? {
-        let id = run_id_for(source, external_id, &flow.flow_id);
+        let id = run_id_for(tenant, source, external_id, &flow.flow_id);
         if state.engine.store.run(tenant, id).await.is_ok() {
             runs.push(id);
         }
@@ -154,11 +153,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
               (status = 200, description = "A repeat: `duplicate: true` and the first event's id and runs", body = Object)))]
 async fn ingest(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     headers: HeaderMap,
     ApiJson(body): ApiJson<EventBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Editor)?;
     check(&body)?;
     state.engine.tenant(caller.tenant()).await?;
     let key = idempotency_key(&headers)?;
@@ -177,10 +175,9 @@ struct Batch {
     responses((status = 200, description = "`results`: one `{status, result}` or `{status, error}` per event, in order", body = Object)))]
 async fn ingest_batch(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiJson(batch): ApiJson<Batch>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Editor)?;
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             "invalid_body",

@@ -15,7 +15,6 @@ use stepwise_connectors::Sandbox;
 use stepwise_engine::definition;
 use stepwise_engine::error::EngineError;
 use stepwise_engine::model::{Contact, Event, FlowDuration};
-use stepwise_engine::ports::Role;
 use stepwise_engine::runtime::{Enrolment, SimulationInput, simulate};
 
 use utoipa::ToSchema;
@@ -23,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::server::extract::{ApiJson, ApiPath, FlowSource};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{ApiError, AppState, Caller, Editor};
 
 /// Most contacts one enrol request may name.
 const MAX_ENROL: usize = 1000;
@@ -163,11 +162,10 @@ struct EnrolBody {
     responses((status = 202, description = "`{enrolment_id, results}`", body = Object)))]
 async fn enroll(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EnrolBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Editor)?;
     if body.contact_ids.is_empty() || body.contact_ids.len() > MAX_ENROL {
         return Err(ApiError::invalid(
             "invalid_body",

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::definition;
-use stepwise_engine::ports::{FlowDocument, FlowSummary, FlowVersionInfo, Role};
+use stepwise_engine::ports::{FlowDocument, FlowSummary, FlowVersionInfo};
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::server::extract::{ApiPath, ApiQuery, FlowSource};
 use crate::server::page::{self, Page};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{ApiError, AppState, Caller, Editor};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -116,11 +116,10 @@ async fn publish(
               (status = 200, description = "A new version of an existing flow", body = Object)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     headers: HeaderMap,
     FlowSource(source): FlowSource,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Editor)?;
     let config = config(&headers)?;
     let id = declared_id(&state, caller.tenant(), &source).await?;
     publish(&state, &caller, &id, source, config).await
@@ -132,12 +131,11 @@ async fn create(
     responses((status = 200, description = "`{id, version, warnings}`", body = Object)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     FlowSource(source): FlowSource,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Editor)?;
     let config = config(&headers)?;
     state.listings.flow(caller.tenant(), &id).await?;
     let declared = declared_id(&state, caller.tenant(), &source).await?;
@@ -302,7 +300,6 @@ async fn set_enabled(
     id: &str,
     enabled: bool,
 ) -> Result<Json<FlowSummary>, ApiError> {
-    caller.require(Role::Editor)?;
     let flow = state.listings.flow(caller.tenant(), id).await?;
     if flow.archived && enabled {
         return Err(ApiError::new(
@@ -331,7 +328,7 @@ async fn set_enabled(
     responses((status = 200, body = FlowSummary)))]
 async fn enable(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlowSummary>, ApiError> {
     set_enabled(&state, &caller, &id, true).await
@@ -342,7 +339,7 @@ async fn enable(
     responses((status = 200, body = FlowSummary)))]
 async fn disable(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlowSummary>, ApiError> {
     set_enabled(&state, &caller, &id, false).await
@@ -353,10 +350,9 @@ async fn disable(
     responses((status = 200, body = FlowSummary)))]
 async fn archive(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlowSummary>, ApiError> {
-    caller.require(Role::Editor)?;
     state.listings.archive_flow(caller.tenant(), &id).await?;
     // The engine's copy of the live flows must forget the archived one at once.
     state

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::access::{digest, new_key};
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{Admin, ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,10 +35,9 @@ struct NewKey {
     responses((status = 201, description = "The key's listing plus `key`", body = ApiKey)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Admin)?;
     if body.name.trim().is_empty() || body.name.len() > 100 {
         return Err(ApiError::invalid(
             "invalid_body",
@@ -73,10 +72,9 @@ struct ListQuery {
     responses((status = 200, body = Page<ApiKey>)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    caller.require(Role::Admin)?;
     let limit = page::limit(q.limit)?;
     let after = q.cursor.as_deref().map(page::decode).transpose()?;
     let rows = state
@@ -92,10 +90,9 @@ async fn list(
     responses((status = 200, body = ApiKey)))]
 async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    caller.require(Role::Admin)?;
     let key = state
         .access
         .revoke_key(caller.tenant(), &id, jiff::Timestamp::now())

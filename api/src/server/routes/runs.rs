@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepwise_engine::model::{Run, RunId, RunStatus};
-use stepwise_engine::ports::{Message, MessageFilter, Role, RunFilter};
+use stepwise_engine::ports::{Message, MessageFilter, RunFilter};
 use stepwise_engine::runtime::TimelineEntry;
 
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::server::extract::{ApiPath, ApiQuery, parse_json};
 use crate::server::page::{self, Page};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{ApiError, AppState, Caller, Editor};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -190,11 +190,10 @@ struct CancelBody {
     responses((status = 200, body = RunSummary)))]
 async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<RunSummary>, ApiError> {
-    caller.require(Role::Editor)?;
     let id = run_id(&id)?;
     // The body is optional: `{"reason": "…"}`.
     let body: CancelBody = if body.is_empty() {
@@ -227,10 +226,9 @@ async fn cancel(
     responses((status = 200, body = RunSummary)))]
 async fn retry(
     State(state): State<AppState>,
-    caller: Caller,
+    Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RunSummary>, ApiError> {
-    caller.require(Role::Editor)?;
     let id = run_id(&id)?;
     state.engine.retry_run(caller.tenant(), id).await?;
     caller

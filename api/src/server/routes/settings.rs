@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Tenant;
-use stepwise_engine::ports::Role;
 
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::access::check_tenant;
 use crate::server::extract::{ApiJson, ApiPath};
-use crate::server::{ApiError, AppState, Caller};
+use crate::server::{Admin, ApiError, AppState, Caller};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -77,10 +76,9 @@ fn merge(target: &mut Value, patch: Value) {
     responses((status = 200, description = "The settings as they now are", body = Object)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiJson(patch): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Admin)?;
     if !patch.is_object() {
         return Err(ApiError::invalid(
             "invalid_body",
@@ -146,23 +144,25 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     responses((status = 200, description = "`{name, set, last4}`", body = Object)))]
 async fn set_credential(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<Credential>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Admin)?;
     check_name(&name)?;
     let value = body.value;
     if value.is_empty() || value.len() > 8192 {
-        return Err(ApiError::invalid(
-            "invalid_body",
-            "value: 1 to 8,192 characters",
-        ));
+        return Err(ApiError::invalid("invalid_body", "value: 1 to 8,192 bytes"));
     }
     let tenant = caller.tenant();
     let sealed = state.secrets.seal(&value, &format!("{tenant}/{name}"));
+    // The last 4 characters tell credentials apart; of a short one they would give too
+    // much away, so none are shown.
     let chars: Vec<char> = value.chars().collect();
-    let last4: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    let last4: String = if chars.len() >= 12 {
+        chars[chars.len() - 4..].iter().collect()
+    } else {
+        String::new()
+    };
     state
         .access
         .put_secret(tenant, &name, &sealed, &last4)
@@ -187,10 +187,9 @@ async fn set_credential(
     responses((status = 204, description = "Removed")))]
 async fn delete_credential(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     check_name(&name)?;
     state.access.delete_secret(caller.tenant(), &name).await?;
     caller

