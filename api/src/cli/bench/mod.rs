@@ -5,8 +5,11 @@
 //! - `flow`: the speed-to-lead shape against a real `stepwise serve` process over HTTP: runs
 //!   and durable transitions per second, ingest → provider latency, the database's own
 //!   ceiling for the same writes, and memory with many waiting runs.
+//! - `api`: events accepted durably per second by the REST API, and request latency at a
+//!   steady 200 events/s, against the same ceiling.
 //! - `workers`: how much faster two `stepwise worker` processes drain a backlog than one.
 
+mod api;
 mod ceiling;
 mod flow;
 mod process;
@@ -31,6 +34,8 @@ enum What {
     Timers(timers::TimerArgs),
     /// The speed-to-lead shape over HTTP, with the database's ceiling and memory use.
     Flow(flow::FlowArgs),
+    /// Events accepted per second by the REST API, with latency at a fixed rate and the ceiling.
+    Api(api::ApiArgs),
     /// One `stepwise worker` process against two on the same backlog (PostgreSQL + Redis).
     Workers(workers::WorkerArgs),
 }
@@ -43,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Timers(args) => runtime.block_on(timers::run(args)),
         What::Flow(args) => runtime.block_on(flow::run(args)),
         What::Workers(args) => runtime.block_on(workers::run(args)),
+        What::Api(args) => runtime.block_on(api::run(args)),
     }
 }
 
