@@ -35,16 +35,6 @@ pub(super) async fn tenant(store: &SqlStore, tenant_id: &str) -> Result<Tenant, 
     serde_json::from_str(&doc).map_err(|e| corrupt("tenant", e))
 }
 
-pub(super) async fn put_contact(
-    store: &SqlStore,
-    tenant_id: &str,
-    contact: &Contact,
-) -> Result<(), StoreError> {
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
-    write_contact(&mut tx, tenant_id, contact).await?;
-    tx.commit().await.map_err(unavailable)
-}
-
 /// Upserts a contact inside a transaction (also used by run transitions).
 pub(super) async fn write_contact(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,

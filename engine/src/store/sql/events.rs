@@ -5,11 +5,13 @@ use sqlx::Row;
 use super::{SqlStore, corrupt, micros, unavailable};
 use crate::ports::{EventInsert, StoreError, StoredEvent};
 
-pub(super) async fn record_event(
-    store: &SqlStore,
+/// Inserts an event unless `(source, external_id)` was seen; answers whether it was new.
+/// The caller commits (see [`super::group_commit`]).
+pub(super) async fn insert_event(
+    tx: &mut super::runs::Tx,
     tenant_id: &str,
     stored: &StoredEvent,
-) -> Result<EventInsert, StoreError> {
+) -> Result<bool, StoreError> {
     let doc = serde_json::to_string(&stored.event).map_err(|e| corrupt("event", e))?;
     let inserted = sqlx::query(
         "INSERT INTO events (tenant_id, id, source, external_id, event_type, contact_id, doc, received_at, processed) \
@@ -24,13 +26,19 @@ pub(super) async fn record_event(
     .bind(doc)
     .bind(micros(stored.received_at))
     .bind(false)
-    .execute(&store.pool)
+    .execute(&mut **tx)
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if inserted == 1 {
-        return Ok(EventInsert::Inserted);
-    }
+    Ok(inserted == 1)
+}
+
+/// The stored copy of an event that was not new.
+pub(super) async fn existing(
+    store: &SqlStore,
+    tenant_id: &str,
+    stored: &StoredEvent,
+) -> Result<EventInsert, StoreError> {
     let row = sqlx::query(
         "SELECT id, CASE WHEN processed THEN 1 ELSE 0 END AS processed FROM events WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
     )

@@ -1,5 +1,6 @@
 //! Group commit: the writes that concurrent advances and ingestions hand the store at about
-//! the same time (run transitions, new runs, events marked processed) are committed together,
+//! the same time (run transitions, new runs, contacts, new events, events marked processed)
+//! are committed together,
 //! in one transaction, so they share its round trips and (on PostgreSQL) its WAL flush. No
 //! write waits for company: a committer takes whatever is queued when it becomes free, so at
 //! low load a batch is one write and adds no delay.
@@ -15,8 +16,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use super::contacts::write_contact;
 use super::runs::{RecordRow, insert_records, insert_run, update_run};
 use super::{SqlStore, unavailable};
-use crate::model::Run;
-use crate::ports::{StoreError, Transition};
+use crate::model::{Contact, Run};
+use crate::ports::{StoreError, StoredEvent, Transition};
 use crate::runtime::StepRecord;
 
 /// Writes committed together at most (their records go in multi-row inserts).
@@ -36,6 +37,9 @@ enum Op {
     MarkProcessed {
         event_id: String,
     },
+    PutContact(Box<Contact>),
+    /// Takes effect when the event is new.
+    RecordEvent(Box<StoredEvent>),
 }
 
 struct Pending {
@@ -58,7 +62,9 @@ impl Pending {
         let (run, records) = match &self.op {
             Op::Apply(t) => (&t.run, &t.records),
             Op::Create { run, records } => (&**run, records),
-            Op::MarkProcessed { .. } => return Vec::new(),
+            Op::MarkProcessed { .. } | Op::PutContact(_) | Op::RecordEvent(_) => {
+                return Vec::new();
+            }
         };
         records
             .iter()
@@ -130,6 +136,26 @@ impl GroupCommit {
         self.submit(tenant_id, op).await.map(|_| ())
     }
 
+    /// Creates or replaces a contact.
+    pub(super) async fn put_contact(
+        &self,
+        tenant_id: &str,
+        contact: &Contact,
+    ) -> Result<(), StoreError> {
+        let op = Op::PutContact(Box::new(contact.clone()));
+        self.submit(tenant_id, op).await.map(|_| ())
+    }
+
+    /// Stores an event; answers false when `(source, external_id)` was seen before.
+    pub(super) async fn record_event(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+    ) -> Result<bool, StoreError> {
+        let op = Op::RecordEvent(Box::new(event.clone()));
+        self.submit(tenant_id, op).await
+    }
+
     async fn submit(&self, tenant_id: &str, op: Op) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the store's committer stopped".into());
@@ -195,6 +221,13 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
             Op::MarkProcessed { event_id } => {
                 super::events::mark_processed(&mut tx, &p.tenant_id, event_id).await?;
                 true
+            }
+            Op::PutContact(contact) => {
+                write_contact(&mut tx, &p.tenant_id, contact).await?;
+                true
+            }
+            Op::RecordEvent(event) => {
+                super::events::insert_event(&mut tx, &p.tenant_id, event).await?
             }
         };
         took_effect.push(done);

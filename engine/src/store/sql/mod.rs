@@ -170,7 +170,7 @@ impl Store for SqlStore {
         contacts::tenant(self, tenant_id).await
     }
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
-        contacts::put_contact(self, tenant_id, contact).await
+        self.group()?.put_contact(tenant_id, contact).await
     }
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
         contacts::contact(self, tenant_id, contact_id).await
@@ -180,7 +180,11 @@ impl Store for SqlStore {
         tenant_id: &str,
         event: &StoredEvent,
     ) -> Result<EventInsert, StoreError> {
-        events::record_event(self, tenant_id, event).await
+        if self.group()?.record_event(tenant_id, event).await? {
+            Ok(EventInsert::Inserted)
+        } else {
+            events::existing(self, tenant_id, event).await
+        }
     }
     async fn mark_event_processed(
         &self,
