@@ -111,12 +111,19 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         .await;
     assert_eq!(contact.body["phone"], "+15125550100");
 
-    // The same event again answers the first result and starts nothing.
-    let again = api.post("/v1/events", &editor, &event).await;
+    // The same event again answers the first result, starts nothing and changes nothing,
+    // even when it carries other contact data.
+    let mut repeat = event.clone();
+    repeat["contact"]["first_name"] = json!("Mallory");
+    let again = api.post("/v1/events", &editor, &repeat).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body["duplicate"], true);
     assert_eq!(again.body["event_id"], accepted.body["event_id"]);
     assert_eq!(first_run(&again.body), run_id);
+    let unchanged = api
+        .get(&format!("/v1/contacts/{contact_id}"), &editor)
+        .await;
+    assert_eq!(unchanged.body["first_name"], "Ana");
 
     // The run's timeline shows the sandbox SMS.
     let run = run_until(&api, &editor, &run_id, |r| {

@@ -47,40 +47,44 @@ impl Engine {
         contact_id: &str,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
-        self.ingest_with(tenant_id, contact_id, None, event).await
-    }
-
-    /// Stores `contact` (created, or replaced by this version), then ingests the event for it.
-    pub async fn ingest_for_contact(
-        &self,
-        tenant_id: &str,
-        contact: Contact,
-        event: Event,
-    ) -> Result<IngestOutcome, EngineError> {
-        self.store.put_contact(tenant_id, &contact).await?;
-        let contact_id = contact.id.clone();
-        self.ingest_with(tenant_id, &contact_id, Some(contact), event)
+        self.ingest_with(tenant_id, contact_id, None, false, event)
             .await
     }
 
-    /// Ingests an event for a contact the caller has just stored, without reading it back.
-    pub async fn ingest_for_stored_contact(
+    /// Ingests an event for a stored contact the caller has in hand (no re-read).
+    pub async fn ingest_for_known_contact(
         &self,
         tenant_id: &str,
         contact: Contact,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         let contact_id = contact.id.clone();
-        self.ingest_with(tenant_id, &contact_id, Some(contact), event)
+        self.ingest_with(tenant_id, &contact_id, Some(contact), false, event)
             .await
     }
 
-    /// Ingests with the contact already in hand, or read from the store.
+    /// Stores the event, then `contact` as given (created, or replaced by this version), then
+    /// processes the event. A repeat of an event already processed changes nothing, not even
+    /// the contact.
+    pub async fn ingest_and_put_contact(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
+        let contact_id = contact.id.clone();
+        self.ingest_with(tenant_id, &contact_id, Some(contact), true, event)
+            .await
+    }
+
+    /// Ingests with the contact already in hand (stored first when `put_contact`), or read
+    /// from the store.
     async fn ingest_with(
         &self,
         tenant_id: &str,
         contact_id: &str,
         contact: Option<Contact>,
+        put_contact: bool,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         let now = self.clock.now();
@@ -111,6 +115,9 @@ impl Engine {
                 processed: false,
             } => (id, true),
         };
+        if put_contact && let Some(contact) = &contact {
+            self.store.put_contact(tenant_id, contact).await?;
+        }
         let tenant = self.tenant(tenant_id).await?;
         let contact = match contact {
             Some(contact) => contact,

@@ -134,6 +134,18 @@ fn overlay(base: &Contact, update: Contact) -> Contact {
 pub async fn upsert_contact(
     state: &AppState,
     tenant: &str,
+    contact: Contact,
+) -> Result<(Contact, bool), ApiError> {
+    let (contact, created) = resolve_contact(state, tenant, contact).await?;
+    state.engine.store.put_contact(tenant, &contact).await?;
+    Ok((contact, created))
+}
+
+/// What [`upsert_contact`] would store, without storing it: the contact found by id, else
+/// phone, else email, with `contact` merged in; or `contact` itself, new.
+pub async fn resolve_contact(
+    state: &AppState,
+    tenant: &str,
     mut contact: Contact,
 ) -> Result<(Contact, bool), ApiError> {
     if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
@@ -158,7 +170,6 @@ pub async fn upsert_contact(
         }
         None => (contact, true),
     };
-    state.engine.store.put_contact(tenant, &contact).await?;
     Ok((contact, created))
 }
 

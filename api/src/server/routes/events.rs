@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::contacts::upsert_contact;
+use super::contacts::resolve_contact;
 use crate::server::extract::ApiJson;
 use crate::server::{ApiError, AppState, Editor};
 
@@ -80,11 +80,15 @@ async fn accept(
     body: EventBody,
     idempotency_key: Option<&str>,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let contact = match (body.contact, body.contact_id) {
-        (Some(inline), _) => upsert_contact(state, tenant, inline).await?.0,
-        (None, Some(id)) => state.engine.store.contact(tenant, &id).await.map_err(|_| {
-            ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
-        })?,
+    let (contact, inline) = match (body.contact, body.contact_id) {
+        // Stored by the engine only if the event is not a processed repeat.
+        (Some(given), _) => (resolve_contact(state, tenant, given).await?.0, true),
+        (None, Some(id)) => {
+            let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
+                ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
+            })?;
+            (stored, false)
+        }
         (None, None) => {
             return Err(ApiError::invalid("invalid_event", "name the contact"));
         }
@@ -95,10 +99,17 @@ async fn accept(
     let source = event.source.clone();
     let external_id = event.external_id.clone();
     let contact_id = contact.id.clone();
-    let mut outcome = state
-        .engine
-        .ingest_for_stored_contact(tenant, contact, event)
-        .await?;
+    let mut outcome = if inline {
+        state
+            .engine
+            .ingest_and_put_contact(tenant, contact, event)
+            .await?
+    } else {
+        state
+            .engine
+            .ingest_for_known_contact(tenant, contact, event)
+            .await?
+    };
     if outcome.duplicate
         && let Some(external_id) = external_id
     {
