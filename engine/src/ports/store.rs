@@ -151,11 +151,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks an event as processed: its runs were started, resumed and cancelled.
     async fn mark_event_processed(&self, tenant_id: &str, event_id: &str)
     -> Result<(), StoreError>;
-    /// Stores an event, unprocessed, unless `(source, external_id)` was seen before.
+    /// Stores an event, unprocessed, unless `(source, external_id)` was seen before; a new
+    /// event's `contact` (created, or replaced by this version) is stored with it, atomically.
     async fn record_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
+        contact: Option<&Contact>,
     ) -> Result<EventInsert, StoreError>;
     /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its number.
     async fn save_flow(

@@ -94,7 +94,12 @@ impl Engine {
             contact_id: Some(contact_id.to_owned()),
             received_at: now,
         };
-        let (event_id, replay) = match self.store.record_event(tenant_id, &stored).await? {
+        let new_contact = contact.as_ref().filter(|_| put_contact);
+        let inserted = self
+            .store
+            .record_event(tenant_id, &stored, new_contact)
+            .await?;
+        let (event_id, replay) = match inserted {
             EventInsert::Inserted => {
                 super::metrics::event_ingested();
                 (stored.id, false)
@@ -113,11 +118,14 @@ impl Engine {
             EventInsert::Duplicate {
                 id,
                 processed: false,
-            } => (id, true),
+            } => {
+                // The contact of an interrupted first attempt may not have been stored.
+                if let Some(contact) = new_contact {
+                    self.store.put_contact(tenant_id, contact).await?;
+                }
+                (id, true)
+            }
         };
-        if put_contact && let Some(contact) = &contact {
-            self.store.put_contact(tenant_id, contact).await?;
-        }
         let tenant = self.tenant(tenant_id).await?;
         let contact = match contact {
             Some(contact) => contact,

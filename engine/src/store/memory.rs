@@ -81,9 +81,10 @@ impl Store for MemoryStore {
         &self,
         tenant_id: &str,
         event: &StoredEvent,
+        contact: Option<&Contact>,
     ) -> Result<EventInsert, StoreError> {
         let key = (event.event.source.clone(), event.external_id().to_owned());
-        Ok(self.with(tenant_id, |t| match t.events.get(&key) {
+        let inserted = self.with(tenant_id, |t| match t.events.get(&key) {
             Some((id, processed)) => EventInsert::Duplicate {
                 id: id.clone(),
                 processed: *processed,
@@ -92,7 +93,11 @@ impl Store for MemoryStore {
                 t.events.insert(key, (event.id.clone(), false));
                 EventInsert::Inserted
             }
-        }))
+        });
+        if let (EventInsert::Inserted, Some(contact)) = (&inserted, contact) {
+            self.put_contact(tenant_id, contact).await?;
+        }
+        Ok(inserted)
     }
 
     async fn mark_event_processed(

@@ -93,7 +93,7 @@ async fn events_are_stored_once(store: &dyn Store) {
         received_at: at("2026-06-01T15:00:00Z"),
     };
     assert_eq!(
-        store.record_event("a", &first).await.expect("insert"),
+        store.record_event("a", &first, None).await.expect("insert"),
         EventInsert::Inserted
     );
     let again = StoredEvent {
@@ -101,7 +101,10 @@ async fn events_are_stored_once(store: &dyn Store) {
         ..first.clone()
     };
     assert_eq!(
-        store.record_event("a", &again).await.expect("duplicate"),
+        store
+            .record_event("a", &again, None)
+            .await
+            .expect("duplicate"),
         EventInsert::Duplicate {
             id: "e1".into(),
             processed: false
@@ -113,14 +116,20 @@ async fn events_are_stored_once(store: &dyn Store) {
         .await
         .expect("mark processed");
     assert_eq!(
-        store.record_event("a", &again).await.expect("duplicate"),
+        store
+            .record_event("a", &again, None)
+            .await
+            .expect("duplicate"),
         EventInsert::Duplicate {
             id: "e1".into(),
             processed: true
         },
     );
     assert_eq!(
-        store.record_event("b", &again).await.expect("other tenant"),
+        store
+            .record_event("b", &again, None)
+            .await
+            .expect("other tenant"),
         EventInsert::Inserted,
         "dedupe is per tenant"
     );
@@ -134,11 +143,39 @@ async fn events_are_stored_once(store: &dyn Store) {
     };
     assert_eq!(
         store
-            .record_event("a", &other_source)
+            .record_event("a", &other_source, None)
             .await
             .expect("other source"),
         EventInsert::Inserted
     );
+
+    // A new event's contact is stored with it; a repeat's contact is not.
+    let ana = Contact {
+        id: "ana".into(),
+        first_name: Some("Ana".into()),
+        ..Contact::default()
+    };
+    let with_contact = StoredEvent {
+        id: "e4".into(),
+        event: Event {
+            external_id: Some("form-43".into()),
+            ..other_source.event.clone()
+        },
+        ..other_source.clone()
+    };
+    store
+        .record_event("a", &with_contact, Some(&ana))
+        .await
+        .expect("insert with contact");
+    let renamed = Contact {
+        first_name: Some("Mallory".into()),
+        ..ana.clone()
+    };
+    store
+        .record_event("a", &with_contact, Some(&renamed))
+        .await
+        .expect("repeat with contact");
+    assert_eq!(store.contact("a", "ana").await.expect("stored"), ana);
 }
 
 async fn flow_versions_are_immutable(store: &dyn Store) {

@@ -38,8 +38,11 @@ enum Op {
         event_id: String,
     },
     PutContact(Box<Contact>),
-    /// Takes effect when the event is new.
-    RecordEvent(Box<StoredEvent>),
+    /// Takes effect when the event is new; its contact is written only then.
+    RecordEvent {
+        event: Box<StoredEvent>,
+        contact: Option<Box<Contact>>,
+    },
 }
 
 struct Pending {
@@ -62,7 +65,7 @@ impl Pending {
         let (run, records) = match &self.op {
             Op::Apply(t) => (&t.run, &t.records),
             Op::Create { run, records } => (&**run, records),
-            Op::MarkProcessed { .. } | Op::PutContact(_) | Op::RecordEvent(_) => {
+            Op::MarkProcessed { .. } | Op::PutContact(_) | Op::RecordEvent { .. } => {
                 return Vec::new();
             }
         };
@@ -146,13 +149,18 @@ impl GroupCommit {
         self.submit(tenant_id, op).await.map(|_| ())
     }
 
-    /// Stores an event; answers false when `(source, external_id)` was seen before.
+    /// Stores an event, and its contact if the event is new; answers false when
+    /// `(source, external_id)` was seen before.
     pub(super) async fn record_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
+        contact: Option<&Contact>,
     ) -> Result<bool, StoreError> {
-        let op = Op::RecordEvent(Box::new(event.clone()));
+        let op = Op::RecordEvent {
+            event: Box::new(event.clone()),
+            contact: contact.map(|c| Box::new(c.clone())),
+        };
         self.submit(tenant_id, op).await
     }
 
@@ -226,8 +234,12 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
                 write_contact(&mut tx, &p.tenant_id, contact).await?;
                 true
             }
-            Op::RecordEvent(event) => {
-                super::events::insert_event(&mut tx, &p.tenant_id, event).await?
+            Op::RecordEvent { event, contact } => {
+                let new = super::events::insert_event(&mut tx, &p.tenant_id, event).await?;
+                if let (true, Some(contact)) = (new, contact) {
+                    write_contact(&mut tx, &p.tenant_id, contact).await?;
+                }
+                new
             }
         };
         took_effect.push(done);

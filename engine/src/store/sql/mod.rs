@@ -179,8 +179,13 @@ impl Store for SqlStore {
         &self,
         tenant_id: &str,
         event: &StoredEvent,
+        contact: Option<&Contact>,
     ) -> Result<EventInsert, StoreError> {
-        if self.group()?.record_event(tenant_id, event).await? {
+        if self
+            .group()?
+            .record_event(tenant_id, event, contact)
+            .await?
+        {
             Ok(EventInsert::Inserted)
         } else {
             events::existing(self, tenant_id, event).await
