@@ -38,7 +38,6 @@ curl -sf -X POST "$base/v1/flows" -H "authorization: Bearer $key" -H 'content-ty
 curl -sf -X POST "$base/v1/events" -H "authorization: Bearer $key" -H 'content-type: application/json' \
   -d '{"type": "lead.created", "contact": {"id": "ana", "phone": "+15125550100"}}' >/dev/null
 
-# The rate limit would answer 429 to a fast fuzzer; it is documented and tested elsewhere.
 report="$dir/report.json"
 set +e
 schemathesis run "$base/openapi.json" \

@@ -8,23 +8,31 @@
 -- server does not yet switch to `stepwise_app` for its queries (docs/security.md says what
 -- is left); until it does, the policies guard every other session that uses the role.
 
+-- Making the role needs CREATEROLE (or a superuser); an account without it gets a NOTICE
+-- and the policies still apply to any role a DBA makes and grants the same way.
 DO $$
 BEGIN
-    CREATE ROLE stepwise_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
-EXCEPTION
-    -- Roles belong to the whole cluster: another database (or a concurrent migration) may
-    -- have made it already.
-    WHEN duplicate_object OR unique_violation THEN NULL;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stepwise_app') THEN
+        BEGIN
+            CREATE ROLE stepwise_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+        EXCEPTION
+            -- Roles belong to the whole cluster: a concurrent migration of another
+            -- database may have made it a moment ago.
+            WHEN duplicate_object OR unique_violation THEN NULL;
+            WHEN insufficient_privilege THEN
+                RAISE NOTICE 'stepwise_app not created (%): a DBA can run CREATE ROLE stepwise_app NOLOGIN NOSUPERUSER NOBYPASSRLS and the grants of this migration', SQLERRM;
+        END;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'stepwise_app') THEN
+        EXECUTE 'GRANT USAGE ON SCHEMA public TO stepwise_app';
+        EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, contacts, events, flows, '
+            'flow_versions, runs, run_steps, schedules, messages, api_keys, audit_log, '
+            'tenant_secrets TO stepwise_app';
+        -- The audit log is append-only for the application.
+        EXECUTE 'REVOKE UPDATE, DELETE ON audit_log FROM stepwise_app';
+    END IF;
 END
 $$;
-
-GRANT USAGE ON SCHEMA public TO stepwise_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON
-    tenants, contacts, events, flows, flow_versions, runs, run_steps, schedules, messages,
-    api_keys, audit_log, tenant_secrets
-TO stepwise_app;
--- The audit log is append-only for the application.
-REVOKE UPDATE, DELETE ON audit_log FROM stepwise_app;
 
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenants

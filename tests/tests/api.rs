@@ -242,7 +242,7 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         "stepwise_runs_completed_total",
         "stepwise_runs_failed_total",
         "stepwise_runs_cancelled_total",
-        "stepwise_step_duration_seconds_bucket",
+        "stepwise_advance_duration_seconds_bucket",
         "stepwise_http_requests_total",
     ] {
         let value: f64 = metrics

@@ -32,11 +32,12 @@ enum Command {
     Migrate(migrate::Args),
     /// Run the API, workers and reconciler (embedded default: ./stepwise.db, 127.0.0.1:8080).
     Serve(serve::ServeArgs),
-    /// Manage tenants in the database directly: `stepwise tenant create --name …`.
+    /// Manage tenants in the database directly: `tenant create` (with its first admin key),
+    /// `tenant key` (a new admin key for an existing tenant).
     Tenant(tenant::Args),
     /// Run workers and the reconciler only (production: several processes share the work).
     Worker(serve::WorkerArgs),
-    /// Measure the engine: timer lateness (`bench timers`).
+    /// Measure the engine: `bench flow`, `bench api`, `bench workers`, `bench timers`.
     Bench(bench::Args),
 }
 

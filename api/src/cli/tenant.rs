@@ -1,5 +1,6 @@
-//! `stepwise tenant create`: create a tenant in the database directly (no server needed)
-//! and print its first admin key, once.
+//! `stepwise tenant create` (a tenant and its first admin key) and `stepwise tenant key` (a
+//! new admin key for an existing tenant), in the database directly, no server needed. Each
+//! key is printed once.
 
 use std::process::ExitCode;
 

@@ -1,6 +1,6 @@
 //! The engine's Prometheus metrics, through the `metrics` facade (the binary installs the
-//! exporter; without one these are no-ops). Names and meanings are listed in
-//! docs/operations.md. No tenant label: the number of tenants is unbounded.
+//! exporter; without one these are no-ops). Names and meanings are listed in docs/api.md
+//! (Metrics). No tenant label: the number of tenants is unbounded.
 
 use std::time::Duration;
 
@@ -25,7 +25,8 @@ pub(super) fn run_ended(status: RunStatus) {
     metrics::counter!(name).increment(1);
 }
 
-/// How long one advance took: from reading the run to its last commit.
+/// How long one advance took: from reading the run to its last commit (the steps it ran,
+/// provider calls included, until the run paused).
 pub(super) fn advanced(took: Duration) {
-    metrics::histogram!("stepwise_step_duration_seconds").record(took.as_secs_f64());
+    metrics::histogram!("stepwise_advance_duration_seconds").record(took.as_secs_f64());
 }

@@ -111,6 +111,8 @@ async fn fixed_rate(args: &ApiArgs, api: &Api) -> anyhow::Result<Vec<f64>> {
     let total = args.rate as usize * args.rate_secs as usize;
     let progress = bar(total, "fixed rate");
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
+    // After a stall, keep the pace rather than catching up in a burst.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sends = tokio::task::JoinSet::new();
     for n in 0..total {
         tick.tick().await;

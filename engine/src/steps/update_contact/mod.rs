@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
-/// Fields to change (strings are templates). Opt-outs can be set, never cleared, by a flow:
-/// only the contact (START) or an admin can opt back in.
+/// Fields to change (strings are templates). Opt-outs can be set, never cleared, by a flow
+/// (or by an operator through the API): opting back in is the contact's own act (START).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "UpdateContactConfig")]
 #[serde(deny_unknown_fields)]
