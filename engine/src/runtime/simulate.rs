@@ -65,16 +65,39 @@ pub async fn simulate(
         config: input.config,
         templates: input.templates,
     };
-    engine.publish(&tenant_id, doc).await?;
+    let published = engine.publish(&tenant_id, doc).await?;
+    let manual = engine
+        .deployment(&tenant_id, &published.flow_id, published.version)
+        .await?
+        .flow
+        .flow
+        .trigger
+        .manual
+        .unwrap_or(false);
     let mut pending = input.injections;
     pending.sort_by_key(|i| i.after);
     let mut pending = pending.into_iter().peekable();
     let horizon = input.start + input.horizon;
     let mut ignored = Vec::new();
-    let outcome = engine
-        .ingest(&tenant_id, &contact_id, input.event.clone())
-        .await?;
-    if outcome.started.is_empty() {
+    // A manual flow starts only by enrolment: the simulation enrols the contact.
+    let started = if manual {
+        let enrolment = engine
+            .enroll(
+                &tenant_id,
+                &published.flow_id,
+                &contact_id,
+                "simulation",
+                None,
+            )
+            .await?;
+        matches!(enrolment, super::Enrolment::Started { .. })
+    } else {
+        let outcome = engine
+            .ingest(&tenant_id, &contact_id, input.event.clone())
+            .await?;
+        !outcome.started.is_empty()
+    };
+    if !started {
         ignored.push(TimelineEntry::note(
             input.start,
             format!(

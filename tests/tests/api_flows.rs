@@ -1,0 +1,184 @@
+//! A flow's life through the API, on the real binary: versions, enable / disable, archive,
+//! the simulator, and enrolment (at once, paced, and repeated).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::client::Client;
+use common::{Backend, start_server};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const V1: &str = "id: nurture
+trigger: {manual: true}
+purpose: transactional
+steps:
+  - id: hello
+    send_sms: {body: 'Hi {{contact.first_name}}!'}
+";
+
+const V2: &str = "id: nurture
+trigger: {manual: true}
+purpose: transactional
+steps:
+  - id: hello
+    send_sms: {body: 'Hello again, {{contact.first_name}}!'}
+";
+
+async fn status_of(api: &Client, key: &str, run: &str) -> Value {
+    api.get(&format!("/v1/runs/{run}"), key).await.body["run"]["status"].clone()
+}
+
+async fn until_completed(api: &Client, key: &str, run: &str) {
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while status_of(api, key, run).await != "completed" {
+            poll.tick().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("run {run} did not complete"));
+}
+
+#[tokio::test]
+async fn a_flow_lives_through_versions_enrolment_and_archive() {
+    let dir = std::env::temp_dir().join(format!("stepwise-api-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = Backend {
+        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
+        redis: None,
+    };
+    let (mut server, base) = start_server(&dir, &backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("acme").await;
+    for (id, name) in [("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")] {
+        let body = json!({"id": id, "first_name": name, "phone": "+15125550123"});
+        assert_eq!(
+            api.post("/v1/contacts", &key, &body).await.status,
+            StatusCode::CREATED
+        );
+    }
+
+    // Two versions; the flow answers its newest, each version stays readable.
+    assert_eq!(
+        api.yaml(Method::POST, "/v1/flows", &key, V1).await.status,
+        StatusCode::CREATED
+    );
+    let v2 = api.yaml(Method::PUT, "/v1/flows/nurture", &key, V2).await;
+    assert_eq!(
+        (v2.status, v2.body["version"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+    let mismatch = api.yaml(Method::PUT, "/v1/flows/other", &key, V2).await;
+    assert_eq!(mismatch.status, StatusCode::NOT_FOUND, "{}", mismatch.body);
+    let versions = api.get("/v1/flows/nurture/versions", &key).await.body;
+    assert_eq!(versions["data"][0]["version"], 2);
+    assert_eq!(versions["data"][1]["version"], 1);
+    let first = api
+        .get("/v1/flows/nurture/versions/1?format=yaml", &key)
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let shown = api.get("/v1/flows/nurture", &key).await.body;
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["definition"]["steps"][0]["id"], "hello");
+
+    // The simulator runs the stored flow and sends nothing real.
+    let simulated = api
+        .post(
+            "/v1/flows/nurture/simulate",
+            &key,
+            &json!({"event": {"type": "enrolled"}, "contact": {"id": "x", "first_name": "Zoe", "phone": "+15125550100"}}),
+        )
+        .await;
+    assert_eq!(simulated.status, StatusCode::OK, "{}", simulated.body);
+    let texts: Vec<&str> = simulated.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["Hello again, Zoe!"]);
+    assert_eq!(
+        api.count("/v1/runs", &key).await,
+        0,
+        "a simulation stores no run"
+    );
+
+    // Enrol at once; the same enrolment again starts nothing twice.
+    let body = json!({"contact_ids": ["ana"], "enrolment_id": "spring"});
+    let enrolled = api.post("/v1/flows/nurture/enroll", &key, &body).await;
+    assert_eq!(enrolled.status, StatusCode::ACCEPTED, "{}", enrolled.body);
+    let ana_run = enrolled.body["results"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until_completed(&api, &key, &ana_run).await;
+    let again = api.post("/v1/flows/nurture/enroll", &key, &body).await;
+    assert_eq!(again.body["results"][0]["result"], "already_enrolled");
+    // An unknown contact changes nothing.
+    let typo = api
+        .post(
+            "/v1/flows/nurture/enroll",
+            &key,
+            &json!({"contact_ids": ["ben", "nobody"]}),
+        )
+        .await;
+    assert_eq!(typo.code(), "unknown_contact");
+    assert_eq!(api.count("/v1/runs", &key).await, 1);
+
+    // Paced: one start a second. The second run waits in the database for its turn.
+    let paced = api
+        .post(
+            "/v1/flows/nurture/enroll",
+            &key,
+            &json!({"contact_ids": ["ben", "cy"], "per_second": 1.0}),
+        )
+        .await;
+    let results = paced.body["results"].as_array().unwrap().clone();
+    let (ben, cy) = (
+        results[0]["run_id"].as_str().unwrap().to_owned(),
+        results[1]["run_id"].as_str().unwrap().to_owned(),
+    );
+    assert!(results[1]["starts_at"].is_string(), "{results:?}");
+    assert_eq!(status_of(&api, &key, &cy).await, "sleeping");
+    until_completed(&api, &key, &ben).await;
+    until_completed(&api, &key, &cy).await;
+
+    // Disabled: enrolment is refused; archived: out of the list, cannot be enabled again.
+    let disabled = api
+        .post("/v1/flows/nurture/disable", &key, &json!({}))
+        .await;
+    assert_eq!(disabled.body["enabled"], false);
+    let refused = api
+        .post(
+            "/v1/flows/nurture/enroll",
+            &key,
+            &json!({"contact_ids": ["ana"]}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    let archived = api
+        .post("/v1/flows/nurture/archive", &key, &json!({}))
+        .await;
+    assert_eq!(archived.body["archived"], true);
+    assert_eq!(api.count("/v1/flows", &key).await, 0);
+    assert_eq!(api.count("/v1/flows?archived=true", &key).await, 1);
+    let enable = api.post("/v1/flows/nurture/enable", &key, &json!({})).await;
+    assert_eq!(
+        (enable.status, enable.code()),
+        (StatusCode::CONFLICT, "flow_archived")
+    );
+    let republish = api.yaml(Method::POST, "/v1/flows", &key, V1).await;
+    assert_eq!(republish.code(), "flow_archived");
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
