@@ -82,9 +82,12 @@ async fn sigterm_lets_the_call_in_flight_finish() {
             .success()
     );
     release.notify_one();
-    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.child.wait().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(
         status.success(),
         "stepwise exits cleanly after SIGTERM: {status}"

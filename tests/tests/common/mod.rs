@@ -104,6 +104,14 @@ pub struct Process {
     pub first_line: String,
 }
 
+/// A test that fails stops its server too: no process outlives its test.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `stepwise <args>` on `backend` and waits for its first line of output.
 pub fn spawn(dir: &Path, backend: &Backend, args: &[&str]) -> Process {
     spawn_with(dir, backend, args, &[])

@@ -197,16 +197,24 @@ pub(super) async fn active_runs(
     tenant_id: &str,
     contact_id: &str,
 ) -> Result<Vec<Run>, StoreError> {
+    // Sorted here, not by ORDER BY: with one, SQLite's planner preferred the tenant's
+    // `runs_by_created` index (no sort needed) and scanned every run of the tenant, where
+    // `runs_by_contact` finds the contact's few (`stepwise bench flow` halved).
     let rows = sqlx::query(
         "SELECT state FROM runs WHERE tenant_id = $1 AND contact_id = $2 \
-         AND status NOT IN ('completed', 'cancelled', 'failed') ORDER BY created_at, id",
+         AND status NOT IN ('completed', 'cancelled', 'failed')",
     )
     .bind(tenant_id)
     .bind(contact_id)
     .fetch_all(&store.pool)
     .await
     .map_err(unavailable)?;
-    rows.iter().map(|row| decode(row, "state", "run")).collect()
+    let mut runs: Vec<Run> = rows
+        .iter()
+        .map(|row| decode(row, "state", "run"))
+        .collect::<Result<_, _>>()?;
+    runs.sort_by(|a, b| (a.started_at, a.id).cmp(&(b.started_at, b.id)));
+    Ok(runs)
 }
 
 pub(super) async fn records(
