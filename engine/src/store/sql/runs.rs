@@ -213,7 +213,7 @@ pub(super) async fn active_runs(
         .iter()
         .map(|row| decode(row, "state", "run"))
         .collect::<Result<_, _>>()?;
-    runs.sort_by(|a, b| (a.started_at, a.id).cmp(&(b.started_at, b.id)));
+    runs.sort_by_key(|r| (r.started_at, r.id));
     Ok(runs)
 }
 
