@@ -60,7 +60,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
     let sink = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let (mut server, base) = start_server(&dir, &backend, "all");
+    let (server, base) = start_server(&dir, &backend, "all");
     let client = reqwest::Client::new();
     setup(&client, &base, two_call_flow("graceful", &sink, "1s")).await;
     call(
