@@ -123,6 +123,7 @@ pub async fn create_tenant(
         access,
         &tenant.id,
         "tenant.create",
+        &format!("tenant:{}", tenant.id),
         serde_json::json!({ "name": tenant.name, "admin_key": key.prefix }),
     )
     .await;
@@ -141,6 +142,7 @@ pub async fn mint_admin_key(
         access,
         tenant_id,
         "key.create",
+        &format!("key:{}", key.id),
         serde_json::json!({ "role": "admin", "prefix": key.prefix, "by": "operator" }),
     )
     .await;
@@ -153,6 +155,7 @@ pub async fn audit_as_operator(
     access: &dyn AccessStore,
     tenant_id: &str,
     action: &str,
+    target: &str,
     details: serde_json::Value,
 ) {
     let entry = stepwise_engine::ports::AuditEntry {
@@ -161,7 +164,7 @@ pub async fn audit_as_operator(
         actor: "operator".into(),
         key_prefix: None,
         action: action.to_owned(),
-        target: format!("tenant:{tenant_id}"),
+        target: target.to_owned(),
         details,
     };
     if let Err(e) = access.append_audit(tenant_id, &entry).await {
