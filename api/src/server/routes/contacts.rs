@@ -240,7 +240,7 @@ async fn update(
         }
     }
     let mut contact: Contact = serde_json::from_value(merged)
-        .map_err(|e| ApiError::invalid("invalid_contact", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
     contact.id = id;
     // Consent is the contact's to give back (replying START), not an operator's: an opt-out
     // cannot be cleared through the API (docs/compliance.md).

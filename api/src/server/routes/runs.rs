@@ -239,17 +239,37 @@ async fn retry(
     ))
 }
 
-/// The messages a run sent.
-#[utoipa::path(get, path = "/v1/runs/{id}/messages", tag = "runs", params(("id" = String, Path, description = "The run's id")),
-    responses((status = 200, description = "`{data: [message]}`", body = Object)))]
+/// The messages a run sent, newest first (the outbox filtered to one run).
+#[utoipa::path(get, path = "/v1/runs/{id}/messages", tag = "runs",
+    params(("id" = String, Path, description = "The run's id"), PageQuery),
+    responses((status = 200, body = Page<Message>)))]
 async fn run_messages(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Message>>, ApiError> {
     let id = run_id(&id)?;
-    let messages = state.engine.store.messages(caller.tenant(), id).await?;
-    Ok(Json(json!({ "data": messages })))
+    state.engine.store.run(caller.tenant(), id).await?; // 404 for another tenant's run
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode_time).transpose()?;
+    let filter = MessageFilter {
+        run_id: Some(id),
+        ..MessageFilter::default()
+    };
+    let rows = state
+        .listings
+        .list_messages(caller.tenant(), &filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(page::page(rows, limit, |m| page::encode_time(m.at, &m.id)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
