@@ -56,15 +56,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: &ApiArgs, db: &Database) -> anyhow::Result<ExitCode> {
     let store = db.store().await?;
     println!("bench api: events accepted over HTTP on {}", db.backend());
-    let ceiling = ceiling::measure(&store, &db.url, args.ceiling_secs).await?;
-    println!(
-        "  ceiling: {ceiling:.0} write transactions/s ({})",
-        if db.url.starts_with("sqlite:") {
-            "SQLite WAL, one writer"
-        } else {
-            "pgbench, 32 clients"
-        }
-    );
+    let ceiling = ceiling::report(&store, &db.url, args.ceiling_secs).await?;
     let (_server, base) = db.serve("api", 128, args.database_connections)?;
     let api = Api::new(base);
     // Runs are started and queued; no worker calls this address.

@@ -20,6 +20,20 @@ fn state_document() -> String {
     )
 }
 
+/// Measures the ceiling and prints it on one line; answers it.
+pub async fn report(store: &SqlStore, database_url: &str, secs: u64) -> anyhow::Result<f64> {
+    let ceiling = measure(store, database_url, secs).await?;
+    println!(
+        "  ceiling: {ceiling:.0} transactions/s (UPDATE run + INSERT step, {})",
+        if database_url.starts_with("sqlite:") {
+            "SQLite WAL, one writer"
+        } else {
+            "pgbench, 32 clients"
+        }
+    );
+    Ok(ceiling)
+}
+
 /// Transactions per second for the transition shape on `store`'s database.
 pub async fn measure(store: &SqlStore, database_url: &str, secs: u64) -> anyhow::Result<f64> {
     let pool = store.pool();

@@ -99,15 +99,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
     let store = db.store().await?;
     println!("bench flow: speed-to-lead over HTTP on {}", db.backend());
-    let ceiling = ceiling::measure(&store, &db.url, args.ceiling_secs).await?;
-    println!(
-        "  ceiling: {ceiling:.0} transactions/s (UPDATE run + INSERT step, {})",
-        if db.url.starts_with("sqlite:") {
-            "SQLite WAL, one writer"
-        } else {
-            "pgbench, 32 clients"
-        }
-    );
+    let ceiling = ceiling::report(&store, &db.url, args.ceiling_secs).await?;
     let sink = Sink::start().await?;
     let (server, base) = db.serve("all", args.concurrency, args.database_connections)?;
     let api = Api::new(base);
