@@ -89,7 +89,9 @@ pub fn app(state: AppState) -> Router {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        tracing::info_span!(
+        // At error level so that it is on at the default log level: every error logged while
+        // handling a request carries its request id and tenant.
+        tracing::error_span!(
             "request",
             method = %request.method(),
             path = %request.uri().path(),
