@@ -103,6 +103,11 @@ async fn a_flow_lives_through_versions_enrolment_and_archive() {
         .collect();
     assert_eq!(texts, ["Hello again, Zoe!"]);
     assert_eq!(
+        simulated.body["timeline"][0]["version"], 2,
+        "{}",
+        simulated.body
+    );
+    assert_eq!(
         api.count("/v1/runs", &key).await,
         0,
         "a simulation stores no run"

@@ -138,7 +138,15 @@ async fn simulate_flow(
     let timeline: Vec<Value> = simulation
         .entries
         .iter()
-        .map(|e| e.to_json(simulation.start, &simulation.zone))
+        .map(|e| {
+            let mut entry = e.to_json(simulation.start, &simulation.zone);
+            // The simulator publishes the source afresh (as its version 1); name the stored
+            // version that was simulated.
+            if entry["kind"] == "started" {
+                entry["version"] = Value::from(version);
+            }
+            entry
+        })
         .collect();
     Ok(Json(
         json!({ "flow": id, "version": version, "timeline": timeline }),
