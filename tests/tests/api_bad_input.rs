@@ -35,59 +35,6 @@ async fn counts(api: &Client, key: &str) -> Vec<usize> {
     all
 }
 
-/// Posts an event announcing a 3 MiB body, sends a little over the limit of it and reads the
-/// answer (an HTTP client writing the whole body would see the connection close instead).
-async fn oversized_post(base: &str, key: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let address = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST /v1/events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{",
-        3 << 20
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // The server reads up to its limit (2 MiB), then answers without waiting for the rest.
-    stream
-        .write_all(&vec![b' '; (2 << 20) + (64 << 10)])
-        .await
-        .unwrap();
-    // Read the head and then the body's announced length: the server may keep the
-    // connection open, waiting for the rest of our body.
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let answer = loop {
-        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .expect("the server answers before the whole body arrives")
-            .unwrap();
-        bytes.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if body.len() >= length || n == 0 {
-                break text;
-            }
-        }
-        assert!(n > 0, "connection closed: {text}");
-    };
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, answer)
-}
-
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
     let dir = std::env::temp_dir().join(format!("stepwise-bad-input-{}", std::process::id()));
@@ -333,7 +280,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         );
     }
 
-    let (status, body) = oversized_post(&base, &key).await;
+    let (status, body) = common::client::oversized_post(&base, &key).await;
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("\"body_too_large\""), "{body}");
 
@@ -438,6 +385,16 @@ async fn bad_input_is_refused_and_changes_nothing() {
         StatusCode::OK,
         "other tenants are not limited"
     );
+    // Made-up keys share one bucket: a flood of them is answered 429, not with lookups.
+    let mut flood = Vec::new();
+    for n in 0..20 {
+        flood.push(
+            api.get("/v1/flows", &format!("swk_made-up-{n}"))
+                .await
+                .status,
+        );
+    }
+    assert!(flood.contains(&StatusCode::TOO_MANY_REQUESTS), "{flood:?}");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();

@@ -21,6 +21,11 @@ use stepwise_engine::runtime::Expiring;
 use super::{ApiError, AppState};
 use crate::access::digest;
 
+/// Rate-limit buckets beside the tenants' (tenant ids cannot start with `!`): key lookups
+/// that missed the cache, and the operator's routes.
+const LOOKUP_BUCKET: &str = "!lookup";
+const OPERATOR_BUCKET: &str = "!operator";
+
 /// How often a key's `last_used_at` is written.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
@@ -146,6 +151,9 @@ impl FromRequestParts<AppState> for Caller {
         let key = match auth.keys.get(&digest) {
             Some(key) => key,
             None => {
+                // Unknown keys miss the cache every time: their database lookups share one
+                // bucket, so a flood of made-up keys is answered 429, not with queries.
+                auth.check_rate(LOOKUP_BUCKET)?;
                 let key = state
                     .access
                     .key_by_digest(&digest)
@@ -210,6 +218,7 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state.auth.check_rate(OPERATOR_BUCKET)?;
         let given = digest(bearer(&parts.headers)?);
         match &state.auth.operator {
             Some(expected) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {

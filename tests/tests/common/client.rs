@@ -121,3 +121,56 @@ impl Client {
         }
     }
 }
+
+/// Posts an event announcing a 3 MiB body, sends a little over the limit of it and reads the
+/// answer (an HTTP client writing the whole body would see the connection close instead).
+pub async fn oversized_post(base: &str, key: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{",
+        3 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server reads up to its limit (2 MiB), then answers without waiting for the rest.
+    stream
+        .write_all(&vec![b' '; (2 << 20) + (64 << 10)])
+        .await
+        .unwrap();
+    // Read the head and then the body's announced length: the server may keep the
+    // connection open, waiting for the rest of our body.
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let answer = loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("the server answers before the whole body arrives")
+            .unwrap();
+        bytes.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length || n == 0 {
+                break text;
+            }
+        }
+        assert!(n > 0, "connection closed: {text}");
+    };
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
