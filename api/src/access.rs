@@ -158,15 +158,7 @@ pub async fn audit_as_operator(
     target: &str,
     details: serde_json::Value,
 ) {
-    let entry = stepwise_engine::ports::AuditEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: Timestamp::now(),
-        actor: "operator".into(),
-        key_prefix: None,
-        action: action.to_owned(),
-        target: target.to_owned(),
-        details,
-    };
+    let entry = stepwise_engine::ports::AuditEntry::now("operator", None, action, target, details);
     if let Err(e) = access.append_audit(tenant_id, &entry).await {
         tracing::error!(error = %e, action, "audit entry not written");
     }

@@ -126,15 +126,13 @@ impl Caller {
     /// Appends to the tenant's audit log. A failure to write it is logged, not answered:
     /// the action it records has happened.
     pub async fn audit(&self, state: &AppState, action: &str, target: &str, details: Value) {
-        let entry = AuditEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: Timestamp::now(),
-            actor: self.key.id.clone(),
-            key_prefix: Some(self.key.prefix.clone()),
-            action: action.to_owned(),
-            target: target.to_owned(),
+        let entry = AuditEntry::now(
+            &self.key.id,
+            Some(&self.key.prefix),
+            action,
+            target,
             details,
-        };
+        );
         if let Err(e) = state.access.append_audit(self.tenant(), &entry).await {
             tracing::error!(error = %e, action, target, "audit entry not written");
         }

@@ -78,6 +78,27 @@ pub struct AuditEntry {
     pub details: Value,
 }
 
+impl AuditEntry {
+    /// An entry for an action done now.
+    pub fn now(
+        actor: &str,
+        key_prefix: Option<&str>,
+        action: &str,
+        target: &str,
+        details: Value,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: Timestamp::now(),
+            actor: actor.to_owned(),
+            key_prefix: key_prefix.map(str::to_owned),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details,
+        }
+    }
+}
+
 /// A stored credential as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -89,8 +89,9 @@ impl Engine {
         Ok(live)
     }
 
-    /// Forgets the copy of the tenant's live flows (after a publish, enable or disable).
-    pub(super) fn flows_changed(&self, tenant_id: &str) {
+    /// Forgets the copy of the tenant's live flows (after a publish, enable, disable or an
+    /// archive made through the admin API).
+    pub fn flows_changed(&self, tenant_id: &str) {
         self.caches.live.forget(tenant_id);
     }
 }

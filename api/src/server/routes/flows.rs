@@ -355,10 +355,7 @@ async fn archive(
 ) -> Result<Json<FlowSummary>, ApiError> {
     state.listings.archive_flow(caller.tenant(), &id).await?;
     // The engine's copy of the live flows must forget the archived one at once.
-    state
-        .engine
-        .set_flow_enabled(caller.tenant(), &id, false)
-        .await?;
+    state.engine.flows_changed(caller.tenant());
     caller
         .audit(&state, "flow.archive", &format!("flow:{id}"), Value::Null)
         .await;

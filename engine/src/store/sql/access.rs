@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, corrupt, micros, time_column, unavailable};
+use super::{SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::Tenant;
 use crate::ports::{ApiKey, AuditEntry, Role, SecretInfo, StoreError};
 
@@ -279,12 +279,7 @@ pub(super) async fn delete_secret(
         .await
         .map_err(unavailable)?
         .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::NotFound {
-            what: format!("credential {name}"),
-        });
-    }
-    Ok(())
+    changed_or_not_found(deleted, || format!("credential {name}"))
 }
 
 pub(super) async fn secrets(

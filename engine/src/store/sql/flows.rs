@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, corrupt, micros, unavailable};
+use super::{SqlStore, changed_or_not_found, corrupt, micros, unavailable};
 use crate::ports::{FlowDocument, LiveFlow, StoreError};
 
 fn document(row: &AnyRow) -> Result<FlowDocument, StoreError> {
@@ -104,12 +104,7 @@ pub(super) async fn set_flow_enabled(
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::NotFound {
-            what: format!("flow {flow_id}"),
-        });
-    }
-    Ok(())
+    changed_or_not_found(changed, || format!("flow {flow_id}"))
 }
 
 pub(super) async fn live_flows(

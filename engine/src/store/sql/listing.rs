@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::runs::status_name;
-use super::{SqlStore, corrupt, micros, time_column, unavailable};
+use super::{SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId};
 use crate::ports::{
     ContactFilter, FlowSummary, FlowVersionInfo, Message, MessageFilter, RunFilter, StoreError,
@@ -171,12 +171,7 @@ pub(super) async fn archive_flow(
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::NotFound {
-            what: format!("flow {flow_id}"),
-        });
-    }
-    Ok(())
+    changed_or_not_found(changed, || format!("flow {flow_id}"))
 }
 
 pub(super) async fn list_runs(
@@ -312,12 +307,7 @@ pub(super) async fn delete_contact(
         .await
         .map_err(unavailable)?
         .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::NotFound {
-            what: format!("contact {contact_id}"),
-        });
-    }
-    Ok(())
+    changed_or_not_found(deleted, || format!("contact {contact_id}"))
 }
 
 #[async_trait::async_trait]

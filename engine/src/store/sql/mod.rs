@@ -47,6 +47,14 @@ pub struct SqlStore {
     group: Option<group_commit::GroupCommit>,
 }
 
+/// `NotFound` for `what` when a keyed UPDATE or DELETE changed no row.
+fn changed_or_not_found(rows: u64, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::NotFound { what: what() });
+    }
+    Ok(())
+}
+
 fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
