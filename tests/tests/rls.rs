@@ -1,6 +1,8 @@
 //! PostgreSQL row-level security: a session as the application role `stepwise_app` that
 //! forgets its tenant filter still sees only the tenant it named, and nothing when it named
-//! none; it cannot write another tenant's rows or change the audit log. Runs where
+//! none; it cannot write another tenant's rows or change the audit log. The store's own
+//! reads and writes run as that role with their tenant set, so the policies bind them too.
+//! Runs where
 //! `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (CI sets them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -114,6 +116,54 @@ async fn row_level_security_hides_other_tenants_rows() {
         "stepwise_app may not delete audit entries"
     );
     tx.rollback().await.unwrap();
+
+    cleanup.run().await;
+}
+
+#[tokio::test]
+async fn the_stores_own_queries_run_under_row_level_security() {
+    let Some((backend, cleanup)) = postgres_and_redis("rls_store").await else {
+        return;
+    };
+    let store = SqlStore::connect(&backend.database_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let tenant = Tenant {
+        id: "alpha".into(),
+        ..Tenant::default()
+    };
+    store.put_tenant(&tenant).await.unwrap();
+
+    // Writes: a trigger notes who wrote each contact row, and for which tenant.
+    for statement in [
+        "CREATE TABLE writers (who TEXT, tenant TEXT)",
+        "GRANT INSERT ON writers TO stepwise_app",
+        "CREATE FUNCTION note_writer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         INSERT INTO writers VALUES (current_user, current_setting('app.tenant_id', true)); \
+         RETURN NEW; END $$",
+        "CREATE TRIGGER note_writer BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION note_writer()",
+    ] {
+        sqlx::query(statement).execute(store.pool()).await.unwrap();
+    }
+    let contact = Contact {
+        id: "ana".into(),
+        ..Contact::default()
+    };
+    store.put_contact("alpha", &contact).await.unwrap();
+    let writers: Vec<(String, String)> = sqlx::query_as("SELECT who, tenant FROM writers")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(writers, [("stepwise_app".to_owned(), "alpha".to_owned())]);
+
+    // Reads: with the policy narrowed to no tenant at all, the store's own filtered read finds
+    // nothing, so it is the policy, not only the query's WHERE clause, that decides.
+    assert_eq!(store.contact("alpha", "ana").await.unwrap().id, "ana");
+    sqlx::query("ALTER POLICY tenant_isolation ON contacts USING (false)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let hidden = store.contact("alpha", "ana").await;
+    assert!(hidden.is_err(), "the policy hides the row: {hidden:?}");
 
     cleanup.run().await;
 }

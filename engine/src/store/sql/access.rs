@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
+use super::{Scope, SqlStore, Tx, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::Tenant;
 use crate::ports::{ApiKey, AuditEntry, Role, SecretInfo, StoreError};
 
@@ -31,11 +31,7 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
     })
 }
 
-async fn insert_key(
-    conn: &mut sqlx::AnyConnection,
-    key: &ApiKey,
-    digest: &str,
-) -> Result<(), StoreError> {
+async fn insert_key(tx: &mut Tx, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO api_keys (tenant_id, id, name, role, prefix, digest, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -47,7 +43,7 @@ async fn insert_key(
     .bind(&key.prefix)
     .bind(digest)
     .bind(micros(key.created_at))
-    .execute(conn)
+    .execute(&mut **tx)
     .await
     .map_err(unavailable)?;
     Ok(())
@@ -60,7 +56,7 @@ pub(super) async fn create_tenant(
     digest: &str,
 ) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
+    let mut tx = store.begin(Scope::Tenant(&tenant.id)).await?;
     let inserted = sqlx::query(
         "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
     )
@@ -85,12 +81,14 @@ pub(super) async fn tenants(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Tenant>, StoreError> {
-    let rows = sqlx::query("SELECT doc FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&store.pool)
-        .await
-        .map_err(unavailable)?;
+    let rows = store
+        .fetch_all(
+            Scope::System,
+            sqlx::query("SELECT doc FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter()
         .map(|row| {
             let doc: String = row.try_get("doc").map_err(unavailable)?;
@@ -104,8 +102,9 @@ pub(super) async fn create_key(
     key: &ApiKey,
     digest: &str,
 ) -> Result<(), StoreError> {
-    let mut conn = store.pool.acquire().await.map_err(unavailable)?;
-    insert_key(&mut conn, key, digest).await
+    let mut tx = store.begin(Scope::Tenant(&key.tenant_id)).await?;
+    insert_key(&mut tx, key, digest).await?;
+    tx.commit().await.map_err(unavailable)
 }
 
 pub(super) async fn key_by_digest(
@@ -113,11 +112,12 @@ pub(super) async fn key_by_digest(
     digest: &str,
 ) -> Result<Option<ApiKey>, StoreError> {
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE digest = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(digest)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+    store
+        .fetch_optional(
+            Scope::System,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(digest),
+        )
+        .await?
         .as_ref()
         .map(key_from_row)
         .transpose()
@@ -132,13 +132,15 @@ pub(super) async fn keys(
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&store.pool)
-        .await
-        .map_err(unavailable)?;
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter().map(key_from_row).collect()
 }
 
@@ -148,22 +150,21 @@ pub(super) async fn revoke_key(
     key_id: &str,
     at: Timestamp,
 ) -> Result<ApiKey, StoreError> {
-    sqlx::query(
+    store.execute(Scope::Tenant(tenant_id), sqlx::query(
         "UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
     )
     .bind(micros(at))
     .bind(tenant_id)
-    .bind(key_id)
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(key_id)).await?;
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(key_id)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+    store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(key_id),
+        )
+        .await?
         .as_ref()
         .map(key_from_row)
         .transpose()?
@@ -178,13 +179,15 @@ pub(super) async fn touch_key(
     key_id: &str,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3")
-        .bind(micros(at))
-        .bind(tenant_id)
-        .bind(key_id)
-        .execute(&store.pool)
-        .await
-        .map_err(unavailable)?;
+    store
+        .execute(
+            Scope::Tenant(tenant_id),
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(micros(at))
+                .bind(tenant_id)
+                .bind(key_id),
+        )
+        .await?;
     Ok(())
 }
 
@@ -193,7 +196,7 @@ pub(super) async fn append_audit(
     tenant_id: &str,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    store.execute(Scope::Tenant(tenant_id), sqlx::query(
         "INSERT INTO audit_log (tenant_id, id, at, actor, key_prefix, action, target, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -204,10 +207,7 @@ pub(super) async fn append_audit(
     .bind(entry.key_prefix.clone())
     .bind(&entry.action)
     .bind(&entry.target)
-    .bind(entry.details.to_string())
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(entry.details.to_string())).await?;
     Ok(())
 }
 
@@ -217,17 +217,19 @@ pub(super) async fn audit(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, at, actor, key_prefix, action, target, details FROM audit_log \
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT id, at, actor, key_prefix, action, target, details FROM audit_log \
          WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-    )
-    .bind(tenant_id)
-    // UUIDs are lowercase hex and dashes: "~" sorts after every one of them.
-    .bind(before.unwrap_or("~"))
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(tenant_id)
+            // UUIDs are lowercase hex and dashes: "~" sorts after every one of them.
+            .bind(before.unwrap_or("~"))
+            .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter()
         .map(|row| {
             let details: String = row.try_get("details").map_err(unavailable)?;
@@ -251,7 +253,7 @@ pub(super) async fn put_secret(
     sealed: &str,
     last4: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    store.execute(Scope::Tenant(tenant_id), sqlx::query(
         "INSERT INTO tenant_secrets (tenant_id, name, sealed, last4, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id, name) DO UPDATE SET sealed = excluded.sealed, last4 = excluded.last4, \
          updated_at = excluded.updated_at",
@@ -260,10 +262,7 @@ pub(super) async fn put_secret(
     .bind(name)
     .bind(sealed)
     .bind(last4)
-    .bind(micros(Timestamp::now()))
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(micros(Timestamp::now()))).await?;
     Ok(())
 }
 
@@ -272,13 +271,14 @@ pub(super) async fn delete_secret(
     tenant_id: &str,
     name: &str,
 ) -> Result<(), StoreError> {
-    let deleted = sqlx::query("DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
-        .bind(tenant_id)
-        .bind(name)
-        .execute(&store.pool)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+    let deleted = store
+        .execute(
+            Scope::Tenant(tenant_id),
+            sqlx::query("DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant_id)
+                .bind(name),
+        )
+        .await?;
     changed_or_not_found(deleted, || format!("credential {name}"))
 }
 
@@ -286,13 +286,10 @@ pub(super) async fn secrets(
     store: &SqlStore,
     tenant_id: &str,
 ) -> Result<Vec<SecretInfo>, StoreError> {
-    let rows = sqlx::query(
+    let rows = store.fetch_all(Scope::Tenant(tenant_id), sqlx::query(
         "SELECT name, last4, updated_at FROM tenant_secrets WHERE tenant_id = $1 ORDER BY name",
     )
-    .bind(tenant_id)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(tenant_id)).await?;
     rows.iter()
         .map(|row| {
             Ok(SecretInfo {
@@ -309,15 +306,16 @@ pub(super) async fn sealed_secret(
     tenant_id: &str,
     name: &str,
 ) -> Result<String, StoreError> {
-    sqlx::query_scalar("SELECT sealed FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
+    let query = sqlx::query("SELECT sealed FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
         .bind(tenant_id)
-        .bind(name)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+        .bind(name);
+    let row = store
+        .fetch_optional(Scope::Tenant(tenant_id), query)
+        .await?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("credential {name}"),
-        })
+        })?;
+    row.try_get("sealed").map_err(unavailable)
 }
 
 #[async_trait::async_trait]

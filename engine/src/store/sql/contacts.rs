@@ -3,31 +3,34 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{SqlStore, corrupt, micros, unavailable};
+use super::{Scope, SqlStore, corrupt, micros, unavailable};
 use crate::model::{Contact, Tenant};
 use crate::ports::StoreError;
 
 pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
-    sqlx::query(
-        "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) \
+    store
+        .execute(
+            Scope::Tenant(&tenant.id),
+            sqlx::query(
+                "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-    )
-    .bind(&tenant.id)
-    .bind(doc)
-    .bind(micros(Timestamp::now()))
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(&tenant.id)
+            .bind(doc)
+            .bind(micros(Timestamp::now())),
+        )
+        .await?;
     Ok(())
 }
 
 pub(super) async fn tenant(store: &SqlStore, tenant_id: &str) -> Result<Tenant, StoreError> {
-    let row = sqlx::query("SELECT doc FROM tenants WHERE id = $1")
-        .bind(tenant_id)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+    let row = store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query("SELECT doc FROM tenants WHERE id = $1").bind(tenant_id),
+        )
+        .await?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("tenant {tenant_id}"),
         })?;
@@ -64,12 +67,14 @@ pub(super) async fn contact(
     tenant_id: &str,
     contact_id: &str,
 ) -> Result<Contact, StoreError> {
-    let row = sqlx::query("SELECT doc FROM contacts WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(contact_id)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+    let row = store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query("SELECT doc FROM contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(contact_id),
+        )
+        .await?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("contact {contact_id}"),
         })?;

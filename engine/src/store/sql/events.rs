@@ -2,13 +2,13 @@
 
 use sqlx::Row;
 
-use super::{SqlStore, corrupt, micros, unavailable};
+use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::ports::{EventInsert, StoreError, StoredEvent};
 
 /// Inserts an event unless `(source, external_id)` was seen; answers whether it was new.
 /// The caller commits (see [`super::group_commit`]).
 pub(super) async fn insert_event(
-    tx: &mut super::runs::Tx,
+    tx: &mut Tx,
     tenant_id: &str,
     stored: &StoredEvent,
 ) -> Result<bool, StoreError> {
@@ -39,15 +39,12 @@ pub(super) async fn existing(
     tenant_id: &str,
     stored: &StoredEvent,
 ) -> Result<EventInsert, StoreError> {
-    let row = sqlx::query(
+    let row = store.fetch_one(Scope::Tenant(tenant_id), sqlx::query(
         "SELECT id, CASE WHEN processed THEN 1 ELSE 0 END AS processed FROM events WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
     )
     .bind(tenant_id)
     .bind(&stored.event.source)
-    .bind(stored.external_id())
-    .fetch_one(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(stored.external_id())).await?;
     Ok(EventInsert::Duplicate {
         id: row.try_get("id").map_err(unavailable)?,
         processed: row.try_get::<i64, _>("processed").map_err(unavailable)? == 1,
@@ -56,7 +53,7 @@ pub(super) async fn existing(
 
 /// Marks an event processed; the caller commits (see [`super::group_commit`]).
 pub(super) async fn mark_processed(
-    tx: &mut super::runs::Tx,
+    tx: &mut Tx,
     tenant_id: &str,
     event_id: &str,
 ) -> Result<(), StoreError> {

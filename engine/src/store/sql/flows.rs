@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, changed_or_not_found, corrupt, micros, unavailable};
+use super::{Scope, SqlStore, changed_or_not_found, corrupt, micros, unavailable};
 use crate::ports::{FlowDocument, LiveFlow, StoreError};
 
 fn document(row: &AnyRow) -> Result<FlowDocument, StoreError> {
@@ -27,7 +27,7 @@ pub(super) async fn save_flow(
     doc: &FlowDocument,
 ) -> Result<u32, StoreError> {
     let now = micros(Timestamp::now());
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
     // Bumping the counter first serialises concurrent saves of one flow on its row.
     sqlx::query(
         "INSERT INTO flows (tenant_id, id, enabled, latest_version, updated_at) VALUES ($1, $2, $3, 1, $4) \
@@ -74,15 +74,12 @@ pub(super) async fn flow_version(
     flow_id: &str,
     version: u32,
 ) -> Result<FlowDocument, StoreError> {
-    let row = sqlx::query(
+    let row = store.fetch_optional(Scope::Tenant(tenant_id), sqlx::query(
         "SELECT source, config, templates FROM flow_versions WHERE tenant_id = $1 AND flow_id = $2 AND version = $3",
     )
     .bind(tenant_id)
     .bind(flow_id)
-    .bind(i64::from(version))
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(unavailable)?
+    .bind(i64::from(version))).await?
     .ok_or_else(|| StoreError::NotFound { what: format!("flow {flow_id} version {version}") })?;
     document(&row)
 }
@@ -93,17 +90,18 @@ pub(super) async fn set_flow_enabled(
     flow_id: &str,
     enabled: bool,
 ) -> Result<(), StoreError> {
-    let changed = sqlx::query(
-        "UPDATE flows SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
-    )
-    .bind(enabled)
-    .bind(micros(Timestamp::now()))
-    .bind(tenant_id)
-    .bind(flow_id)
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+    let changed = store
+        .execute(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "UPDATE flows SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(enabled)
+            .bind(micros(Timestamp::now()))
+            .bind(tenant_id)
+            .bind(flow_id),
+        )
+        .await?;
     changed_or_not_found(changed, || format!("flow {flow_id}"))
 }
 
@@ -111,15 +109,12 @@ pub(super) async fn live_flows(
     store: &SqlStore,
     tenant_id: &str,
 ) -> Result<Vec<LiveFlow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = store.fetch_all(Scope::Tenant(tenant_id), sqlx::query(
         "SELECT f.id, f.latest_version, v.source, v.config, v.templates FROM flows f \
          JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.version = f.latest_version \
          WHERE f.tenant_id = $1 AND f.enabled ORDER BY f.id",
     )
-    .bind(tenant_id)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(tenant_id)).await?;
     rows.iter()
         .map(|row| {
             let version: i64 = row.try_get("latest_version").map_err(unavailable)?;

@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::contacts::write_contact;
 use super::runs::{RecordRow, insert_records, insert_run, update_run};
-use super::{SqlStore, unavailable};
+use super::{Scope, SqlStore, Tx, unavailable};
 use crate::model::{Contact, Run};
 use crate::ports::{StoreError, StoredEvent, Transition};
 use crate::runtime::StepRecord;
@@ -218,26 +218,52 @@ async fn commit(store: &SqlStore, batch: Vec<Pending>) {
     }
 }
 
-/// Writes the batch in one transaction; answers which writes took effect.
+/// Writes the batch in one transaction; answers which writes took effect. The batch is
+/// written tenant by tenant, each part in that tenant's row-level security scope.
 async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = store.pool.begin().await.map_err(unavailable)?;
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|a, b| batch[*a].tenant_id.cmp(&batch[*b].tenant_id));
+    let mut took_effect = vec![false; batch.len()];
+    let mut tx = store
+        .begin(Scope::Tenant(&batch[order[0]].tenant_id))
+        .await?;
+    for (n, part) in order
+        .chunk_by(|a, b| batch[*a].tenant_id == batch[*b].tenant_id)
+        .enumerate()
+    {
+        let writes: Vec<&Pending> = part.iter().map(|i| &batch[*i]).collect();
+        if n > 0 {
+            let scope = Scope::Tenant(&writes[0].tenant_id);
+            SqlStore::rescope(&mut tx, store.backend, scope).await?;
+        }
+        let done = write_one_tenant(&mut tx, &writes).await?;
+        for (i, done) in part.iter().zip(done) {
+            took_effect[*i] = done;
+        }
+    }
+    tx.commit().await.map_err(unavailable)?;
+    Ok(took_effect)
+}
+
+/// Writes one tenant's part of a batch; answers which writes took effect.
+async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, StoreError> {
     let mut took_effect = Vec::with_capacity(batch.len());
     for p in batch {
         let done = match &p.op {
-            Op::Apply(transition) => update_run(&mut tx, &p.tenant_id, transition).await?,
-            Op::Create { run, .. } => insert_run(&mut tx, &p.tenant_id, run).await?,
+            Op::Apply(transition) => update_run(tx, &p.tenant_id, transition).await?,
+            Op::Create { run, .. } => insert_run(tx, &p.tenant_id, run).await?,
             Op::MarkProcessed { event_id } => {
-                super::events::mark_processed(&mut tx, &p.tenant_id, event_id).await?;
+                super::events::mark_processed(tx, &p.tenant_id, event_id).await?;
                 true
             }
             Op::PutContact(contact) => {
-                write_contact(&mut tx, &p.tenant_id, contact).await?;
+                write_contact(tx, &p.tenant_id, contact).await?;
                 true
             }
             Op::RecordEvent { event, contact } => {
-                let new = super::events::insert_event(&mut tx, &p.tenant_id, event).await?;
+                let new = super::events::insert_event(tx, &p.tenant_id, event).await?;
                 if let (true, Some(contact)) = (new, contact) {
-                    write_contact(&mut tx, &p.tenant_id, contact).await?;
+                    write_contact(tx, &p.tenant_id, contact).await?;
                 }
                 new
             }
@@ -246,16 +272,15 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
     }
     let effective = || batch.iter().zip(&took_effect).filter(|(_, done)| **done);
     let records: Vec<RecordRow<'_>> = effective().flat_map(|(p, _)| p.records()).collect();
-    insert_records(&mut tx, &records).await?;
-    super::messages::insert_sent(&mut tx, &records).await?;
+    insert_records(tx, &records).await?;
+    super::messages::insert_sent(tx, &records).await?;
     for (p, _) in effective() {
         if let Op::Apply(transition) = &p.op
             && let Some(contact) = &transition.contact
         {
-            write_contact(&mut tx, &p.tenant_id, contact).await?;
+            write_contact(tx, &p.tenant_id, contact).await?;
         }
     }
-    tx.commit().await.map_err(unavailable)?;
     Ok(took_effect)
 }
 

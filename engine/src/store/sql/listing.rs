@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::runs::status_name;
-use super::{SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
+use super::{Scope, SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId};
 use crate::ports::{
     ContactFilter, FlowSummary, FlowVersionInfo, Message, MessageFilter, RunFilter, StoreError,
@@ -22,6 +22,7 @@ enum Arg {
 /// `SELECT … WHERE tenant_id = $1 AND …`, with a placeholder per condition: filters are
 /// added only when set, so that no backend has to infer the type of a NULL parameter.
 struct Query {
+    tenant_id: String,
     sql: String,
     args: Vec<Arg>,
 }
@@ -29,6 +30,7 @@ struct Query {
 impl Query {
     fn new(select: &str, tenant_id: &str) -> Self {
         Self {
+            tenant_id: tenant_id.to_owned(),
             sql: format!("{select} WHERE tenant_id = $1"),
             args: vec![Arg::Text(tenant_id.to_owned())],
         }
@@ -70,7 +72,7 @@ impl Query {
                 Arg::Int(i) => query.bind(i),
             };
         }
-        query.fetch_all(&store.pool).await.map_err(unavailable)
+        store.fetch_all(Scope::Tenant(&self.tenant_id), query).await
     }
 }
 
@@ -159,18 +161,14 @@ pub(super) async fn archive_flow(
     tenant_id: &str,
     flow_id: &str,
 ) -> Result<(), StoreError> {
-    let changed = sqlx::query(
+    let changed = store.execute(Scope::Tenant(tenant_id), sqlx::query(
         "UPDATE flows SET archived = $1, enabled = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
     )
     .bind(true)
     .bind(false)
     .bind(micros(Timestamp::now()))
     .bind(tenant_id)
-    .bind(flow_id)
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+    .bind(flow_id)).await?;
     changed_or_not_found(changed, || format!("flow {flow_id}"))
 }
 
@@ -300,13 +298,14 @@ pub(super) async fn delete_contact(
     tenant_id: &str,
     contact_id: &str,
 ) -> Result<(), StoreError> {
-    let deleted = sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(contact_id)
-        .execute(&store.pool)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+    let deleted = store
+        .execute(
+            Scope::Tenant(tenant_id),
+            sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(contact_id),
+        )
+        .await?;
     changed_or_not_found(deleted, || format!("contact {contact_id}"))
 }
 

@@ -3,8 +3,8 @@
 
 use sqlx::Row;
 
-use super::runs::{RecordRow, Tx};
-use super::{SqlStore, micros, time_column, unavailable};
+use super::runs::RecordRow;
+use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::model::RunId;
 use crate::ports::{Message, StoreError};
 
@@ -43,15 +43,17 @@ pub(super) async fn messages(
     run_id: RunId,
 ) -> Result<Vec<Message>, StoreError> {
     super::runs::run(store, tenant_id, run_id).await?; // NotFound for another tenant's run
-    let rows = sqlx::query(
-        "SELECT id, step, channel, to_address, body, provider_id, status, created_at \
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT id, step, channel, to_address, body, provider_id, status, created_at \
          FROM messages WHERE tenant_id = $1 AND run_id = $2 ORDER BY created_at, id",
-    )
-    .bind(tenant_id)
-    .bind(run_id.to_string())
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(tenant_id)
+            .bind(run_id.to_string()),
+        )
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(Message {

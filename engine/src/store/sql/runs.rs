@@ -5,12 +5,10 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, corrupt, micros, time_column, unavailable};
+use super::{Scope, SqlStore, Tx, corrupt, micros, time_column, unavailable};
 use crate::model::{Run, RunId, RunStatus};
 use crate::ports::{AdvanceTask, StoreError, Transition};
 use crate::runtime::StepRecord;
-
-pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 pub(super) fn status_name(status: RunStatus) -> String {
     serde_json::to_value(status)
@@ -149,12 +147,14 @@ pub(super) async fn run(
     tenant_id: &str,
     run_id: RunId,
 ) -> Result<Run, StoreError> {
-    let row = sqlx::query("SELECT state FROM runs WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(run_id.to_string())
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(unavailable)?
+    let row = store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query("SELECT state FROM runs WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(run_id.to_string()),
+        )
+        .await?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("run {run_id}"),
         })?;
@@ -200,15 +200,17 @@ pub(super) async fn active_runs(
     // Sorted here, not by ORDER BY: with one, SQLite's planner preferred the tenant's
     // `runs_by_created` index (no sort needed) and scanned every run of the tenant, where
     // `runs_by_contact` finds the contact's few (`stepwise bench flow` halved).
-    let rows = sqlx::query(
-        "SELECT state FROM runs WHERE tenant_id = $1 AND contact_id = $2 \
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT state FROM runs WHERE tenant_id = $1 AND contact_id = $2 \
          AND status NOT IN ('completed', 'cancelled', 'failed')",
-    )
-    .bind(tenant_id)
-    .bind(contact_id)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(tenant_id)
+            .bind(contact_id),
+        )
+        .await?;
     let mut runs: Vec<Run> = rows
         .iter()
         .map(|row| decode(row, "state", "run"))
@@ -224,14 +226,16 @@ pub(super) async fn records(
 ) -> Result<Vec<StepRecord>, StoreError> {
     // A run that does not exist (for this tenant) is NotFound, not an empty history.
     self::run(store, tenant_id, run_id).await?;
-    let rows = sqlx::query(
-        "SELECT doc FROM run_steps WHERE tenant_id = $1 AND run_id = $2 ORDER BY seq, idx",
-    )
-    .bind(tenant_id)
-    .bind(run_id.to_string())
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT doc FROM run_steps WHERE tenant_id = $1 AND run_id = $2 ORDER BY seq, idx",
+            )
+            .bind(tenant_id)
+            .bind(run_id.to_string()),
+        )
+        .await?;
     rows.iter()
         .map(|row| decode(row, "doc", "step record"))
         .collect()
@@ -242,15 +246,17 @@ pub(super) async fn due_runs(
     now: Timestamp,
     limit: u32,
 ) -> Result<Vec<AdvanceTask>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT tenant_id, id, seq FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1 \
+    let rows = store
+        .fetch_all(
+            Scope::System,
+            sqlx::query(
+                "SELECT tenant_id, id, seq FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1 \
          ORDER BY wake_at LIMIT $2",
-    )
-    .bind(micros(now))
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(micros(now))
+            .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter().map(task_of).collect()
 }
 
@@ -259,19 +265,21 @@ pub(super) async fn claim_timers(
     until: Timestamp,
     limit: u32,
 ) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError> {
-    let rows = sqlx::query(
-        "UPDATE runs SET queued_seq = seq WHERE (tenant_id, id) IN ( \
+    let rows = store
+        .fetch_all(
+            Scope::System,
+            sqlx::query(
+                "UPDATE runs SET queued_seq = seq WHERE (tenant_id, id) IN ( \
            SELECT tenant_id, id FROM runs WHERE wake_at IS NOT NULL AND wake_at <= $1 \
            AND status IN ('sleeping', 'waiting') AND (queued_seq IS NULL OR queued_seq <> seq) \
            ORDER BY wake_at LIMIT $2) \
          AND (queued_seq IS NULL OR queued_seq <> seq) \
          RETURNING tenant_id, id, seq, wake_at",
-    )
-    .bind(micros(until))
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+            )
+            .bind(micros(until))
+            .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter()
         .map(|row| Ok((task_of(row)?, time_column(row, "wake_at")?)))
         .collect()

@@ -3,22 +3,19 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{SqlStore, corrupt, micros, time_column, unavailable};
+use super::{Scope, SqlStore, corrupt, micros, time_column, unavailable};
 use crate::model::Contact;
 use crate::ports::{Schedule, StoreError};
 
 pub(super) async fn save_schedule(store: &SqlStore, schedule: &Schedule) -> Result<(), StoreError> {
-    sqlx::query(
+    store.execute(Scope::Tenant(&schedule.tenant_id), sqlx::query(
         "INSERT INTO schedules (tenant_id, flow_id, version, next_fire_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, flow_id) DO UPDATE SET version = excluded.version, next_fire_at = excluded.next_fire_at",
     )
     .bind(&schedule.tenant_id)
     .bind(&schedule.flow_id)
     .bind(i64::from(schedule.version))
-    .bind(micros(schedule.next_fire_at))
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(micros(schedule.next_fire_at))).await?;
     Ok(())
 }
 
@@ -27,15 +24,12 @@ pub(super) async fn due_schedules(
     now: Timestamp,
     limit: u32,
 ) -> Result<Vec<Schedule>, StoreError> {
-    let rows = sqlx::query(
+    let rows = store.fetch_all(Scope::System, sqlx::query(
         "SELECT tenant_id, flow_id, version, next_fire_at FROM schedules WHERE next_fire_at <= $1 \
          ORDER BY next_fire_at LIMIT $2",
     )
     .bind(micros(now))
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(i64::from(limit))).await?;
     rows.iter()
         .map(|row| {
             let version: i64 = row.try_get("version").map_err(unavailable)?;
@@ -54,17 +48,13 @@ pub(super) async fn advance_schedule(
     schedule: &Schedule,
     next: Timestamp,
 ) -> Result<bool, StoreError> {
-    let moved = sqlx::query(
+    let moved = store.execute(Scope::Tenant(&schedule.tenant_id), sqlx::query(
         "UPDATE schedules SET next_fire_at = $1 WHERE tenant_id = $2 AND flow_id = $3 AND next_fire_at = $4",
     )
     .bind(micros(next))
     .bind(&schedule.tenant_id)
     .bind(&schedule.flow_id)
-    .bind(micros(schedule.next_fire_at))
-    .execute(&store.pool)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+    .bind(micros(schedule.next_fire_at))).await?;
     Ok(moved == 1)
 }
 
@@ -74,15 +64,17 @@ pub(super) async fn contacts(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Contact>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT doc FROM contacts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(tenant_id)
-    .bind(after.unwrap_or(""))
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT doc FROM contacts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(tenant_id)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit)),
+        )
+        .await?;
     rows.iter()
         .map(|row| {
             let doc: String = row.try_get("doc").map_err(unavailable)?;
@@ -97,15 +89,12 @@ pub(super) async fn last_run_started(
     flow_id: &str,
     contact_id: &str,
 ) -> Result<Option<Timestamp>, StoreError> {
-    let row = sqlx::query(
+    let row = store.fetch_optional(Scope::Tenant(tenant_id), sqlx::query(
         "SELECT created_at FROM runs WHERE tenant_id = $1 AND flow_id = $2 AND contact_id = $3 \
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(tenant_id)
     .bind(flow_id)
-    .bind(contact_id)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(unavailable)?;
+    .bind(contact_id)).await?;
     row.map(|row| time_column(&row, "created_at")).transpose()
 }
