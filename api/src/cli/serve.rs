@@ -238,6 +238,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.metrics = Some(crate::server::metrics::install()?);
         let (engine, store, backend) = engine(&args.common).await?;
         crate::server::metrics::sample_queue_depth(store.clone());
+        tokio::task::spawn_blocking(stepwise_engine::model::load_phone_metadata).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

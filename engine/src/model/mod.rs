@@ -11,7 +11,7 @@ mod step;
 mod tenant;
 mod trigger;
 
-pub use contact::Contact;
+pub use contact::{Contact, load_phone_metadata};
 pub use duration::{DURATION_PATTERN, DurationError, DurationUnit, FlowDuration};
 pub use event::Event;
 pub use flow::{Concurrency, ConcurrencyKey, Flow, OnConflict};

@@ -94,7 +94,11 @@ impl Database {
             // The benchmark measures the engine, not the per-tenant rate limit.
             .env("STEPWISE_RATE_LIMIT", "1000000")
             .env("STEPWISE_QUEUE", &self.queue)
-            .env("STEPWISE_LOG", "error")
+            // Quiet unless `STEPWISE_BENCH_LOG` asks for more (to find where time goes).
+            .env(
+                "STEPWISE_LOG",
+                std::env::var("STEPWISE_BENCH_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .env_remove("REDIS_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

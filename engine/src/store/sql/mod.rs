@@ -160,6 +160,14 @@ impl SqlStore {
             } else {
                 connections.max(2)
             })
+            // Every PostgreSQL connection is opened at start, not by the first requests
+            // that need one: opening one on demand took 30–120 ms, which `stepwise bench api`
+            // saw as the p99 of a server's first second.
+            .min_connections(if backend == Backend::Sqlite {
+                0
+            } else {
+                connections.max(2)
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
