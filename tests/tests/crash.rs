@@ -6,8 +6,9 @@
 //!
 //! Kills are timed by progress (the sink's request count), not by sleeping. The same scenario
 //! runs on SQLite (always) and on PostgreSQL + Redis (when `STEPWISE_TEST_DATABASE_URL` and
-//! `STEPWISE_TEST_REDIS_URL` are set, as `.ci/run` does), where Redis is also flushed halfway,
-//! losing every queued task: the reconciler brings the runs back from the database.
+//! `STEPWISE_TEST_REDIS_URL` are set, as `.ci/run` does), where Redis also loses the queue
+//! halfway (every key of it deleted, as a restart without persistence would), losing every
+//! queued task: the reconciler brings the runs back from the database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Backend, Sink, call, flush_redis, lead, postgres_and_redis, setup, start_server, two_call_flow,
+    Backend, Sink, call, forget_queue, lead, postgres_and_redis, setup, start_server, two_call_flow,
 };
 use stepwise_engine::runtime::run_id_for;
 use tokio::sync::watch;
@@ -94,8 +95,8 @@ async fn scenario(dir: &Path, backend: &Backend) {
         progress.wait_for(|seen| *seen >= threshold).await.unwrap();
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
-        if let (Some((url, _, db)), true) = (&backend.redis, kill == KILLS / 2) {
-            flush_redis(url, *db); // every queued task is gone; the database still knows
+        if let (Some((url, queue, db)), true) = (&backend.redis, kill == KILLS / 2) {
+            forget_queue(url, *db, queue); // every queued task is gone; the database still knows
         }
         let (next, base) = start_server(dir, backend, "all");
         server = next;
@@ -105,13 +106,18 @@ async fn scenario(dir: &Path, backend: &Backend) {
     let base = base_tx.borrow().clone();
 
     // Every provider call arrives...
-    tokio::time::timeout(Duration::from_secs(300), async {
+    let arrived = tokio::time::timeout(Duration::from_secs(120), async {
         while sink.distinct_keys() < 2 * RUNS {
             progress.changed().await.unwrap();
         }
     })
-    .await
-    .expect("every provider call arrives");
+    .await;
+    if arrived.is_err() {
+        panic!(
+            "every provider call arrives; missing:\n{}",
+            describe_missing(&client, &base, &sink).await
+        );
+    }
 
     // ...and every run completes, each step's result recorded once.
     let mut statuses = BTreeMap::new();
@@ -179,4 +185,42 @@ async fn scenario(dir: &Path, backend: &Backend) {
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+}
+
+/// The runs whose calls did not all reach the sink, with their state and last happenings.
+async fn describe_missing(client: &reqwest::Client, base: &str, sink: &Sink) -> String {
+    let keys: HashSet<String> = sink
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, k)| k.clone())
+        .collect();
+    let mut report = String::new();
+    for n in 0..RUNS {
+        let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "crashy");
+        if ["first", "second"]
+            .iter()
+            .all(|step| keys.contains(&format!("{run_id}:{step}:1")))
+        {
+            continue;
+        }
+        let run = call(
+            client,
+            reqwest::Method::GET,
+            format!("{base}/v1/runs/{run_id}"),
+            String::new(),
+        )
+        .await;
+        let state = match run {
+            Ok(run) => {
+                let timeline = run["timeline"].as_array().cloned().unwrap_or_default();
+                let tail = &timeline[timeline.len().saturating_sub(3)..];
+                format!("{} {}", run["run"], serde_json::Value::from(tail.to_vec()))
+            }
+            Err(e) => format!("not readable: {e}"),
+        };
+        report.push_str(&format!("run {n} ({run_id}): {state}\n"));
+    }
+    report
 }

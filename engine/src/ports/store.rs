@@ -189,6 +189,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         run: &Run,
         records: &[StepRecord],
     ) -> Result<bool, StoreError>;
+    /// Creates the runs an event started (each with its first records) and marks the event
+    /// processed, in one commit where the store can; answers false when a run already
+    /// existed. Marking last keeps an interrupted event's processing repeatable.
+    async fn start_runs(
+        &self,
+        tenant_id: &str,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut every_one_new = true;
+        for (run, records) in &runs {
+            every_one_new &= self.create_run(tenant_id, run, records).await?;
+        }
+        self.mark_event_processed(tenant_id, event_id).await?;
+        Ok(every_one_new)
+    }
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError>;
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError>;
     /// The contact's runs that have not ended, oldest first.

@@ -81,39 +81,36 @@ pub enum QueueBackend {
 /// Tells this process's workers that it pushed a task due now, so they fetch at once rather
 /// than at their next poll. Wake-ups coalesce: one pending wake-up fetches every task pushed
 /// before it. Other processes' workers still find the task by polling.
-#[derive(Debug, Clone)]
-pub struct Wakeups {
-    tx: tokio::sync::mpsc::Sender<()>,
-    rx: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<()>>>>,
-}
+#[derive(Debug, Clone, Default)]
+pub struct Wakeups(Arc<tokio::sync::Notify>);
 
-impl Default for Wakeups {
-    fn default() -> Self {
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        Self {
-            tx,
-            rx: Arc::new(std::sync::Mutex::new(Some(rx))),
+impl Wakeups {
+    fn wake(&self) {
+        self.0.notify_one(); // stores one permit when no worker is waiting
+    }
+
+    /// The wake-ups as a stream, for the process's worker.
+    fn stream(&self) -> WakeStream {
+        WakeStream {
+            next: WakeStream::wait(self.0.clone()),
+            notify: self.0.clone(),
         }
     }
 }
 
-impl Wakeups {
-    fn wake(&self) {
-        let _ = self.tx.try_send(()); // full: a wake-up is already pending
-    }
-
-    /// The wake-ups as a stream, for the first worker of the process (later ones poll).
-    fn stream(&self) -> Option<WakeStream> {
-        self.rx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .map(WakeStream)
-    }
+/// A stream that yields whenever [`Wakeups::wake`] was called.
+struct WakeStream {
+    notify: Arc<tokio::sync::Notify>,
+    next: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>,
 }
 
-/// A stream that yields whenever [`Wakeups::wake`] was called.
-struct WakeStream(tokio::sync::mpsc::Receiver<()>);
+impl WakeStream {
+    fn wait(
+        notify: Arc<tokio::sync::Notify>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>> {
+        Box::pin(async move { notify.notified().await })
+    }
+}
 
 impl futures_core::Stream for WakeStream {
     type Item = ();
@@ -121,18 +118,21 @@ impl futures_core::Stream for WakeStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<()>> {
-        self.0.poll_recv(cx)
+        match self.next.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => {
+                self.next = Self::wait(self.notify.clone());
+                std::task::Poll::Ready(Some(()))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
     }
 }
 
 /// When a worker fetches: at once when woken, else every [`POLL_INTERVAL`].
 fn poll_strategy(wakeups: &Wakeups) -> Strategy {
-    let strategy = Strategy::new();
-    let strategy = match wakeups.stream() {
-        Some(stream) => strategy.stream(stream),
-        None => strategy,
-    };
-    strategy.interval(POLL_INTERVAL)
+    Strategy::new()
+        .stream(wakeups.stream())
+        .interval(POLL_INTERVAL)
 }
 
 impl QueueBackend {
@@ -314,10 +314,50 @@ async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDyn
     Ok(())
 }
 
+/// How long a worker that stopped by itself waits before another takes its place.
+const RESTART_AFTER: Duration = Duration::from_secs(1);
+
 /// Runs workers on `backend` until `shutdown` resolves; in-flight tasks finish first.
+///
+/// A worker that stops by itself is replaced by a new one under a new name. Redis forgets
+/// every worker's registration when it restarts without persistence (or is flushed), and
+/// apalis then refuses that worker's heartbeats and fetches for good: without a replacement
+/// the process would stay up and do nothing (`tests/tests/redis_loss.rs`).
 pub async fn run_workers(
     engine: Arc<Engine>,
     backend: QueueBackend,
+    concurrency: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), QueueError> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopping = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    };
+    loop {
+        let signal = stopping(stop.clone());
+        let result = run_worker(&engine, &backend, concurrency, signal).await;
+        if *stop.borrow() {
+            return result;
+        }
+        match result {
+            Ok(()) => tracing::warn!("the queue worker stopped; starting another"),
+            Err(e) => tracing::warn!(error = %e, "the queue worker stopped; starting another"),
+        }
+        tokio::select! {
+            () = stopping(stop.clone()) => return Ok(()),
+            () = tokio::time::sleep(RESTART_AFTER) => {}
+        }
+    }
+}
+
+/// Runs one worker, under a name of its own, until `shutdown` resolves or it stops.
+async fn run_worker(
+    engine: &Arc<Engine>,
+    backend: &QueueBackend,
     concurrency: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), QueueError> {
@@ -330,7 +370,8 @@ pub async fn run_workers(
         shutdown.await;
         Ok::<(), std::io::Error>(())
     };
-    let result = match backend {
+    let engine = engine.clone();
+    let result = match backend.clone() {
         QueueBackend::Sqlite(storage, _, wakeups) => {
             WorkerBuilder::new(name.as_str())
                 .backend(storage.poll_with_strategy(poll_strategy(&wakeups)))

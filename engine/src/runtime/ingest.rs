@@ -3,7 +3,8 @@
 //! accepts it), and starts runs of the flows it triggers, honouring `when` and `concurrency`.
 //!
 //! Crash safety without one big transaction: the event is stored unprocessed first and marked
-//! processed last; every effect in between is idempotent (a started run's id derives from the
+//! processed last, in the commit that creates its new runs; every effect in between is
+//! idempotent (a started run's id derives from the
 //! event and the flow, so it is created once; resumes and cancels are `seq`-guarded
 //! transitions). An event whose processing was interrupted is processed again when its sender
 //! retries it, and every run created is visible to the reconciler (`wake_at` = now).
@@ -21,6 +22,11 @@ use crate::error::EngineError;
 use crate::model::{Contact, Event, OnConflict, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
 
+/// The task that advances `run`, if it is ready to go now.
+fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
+    (run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(tenant_id, run))
+}
+
 /// How often a resume or cancel is retried when a worker moved the run at the same moment.
 const CONFLICT_RETRIES: usize = 5;
 
@@ -31,6 +37,19 @@ const CONFLICT_RETRIES: usize = 5;
 pub fn run_id_for(tenant_id: &str, source: &str, external_id: &str, flow_id: &str) -> RunId {
     let name = format!("stepwise/{tenant_id}/{source}/{external_id}/{flow_id}");
     RunId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
+}
+
+/// How the contact of an ingested event reaches the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactWrite {
+    /// Stored already (named by id).
+    Stored,
+    /// Stored with the event when the event is new: found and merged, this version replaces
+    /// the stored one.
+    Put,
+    /// Stored with the event when the event is new; its id was never stored, so it has no
+    /// runs to cancel or resume and none are looked for.
+    Create,
 }
 
 enum Reaction {
@@ -47,33 +66,21 @@ impl Engine {
         contact_id: &str,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
-        self.ingest_with(tenant_id, contact_id, None, false, event)
+        self.ingest_with(tenant_id, contact_id, None, ContactWrite::Stored, event)
             .await
     }
 
-    /// Ingests an event for a stored contact the caller has in hand (no re-read).
-    pub async fn ingest_for_known_contact(
+    /// Ingests an event for a contact the caller has in hand (no re-read), stored as `write`
+    /// says. A repeat of an event already processed changes nothing, not even the contact.
+    pub async fn ingest_with_contact(
         &self,
         tenant_id: &str,
         contact: Contact,
+        write: ContactWrite,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         let contact_id = contact.id.clone();
-        self.ingest_with(tenant_id, &contact_id, Some(contact), false, event)
-            .await
-    }
-
-    /// Stores the event, then `contact` as given (created, or replaced by this version), then
-    /// processes the event. A repeat of an event already processed changes nothing, not even
-    /// the contact.
-    pub async fn ingest_and_put_contact(
-        &self,
-        tenant_id: &str,
-        contact: Contact,
-        event: Event,
-    ) -> Result<IngestOutcome, EngineError> {
-        let contact_id = contact.id.clone();
-        self.ingest_with(tenant_id, &contact_id, Some(contact), true, event)
+        self.ingest_with(tenant_id, &contact_id, Some(contact), write, event)
             .await
     }
 
@@ -84,7 +91,7 @@ impl Engine {
         tenant_id: &str,
         contact_id: &str,
         contact: Option<Contact>,
-        put_contact: bool,
+        write: ContactWrite,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         let now = self.clock.now();
@@ -94,7 +101,7 @@ impl Engine {
             contact_id: Some(contact_id.to_owned()),
             received_at: now,
         };
-        let new_contact = contact.as_ref().filter(|_| put_contact);
+        let new_contact = contact.as_ref().filter(|_| write != ContactWrite::Stored);
         let inserted = self
             .store
             .record_event(tenant_id, &stored, new_contact)
@@ -136,7 +143,13 @@ impl Engine {
             ..IngestOutcome::default()
         };
         let mut wake = Vec::new();
-        for run in self.store.active_runs(tenant_id, contact_id).await? {
+        let active = match write {
+            ContactWrite::Create => Vec::new(),
+            ContactWrite::Stored | ContactWrite::Put => {
+                self.store.active_runs(tenant_id, contact_id).await?
+            }
+        };
+        for run in active {
             let mut run = run;
             for attempt in 0.. {
                 match self.react(&tenant, &contact, run.clone(), &event).await {
@@ -162,6 +175,7 @@ impl Engine {
                 }
             }
         }
+        let mut new_runs = Vec::new();
         for d in self.live(tenant_id).await? {
             if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
                 continue;
@@ -173,19 +187,34 @@ impl Engine {
                 outcome.started.push(run_id); // started before an interruption
                 continue;
             }
-            if let Some(task) = self
-                .start(&d, &tenant, &contact, &event, run_id, &mut outcome)
+            if let Some(new_run) = self
+                .prepare_start(&d, &tenant, &contact, &event, run_id, None, &mut outcome)
                 .await?
             {
-                wake.push(task);
+                new_runs.push(new_run);
             }
+        }
+        // The new runs and the event's processed mark commit together; the queue hears of
+        // them after the commit (a crash in between leaves them to the reconciler).
+        let started = new_runs.len();
+        wake.extend(
+            new_runs
+                .iter()
+                .filter_map(|(run, _)| ready_task(tenant_id, run)),
+        );
+        outcome
+            .started
+            .extend(new_runs.iter().map(|(run, _)| run.id));
+        if self
+            .store
+            .start_runs(tenant_id, new_runs, &event_id)
+            .await?
+        {
+            (0..started).for_each(|_| super::metrics::run_started());
         }
         for task in wake {
             self.queue.schedule(task, now).await?;
         }
-        self.store
-            .mark_event_processed(tenant_id, &event_id)
-            .await?;
         Ok(outcome)
     }
 
@@ -276,6 +305,32 @@ impl Engine {
         not_before: Option<Timestamp>,
         outcome: &mut IngestOutcome,
     ) -> Result<Option<AdvanceTask>, EngineError> {
+        let Some((run, records)) = self
+            .prepare_start(d, tenant, contact, event, run_id, not_before, outcome)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if self.store.create_run(&tenant.id, &run, &records).await? {
+            super::metrics::run_started();
+        }
+        outcome.started.push(run.id);
+        Ok(ready_task(&tenant.id, &run))
+    }
+
+    /// The run `d` would start for the event, with its first record, if its `when` and
+    /// concurrency allow; not stored (runs it replaces are cancelled, and that is stored).
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_start(
+        &self,
+        d: &Deployment,
+        tenant: &Tenant,
+        contact: &Contact,
+        event: &Event,
+        run_id: RunId,
+        not_before: Option<Timestamp>,
+        outcome: &mut IngestOutcome,
+    ) -> Result<Option<(Run, Vec<StepRecord>)>, EngineError> {
         let now = self.clock.now();
         let mut run = Run::start(
             &tenant.id,
@@ -346,11 +401,7 @@ impl Engine {
                 trigger: event.event_type.clone(),
             },
         };
-        if self.store.create_run(&tenant.id, &run, &[started]).await? {
-            super::metrics::run_started();
-        }
-        outcome.started.push(run.id);
-        Ok((run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(&tenant.id, &run)))
+        Ok(Some((run, vec![started])))
     }
 
     fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, EngineError> {

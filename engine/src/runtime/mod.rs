@@ -23,7 +23,7 @@ pub use cache::{Expiring, FRESH_FOR};
 pub use engine::{CALL_LEASE, Engine, IngestOutcome, TimerMode};
 pub use enroll::Enrolment;
 pub use flows::{Deployment, Published};
-pub use ingest::run_id_for;
+pub use ingest::{ContactWrite, run_id_for};
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{TimelineEntry, render_text};

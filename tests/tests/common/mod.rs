@@ -210,7 +210,7 @@ pub async fn postgres_and_redis(label: &str) -> Option<(Backend, Cleanup)> {
     let queue = format!("stepwise-{label}-{}", std::process::id());
     let backend = Backend {
         database_url: format!("{base}/{name}"),
-        redis: Some((redis.clone(), queue, db)),
+        redis: Some((redis.clone(), queue.clone(), db)),
     };
     Some((
         backend,
@@ -219,6 +219,7 @@ pub async fn postgres_and_redis(label: &str) -> Option<(Backend, Cleanup)> {
             name,
             redis,
             db,
+            queue,
         },
     ))
 }
@@ -229,6 +230,7 @@ pub struct Cleanup {
     name: String,
     redis: String,
     db: u8,
+    queue: String,
 }
 
 impl Cleanup {
@@ -238,22 +240,35 @@ impl Cleanup {
             .execute(self.admin.pool())
             .await
             .expect("drop database");
-        flush_redis(&self.redis, self.db);
+        forget_queue(&self.redis, self.db, &self.queue);
     }
 }
 
-/// Deletes everything in one Redis database, speaking RESP directly.
-pub fn flush_redis(url: &str, db: u8) {
+/// Deletes every key of `queue` in one Redis database, as a Redis restart without
+/// persistence would, speaking RESP directly. Only that queue's keys: tests run side by side
+/// and may share a database index.
+pub fn forget_queue(url: &str, db: u8, queue: &str) {
     use std::io::{Read, Write};
     let address = url.trim_start_matches("redis://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("connect to Redis");
+    let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len());
     let db = db.to_string();
-    let select = format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{db}\r\n", db.len());
-    stream.write_all(select.as_bytes()).unwrap();
-    stream.write_all(b"*1\r\n$7\r\nFLUSHDB\r\n").unwrap();
-    let mut reply = [0u8; 10];
+    let script =
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1";
+    let pattern = format!("{queue}:*");
+    let commands = format!(
+        "*2\r\n{}{}*4\r\n{}{}{}{}",
+        bulk("SELECT"),
+        bulk(&db),
+        bulk("EVAL"),
+        bulk(script),
+        bulk("0"),
+        bulk(&pattern)
+    );
+    stream.write_all(commands.as_bytes()).unwrap();
+    let mut reply = [0u8; 9];
     stream.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"+OK\r\n+OK\r\n", "SELECT and FLUSHDB answered");
+    assert_eq!(&reply, b"+OK\r\n:1\r\n", "SELECT and EVAL answered");
 }
 
 /// An authenticated API call for tenant `acme`.

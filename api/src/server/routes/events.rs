@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use super::contacts::resolve_contact;
 use crate::server::extract::ApiJson;
 use crate::server::{ApiError, AppState, Editor};
+use stepwise_engine::runtime::ContactWrite;
 
 /// Most events one batch may carry.
 const MAX_BATCH: usize = 1000;
@@ -80,14 +81,22 @@ async fn accept(
     body: EventBody,
     idempotency_key: Option<&str>,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let (contact, inline) = match (body.contact, body.contact_id) {
+    let (contact, write) = match (body.contact, body.contact_id) {
         // Stored by the engine only if the event is not a processed repeat.
-        (Some(given), _) => (resolve_contact(state, tenant, given).await?.0, true),
+        (Some(given), _) => {
+            let (contact, created) = resolve_contact(state, tenant, given).await?;
+            let write = if created {
+                ContactWrite::Create
+            } else {
+                ContactWrite::Put
+            };
+            (contact, write)
+        }
         (None, Some(id)) => {
             let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
                 ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
             })?;
-            (stored, false)
+            (stored, ContactWrite::Stored)
         }
         (None, None) => {
             return Err(ApiError::invalid("invalid_event", "name the contact"));
@@ -99,17 +108,10 @@ async fn accept(
     let source = event.source.clone();
     let external_id = event.external_id.clone();
     let contact_id = contact.id.clone();
-    let mut outcome = if inline {
-        state
-            .engine
-            .ingest_and_put_contact(tenant, contact, event)
-            .await?
-    } else {
-        state
-            .engine
-            .ingest_for_known_contact(tenant, contact, event)
-            .await?
-    };
+    let mut outcome = state
+        .engine
+        .ingest_with_contact(tenant, contact, write, event)
+        .await?;
     if outcome.duplicate
         && let Some(external_id) = external_id
     {

@@ -30,9 +30,11 @@ type Reply = oneshot::Sender<Result<bool, StoreError>>;
 enum Op {
     // Boxed: a run's state is large, an event id small.
     Apply(Box<Transition>),
+    /// Runs with their first records; takes effect when every run is new. With `processed`,
+    /// also marks that event processed: an event's runs and its mark commit together.
     Create {
-        run: Box<Run>,
-        records: Vec<StepRecord>,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+        processed: Option<String>,
     },
     MarkProcessed {
         event_id: String,
@@ -56,24 +58,6 @@ impl std::fmt::Debug for Pending {
         f.debug_struct("Pending")
             .field("tenant_id", &self.tenant_id)
             .finish_non_exhaustive()
-    }
-}
-
-impl Pending {
-    /// The history rows this write appends if it takes effect.
-    fn records(&self) -> Vec<RecordRow<'_>> {
-        let (run, records) = match &self.op {
-            Op::Apply(t) => (&t.run, &t.records),
-            Op::Create { run, records } => (&**run, records),
-            Op::MarkProcessed { .. } | Op::PutContact(_) | Op::RecordEvent { .. } => {
-                return Vec::new();
-            }
-        };
-        records
-            .iter()
-            .enumerate()
-            .map(|(idx, record)| (self.tenant_id.as_str(), run, idx, record))
-            .collect()
     }
 }
 
@@ -113,16 +97,17 @@ impl GroupCommit {
         }
     }
 
-    /// Creates a run with its first records; answers false when it already existed.
+    /// Creates runs with their first records, and marks `processed` (an event) processed,
+    /// in one commit; answers false when a run already existed.
     pub(super) async fn create(
         &self,
         tenant_id: &str,
-        run: &Run,
-        records: &[StepRecord],
+        runs: Vec<(Run, Vec<StepRecord>)>,
+        processed: Option<&str>,
     ) -> Result<bool, StoreError> {
         let op = Op::Create {
-            run: Box::new(run.clone()),
-            records: records.to_vec(),
+            runs,
+            processed: processed.map(str::to_owned),
         };
         self.submit(tenant_id, op).await
     }
@@ -248,40 +233,67 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
 /// Writes one tenant's part of a batch; answers which writes took effect.
 async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, StoreError> {
     let mut took_effect = Vec::with_capacity(batch.len());
+    let mut history: Vec<RecordRow<'_>> = Vec::new();
     for p in batch {
+        let tenant = p.tenant_id.as_str();
         let done = match &p.op {
-            Op::Apply(transition) => update_run(tx, &p.tenant_id, transition).await?,
-            Op::Create { run, .. } => insert_run(tx, &p.tenant_id, run).await?,
+            Op::Apply(transition) => {
+                let done = update_run(tx, tenant, transition).await?;
+                if done {
+                    history.extend(rows(tenant, &transition.run, &transition.records));
+                    if let Some(contact) = &transition.contact {
+                        write_contact(tx, tenant, contact).await?;
+                    }
+                }
+                done
+            }
+            Op::Create { runs, processed } => {
+                let mut every_one_new = true;
+                for (run, records) in runs {
+                    if insert_run(tx, tenant, run).await? {
+                        history.extend(rows(tenant, run, records));
+                    } else {
+                        every_one_new = false;
+                    }
+                }
+                if let Some(event_id) = processed {
+                    super::events::mark_processed(tx, tenant, event_id).await?;
+                }
+                every_one_new
+            }
             Op::MarkProcessed { event_id } => {
-                super::events::mark_processed(tx, &p.tenant_id, event_id).await?;
+                super::events::mark_processed(tx, tenant, event_id).await?;
                 true
             }
             Op::PutContact(contact) => {
-                write_contact(tx, &p.tenant_id, contact).await?;
+                write_contact(tx, tenant, contact).await?;
                 true
             }
             Op::RecordEvent { event, contact } => {
-                let new = super::events::insert_event(tx, &p.tenant_id, event).await?;
+                let new = super::events::insert_event(tx, tenant, event).await?;
                 if let (true, Some(contact)) = (new, contact) {
-                    write_contact(tx, &p.tenant_id, contact).await?;
+                    write_contact(tx, tenant, contact).await?;
                 }
                 new
             }
         };
         took_effect.push(done);
     }
-    let effective = || batch.iter().zip(&took_effect).filter(|(_, done)| **done);
-    let records: Vec<RecordRow<'_>> = effective().flat_map(|(p, _)| p.records()).collect();
-    insert_records(tx, &records).await?;
-    super::messages::insert_sent(tx, &records).await?;
-    for (p, _) in effective() {
-        if let Op::Apply(transition) = &p.op
-            && let Some(contact) = &transition.contact
-        {
-            write_contact(tx, &p.tenant_id, contact).await?;
-        }
-    }
+    insert_records(tx, &history).await?;
+    super::messages::insert_sent(tx, &history).await?;
     Ok(took_effect)
+}
+
+/// The history rows of `records`, appended for `run`.
+fn rows<'a>(
+    tenant: &'a str,
+    run: &'a Run,
+    records: &'a [StepRecord],
+) -> impl Iterator<Item = RecordRow<'a>> + 'a {
+    records
+        .iter()
+        .enumerate()
+        .map(move |(idx, record)| (tenant, run, idx, record))
 }
 
 /// A transition that did not apply: the run moved on (`Ok`, the caller reports the conflict)

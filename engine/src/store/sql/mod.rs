@@ -432,7 +432,16 @@ impl Store for SqlStore {
         run: &Run,
         records: &[StepRecord],
     ) -> Result<bool, StoreError> {
-        self.group()?.create(tenant_id, run, records).await
+        let runs = vec![(run.clone(), records.to_vec())];
+        self.group()?.create(tenant_id, runs, None).await
+    }
+    async fn start_runs(
+        &self,
+        tenant_id: &str,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.group()?.create(tenant_id, runs, Some(event_id)).await
     }
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
         runs::run(self, tenant_id, run_id).await
