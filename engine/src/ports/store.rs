@@ -159,6 +159,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &StoredEvent,
         contact: Option<&Contact>,
     ) -> Result<EventInsert, StoreError>;
+    /// Stores a new event, its new contact and the runs it starts, and marks the event
+    /// processed, all in one commit where the store can; unless `(source, external_id)` was
+    /// seen before, in which case nothing is stored and the first event is answered.
+    async fn record_event_and_start(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+        contact: &Contact,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+    ) -> Result<EventInsert, StoreError> {
+        let inserted = self.record_event(tenant_id, event, Some(contact)).await?;
+        if inserted == EventInsert::Inserted {
+            self.start_runs(tenant_id, runs, &event.id).await?;
+        }
+        Ok(inserted)
+    }
     /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its number.
     async fn save_flow(
         &self,

@@ -23,7 +23,7 @@ use crate::model::{Contact, Event, OnConflict, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
 
 /// The task that advances `run`, if it is ready to go now.
-fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
+pub(super) fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
     (run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(tenant_id, run))
 }
 
@@ -79,6 +79,11 @@ impl Engine {
         write: ContactWrite,
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
+        if write == ContactWrite::Create
+            && let Some(outcome) = self.ingest_first_event(tenant_id, &contact, &event).await?
+        {
+            return Ok(outcome);
+        }
         let contact_id = contact.id.clone();
         self.ingest_with(tenant_id, &contact_id, Some(contact), write, event)
             .await
@@ -188,7 +193,16 @@ impl Engine {
                 continue;
             }
             if let Some(new_run) = self
-                .prepare_start(&d, &tenant, &contact, &event, run_id, None, &mut outcome)
+                .prepare_start(
+                    &d,
+                    &tenant,
+                    &contact,
+                    false,
+                    &event,
+                    run_id,
+                    None,
+                    &mut outcome,
+                )
                 .await?
             {
                 new_runs.push(new_run);
@@ -306,7 +320,9 @@ impl Engine {
         outcome: &mut IngestOutcome,
     ) -> Result<Option<AdvanceTask>, EngineError> {
         let Some((run, records)) = self
-            .prepare_start(d, tenant, contact, event, run_id, not_before, outcome)
+            .prepare_start(
+                d, tenant, contact, false, event, run_id, not_before, outcome,
+            )
             .await?
         else {
             return Ok(None);
@@ -319,13 +335,15 @@ impl Engine {
     }
 
     /// The run `d` would start for the event, with its first record, if its `when` and
-    /// concurrency allow; not stored (runs it replaces are cancelled, and that is stored).
+    /// concurrency allow; not stored (runs it replaces are cancelled, and that is stored). A
+    /// contact that is new has no runs, so its are not read.
     #[allow(clippy::too_many_arguments)]
-    async fn prepare_start(
+    pub(super) async fn prepare_start(
         &self,
         d: &Deployment,
         tenant: &Tenant,
         contact: &Contact,
+        contact_is_new: bool,
         event: &Event,
         run_id: RunId,
         not_before: Option<Timestamp>,
@@ -351,7 +369,7 @@ impl Engine {
                 return Ok(None);
             }
         }
-        if let Some(concurrency) = d.flow.flow.concurrency {
+        if let Some(concurrency) = d.flow.flow.concurrency.filter(|_| !contact_is_new) {
             let active: Vec<Run> = self
                 .store
                 .active_runs(&tenant.id, &contact.id)

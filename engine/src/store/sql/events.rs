@@ -5,12 +5,14 @@ use sqlx::Row;
 use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::ports::{EventInsert, StoreError, StoredEvent};
 
-/// Inserts an event unless `(source, external_id)` was seen; answers whether it was new.
-/// The caller commits (see [`super::group_commit`]).
+/// Inserts an event (already `processed`, when its runs commit with it) unless
+/// `(source, external_id)` was seen; answers whether it was new. The caller commits (see
+/// [`super::group_commit`]).
 pub(super) async fn insert_event(
     tx: &mut Tx,
     tenant_id: &str,
     stored: &StoredEvent,
+    processed: bool,
 ) -> Result<bool, StoreError> {
     let doc = serde_json::to_string(&stored.event).map_err(|e| corrupt("event", e))?;
     let inserted = sqlx::query(
@@ -25,7 +27,7 @@ pub(super) async fn insert_event(
     .bind(stored.contact_id.clone())
     .bind(doc)
     .bind(micros(stored.received_at))
-    .bind(false)
+    .bind(processed)
     .execute(&mut **tx)
     .await
     .map_err(unavailable)?

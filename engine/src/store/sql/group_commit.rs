@@ -40,10 +40,12 @@ enum Op {
         event_id: String,
     },
     PutContact(Box<Contact>),
-    /// Takes effect when the event is new; its contact is written only then.
+    /// Takes effect when the event is new; its contact is written only then, and so are the
+    /// runs it starts, when given (the event is then stored processed).
     RecordEvent {
         event: Box<StoredEvent>,
         contact: Option<Box<Contact>>,
+        start: Option<Vec<(Run, Vec<StepRecord>)>>,
     },
 }
 
@@ -145,6 +147,24 @@ impl GroupCommit {
         let op = Op::RecordEvent {
             event: Box::new(event.clone()),
             contact: contact.map(|c| Box::new(c.clone())),
+            start: None,
+        };
+        self.submit(tenant_id, op).await
+    }
+
+    /// [`GroupCommit::record_event`] that also starts `runs` and stores the event processed,
+    /// in the same commit, when the event is new.
+    pub(super) async fn record_event_and_start(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+        contact: &Contact,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+    ) -> Result<bool, StoreError> {
+        let op = Op::RecordEvent {
+            event: Box::new(event.clone()),
+            contact: Some(Box::new(contact.clone())),
+            start: Some(runs),
         };
         self.submit(tenant_id, op).await
     }
@@ -269,10 +289,19 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                 write_contact(tx, tenant, contact).await?;
                 true
             }
-            Op::RecordEvent { event, contact } => {
-                let new = super::events::insert_event(tx, tenant, event).await?;
+            Op::RecordEvent {
+                event,
+                contact,
+                start,
+            } => {
+                let new = super::events::insert_event(tx, tenant, event, start.is_some()).await?;
                 if let (true, Some(contact)) = (new, contact) {
                     write_contact(tx, tenant, contact).await?;
+                }
+                for (run, records) in start.iter().flatten().filter(|_| new) {
+                    if insert_run(tx, tenant, run).await? {
+                        history.extend(rows(tenant, run, records));
+                    }
                 }
                 new
             }

@@ -392,6 +392,23 @@ impl Store for SqlStore {
             events::existing(self, tenant_id, event).await
         }
     }
+    async fn record_event_and_start(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+        contact: &Contact,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+    ) -> Result<EventInsert, StoreError> {
+        let group = self.group()?;
+        if group
+            .record_event_and_start(tenant_id, event, contact, runs)
+            .await?
+        {
+            Ok(EventInsert::Inserted)
+        } else {
+            events::existing(self, tenant_id, event).await
+        }
+    }
     async fn mark_event_processed(
         &self,
         tenant_id: &str,
