@@ -28,6 +28,8 @@ use crate::model::RunId;
 use crate::ports::{AdvanceTask, Queue, QueueError};
 use crate::runtime::Engine;
 
+use super::push::Pusher;
+
 /// The queue's default name in either backend.
 pub const QUEUE: &str = "stepwise-advance";
 
@@ -85,7 +87,7 @@ pub enum QueueBackend {
 pub struct Wakeups(Arc<tokio::sync::Notify>);
 
 impl Wakeups {
-    fn wake(&self) {
+    pub(super) fn wake(&self) {
         self.0.notify_one(); // stores one permit when no worker is waiting
     }
 
@@ -136,6 +138,13 @@ fn poll_strategy(wakeups: &Wakeups) -> Strategy {
 }
 
 impl QueueBackend {
+    /// This process's wake-ups for its workers.
+    pub(super) fn wakeups(&self) -> &Wakeups {
+        match self {
+            QueueBackend::Sqlite(.., wakeups) | QueueBackend::Redis(.., wakeups) => wakeups,
+        }
+    }
+
     /// The queue beside the store's SQLite file: `sqlite://stepwise.db` keeps its tasks in
     /// `stepwise.queue.db`. A file of its own gives the queue its own write lock, so queue
     /// traffic never waits for (or makes wait) the store's commits; the store stays the truth
@@ -212,11 +221,16 @@ impl FromStrUrl for apalis_sqlite::SqliteConnectOptions {
 #[derive(Debug, Clone)]
 pub struct ApalisQueue {
     backend: QueueBackend,
+    pusher: Pusher,
 }
 
 impl ApalisQueue {
+    /// A queue over `backend`; starts its pusher task, so call it inside a tokio runtime.
     pub fn new(backend: QueueBackend) -> Self {
-        Self { backend }
+        Self {
+            pusher: Pusher::start(backend.clone()),
+            backend,
+        }
     }
 }
 
@@ -230,32 +244,8 @@ impl Queue for ApalisQueue {
             at,
         };
         let second = u64::try_from(at.as_second()).unwrap_or_default();
-        let task = TaskBuilder::new(job)
-            .run_at_timestamp(second)
-            .max_attempts(1)
-            .build();
         let due_now = at <= Timestamp::now();
-        let pushed = match &self.backend {
-            QueueBackend::Sqlite(storage, ..) => storage
-                .clone()
-                .push_task(task)
-                .await
-                .map_err(|e| e.to_string()),
-            QueueBackend::Redis(storage, ..) => storage
-                .clone()
-                .push_task(task)
-                .await
-                .map_err(|e| e.to_string()),
-        };
-        pushed.map_err(QueueError)?;
-        if due_now {
-            match &self.backend {
-                QueueBackend::Sqlite(.., wakeups) | QueueBackend::Redis(.., wakeups) => {
-                    wakeups.wake()
-                }
-            }
-        }
-        Ok(())
+        self.pusher.push(job, second, due_now).await
     }
 
     /// PINGs Redis; the SQLite queue lives in the store's file, checked with the store.

@@ -3,6 +3,7 @@
 
 mod apalis;
 mod memory;
+mod push;
 
 pub use apalis::{
     AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, queue_url,
