@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use super::engine::{Engine, IngestOutcome};
-use super::ingest::{ready_task, run_id_for};
+use super::ingest::name_started;
 use crate::error::EngineError;
 use crate::model::{Contact, Event};
 use crate::ports::{EventInsert, StoredEvent};
@@ -33,34 +33,19 @@ impl Engine {
             event_id: stored.id.clone(),
             ..IngestOutcome::default()
         };
-        let external_id = event.external_id.as_deref().unwrap_or(&stored.id);
-        let mut new_runs = Vec::new();
-        for d in self.live(tenant_id).await? {
-            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
-                continue;
-            }
-            let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
-            if let Some(new_run) = self
-                .prepare_start(
-                    &d,
-                    &tenant,
-                    contact,
-                    true,
-                    event,
-                    run_id,
-                    None,
-                    &mut outcome,
-                )
-                .await?
-            {
-                new_runs.push(new_run);
-            }
-        }
-        let wake: Vec<_> = new_runs
-            .iter()
-            .filter_map(|(run, _)| ready_task(tenant_id, run))
-            .collect();
-        let started: Vec<_> = new_runs.iter().map(|(run, _)| run.id).collect();
+        let new_runs = self
+            .triggered_runs(
+                &tenant,
+                contact,
+                true,
+                event,
+                &stored.id,
+                false,
+                &mut outcome,
+            )
+            .await?;
+        let started = new_runs.len();
+        let wake = name_started(tenant_id, &new_runs, &mut outcome);
         let inserted = self
             .store
             .record_event_and_start(tenant_id, &stored, contact, new_runs)
@@ -69,8 +54,7 @@ impl Engine {
             return Ok(None);
         }
         super::metrics::event_ingested();
-        started.iter().for_each(|_| super::metrics::run_started());
-        outcome.started = started;
+        (0..started).for_each(|_| super::metrics::run_started());
         // After the commit; a crash in between leaves the runs to the reconciler.
         for task in wake {
             self.queue.schedule(task, now).await?;

@@ -23,7 +23,22 @@ use crate::model::{Contact, Event, OnConflict, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
 
 /// The task that advances `run`, if it is ready to go now.
-pub(super) fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
+/// Names `new_runs` as started in `outcome`; answers the tasks of those ready to go now.
+pub(super) fn name_started(
+    tenant_id: &str,
+    new_runs: &[(Run, Vec<StepRecord>)],
+    outcome: &mut IngestOutcome,
+) -> Vec<AdvanceTask> {
+    outcome
+        .started
+        .extend(new_runs.iter().map(|(run, _)| run.id));
+    new_runs
+        .iter()
+        .filter_map(|(run, _)| ready_task(tenant_id, run))
+        .collect()
+}
+
+fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
     (run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(tenant_id, run))
 }
 
@@ -180,45 +195,21 @@ impl Engine {
                 }
             }
         }
-        let mut new_runs = Vec::new();
-        for d in self.live(tenant_id).await? {
-            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
-                continue;
-            }
-            let external_id = event.external_id.as_deref().unwrap_or(&event_id);
-            let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
-            // A new event has started no run yet; a replay may have.
-            if replay && self.store.run(tenant_id, run_id).await.is_ok() {
-                outcome.started.push(run_id); // started before an interruption
-                continue;
-            }
-            if let Some(new_run) = self
-                .prepare_start(
-                    &d,
-                    &tenant,
-                    &contact,
-                    false,
-                    &event,
-                    run_id,
-                    None,
-                    &mut outcome,
-                )
-                .await?
-            {
-                new_runs.push(new_run);
-            }
-        }
+        let new_runs = self
+            .triggered_runs(
+                &tenant,
+                &contact,
+                false,
+                &event,
+                &event_id,
+                replay,
+                &mut outcome,
+            )
+            .await?;
         // The new runs and the event's processed mark commit together; the queue hears of
         // them after the commit (a crash in between leaves them to the reconciler).
         let started = new_runs.len();
-        wake.extend(
-            new_runs
-                .iter()
-                .filter_map(|(run, _)| ready_task(tenant_id, run)),
-        );
-        outcome
-            .started
-            .extend(new_runs.iter().map(|(run, _)| run.id));
+        wake.extend(name_started(tenant_id, &new_runs, &mut outcome));
         if self
             .store
             .start_runs(tenant_id, new_runs, &event_id)
@@ -230,6 +221,52 @@ impl Engine {
             self.queue.schedule(task, now).await?;
         }
         Ok(outcome)
+    }
+
+    /// The runs `event` starts for `contact`, not yet stored: one for each live flow it
+    /// triggers whose `when` and concurrency allow it. On a `replay`, a run started before the
+    /// interruption is only named in `outcome`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn triggered_runs(
+        &self,
+        tenant: &Tenant,
+        contact: &Contact,
+        contact_is_new: bool,
+        event: &Event,
+        event_id: &str,
+        replay: bool,
+        outcome: &mut IngestOutcome,
+    ) -> Result<Vec<(Run, Vec<StepRecord>)>, EngineError> {
+        let tenant_id = tenant.id.as_str();
+        let external_id = event.external_id.as_deref().unwrap_or(event_id);
+        let mut new_runs = Vec::new();
+        for d in self.live(tenant_id).await? {
+            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
+                continue;
+            }
+            let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
+            // A new event has started no run yet; a replay may have.
+            if replay && self.store.run(tenant_id, run_id).await.is_ok() {
+                outcome.started.push(run_id); // started before an interruption
+                continue;
+            }
+            if let Some(new_run) = self
+                .prepare_start(
+                    &d,
+                    tenant,
+                    contact,
+                    contact_is_new,
+                    event,
+                    run_id,
+                    None,
+                    outcome,
+                )
+                .await?
+            {
+                new_runs.push(new_run);
+            }
+        }
+        Ok(new_runs)
     }
 
     /// What `event` does to one active run of the contact, committed.
