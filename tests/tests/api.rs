@@ -9,7 +9,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -57,23 +56,6 @@ async fn switchable_sink() -> (String, Arc<AtomicBool>) {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, on)
-}
-
-/// Polls run `id` until `done` holds for it.
-async fn run_until(api: &Client, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let answer = api.get(&format!("/v1/runs/{id}"), key).await;
-            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-            if done(&answer.body) {
-                return answer.body;
-            }
-            poll.tick().await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("run {id} did not get there"))
 }
 
 fn first_run(answer: &Value) -> String {
@@ -126,10 +108,9 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(unchanged.body["first_name"], "Ana");
 
     // The run's timeline shows the sandbox SMS.
-    let run = run_until(&api, &editor, &run_id, |r| {
-        r["run"]["status"] == "completed"
-    })
-    .await;
+    let run = api
+        .run_until(&editor, &run_id, |r| r["run"]["status"] == "completed")
+        .await;
     let sent: Vec<&Value> = run["timeline"]
         .as_array()
         .unwrap()
@@ -155,10 +136,8 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         )
         .await;
     let slow_id = first_run(&waiting.body);
-    run_until(&api, &editor, &slow_id, |r| {
-        r["run"]["status"] == "sleeping"
-    })
-    .await;
+    api.run_until(&editor, &slow_id, |r| r["run"]["status"] == "sleeping")
+        .await;
     let cancelled = api
         .post(
             &format!("/v1/runs/{slow_id}/cancel"),
@@ -191,7 +170,8 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         )
         .await;
     let flaky_id = first_run(&paid.body);
-    run_until(&api, &editor, &flaky_id, |r| r["run"]["status"] == "failed").await;
+    api.run_until(&editor, &flaky_id, |r| r["run"]["status"] == "failed")
+        .await;
     let dead = api.get("/v1/dead-letters", &editor).await;
     assert_eq!(
         dead.body["data"][0]["id"],
@@ -204,10 +184,8 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         .post(&format!("/v1/runs/{flaky_id}/retry"), &editor, &json!({}))
         .await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
-    run_until(&api, &editor, &flaky_id, |r| {
-        r["run"]["status"] == "completed"
-    })
-    .await;
+    api.run_until(&editor, &flaky_id, |r| r["run"]["status"] == "completed")
+        .await;
     assert_eq!(api.count("/v1/dead-letters", &editor).await, 0);
 
     // Every admin action is in the audit log, with the key that did it.

@@ -45,9 +45,13 @@ async fn tenant_b(api: &Client, admin: &str) -> Objects {
         json!({"value": "b-secret-token-9876"}).to_string(),
     )
     .await;
+    let run = accepted.body["started"][0].as_str().unwrap().to_owned();
+    // Settled before the "before" snapshot: a worker moving it would look like A's doing.
+    api.run_until(admin, &run, |r| r["run"]["status"] == "sleeping")
+        .await;
     Objects {
         contact: "b-ana".into(),
-        run: accepted.body["started"][0].as_str().unwrap().to_owned(),
+        run,
         key_id,
     }
 }

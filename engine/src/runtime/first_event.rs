@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use super::engine::{Engine, IngestOutcome};
-use super::ingest::name_started;
+use super::start::name_started;
 use crate::error::EngineError;
 use crate::model::{Contact, Event};
 use crate::ports::{EventInsert, StoredEvent};

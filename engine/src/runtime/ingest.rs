@@ -4,43 +4,21 @@
 //!
 //! Crash safety without one big transaction: the event is stored unprocessed first and marked
 //! processed last, in the commit that creates its new runs; every effect in between is
-//! idempotent (a started run's id derives from the
-//! event and the flow, so it is created once; resumes and cancels are `seq`-guarded
-//! transitions). An event whose processing was interrupted is processed again when its sender
+//! idempotent (a started run's id derives from the event and the flow, so it is created once;
+//! resumes and cancels are `seq`-guarded transitions). A new contact's first event is simpler
+//! still (`first_event.rs`); which runs an event starts is decided in `start.rs`. An event whose processing was interrupted is processed again when its sender
 //! retries it, and every run created is visible to the reconciler (`wake_at` = now).
 
-use jiff::Timestamp;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::advance::RunCx;
 use super::engine::{Engine, IngestOutcome};
-use super::enroll::ENROLMENT_PACING;
-use super::flows::Deployment;
 use super::record::{Happening, StepRecord};
+use super::start::name_started;
 use crate::error::EngineError;
-use crate::model::{Contact, Event, OnConflict, Run, RunId, RunStatus, Tenant};
+use crate::model::{Contact, Event, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
-
-/// The task that advances `run`, if it is ready to go now.
-/// Names `new_runs` as started in `outcome`; answers the tasks of those ready to go now.
-pub(super) fn name_started(
-    tenant_id: &str,
-    new_runs: &[(Run, Vec<StepRecord>)],
-    outcome: &mut IngestOutcome,
-) -> Vec<AdvanceTask> {
-    outcome
-        .started
-        .extend(new_runs.iter().map(|(run, _)| run.id));
-    new_runs
-        .iter()
-        .filter_map(|(run, _)| ready_task(tenant_id, run))
-        .collect()
-}
-
-fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
-    (run.status == RunStatus::Ready).then(|| AdvanceTask::for_run(tenant_id, run))
-}
 
 /// How often a resume or cancel is retried when a worker moved the run at the same moment.
 const CONFLICT_RETRIES: usize = 5;
@@ -223,52 +201,6 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// The runs `event` starts for `contact`, not yet stored: one for each live flow it
-    /// triggers whose `when` and concurrency allow it. On a `replay`, a run started before the
-    /// interruption is only named in `outcome`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn triggered_runs(
-        &self,
-        tenant: &Tenant,
-        contact: &Contact,
-        contact_is_new: bool,
-        event: &Event,
-        event_id: &str,
-        replay: bool,
-        outcome: &mut IngestOutcome,
-    ) -> Result<Vec<(Run, Vec<StepRecord>)>, EngineError> {
-        let tenant_id = tenant.id.as_str();
-        let external_id = event.external_id.as_deref().unwrap_or(event_id);
-        let mut new_runs = Vec::new();
-        for d in self.live(tenant_id).await? {
-            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
-                continue;
-            }
-            let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
-            // A new event has started no run yet; a replay may have.
-            if replay && self.store.run(tenant_id, run_id).await.is_ok() {
-                outcome.started.push(run_id); // started before an interruption
-                continue;
-            }
-            if let Some(new_run) = self
-                .prepare_start(
-                    &d,
-                    tenant,
-                    contact,
-                    contact_is_new,
-                    event,
-                    run_id,
-                    None,
-                    outcome,
-                )
-                .await?
-            {
-                new_runs.push(new_run);
-            }
-        }
-        Ok(new_runs)
-    }
-
     /// What `event` does to one active run of the contact, committed.
     async fn react(
         &self,
@@ -327,136 +259,6 @@ impl Engine {
         Ok(Some(Reaction::Resumed(
             self.commit(&tenant.id, seq, cx).await?,
         )))
-    }
-
-    /// Starts a run of `d` for the event, if its `when` and concurrency allow.
-    pub(super) async fn start(
-        &self,
-        d: &Deployment,
-        tenant: &Tenant,
-        contact: &Contact,
-        event: &Event,
-        run_id: RunId,
-        outcome: &mut IngestOutcome,
-    ) -> Result<Option<AdvanceTask>, EngineError> {
-        self.start_at(d, tenant, contact, event, run_id, None, outcome)
-            .await
-    }
-
-    /// [`Engine::start`], holding the new run asleep until `not_before` when that is later
-    /// than now (paced enrolments): it then waits in the database like any timer.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn start_at(
-        &self,
-        d: &Deployment,
-        tenant: &Tenant,
-        contact: &Contact,
-        event: &Event,
-        run_id: RunId,
-        not_before: Option<Timestamp>,
-        outcome: &mut IngestOutcome,
-    ) -> Result<Option<AdvanceTask>, EngineError> {
-        let Some((run, records)) = self
-            .prepare_start(
-                d, tenant, contact, false, event, run_id, not_before, outcome,
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        if self.store.create_run(&tenant.id, &run, &records).await? {
-            super::metrics::run_started();
-        }
-        outcome.started.push(run.id);
-        Ok(ready_task(&tenant.id, &run))
-    }
-
-    /// The run `d` would start for the event, with its first record, if its `when` and
-    /// concurrency allow; not stored (runs it replaces are cancelled, and that is stored). A
-    /// contact that is new has no runs, so its are not read.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn prepare_start(
-        &self,
-        d: &Deployment,
-        tenant: &Tenant,
-        contact: &Contact,
-        contact_is_new: bool,
-        event: &Event,
-        run_id: RunId,
-        not_before: Option<Timestamp>,
-        outcome: &mut IngestOutcome,
-    ) -> Result<Option<(Run, Vec<StepRecord>)>, EngineError> {
-        let now = self.clock.now();
-        let mut run = Run::start(
-            &tenant.id,
-            d.flow.id(),
-            d.version,
-            &contact.id,
-            event.clone(),
-            now,
-        );
-        run.id = run_id;
-        run.wake_at = Some(now); // visible to the reconciler until a worker advances it
-        if let Some(when) = &d.flow.trigger_when {
-            let mut b = self.bindings(d, tenant, contact, &run);
-            if !when
-                .eval_bool(&mut b)
-                .map_err(|e| EngineError::Expression(e.message))?
-            {
-                return Ok(None);
-            }
-        }
-        if let Some(concurrency) = d.flow.flow.concurrency.filter(|_| !contact_is_new) {
-            let active: Vec<Run> = self
-                .store
-                .active_runs(&tenant.id, &contact.id)
-                .await?
-                .into_iter()
-                .filter(|r| r.flow_id == d.flow.id())
-                .collect();
-            if !active.is_empty() {
-                match concurrency.on_conflict {
-                    OnConflict::Skip => {
-                        outcome.skipped.push(d.flow.id().to_owned());
-                        return Ok(None);
-                    }
-                    OnConflict::Replace => {
-                        for old in active {
-                            let seq = old.seq;
-                            let mut cx = self.run_cx(d, tenant, contact.clone(), old);
-                            cx.end(
-                                RunStatus::Cancelled,
-                                "replaced by a newer run (concurrency: replace)",
-                            );
-                            outcome.cancelled.push(cx.run.id);
-                            self.commit(&tenant.id, seq, cx).await?;
-                        }
-                    }
-                    OnConflict::Queue => {
-                        run.status = RunStatus::Queued;
-                        run.wake_at = None;
-                    }
-                }
-            }
-        }
-        if let Some(at) = not_before.filter(|at| *at > now)
-            && run.status == RunStatus::Ready
-        {
-            run.status = RunStatus::Sleeping;
-            run.wake_at = Some(at);
-            run.hold = Some(ENROLMENT_PACING.into());
-        }
-        let started = StepRecord {
-            at: now,
-            step: None,
-            attempt: 0,
-            what: Happening::Started {
-                flow: d.flow.id().to_owned(),
-                version: d.version,
-                trigger: event.event_type.clone(),
-            },
-        };
-        Ok(Some((run, vec![started])))
     }
 
     fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, EngineError> {

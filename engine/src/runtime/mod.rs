@@ -17,6 +17,7 @@ mod record;
 pub mod retry;
 pub mod schedule;
 mod simulate;
+mod start;
 mod timeline;
 
 pub use advance::{Pause, RunCx};

@@ -62,6 +62,23 @@ impl Client {
         }
     }
 
+    /// Polls run `id` until `done` holds for its answer (within 30 s); answers that answer.
+    pub async fn run_until(&self, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                let answer = self.get(&format!("/v1/runs/{id}"), key).await;
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+                if done(&answer.body) {
+                    return answer.body;
+                }
+                poll.tick().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("run {id} did not get there"))
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> Answer {
         self.send(Method::GET, path, key, "", "").await
     }
