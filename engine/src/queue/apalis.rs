@@ -4,7 +4,9 @@
 //! apalis' sharp edges (crates.md Part 1 §1), and what this module does about each:
 //! - a storage without a poll strategy notices work only at its 30 s heartbeat: workers poll
 //!   every [`POLL_INTERVAL`], and a task this process pushes due now wakes its own workers at
-//!   once ([`Wakeups`]), so an event's first step starts within milliseconds;
+//!   once ([`Wakeups`]), so an event's first step starts within milliseconds; apalis' own
+//!   strategy combinator can leave a worker parked until its heartbeat, so ours is in
+//!   `wake.rs`;
 //! - a worker runs all its tasks on its own tokio task: the handler spawns each advance, so
 //!   a busy worker uses every core;
 //! - backend re-runs (25, instant) stack on any retry layer: tasks are pushed with
@@ -29,6 +31,7 @@ use crate::ports::{AdvanceTask, Queue, QueueError};
 use crate::runtime::Engine;
 
 use super::push::Pusher;
+use super::wake::{WakeOrTick, Wakeups};
 
 /// The queue's default name in either backend.
 pub const QUEUE: &str = "stepwise-advance";
@@ -80,61 +83,9 @@ pub enum QueueBackend {
     ),
 }
 
-/// Tells this process's workers that it pushed a task due now, so they fetch at once rather
-/// than at their next poll. Wake-ups coalesce: one pending wake-up fetches every task pushed
-/// before it. Other processes' workers still find the task by polling.
-#[derive(Debug, Clone, Default)]
-pub struct Wakeups(Arc<tokio::sync::Notify>);
-
-impl Wakeups {
-    pub(super) fn wake(&self) {
-        self.0.notify_one(); // stores one permit when no worker is waiting
-    }
-
-    /// The wake-ups as a stream, for the process's worker.
-    fn stream(&self) -> WakeStream {
-        WakeStream {
-            next: WakeStream::wait(self.0.clone()),
-            notify: self.0.clone(),
-        }
-    }
-}
-
-/// A stream that yields whenever [`Wakeups::wake`] was called.
-struct WakeStream {
-    notify: Arc<tokio::sync::Notify>,
-    next: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>,
-}
-
-impl WakeStream {
-    fn wait(
-        notify: Arc<tokio::sync::Notify>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>> {
-        Box::pin(async move { notify.notified().await })
-    }
-}
-
-impl futures_core::Stream for WakeStream {
-    type Item = ();
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<()>> {
-        match self.next.as_mut().poll(cx) {
-            std::task::Poll::Ready(()) => {
-                self.next = Self::wait(self.notify.clone());
-                std::task::Poll::Ready(Some(()))
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    }
-}
-
 /// When a worker fetches: at once when woken, else every [`POLL_INTERVAL`].
-fn poll_strategy(wakeups: &Wakeups) -> Strategy {
-    Strategy::new()
-        .stream(wakeups.stream())
-        .interval(POLL_INTERVAL)
+fn poll_strategy(wakeups: &Wakeups) -> WakeOrTick {
+    WakeOrTick::new(wakeups, POLL_INTERVAL)
 }
 
 impl QueueBackend {

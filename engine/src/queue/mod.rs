@@ -4,6 +4,7 @@
 mod apalis;
 mod memory;
 mod push;
+mod wake;
 
 pub use apalis::{
     AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, queue_url,

@@ -68,7 +68,9 @@ impl Pusher {
 async fn pusher(backend: QueueBackend, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
         let pushed = push_all(&backend, &batch).await;
+        tracing::debug!(tasks = batch.len(), elapsed = ?started.elapsed(), "tasks pushed");
         if pushed.is_ok() && batch.iter().any(|p| p.due_now) {
             backend.wakeups().wake();
         }

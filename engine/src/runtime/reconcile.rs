@@ -44,6 +44,7 @@ struct HeldTimers {
 impl HeldTimers {
     /// Claims the timers coming due (and prunes the queue's finished tasks); returns how many.
     async fn claim(&mut self, engine: &Engine) -> Result<usize, EngineError> {
+        let started = std::time::Instant::now();
         engine.queue.prune().await?;
         let mut total = 0;
         loop {
@@ -58,6 +59,7 @@ impl HeldTimers {
             }
             total += count;
             if count < CLAIM_BATCH as usize {
+                tracing::debug!(total, elapsed = ?started.elapsed(), "timers claimed");
                 return Ok(total);
             }
         }
@@ -72,6 +74,8 @@ impl HeldTimers {
     /// Queues every timer due by now, each as a task due at once.
     async fn release_due(&mut self, engine: &Engine) -> Result<(), EngineError> {
         let now = engine.clock.now();
+        let started = std::time::Instant::now();
+        let mut released = 0;
         while let Some(entry) = self.due.first_entry() {
             let at = entry.key().0;
             if at > now {
@@ -79,7 +83,9 @@ impl HeldTimers {
             }
             let task = entry.remove();
             engine.queue.schedule(task, at).await?;
+            released += 1;
         }
+        tracing::debug!(released, elapsed = ?started.elapsed(), "timers queued");
         Ok(())
     }
 

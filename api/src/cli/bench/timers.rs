@@ -39,6 +39,10 @@ pub struct TimerArgs {
     /// Runs advanced at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Also write each run's due and arrival times here (CSV: n, due, arrived, late_ms), to see
+    /// whether late timers cluster in time (a stall) or scatter (lost tasks).
+    #[arg(long)]
+    csv: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
@@ -156,6 +160,9 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
+    if let Some(path) = &args.csv {
+        write_csv(path, &due, &seen).context("write the CSV")?;
+    }
     lateness.sort_by(f64::total_cmp);
     let backend = if args.redis_url.is_some() {
         "redis queue"
@@ -192,4 +199,24 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One line per arrival, in arrival order.
+fn write_csv(
+    path: &std::path::Path,
+    due: &[Timestamp],
+    seen: &[super::sink::Arrival],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "n,due,arrived,late_ms")?;
+    for arrival in seen {
+        if let Some(due) = due.get(arrival.n) {
+            let late = (arrival.at - *due)
+                .total(jiff::Unit::Millisecond)
+                .unwrap_or(f64::NAN);
+            writeln!(out, "{},{due},{},{late:.1}", arrival.n, arrival.at)?;
+        }
+    }
+    out.flush()
 }
