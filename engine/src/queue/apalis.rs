@@ -131,7 +131,12 @@ impl QueueBackend {
             .queue(&settings.name)
             .batch_size(settings.batch_size)
             .heartbeat_interval(Duration::from_secs(5))
-            .missed_heartbeats(3);
+            .missed_heartbeats(3)
+            // Leases only mark a task as running (for apalis' dashboard) and cost a script
+            // call per task; a dead worker's tasks are recovered from its in-flight set anyway.
+            .lock_tasks(false)
+            // Nobody subscribes to apalis' per-task notifications.
+            .emit_events(false);
         Ok(Self::Redis(
             RedisStorage::new(conn.clone()).with_config(config),
             conn,
@@ -212,13 +217,16 @@ impl Queue for ApalisQueue {
             .map_err(|e| QueueError(format!("redis: {e}")))
     }
 
-    /// Deletes finished tasks. apalis-sqlite keeps every task it ran, and its acknowledgement
-    /// query re-parses its JSON argument for every row of the table, so a growing table slows
-    /// every task down; finished tasks are of no use here (the run history is in the store).
-    /// (Not apalis' own `vacuum`, which also rewrites the whole file.)
+    /// Deletes finished tasks, which are of no use here (the run history is in the store).
+    /// apalis-sqlite keeps every task it ran, and its acknowledgement query re-parses its JSON
+    /// argument for every row of the table, so a growing table slows every task down (not
+    /// apalis' own `vacuum`, which also rewrites the whole file). Redis: `redis_prune.rs`.
     async fn prune(&self) -> Result<usize, QueueError> {
-        let QueueBackend::Sqlite(_, pool, _) = &self.backend else {
-            return Ok(0);
+        let pool = match &self.backend {
+            QueueBackend::Sqlite(_, pool, _) => pool,
+            QueueBackend::Redis(storage, conn, _) => {
+                return super::redis_prune::prune(&mut conn.clone(), storage.get_config()).await;
+            }
         };
         let deleted = sqlx::query("DELETE FROM Jobs WHERE status IN ('Done', 'Killed')")
             .execute(pool)

@@ -4,6 +4,7 @@
 mod apalis;
 mod memory;
 mod push;
+mod redis_prune;
 mod wake;
 
 pub use apalis::{
@@ -11,3 +12,4 @@ pub use apalis::{
     run_workers,
 };
 pub use memory::MemoryQueue;
+pub use redis_prune::delete_redis_queue;

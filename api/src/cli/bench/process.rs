@@ -157,6 +157,9 @@ impl Database {
             let queue = stepwise_engine::queue::queue_url(&self.url);
             remove_sqlite(&PathBuf::from(queue.trim_start_matches("sqlite://")));
         }
+        if let Some(redis) = &self.redis_url {
+            stepwise_engine::queue::delete_redis_queue(redis, &self.queue).await?;
+        }
         if let Some((admin, name)) = self.admin {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE {name} WITH (FORCE)"
