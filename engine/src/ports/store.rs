@@ -222,6 +222,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(every_one_new)
     }
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError>;
+    /// A run and its contact, as a worker needs them to advance it (one query in SQL stores).
+    async fn run_and_contact(
+        &self,
+        tenant_id: &str,
+        run_id: RunId,
+    ) -> Result<(Run, Contact), StoreError> {
+        let run = self.run(tenant_id, run_id).await?;
+        let contact = self.contact(tenant_id, &run.contact_id).await?;
+        Ok((run, contact))
+    }
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError>;
     /// The contact's runs that have not ended, oldest first.
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError>;

@@ -142,14 +142,21 @@ mod tests {
         }));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while count(&mut conn, "SCARD", &config.done_jobs_set()).await < TASKS {
-            assert!(tokio::time::Instant::now() < deadline, "tasks did not finish");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "tasks did not finish"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = stop.send(());
         workers.await.expect("join").expect("workers");
 
         let data = config.job_data_hash();
-        assert_eq!(count(&mut conn, "HLEN", &data).await, TASKS, "apalis keeps them");
+        assert_eq!(
+            count(&mut conn, "HLEN", &data).await,
+            TASKS,
+            "apalis keeps them"
+        );
         assert_eq!(prune(&mut conn, &config).await.expect("prune"), TASKS);
         assert_eq!(count(&mut conn, "HLEN", &data).await, 0);
         assert_eq!(count(&mut conn, "SCARD", &config.done_jobs_set()).await, 0);
@@ -161,7 +168,12 @@ mod tests {
         assert_eq!(meta, Vec::<String>::new(), "no task metadata is left");
         assert_eq!(prune(&mut conn, &config).await.expect("prune"), 0);
 
-        assert!(delete_redis_queue(&url, &settings.name).await.expect("delete") > 0);
+        assert!(
+            delete_redis_queue(&url, &settings.name)
+                .await
+                .expect("delete")
+                > 0
+        );
         let left: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", settings.name))
             .query_async(&mut conn)

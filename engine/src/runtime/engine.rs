@@ -172,15 +172,23 @@ impl Engine {
     /// Handles one queue task: advances the run until it pauses, committing each action's
     /// start and result. A stale or early task does nothing.
     pub async fn advance(&self, task: AdvanceTask) -> Result<(), EngineError> {
-        let run = self.store.run(&task.tenant_id, task.run_id).await?;
+        let (run, contact) = self
+            .store
+            .run_and_contact(&task.tenant_id, task.run_id)
+            .await?;
         let span = info_span!("advance", tenant_id = %task.tenant_id, flow_id = %run.flow_id, run_id = %run.id);
         let began = std::time::Instant::now();
-        let result = self.advance_run(task, run).instrument(span).await;
+        let result = self.advance_run(task, run, contact).instrument(span).await;
         super::metrics::advanced(began.elapsed());
         result
     }
 
-    async fn advance_run(&self, task: AdvanceTask, run: Run) -> Result<(), EngineError> {
+    async fn advance_run(
+        &self,
+        task: AdvanceTask,
+        run: Run,
+        contact: Contact,
+    ) -> Result<(), EngineError> {
         let now = self.clock.now();
         if run.seq != task.seq || !run.status.is_active() || run.status == RunStatus::Queued {
             return Ok(());
@@ -189,7 +197,6 @@ impl Engine {
             return Ok(()); // early: the task for wake_at is still queued
         }
         let tenant = self.tenant(&task.tenant_id).await?;
-        let contact = self.store.contact(&task.tenant_id, &run.contact_id).await?;
         let d = self
             .deployment(&task.tenant_id, &run.flow_id, run.flow_version)
             .await?;

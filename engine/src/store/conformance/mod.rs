@@ -299,6 +299,8 @@ async fn transitions_apply_once(store: &dyn Store) {
         ["hot"],
         "the contact changed with the run"
     );
+    let (read, its_contact) = store.run_and_contact("a", run.id).await.expect("both");
+    assert_eq!((read, its_contact.tags), (next.clone(), vec!["hot".into()]));
     let active = store.active_runs("a", "c1").await.expect("active");
     assert_eq!(active.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id]);
     let mut done = next.clone();
@@ -337,6 +339,13 @@ async fn tenants_are_isolated(store: &dyn Store) {
             Err(StoreError::NotFound { .. })
         ),
         "b cannot read a's run"
+    );
+    assert!(
+        matches!(
+            store.run_and_contact("b", run.id).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "b cannot read a's run with its contact"
     );
     assert!(
         matches!(

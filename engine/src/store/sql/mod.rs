@@ -319,6 +319,13 @@ impl Store for SqlStore {
     async fn run(&self, tenant_id: &str, run_id: RunId) -> Result<Run, StoreError> {
         runs::run(self, tenant_id, run_id).await
     }
+    async fn run_and_contact(
+        &self,
+        tenant_id: &str,
+        run_id: RunId,
+    ) -> Result<(Run, Contact), StoreError> {
+        runs::run_and_contact(self, tenant_id, run_id).await
+    }
     async fn apply(&self, tenant_id: &str, transition: Transition) -> Result<(), StoreError> {
         self.group()?.apply(tenant_id, transition).await
     }

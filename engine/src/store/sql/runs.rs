@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Scope, SqlStore, Tx, corrupt, micros, time_column, unavailable};
-use crate::model::{Run, RunId, RunStatus};
+use crate::model::{Contact, Run, RunId, RunStatus};
 use crate::ports::{AdvanceTask, StoreError, Transition};
 use crate::runtime::StepRecord;
 
@@ -160,6 +160,39 @@ pub(super) async fn run(
         })?;
     let state: String = row.try_get("state").map_err(unavailable)?;
     serde_json::from_str(&state).map_err(|e| corrupt("run", e))
+}
+
+/// A run and its contact in one query: the read before each advance.
+pub(super) async fn run_and_contact(
+    store: &SqlStore,
+    tenant_id: &str,
+    run_id: RunId,
+) -> Result<(Run, Contact), StoreError> {
+    let row = store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                // A subquery on the contact's primary key, not a join: on a young table
+                // the planner may join by scanning every contact.
+                "SELECT r.state, (SELECT c.doc FROM contacts c \
+                 WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS doc \
+                 FROM runs r WHERE r.tenant_id = $1 AND r.id = $2",
+            )
+            .bind(tenant_id)
+            .bind(run_id.to_string()),
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("run {run_id}"),
+        })?;
+    let state: String = row.try_get("state").map_err(unavailable)?;
+    let run: Run = serde_json::from_str(&state).map_err(|e| corrupt("run", e))?;
+    let doc: Option<String> = row.try_get("doc").map_err(unavailable)?;
+    let doc = doc.ok_or_else(|| StoreError::NotFound {
+        what: format!("contact {}", run.contact_id),
+    })?;
+    let contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
+    Ok((run, contact))
 }
 
 /// Writes a transition's run row if the stored `seq` is the expected one; answers whether
