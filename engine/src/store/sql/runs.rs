@@ -147,19 +147,14 @@ pub(super) async fn run(
     tenant_id: &str,
     run_id: RunId,
 ) -> Result<Run, StoreError> {
-    let row = store
-        .fetch_optional(
-            Scope::Tenant(tenant_id),
-            sqlx::query("SELECT state FROM runs WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(run_id.to_string()),
-        )
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("run {run_id}"),
-        })?;
-    let state: String = row.try_get("state").map_err(unavailable)?;
-    serde_json::from_str(&state).map_err(|e| corrupt("run", e))
+    let row = run_row(
+        store,
+        tenant_id,
+        run_id,
+        "SELECT state FROM runs WHERE tenant_id = $1 AND id = $2",
+    )
+    .await?;
+    run_of(&row)
 }
 
 /// A run and its contact in one query: the read before each advance.
@@ -168,31 +163,48 @@ pub(super) async fn run_and_contact(
     tenant_id: &str,
     run_id: RunId,
 ) -> Result<(Run, Contact), StoreError> {
-    let row = store
-        .fetch_optional(
-            Scope::Tenant(tenant_id),
-            sqlx::query(
-                // A subquery on the contact's primary key, not a join: on a young table
-                // the planner may join by scanning every contact.
-                "SELECT r.state, (SELECT c.doc FROM contacts c \
-                 WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS doc \
-                 FROM runs r WHERE r.tenant_id = $1 AND r.id = $2",
-            )
-            .bind(tenant_id)
-            .bind(run_id.to_string()),
-        )
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("run {run_id}"),
-        })?;
-    let state: String = row.try_get("state").map_err(unavailable)?;
-    let run: Run = serde_json::from_str(&state).map_err(|e| corrupt("run", e))?;
+    // A subquery on the contact's primary key, not a join: on a young table the planner may
+    // join by scanning every contact.
+    let row = run_row(
+        store,
+        tenant_id,
+        run_id,
+        "SELECT r.state, (SELECT c.doc FROM contacts c \
+         WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS doc \
+         FROM runs r WHERE r.tenant_id = $1 AND r.id = $2",
+    )
+    .await?;
+    let run = run_of(&row)?;
     let doc: Option<String> = row.try_get("doc").map_err(unavailable)?;
     let doc = doc.ok_or_else(|| StoreError::NotFound {
         what: format!("contact {}", run.contact_id),
     })?;
     let contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
     Ok((run, contact))
+}
+
+/// The one row `sql` (taking tenant and run id) finds, or "not found".
+async fn run_row(
+    store: &SqlStore,
+    tenant_id: &str,
+    run_id: RunId,
+    sql: &'static str,
+) -> Result<AnyRow, StoreError> {
+    store
+        .fetch_optional(
+            Scope::Tenant(tenant_id),
+            sqlx::query(sql).bind(tenant_id).bind(run_id.to_string()),
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("run {run_id}"),
+        })
+}
+
+/// The run in a row's `state` column.
+fn run_of(row: &AnyRow) -> Result<Run, StoreError> {
+    let state: String = row.try_get("state").map_err(unavailable)?;
+    serde_json::from_str(&state).map_err(|e| corrupt("run", e))
 }
 
 /// Writes a transition's run row if the stored `seq` is the expected one; answers whether
