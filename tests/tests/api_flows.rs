@@ -55,8 +55,11 @@ async fn a_flow_lives_through_versions_enrolment_and_archive() {
     let (mut server, base) = start_server(&dir, &backend, "all");
     let api = Client::new(&base);
     let key = api.tenant("acme").await;
-    for (id, name) in [("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")] {
-        let body = json!({"id": id, "first_name": name, "phone": "+15125550123"});
+    for (n, (id, name)) in [("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({"id": id, "first_name": name, "phone": format!("+1512555012{n}")});
         assert_eq!(
             api.post("/v1/contacts", &key, &body).await.status,
             StatusCode::CREATED

@@ -159,22 +159,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &StoredEvent,
         contact: Option<&Contact>,
     ) -> Result<EventInsert, StoreError>;
-    /// Stores a new event, its new contact and the runs it starts, and marks the event
-    /// processed, all in one commit where the store can; unless `(source, external_id)` was
-    /// seen before, in which case nothing is stored and the first event is answered.
-    async fn record_event_and_start(
+    /// Stores the first event of a new contact: the event (processed), the contact and the
+    /// runs the event starts, in one commit where the store can. Stores nothing and answers
+    /// false when `(source, external_id)` was seen before, or when a stored contact has the
+    /// contact's id, phone or email: the caller then takes the general way.
+    async fn record_first_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
         contact: &Contact,
         runs: Vec<(Run, Vec<StepRecord>)>,
-    ) -> Result<EventInsert, StoreError> {
-        let inserted = self.record_event(tenant_id, event, Some(contact)).await?;
-        if inserted == EventInsert::Inserted {
-            self.start_runs(tenant_id, runs, &event.id).await?;
-        }
-        Ok(inserted)
-    }
+    ) -> Result<bool, StoreError>;
     /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its number.
     async fn save_flow(
         &self,

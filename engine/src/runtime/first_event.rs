@@ -10,12 +10,13 @@ use super::engine::{Engine, IngestOutcome};
 use super::start::name_started;
 use crate::error::EngineError;
 use crate::model::{Contact, Event};
-use crate::ports::{EventInsert, StoredEvent};
+use crate::ports::StoredEvent;
 
 impl Engine {
-    /// Ingests the first event of `contact`, whose id was never stored. Answers `None`, having
-    /// stored nothing, when the event was seen before: the general path answers a repeat.
-    pub(super) async fn ingest_first_event(
+    /// Ingests the first event of `contact`, a contact not stored yet. Answers `None`, having
+    /// stored nothing, when the event was seen before (the general path answers a repeat) or
+    /// the contact turns out to be stored (by id, phone or email) after all.
+    pub async fn ingest_new_contact(
         &self,
         tenant_id: &str,
         contact: &Contact,
@@ -46,11 +47,11 @@ impl Engine {
             .await?;
         let started = new_runs.len();
         let wake = name_started(tenant_id, &new_runs, &mut outcome);
-        let inserted = self
+        if !self
             .store
-            .record_event_and_start(tenant_id, &stored, contact, new_runs)
-            .await?;
-        if inserted != EventInsert::Inserted {
+            .record_first_event(tenant_id, &stored, contact, new_runs)
+            .await?
+        {
             return Ok(None);
         }
         super::metrics::event_ingested();

@@ -73,7 +73,7 @@ impl Engine {
         event: Event,
     ) -> Result<IngestOutcome, EngineError> {
         if write == ContactWrite::Create
-            && let Some(outcome) = self.ingest_first_event(tenant_id, &contact, &event).await?
+            && let Some(outcome) = self.ingest_new_contact(tenant_id, &contact, &event).await?
         {
             return Ok(outcome);
         }

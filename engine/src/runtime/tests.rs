@@ -400,6 +400,7 @@ async fn a_schedule_enrols_its_audience_once_per_reenrolment_period() {
     h.store.put_contact("t1", &lapsed).await.unwrap();
     let mut active = ana();
     active.id = "c2".into();
+    active.phone = Some("+15125550101".into());
     h.store.put_contact("t1", &active).await.unwrap();
     let mut fired = Vec::new();
     // Saturday, Sunday (the DST change), Monday and Tuesday mornings.

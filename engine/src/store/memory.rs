@@ -72,9 +72,49 @@ impl Store for MemoryStore {
 
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
-            t.contacts.insert(contact.id.clone(), contact.clone())
+            let phone_taken = contact.phone.is_some()
+                && t.contacts
+                    .values()
+                    .any(|c| c.id != contact.id && c.phone == contact.phone);
+            if phone_taken {
+                return Err(StoreError::Exists {
+                    what: format!(
+                        "a contact with phone {}",
+                        contact.phone.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
+            t.contacts.insert(contact.id.clone(), contact.clone());
+            Ok(())
+        })
+    }
+
+    async fn record_first_event(
+        &self,
+        tenant_id: &str,
+        event: &StoredEvent,
+        contact: &Contact,
+        runs: Vec<(Run, Vec<StepRecord>)>,
+    ) -> Result<bool, StoreError> {
+        let key = (event.event.source.clone(), event.external_id().to_owned());
+        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+        let stored = self.with(tenant_id, |t| {
+            let known = t.events.contains_key(&key)
+                || t.contacts.values().any(|c| {
+                    c.id == contact.id
+                        || same(&c.phone, &contact.phone)
+                        || same(&c.email, &contact.email)
+                });
+            if !known {
+                t.events.insert(key, (event.id.clone(), true));
+                t.contacts.insert(contact.id.clone(), contact.clone());
+            }
+            !known
         });
-        Ok(())
+        if stored {
+            self.start_runs(tenant_id, runs, &event.id).await?;
+        }
+        Ok(stored)
     }
 
     async fn record_event(

@@ -304,7 +304,7 @@ pub fn two_call_flow(id: &str, sink: &str, wait: &str) -> String {
 /// The event body for lead `n`.
 pub fn lead(n: usize) -> String {
     serde_json::json!({"type": "lead.created", "external_id": format!("lead-{n}"), "data": {"n": n},
-                       "contact": {"id": format!("c{n}"), "phone": "+15125550100"}})
+                       "contact": {"id": format!("c{n}"), "phone": format!("+1512{}", 2_000_000 + n)}})
     .to_string()
 }
 

@@ -120,7 +120,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
     for n in 0..args.runs {
         let contact = Contact {
             id: format!("c{n}"),
-            phone: Some("+15125550100".into()),
+            phone: Some(super::process::lead_phone(n)),
             ..Contact::default()
         };
         store.put_contact("bench", &contact).await?;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Contact;
-use stepwise_engine::ports::ContactFilter;
+use stepwise_engine::ports::{ContactFilter, StoreError};
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -106,8 +106,30 @@ async fn create(
         )
         .with_details(json!({ "id": contact.id })));
     }
-    state.engine.store.put_contact(tenant, &contact).await?;
+    store_contact(&state, tenant, &contact).await?;
     Ok((StatusCode::CREATED, Json(contact)))
+}
+
+/// Stores a contact. A phone another contact has answers 409 `phone_taken`, naming that
+/// contact: a phone number names one contact of a tenant.
+async fn store_contact(state: &AppState, tenant: &str, contact: &Contact) -> Result<(), ApiError> {
+    match state.engine.store.put_contact(tenant, contact).await {
+        Err(StoreError::Exists { what }) => {
+            let phone = contact.phone.as_deref();
+            let other = state
+                .listings
+                .contact_by_address(tenant, phone, None)
+                .await?;
+            let other = other.map(|c| c.id).unwrap_or_default();
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "phone_taken",
+                format!("{what}: contact {other}; two contacts cannot share a phone"),
+            )
+            .with_details(json!({ "contact_id": other })))
+        }
+        stored => Ok(stored?),
+    }
 }
 
 /// Copies the fields `update` sets onto `base`.
@@ -137,7 +159,7 @@ pub async fn upsert_contact(
     contact: Contact,
 ) -> Result<(Contact, bool), ApiError> {
     let (contact, created) = resolve_contact(state, tenant, contact).await?;
-    state.engine.store.put_contact(tenant, &contact).await?;
+    store_contact(&state, tenant, &contact).await?;
     Ok((contact, created))
 }
 
@@ -148,12 +170,7 @@ pub async fn resolve_contact(
     tenant: &str,
     mut contact: Contact,
 ) -> Result<(Contact, bool), ApiError> {
-    if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
-        return Err(ApiError::invalid(
-            "invalid_contact",
-            "name the contact by id, phone or email",
-        ));
-    }
+    check_named(&contact)?;
     let given_id = !contact.id.is_empty();
     prepare(state, tenant, &mut contact).await?;
     // An id given is the contact's identity; without one, the phone, else the email, is.
@@ -171,6 +188,30 @@ pub async fn resolve_contact(
         None => (contact, true),
     };
     Ok((contact, created))
+}
+
+/// An inline contact must say who it is.
+fn check_named(contact: &Contact) -> Result<(), ApiError> {
+    if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
+        return Err(ApiError::invalid(
+            "invalid_contact",
+            "name the contact by id, phone or email",
+        ));
+    }
+    Ok(())
+}
+
+/// An inline contact checked, normalised and given an id if it has none: what to try
+/// storing as new before looking it up.
+pub async fn prepared(
+    state: &AppState,
+    tenant: &str,
+    given: &Contact,
+) -> Result<Contact, ApiError> {
+    check_named(given)?;
+    let mut contact = given.clone();
+    prepare(state, tenant, &mut contact).await?;
+    Ok(contact)
 }
 
 /// Create or update a contact found by id, else phone, else email (editor). Given fields
@@ -254,7 +295,7 @@ async fn update(
         ));
     }
     prepare(&state, tenant, &mut contact).await?;
-    state.engine.store.put_contact(tenant, &contact).await?;
+    store_contact(&state, tenant, &contact).await?;
     Ok(Json(contact))
 }
 

@@ -10,13 +10,13 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use stepwise_engine::model::{Contact, Event, RunId};
-use stepwise_engine::runtime::run_id_for;
+use stepwise_engine::runtime::{IngestOutcome, run_id_for};
 
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::contacts::resolve_contact;
+use super::contacts::{prepared, resolve_contact};
 use crate::server::extract::ApiJson;
 use crate::server::{ApiError, AppState, Editor};
 use stepwise_engine::runtime::ContactWrite;
@@ -81,37 +81,27 @@ async fn accept(
     body: EventBody,
     idempotency_key: Option<&str>,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let (contact, write) = match (body.contact, body.contact_id) {
-        // Stored by the engine only if the event is not a processed repeat.
-        (Some(given), _) => {
-            let (contact, created) = resolve_contact(state, tenant, given).await?;
-            let write = if created {
-                ContactWrite::Create
-            } else {
-                ContactWrite::Put
-            };
-            (contact, write)
-        }
-        (None, Some(id)) => {
-            let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
-                ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
-            })?;
-            (stored, ContactWrite::Stored)
-        }
-        (None, None) => {
-            return Err(ApiError::invalid("invalid_event", "name the contact"));
-        }
-    };
     let mut event = Event::new(body.event_type, Value::Object(body.data));
     event.source = body.source.unwrap_or_else(|| "api".into());
     event.external_id = body.external_id.or(idempotency_key.map(str::to_owned));
     let source = event.source.clone();
     let external_id = event.external_id.clone();
-    let contact_id = contact.id.clone();
-    let mut outcome = state
-        .engine
-        .ingest_with_contact(tenant, contact, write, event)
-        .await?;
+    let (contact_id, mut outcome) = match (body.contact, body.contact_id) {
+        (Some(given), _) => inline_contact(state, tenant, given, event).await?,
+        (None, Some(id)) => {
+            let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
+                ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
+            })?;
+            let outcome = state
+                .engine
+                .ingest_with_contact(tenant, stored, ContactWrite::Stored, event)
+                .await?;
+            (id, outcome)
+        }
+        (None, None) => {
+            return Err(ApiError::invalid("invalid_event", "name the contact"));
+        }
+    };
     if outcome.duplicate
         && let Some(external_id) = external_id
     {
@@ -125,6 +115,38 @@ async fn accept(
     let mut answer = serde_json::to_value(outcome).unwrap_or(Value::Null);
     answer["contact_id"] = Value::String(contact_id);
     Ok((status, answer))
+}
+
+/// Ingests `event` for its inline contact; answers the contact's id and the outcome.
+async fn inline_contact(
+    state: &AppState,
+    tenant: &str,
+    given: Contact,
+    event: Event,
+) -> Result<(String, IngestOutcome), ApiError> {
+    // An inline contact is most often new (a web-form lead): it is stored as new with the
+    // event, in one commit, with no lookup first. Only a known one costs the lookup.
+    let contact = prepared(state, tenant, &given).await?;
+    if let Some(outcome) = state
+        .engine
+        .ingest_new_contact(tenant, &contact, &event)
+        .await?
+    {
+        return Ok((contact.id, outcome));
+    }
+    // Stored by the engine only if the event is not a processed repeat.
+    let (contact, created) = resolve_contact(state, tenant, given).await?;
+    let write = if created {
+        ContactWrite::Create
+    } else {
+        ContactWrite::Put
+    };
+    let contact_id = contact.id.clone();
+    let outcome = state
+        .engine
+        .ingest_with_contact(tenant, contact, write, event)
+        .await?;
+    Ok((contact_id, outcome))
 }
 
 /// The runs the first copy of an event started: run ids are derived from the event's

@@ -3,6 +3,7 @@
 //! with a message saying which promise broke.
 
 mod concurrent;
+mod contacts;
 mod messages;
 mod timers;
 
@@ -28,10 +29,14 @@ pub(super) fn tenant(id: &str) -> Tenant {
     }
 }
 
+/// A contact with a phone of its own (a phone names one contact of a tenant).
 pub(super) fn contact(id: &str) -> Contact {
+    let n = id
+        .bytes()
+        .fold(0u32, |n, b| (n * 31 + u32::from(b)) % 10_000);
     Contact {
         id: id.into(),
-        phone: Some("+15125550100".into()),
+        phone: Some(format!("+1512555{n:04}")),
         first_name: Some("Ana".into()),
         ..Contact::default()
     }
@@ -59,6 +64,8 @@ pub async fn run_all(store: &dyn Store) {
     timers::timers_are_claimed_once_per_seq(store).await;
     timers::schedules_tick_once(store).await;
     timers::contacts_page_in_id_order(store).await;
+    contacts::a_phone_names_one_contact(store).await;
+    contacts::first_events_store_new_contacts_only(store).await;
 }
 
 async fn tenants_and_contacts(store: &dyn Store) {

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{Scope, SqlStore, corrupt, micros, unavailable};
+use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, Tenant};
 use crate::ports::StoreError;
 
@@ -40,7 +40,7 @@ pub(super) async fn tenant(store: &SqlStore, tenant_id: &str) -> Result<Tenant, 
 
 /// Upserts a contact inside a transaction (also used by run transitions).
 pub(super) async fn write_contact(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut Tx,
     tenant_id: &str,
     contact: &Contact,
 ) -> Result<(), StoreError> {
@@ -58,8 +58,50 @@ pub(super) async fn write_contact(
     .bind(micros(Timestamp::now()))
     .execute(&mut **tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(|e| phone_taken(e, contact))?;
     Ok(())
+}
+
+/// Stores `contact` unless a stored contact has its id or phone (unique), or its email;
+/// answers whether it did. The first event of a new contact stores it this way, inside the
+/// event's commit, instead of looking it up first.
+pub(super) async fn insert_new_contact(
+    tx: &mut Tx,
+    tenant_id: &str,
+    contact: &Contact,
+) -> Result<bool, StoreError> {
+    let doc = serde_json::to_string(contact).map_err(|e| corrupt("contact", e))?;
+    // SQLite reads `ON CONFLICT` after `INSERT … SELECT` only when the SELECT has a WHERE.
+    let inserted = sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND email = $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(&contact.id)
+    .bind(contact.phone.clone())
+    .bind(contact.email.clone())
+    .bind(doc)
+    .bind(micros(Timestamp::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// A contact write that broke the one-contact-per-phone rule answers `Exists`.
+fn phone_taken(e: sqlx::Error, contact: &Contact) -> StoreError {
+    match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Exists {
+            what: format!(
+                "a contact with phone {}",
+                contact.phone.as_deref().unwrap_or_default()
+            ),
+        },
+        _ => unavailable(e),
+    }
 }
 
 pub(super) async fn contact(

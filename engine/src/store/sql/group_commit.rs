@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::contacts::write_contact;
+use super::contacts::{insert_new_contact, write_contact};
 use super::runs::{RecordRow, insert_records, insert_run, update_run};
 use super::{Scope, SqlStore, Tx, unavailable};
 use crate::model::{Contact, Run};
@@ -40,12 +40,18 @@ enum Op {
         event_id: String,
     },
     PutContact(Box<Contact>),
-    /// Takes effect when the event is new; its contact is written only then, and so are the
-    /// runs it starts, when given (the event is then stored processed).
+    /// Takes effect when the event is new; its contact is written only then.
     RecordEvent {
         event: Box<StoredEvent>,
         contact: Option<Box<Contact>>,
-        start: Option<Vec<(Run, Vec<StepRecord>)>>,
+    },
+    /// The first event of a new contact, stored processed with the contact and the runs it
+    /// starts. Takes effect when the event is new and no stored contact has the contact's
+    /// id, phone or email; otherwise leaves no trace.
+    FirstEvent {
+        event: Box<StoredEvent>,
+        contact: Box<Contact>,
+        runs: Vec<(Run, Vec<StepRecord>)>,
     },
 }
 
@@ -147,24 +153,24 @@ impl GroupCommit {
         let op = Op::RecordEvent {
             event: Box::new(event.clone()),
             contact: contact.map(|c| Box::new(c.clone())),
-            start: None,
         };
         self.submit(tenant_id, op).await
     }
 
-    /// [`GroupCommit::record_event`] that also starts `runs` and stores the event processed,
-    /// in the same commit, when the event is new.
-    pub(super) async fn record_event_and_start(
+    /// Stores the first event of a new contact, processed, with the contact and the runs it
+    /// starts; answers false, having stored nothing, when the event or the contact (by id,
+    /// phone or email) is known.
+    pub(super) async fn record_first_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
         contact: &Contact,
         runs: Vec<(Run, Vec<StepRecord>)>,
     ) -> Result<bool, StoreError> {
-        let op = Op::RecordEvent {
+        let op = Op::FirstEvent {
             event: Box::new(event.clone()),
-            contact: Some(Box::new(contact.clone())),
-            start: Some(runs),
+            contact: Box::new(contact.clone()),
+            runs,
         };
         self.submit(tenant_id, op).await
     }
@@ -289,21 +295,31 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                 write_contact(tx, tenant, contact).await?;
                 true
             }
-            Op::RecordEvent {
-                event,
-                contact,
-                start,
-            } => {
-                let new = super::events::insert_event(tx, tenant, event, start.is_some()).await?;
+            Op::RecordEvent { event, contact } => {
+                let new = super::events::insert_event(tx, tenant, event, false).await?;
                 if let (true, Some(contact)) = (new, contact) {
                     write_contact(tx, tenant, contact).await?;
                 }
-                for (run, records) in start.iter().flatten().filter(|_| new) {
+                new
+            }
+            Op::FirstEvent {
+                event,
+                contact,
+                runs,
+            } => {
+                let mut stored = super::events::insert_event(tx, tenant, event, true).await?;
+                if stored && !insert_new_contact(tx, tenant, contact).await? {
+                    // The contact is known after all: the event is taken back, to go the
+                    // general way.
+                    super::events::delete_event(tx, tenant, &event.id).await?;
+                    stored = false;
+                }
+                for (run, records) in runs.iter().filter(|_| stored) {
                     if insert_run(tx, tenant, run).await? {
                         history.extend(rows(tenant, run, records));
                     }
                 }
-                new
+                stored
             }
         };
         took_effect.push(done);

@@ -248,22 +248,16 @@ impl Store for SqlStore {
             events::existing(self, tenant_id, event).await
         }
     }
-    async fn record_event_and_start(
+    async fn record_first_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
         contact: &Contact,
         runs: Vec<(Run, Vec<StepRecord>)>,
-    ) -> Result<EventInsert, StoreError> {
-        let group = self.group()?;
-        if group
-            .record_event_and_start(tenant_id, event, contact, runs)
-            .await?
-        {
-            Ok(EventInsert::Inserted)
-        } else {
-            events::existing(self, tenant_id, event).await
-        }
+    ) -> Result<bool, StoreError> {
+        self.group()?
+            .record_first_event(tenant_id, event, contact, runs)
+            .await
     }
     async fn mark_event_processed(
         &self,
