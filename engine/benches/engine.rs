@@ -111,6 +111,7 @@ fn benches(c: &mut Criterion) {
                     tenant: &tenant,
                     run,
                     contact: ana(),
+                    contact_read: ana(),
                     bindings: base_bindings.clone(),
                     records: Vec::new(),
                     contact_changed: false,

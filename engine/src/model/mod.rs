@@ -1,6 +1,7 @@
 //! Plain data types of the flow language and the runtime: no I/O here.
 
 mod contact;
+mod contact_change;
 mod duration;
 mod event;
 mod flow;
@@ -12,6 +13,7 @@ mod tenant;
 mod trigger;
 
 pub use contact::{Contact, load_phone_metadata};
+pub use contact_change::ContactChange;
 pub use duration::{DURATION_PATTERN, DurationError, DurationUnit, FlowDuration};
 pub use event::Event;
 pub use flow::{Concurrency, ConcurrencyKey, Flow, OnConflict};

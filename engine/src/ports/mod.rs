@@ -19,6 +19,6 @@ pub use listing::{
 };
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
-    EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError, StoredEvent,
-    Transition,
+    EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
+    StoredEvent, Transition,
 };

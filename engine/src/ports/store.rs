@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::AdvanceTask;
-use crate::model::{Contact, Event, Run, RunId, Tenant};
+use crate::model::{Contact, ContactChange, Event, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
 
 /// An outbound message in the outbox: one per send a run made, with the provider's id for it
@@ -74,6 +74,15 @@ impl StoredEvent {
     }
 }
 
+/// The contact an event brings, stored with the event when the event is new.
+#[derive(Debug, Clone, Copy)]
+pub enum EventContact<'a> {
+    /// A contact not stored before.
+    New(&'a Contact),
+    /// A stored contact's change, applied to its latest version (see [`ContactChange`]).
+    Change(&'a str, &'a ContactChange),
+}
+
 /// Whether an event was new.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventInsert {
@@ -122,8 +131,9 @@ pub struct Transition {
     pub run: Run,
     /// Appended to the run's history.
     pub records: Vec<StepRecord>,
-    /// The contact, when a step changed it.
-    pub contact: Option<Contact>,
+    /// What the run's steps changed in its contact, applied to the contact's latest stored
+    /// version (a change made meanwhile, above all an opt-out, is kept).
+    pub contact: Option<ContactChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,16 +158,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates or replaces a contact.
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
+    /// Applies `change` to the contact's latest stored version, atomically, and answers the
+    /// contact as stored. A phone another contact has is `Exists`.
+    async fn change_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        change: &ContactChange,
+    ) -> Result<Contact, StoreError>;
     /// Marks an event as processed: its runs were started, resumed and cancelled.
     async fn mark_event_processed(&self, tenant_id: &str, event_id: &str)
     -> Result<(), StoreError>;
     /// Stores an event, unprocessed, unless `(source, external_id)` was seen before; a new
-    /// event's `contact` (created, or replaced by this version) is stored with it, atomically.
+    /// event's `contact` is stored with it, atomically.
     async fn record_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
-        contact: Option<&Contact>,
+        contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError>;
     /// Stores the first event of a new contact: the event (processed), the contact and the
     /// runs the event starts, in one commit where the store can. Stores nothing and answers

@@ -35,6 +35,8 @@ pub struct RunCx<'a> {
     pub tenant: &'a Tenant,
     pub run: Run,
     pub contact: Contact,
+    /// The contact as the advance read it: what its steps changed is the difference.
+    pub contact_read: Contact,
     pub bindings: Bindings,
     pub records: Vec<StepRecord>,
     pub contact_changed: bool,

@@ -15,7 +15,7 @@ use super::flows::{Deployment, FlowCache};
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::expr::{Bindings, format_time};
-use crate::model::{Contact, OnConflict, Run, RunId, RunStatus, Tenant};
+use crate::model::{Contact, ContactChange, OnConflict, Run, RunId, RunStatus, Tenant};
 use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
 
 /// How long a started call may take before the reconciler treats it as interrupted
@@ -131,6 +131,7 @@ impl Engine {
             flow: &d.flow,
             tenant,
             run,
+            contact_read: contact.clone(),
             contact,
             bindings,
             records: Vec::new(),
@@ -153,7 +154,10 @@ impl Engine {
         }
         let task = AdvanceTask::for_run(tenant_id, &run);
         let status = run.status;
-        let contact = cx.contact_changed.then_some(cx.contact);
+        let contact = cx
+            .contact_changed
+            .then(|| ContactChange::between(&cx.contact_read, &cx.contact))
+            .filter(|change| !change.is_empty());
         self.store
             .apply(
                 tenant_id,

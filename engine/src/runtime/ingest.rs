@@ -17,8 +17,8 @@ use super::engine::{Engine, IngestOutcome};
 use super::record::{Happening, StepRecord};
 use super::start::name_started;
 use crate::error::EngineError;
-use crate::model::{Contact, Event, Run, RunId, RunStatus, Tenant};
-use crate::ports::{AdvanceTask, EventInsert, StoreError, StoredEvent};
+use crate::model::{Contact, ContactChange, Event, Run, RunId, RunStatus, Tenant};
+use crate::ports::{AdvanceTask, EventContact, EventInsert, StoreError, StoredEvent};
 
 /// How often a resume or cancel is retried when a worker moved the run at the same moment.
 const CONFLICT_RETRIES: usize = 5;
@@ -33,13 +33,13 @@ pub fn run_id_for(tenant_id: &str, source: &str, external_id: &str, flow_id: &st
 }
 
 /// How the contact of an ingested event reaches the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ContactWrite {
     /// Stored already (named by id).
     Stored,
-    /// Stored with the event when the event is new: found and merged, this version replaces
-    /// the stored one.
-    Put,
+    /// Stored with the event when the event is new: found stored as `read` and merged, what
+    /// changed is applied to the latest stored version.
+    Put { read: Box<Contact> },
     /// Stored with the event when the event is new; its id was never stored, so it has no
     /// runs to cancel or resume and none are looked for.
     Create,
@@ -99,11 +99,18 @@ impl Engine {
             contact_id: Some(contact_id.to_owned()),
             received_at: now,
         };
-        let new_contact = contact.as_ref().filter(|_| write != ContactWrite::Stored);
-        let inserted = self
-            .store
-            .record_event(tenant_id, &stored, new_contact)
-            .await?;
+        let change = match (&write, &contact) {
+            (ContactWrite::Put { read }, Some(merged)) => {
+                Some(ContactChange::between(read, merged))
+            }
+            _ => None,
+        };
+        let brought = match (&write, &contact, &change) {
+            (ContactWrite::Create, Some(new), _) => Some(EventContact::New(new)),
+            (_, _, Some(change)) => Some(EventContact::Change(contact_id, change)),
+            _ => None,
+        };
+        let inserted = self.store.record_event(tenant_id, &stored, brought).await?;
         let (event_id, replay) = match inserted {
             EventInsert::Inserted => {
                 super::metrics::event_ingested();
@@ -125,8 +132,14 @@ impl Engine {
                 processed: false,
             } => {
                 // The contact of an interrupted first attempt may not have been stored.
-                if let Some(contact) = new_contact {
-                    self.store.put_contact(tenant_id, contact).await?;
+                match brought {
+                    Some(EventContact::New(new)) => self.store.put_contact(tenant_id, new).await?,
+                    Some(EventContact::Change(contact, change)) => {
+                        self.store
+                            .change_contact(tenant_id, contact, change)
+                            .await?;
+                    }
+                    None => {}
                 }
                 (id, true)
             }
@@ -143,7 +156,7 @@ impl Engine {
         let mut wake = Vec::new();
         let active = match write {
             ContactWrite::Create => Vec::new(),
-            ContactWrite::Stored | ContactWrite::Put => {
+            ContactWrite::Stored | ContactWrite::Put { .. } => {
                 self.store.active_runs(tenant_id, contact_id).await?
             }
         };

@@ -242,6 +242,7 @@ fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
         tenant: &tenant,
         run,
         contact: ana(),
+        contact_read: ana(),
         bindings: crate::expr::Bindings::empty(),
         records: Vec::new(),
         contact_changed: false,

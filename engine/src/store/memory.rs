@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use jiff::Timestamp;
 
-use crate::model::{Contact, Run, RunId, Tenant};
+use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
-    StoredEvent, Transition,
+    AdvanceTask, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store,
+    StoreError, StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -33,6 +33,26 @@ struct TenantData {
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
+}
+
+impl TenantData {
+    /// A phone names one contact of a tenant.
+    fn check_phone(&self, contact: &Contact) -> Result<(), StoreError> {
+        let taken = contact.phone.is_some()
+            && self
+                .contacts
+                .values()
+                .any(|c| c.id != contact.id && c.phone == contact.phone);
+        if taken {
+            return Err(StoreError::Exists {
+                what: format!(
+                    "a contact with phone {}",
+                    contact.phone.as_deref().unwrap_or_default()
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Everything in one mutex: simple, and fast enough for the simulator and benchmarks.
@@ -72,20 +92,27 @@ impl Store for MemoryStore {
 
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
-            let phone_taken = contact.phone.is_some()
-                && t.contacts
-                    .values()
-                    .any(|c| c.id != contact.id && c.phone == contact.phone);
-            if phone_taken {
-                return Err(StoreError::Exists {
-                    what: format!(
-                        "a contact with phone {}",
-                        contact.phone.as_deref().unwrap_or_default()
-                    ),
-                });
-            }
+            t.check_phone(contact)?;
             t.contacts.insert(contact.id.clone(), contact.clone());
             Ok(())
+        })
+    }
+
+    async fn change_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        change: &ContactChange,
+    ) -> Result<Contact, StoreError> {
+        self.with(tenant_id, |t| {
+            let stored = t
+                .contacts
+                .get(contact_id)
+                .ok_or_else(|| not_found(format!("contact {contact_id}")))?;
+            let changed = change.apply_to(stored);
+            t.check_phone(&changed)?;
+            t.contacts.insert(changed.id.clone(), changed.clone());
+            Ok(changed)
         })
     }
 
@@ -121,7 +148,7 @@ impl Store for MemoryStore {
         &self,
         tenant_id: &str,
         event: &StoredEvent,
-        contact: Option<&Contact>,
+        contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
         let key = (event.event.source.clone(), event.external_id().to_owned());
         let inserted = self.with(tenant_id, |t| match t.events.get(&key) {
@@ -134,8 +161,18 @@ impl Store for MemoryStore {
                 EventInsert::Inserted
             }
         });
-        if let (EventInsert::Inserted, Some(contact)) = (&inserted, contact) {
-            self.put_contact(tenant_id, contact).await?;
+        match (&inserted, contact) {
+            (EventInsert::Inserted, Some(EventContact::New(contact))) => {
+                self.put_contact(tenant_id, contact).await?;
+            }
+            (EventInsert::Inserted, Some(EventContact::Change(id, change))) => {
+                // A contact deleted meanwhile stays deleted, as in the SQL stores.
+                match self.change_contact(tenant_id, id, change).await {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => {}
         }
         Ok(inserted)
     }
@@ -379,10 +416,13 @@ impl Store for MemoryStore {
                     expected: transition.expected_seq,
                 });
             }
+            let contact_id = transition.run.contact_id.clone();
             *current = transition.run;
             t.records.entry(id).or_default().extend(transition.records);
-            if let Some(contact) = transition.contact {
-                t.contacts.insert(contact.id.clone(), contact);
+            if let Some(change) = transition.contact
+                && let Some(contact) = t.contacts.get_mut(&contact_id)
+            {
+                *contact = change.apply_to(contact);
             }
             Ok(())
         })

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stepwise_engine::model::Contact;
+use stepwise_engine::model::{Contact, ContactChange};
 use stepwise_engine::ports::{ContactFilter, StoreError};
 
 use utoipa::IntoParams;
@@ -106,29 +106,53 @@ async fn create(
         )
         .with_details(json!({ "id": contact.id })));
     }
-    store_contact(&state, tenant, &contact).await?;
+    store_new(&state, tenant, &contact).await?;
     Ok((StatusCode::CREATED, Json(contact)))
 }
 
-/// Stores a contact. A phone another contact has answers 409 `phone_taken`, naming that
-/// contact: a phone number names one contact of a tenant.
-async fn store_contact(state: &AppState, tenant: &str, contact: &Contact) -> Result<(), ApiError> {
+/// The answer to a contact write the store refused: a phone another contact has is 409
+/// `phone_taken`, naming that contact (a phone number names one contact of a tenant).
+async fn refused(state: &AppState, tenant: &str, phone: Option<&str>, e: StoreError) -> ApiError {
+    let StoreError::Exists { what } = e else {
+        return e.into();
+    };
+    let other = match state.listings.contact_by_address(tenant, phone, None).await {
+        Ok(found) => found.map(|c| c.id).unwrap_or_default(),
+        Err(e) => return e.into(),
+    };
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "phone_taken",
+        format!("{what}: contact {other}; two contacts cannot share a phone"),
+    )
+    .with_details(json!({ "contact_id": other }))
+}
+
+/// Stores a new contact.
+async fn store_new(state: &AppState, tenant: &str, contact: &Contact) -> Result<(), ApiError> {
     match state.engine.store.put_contact(tenant, contact).await {
-        Err(StoreError::Exists { what }) => {
-            let phone = contact.phone.as_deref();
-            let other = state
-                .listings
-                .contact_by_address(tenant, phone, None)
-                .await?;
-            let other = other.map(|c| c.id).unwrap_or_default();
-            Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "phone_taken",
-                format!("{what}: contact {other}; two contacts cannot share a phone"),
-            )
-            .with_details(json!({ "contact_id": other })))
-        }
-        stored => Ok(stored?),
+        Err(e) => Err(refused(state, tenant, contact.phone.as_deref(), e).await),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Stores what changed between `read` and `changed` on the contact's latest version, so a
+/// change made meanwhile (an opt-out above all) is kept; answers the contact as stored.
+async fn store_change(
+    state: &AppState,
+    tenant: &str,
+    read: &Contact,
+    changed: &Contact,
+) -> Result<Contact, ApiError> {
+    let change = ContactChange::between(read, changed);
+    match state
+        .engine
+        .store
+        .change_contact(tenant, &read.id, &change)
+        .await
+    {
+        Err(e) => Err(refused(state, tenant, changed.phone.as_deref(), e).await),
+        Ok(stored) => Ok(stored),
     }
 }
 
@@ -158,18 +182,23 @@ pub async fn upsert_contact(
     tenant: &str,
     contact: Contact,
 ) -> Result<(Contact, bool), ApiError> {
-    let (contact, created) = resolve_contact(state, tenant, contact).await?;
-    store_contact(&state, tenant, &contact).await?;
-    Ok((contact, created))
+    match resolve_contact(state, tenant, contact).await? {
+        (contact, None) => {
+            store_new(state, tenant, &contact).await?;
+            Ok((contact, true))
+        }
+        (merged, Some(found)) => Ok((store_change(state, tenant, &found, &merged).await?, false)),
+    }
 }
 
 /// What [`upsert_contact`] would store, without storing it: the contact found by id, else
-/// phone, else email, with `contact` merged in; or `contact` itself, new.
+/// phone, else email, with `contact` merged in, and the stored version found; or `contact`
+/// itself, new, and `None`.
 pub async fn resolve_contact(
     state: &AppState,
     tenant: &str,
     mut contact: Contact,
-) -> Result<(Contact, bool), ApiError> {
+) -> Result<(Contact, Option<Contact>), ApiError> {
     check_named(&contact)?;
     let given_id = !contact.id.is_empty();
     prepare(state, tenant, &mut contact).await?;
@@ -179,15 +208,14 @@ pub async fn resolve_contact(
     } else {
         same_address(state, tenant, &contact).await?
     };
-    let (contact, created) = match existing {
+    Ok(match existing {
         Some(found) => {
             let mut merged = overlay(&found, contact);
-            merged.id = found.id;
-            (merged, false)
+            merged.id.clone_from(&found.id);
+            (merged, Some(found))
         }
-        None => (contact, true),
-    };
-    Ok((contact, created))
+        None => (contact, None),
+    })
 }
 
 /// An inline contact must say who it is.
@@ -295,8 +323,9 @@ async fn update(
         ));
     }
     prepare(&state, tenant, &mut contact).await?;
-    store_contact(&state, tenant, &contact).await?;
-    Ok(Json(contact))
+    Ok(Json(
+        store_change(&state, tenant, &current, &contact).await?,
+    ))
 }
 
 /// Delete a contact; its active runs are cancelled first (editor).

@@ -135,11 +135,12 @@ async fn inline_contact(
         return Ok((contact.id, outcome));
     }
     // Stored by the engine only if the event is not a processed repeat.
-    let (contact, created) = resolve_contact(state, tenant, given).await?;
-    let write = if created {
-        ContactWrite::Create
-    } else {
-        ContactWrite::Put
+    let (contact, found) = resolve_contact(state, tenant, given).await?;
+    let write = match found {
+        None => ContactWrite::Create,
+        Some(read) => ContactWrite::Put {
+            read: Box::new(read),
+        },
     };
     let contact_id = contact.id.clone();
     let outcome = state

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::{contact, new_run, record};
+use crate::model::ContactChange;
 use crate::ports::{Store, StoreError, Transition};
 use crate::runtime::Happening;
 
@@ -37,7 +38,7 @@ pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
                 records: vec![record(Happening::Woke {
                     by: format!("contender{contender}"),
                 })],
-                contact: Some(changed),
+                contact: Some(ContactChange::between(&contact("c1"), &changed)),
             };
             let store = store.clone();
             tasks.spawn(async move { (contender, store.apply("g", transition).await) });
@@ -57,8 +58,10 @@ pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
         (RUNS, RUNS),
         "one winner and one loser per run"
     );
-    for run in &runs {
+    let mut winners = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
         let stored = store.run("g", run.id).await.expect("run");
+        winners.push(format!("run{i}-contender{}", stored.pc - 1));
         assert_eq!(stored.seq, 1, "each run moved once");
         let history = store.records("g", run.id).await.expect("records");
         assert_eq!(history.len(), 1, "only the winner's record is kept");
@@ -71,4 +74,11 @@ pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
             "the record is the one of the state that won"
         );
     }
+    let mut tags = store.contact("g", "c1").await.expect("contact").tags;
+    tags.sort();
+    winners.sort();
+    assert_eq!(
+        tags, winners,
+        "every winner's contact change is kept, and no loser's"
+    );
 }

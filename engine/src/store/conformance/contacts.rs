@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::{at, new_run};
-use crate::model::{Contact, Event, Run};
+use crate::model::{Contact, ContactChange, Event, Run};
 use crate::ports::{EventInsert, Store, StoreError, StoredEvent};
 
 fn with_phone(id: &str, phone: &str) -> Contact {
@@ -139,5 +139,61 @@ async fn assert_known(store: &dyn Store, event: &StoredEvent, contact: &Contact)
         ),
         "{} was not stored",
         contact.id
+    );
+}
+
+pub(super) async fn changes_apply_to_the_latest_contact(store: &dyn Store) {
+    let read = with_phone("k1", "+15125550166");
+    store.put_contact("k", &read).await.expect("put");
+    // Meanwhile the contact opts out and is tagged.
+    let mut meanwhile = read.clone();
+    meanwhile.sms_opt_out = true;
+    meanwhile.tags.push("vip".into());
+    store.put_contact("k", &meanwhile).await.expect("put");
+
+    // A change made from the copy read before: a name, and an opt-out it does not have.
+    let mut mine = read.clone();
+    mine.first_name = Some("Ana".into());
+    let change = ContactChange::between(&read, &mine);
+    let stored = store
+        .change_contact("k", "k1", &change)
+        .await
+        .expect("change");
+    assert_eq!(stored, store.contact("k", "k1").await.expect("contact"));
+    assert_eq!(
+        (
+            stored.first_name.as_deref(),
+            stored.sms_opt_out,
+            stored.tags
+        ),
+        (Some("Ana"), true, vec!["vip".to_owned()]),
+        "the change is made, and what happened meanwhile is kept"
+    );
+
+    store
+        .put_contact("k", &with_phone("k2", "+15125550167"))
+        .await
+        .expect("k2");
+    let mut renumbered = read.clone();
+    renumbered.phone = Some("+15125550167".into());
+    let taken = store
+        .change_contact("k", "k1", &ContactChange::between(&read, &renumbered))
+        .await;
+    assert!(matches!(taken, Err(StoreError::Exists { .. })), "{taken:?}");
+    assert_eq!(
+        store.contact("k", "k1").await.expect("k1").phone.as_deref(),
+        Some("+15125550166"),
+        "a refused change changes nothing"
+    );
+    assert!(matches!(
+        store.change_contact("k", "nobody", &change).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        matches!(
+            store.change_contact("j", "k1", &change).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "another tenant's contact is not found"
     );
 }

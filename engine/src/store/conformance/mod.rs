@@ -12,8 +12,10 @@ pub use concurrent::concurrent_transitions_apply_once;
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::model::{Contact, Event, Run, RunStatus, Tenant, Waiting};
-use crate::ports::{EventInsert, FlowDocument, Store, StoreError, StoredEvent, Transition};
+use crate::model::{Contact, ContactChange, Event, Run, RunStatus, Tenant, Waiting};
+use crate::ports::{
+    EventContact, EventInsert, FlowDocument, Store, StoreError, StoredEvent, Transition,
+};
 use crate::runtime::{Happening, StepRecord};
 
 pub(super) fn at(s: &str) -> Timestamp {
@@ -66,6 +68,7 @@ pub async fn run_all(store: &dyn Store) {
     timers::contacts_page_in_id_order(store).await;
     contacts::a_phone_names_one_contact(store).await;
     contacts::first_events_store_new_contacts_only(store).await;
+    contacts::changes_apply_to_the_latest_contact(store).await;
 }
 
 async fn tenants_and_contacts(store: &dyn Store) {
@@ -171,7 +174,7 @@ async fn events_are_stored_once(store: &dyn Store) {
         ..other_source.clone()
     };
     store
-        .record_event("a", &with_contact, Some(&ana))
+        .record_event("a", &with_contact, Some(EventContact::New(&ana)))
         .await
         .expect("insert with contact");
     let renamed = Contact {
@@ -179,7 +182,7 @@ async fn events_are_stored_once(store: &dyn Store) {
         ..ana.clone()
     };
     store
-        .record_event("a", &with_contact, Some(&renamed))
+        .record_event("a", &with_contact, Some(EventContact::New(&renamed)))
         .await
         .expect("repeat with contact");
     assert_eq!(store.contact("a", "ana").await.expect("stored"), ana);
@@ -280,7 +283,7 @@ async fn transitions_apply_once(store: &dyn Store) {
         expected_seq: 0,
         run: next.clone(),
         records: vec![waiting.clone()],
-        contact: Some(changed.clone()),
+        contact: Some(ContactChange::between(&contact("c1"), &changed)),
     };
     store
         .apply("a", transition.clone())
@@ -303,11 +306,14 @@ async fn transitions_apply_once(store: &dyn Store) {
     );
     assert_eq!(
         store.contact("a", "c1").await.expect("contact").tags,
-        ["hot"],
-        "the contact changed with the run"
+        ["vip", "hot"],
+        "the run's change applies to the latest contact: its tag is added, one set before kept"
     );
     let (read, its_contact) = store.run_and_contact("a", run.id).await.expect("both");
-    assert_eq!((read, its_contact.tags), (next.clone(), vec!["hot".into()]));
+    assert_eq!(
+        (read, its_contact.tags),
+        (next.clone(), vec!["vip".into(), "hot".into()])
+    );
     let active = store.active_runs("a", "c1").await.expect("active");
     assert_eq!(active.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id]);
     let mut done = next.clone();

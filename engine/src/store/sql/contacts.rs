@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
-use crate::model::{Contact, Tenant};
+use crate::model::{Contact, ContactChange, Tenant};
 use crate::ports::StoreError;
 
 pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), StoreError> {
@@ -60,6 +60,50 @@ pub(super) async fn write_contact(
     .await
     .map_err(|e| phone_taken(e, contact))?;
     Ok(())
+}
+
+/// Applies `change` to the contact's latest version inside `tx`, and answers it; a contact
+/// deleted meanwhile stays deleted (`None`).
+pub(super) async fn change_contact_in(
+    tx: &mut Tx,
+    tenant_id: &str,
+    contact_id: &str,
+    change: &ContactChange,
+) -> Result<Option<Contact>, StoreError> {
+    // An UPDATE that changes nothing locks the row until the commit (PostgreSQL) or takes
+    // the write lock (SQLite, which has no FOR UPDATE), and reads it: one statement for both.
+    let row = sqlx::query(
+        "UPDATE contacts SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2 RETURNING doc",
+    )
+    .bind(tenant_id)
+    .bind(contact_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let doc: String = row.try_get("doc").map_err(unavailable)?;
+    let stored: Contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
+    let changed = change.apply_to(&stored);
+    write_contact(tx, tenant_id, &changed).await?;
+    Ok(Some(changed))
+}
+
+pub(super) async fn change_contact(
+    store: &SqlStore,
+    tenant_id: &str,
+    contact_id: &str,
+    change: &ContactChange,
+) -> Result<Contact, StoreError> {
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    let changed = change_contact_in(&mut tx, tenant_id, contact_id, change)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("contact {contact_id}"),
+        })?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(changed)
 }
 
 /// Stores `contact` unless a stored contact has its id or phone (unique), or its email;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::contacts::{insert_new_contact, write_contact};
+use super::contacts::{change_contact_in, insert_new_contact, write_contact};
 use super::runs::{RecordRow, insert_records, insert_run, update_run};
 use super::{Scope, SqlStore, Tx, unavailable};
-use crate::model::{Contact, Run};
-use crate::ports::{StoreError, StoredEvent, Transition};
+use crate::model::{Contact, ContactChange, Run};
+use crate::ports::{EventContact, StoreError, StoredEvent, Transition};
 use crate::runtime::StepRecord;
 
 /// Writes committed together at most (their records go in multi-row inserts).
@@ -40,10 +40,12 @@ enum Op {
         event_id: String,
     },
     PutContact(Box<Contact>),
-    /// Takes effect when the event is new; its contact is written only then.
+    /// Takes effect when the event is new; its contact is written only then: stored when
+    /// new, else its change applied.
     RecordEvent {
         event: Box<StoredEvent>,
         contact: Option<Box<Contact>>,
+        change: Option<(String, ContactChange)>,
     },
     /// The first event of a new contact, stored processed with the contact and the runs it
     /// starts. Takes effect when the event is new and no stored contact has the contact's
@@ -148,11 +150,17 @@ impl GroupCommit {
         &self,
         tenant_id: &str,
         event: &StoredEvent,
-        contact: Option<&Contact>,
+        contact: Option<EventContact<'_>>,
     ) -> Result<bool, StoreError> {
+        let (new, change) = match contact {
+            Some(EventContact::New(c)) => (Some(Box::new(c.clone())), None),
+            Some(EventContact::Change(id, change)) => (None, Some((id.to_owned(), change.clone()))),
+            None => (None, None),
+        };
         let op = Op::RecordEvent {
             event: Box::new(event.clone()),
-            contact: contact.map(|c| Box::new(c.clone())),
+            contact: new,
+            change,
         };
         self.submit(tenant_id, op).await
     }
@@ -260,6 +268,7 @@ async fn write(store: &SqlStore, batch: &[Pending]) -> Result<Vec<bool>, StoreEr
 async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, StoreError> {
     let mut took_effect = Vec::with_capacity(batch.len());
     let mut history: Vec<RecordRow<'_>> = Vec::new();
+    let mut contact_changes = Vec::new();
     for p in batch {
         let tenant = p.tenant_id.as_str();
         let done = match &p.op {
@@ -267,8 +276,8 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                 let done = update_run(tx, tenant, transition).await?;
                 if done {
                     history.extend(rows(tenant, &transition.run, &transition.records));
-                    if let Some(contact) = &transition.contact {
-                        write_contact(tx, tenant, contact).await?;
+                    if let Some(change) = &transition.contact {
+                        contact_changes.push((transition.run.contact_id.as_str(), change));
                     }
                 }
                 done
@@ -295,10 +304,17 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                 write_contact(tx, tenant, contact).await?;
                 true
             }
-            Op::RecordEvent { event, contact } => {
+            Op::RecordEvent {
+                event,
+                contact,
+                change,
+            } => {
                 let new = super::events::insert_event(tx, tenant, event, false).await?;
                 if let (true, Some(contact)) = (new, contact) {
                     write_contact(tx, tenant, contact).await?;
+                }
+                if let (true, Some((contact_id, change))) = (new, change) {
+                    contact_changes.push((contact_id.as_str(), change));
                 }
                 new
             }
@@ -323,6 +339,12 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
             }
         };
         took_effect.push(done);
+    }
+    // Contacts are locked in id order, so that two batches changing the same contacts wait
+    // for each other instead of deadlocking.
+    contact_changes.sort_by_key(|(id, _)| *id);
+    for (contact_id, change) in contact_changes {
+        change_contact_in(tx, batch[0].tenant_id.as_str(), contact_id, change).await?;
     }
     insert_records(tx, &history).await?;
     super::messages::insert_sent(tx, &history).await?;

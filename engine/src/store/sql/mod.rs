@@ -23,10 +23,10 @@ use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
-use crate::model::{Contact, Run, RunId, Tenant};
+use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
-    StoredEvent, Transition,
+    AdvanceTask, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store,
+    StoreError, StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -232,11 +232,19 @@ impl Store for SqlStore {
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
         contacts::contact(self, tenant_id, contact_id).await
     }
+    async fn change_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        change: &ContactChange,
+    ) -> Result<Contact, StoreError> {
+        contacts::change_contact(self, tenant_id, contact_id, change).await
+    }
     async fn record_event(
         &self,
         tenant_id: &str,
         event: &StoredEvent,
-        contact: Option<&Contact>,
+        contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
         if self
             .group()?
