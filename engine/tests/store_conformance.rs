@@ -52,9 +52,78 @@ async fn postgres_conforms() {
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
+    young_tables_get_statistics(&store).await;
     store.pool().close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(admin.pool())
         .await
         .expect("drop database");
+}
+
+/// A young table's statistics are taken by the store's maintenance once it has grown, so that
+/// a lookup by primary key plans as one (see `store/sql/statistics.rs`).
+async fn young_tables_get_statistics(store: &SqlStore) {
+    use stepwise_engine::model::{Event, Run};
+    use stepwise_engine::ports::Store;
+
+    let generic_plan = || async {
+        let mut conn = store.pool().acquire().await.expect("connection");
+        let explain = "SET plan_cache_mode = force_generic_plan; \
+            PREPARE by_id(text, text) AS SELECT state FROM runs WHERE tenant_id = $1 AND id = $2";
+        sqlx::raw_sql(sqlx::AssertSqlSafe(explain))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE by_id('stats', 'x')")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("explain");
+        sqlx::raw_sql("DEALLOCATE by_id; RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .expect("deallocate");
+        plan.join("\n")
+    };
+    for n in 0..400 {
+        let run = Run::start(
+            "stats",
+            "f",
+            1,
+            &format!("c{n}"),
+            Event::new("x", serde_json::json!({})),
+            jiff::Timestamp::now(),
+        );
+        store
+            .create_run("stats", &run, &[])
+            .await
+            .expect("create run");
+    }
+    // The activity statistics reach PostgreSQL's counters within a second or so.
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+    let analyzed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            poll.tick().await;
+            let done = store.maintain().await.expect("maintain");
+            if done.iter().any(|d| d.ends_with(" runs")) {
+                return done;
+            }
+        }
+    })
+    .await
+    .expect("the runs table was analyzed once it had grown");
+    assert!(!analyzed.is_empty());
+    let plan = generic_plan().await;
+    assert!(
+        plan.contains("runs_pkey"),
+        "a lookup by id uses the primary key:\n{plan}"
+    );
+    assert!(
+        !store
+            .maintain()
+            .await
+            .expect("maintain")
+            .iter()
+            .any(|d| d.ends_with(" runs")),
+        "a table analyzed is left alone until it doubles"
+    );
 }

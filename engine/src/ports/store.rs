@@ -288,4 +288,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// re-enqueues when a queue entry was lost. The one method that spans tenants; only the
     /// system's own workers call it.
     async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError>;
+    /// Housekeeping the reconciler asks for every few seconds; answers what it did, for the
+    /// log (SQL stores: planner statistics for young tables).
+    async fn maintain(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
 }

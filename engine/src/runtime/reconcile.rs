@@ -180,6 +180,13 @@ pub async fn reconcile_once(engine: &Engine) -> Result<usize, EngineError> {
     if count > 0 {
         tracing::info!(count, "reconciler re-enqueued overdue runs");
     }
+    // Housekeeping only: a failure is worth a warning, not a failed pass.
+    match engine.store.maintain().await {
+        Ok(done) => done
+            .iter()
+            .for_each(|done| tracing::info!(%done, "store maintenance")),
+        Err(e) => tracing::warn!(error = %e, "store maintenance failed"),
+    }
     Ok(count)
 }
 

@@ -13,6 +13,7 @@ mod messages;
 mod runs;
 mod schedules;
 mod scope;
+mod statistics;
 
 use scope::{APP_ROLE, Scope, TENANT_TABLES, Tx};
 
@@ -378,5 +379,8 @@ impl Store for SqlStore {
     }
     async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {
         runs::due_runs(self, now, limit).await
+    }
+    async fn maintain(&self) -> Result<Vec<String>, StoreError> {
+        self.analyze_young_tables().await
     }
 }
