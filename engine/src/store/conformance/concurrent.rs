@@ -1,12 +1,16 @@
 //! Transitions applied concurrently (as a worker's many advances and event ingestion do, and
 //! as the SQL store commits them in groups): each run moves once per `seq`, losers are told
-//! `Conflict` and leave no history, and every winner's records and contact are kept.
+//! `Conflict` and leave no history, and every winner's records and contact are kept. First
+//! events of new contacts arriving together each keep their own outcome.
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
+use serde_json::json;
+
 use super::{contact, new_run, record};
-use crate::model::ContactChange;
-use crate::ports::{Store, StoreError, Transition};
+use crate::model::{Contact, ContactChange, Event, Run};
+use crate::ports::{Store, StoreError, StoredEvent, Transition};
 use crate::runtime::Happening;
 
 /// Runs started for the check; each gets two competing transitions.
@@ -81,4 +85,92 @@ pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
         tags, winners,
         "every winner's contact change is kept, and no loser's"
     );
+}
+
+/// First events of new contacts arriving together (committed in shared batches where the store
+/// batches) each keep their own outcome: new leads are stored, a phone taken twice at once
+/// makes one contact, a known phone stores nothing, and an event sent four times at once is
+/// stored once.
+pub async fn concurrent_first_events_keep_their_own_outcome(store: Arc<dyn Store>) {
+    store
+        .put_contact("m", &lead("known", "+15125550300"))
+        .await
+        .expect("known contact");
+    let mut cases = Vec::new();
+    for i in 0..20 {
+        cases.push((
+            "new",
+            format!("lead-{i}"),
+            lead(&format!("new{i}"), &format!("+151255504{i:02}")),
+        ));
+    }
+    for i in 0..6 {
+        cases.push((
+            "twin",
+            format!("twin-{i}"),
+            lead(&format!("twin{i}"), "+15125550301"),
+        ));
+    }
+    for i in 0..4 {
+        cases.push((
+            "known",
+            format!("known-{i}"),
+            lead(&format!("k{i}"), "+15125550300"),
+        ));
+        cases.push((
+            "repeat",
+            "once".into(),
+            lead(&format!("rep{i}"), &format!("+151255505{i:02}")),
+        ));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, (kind, external_id, contact)) in cases.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut event = Event::new("lead.created", json!({}));
+            event.external_id = Some(external_id);
+            let stored_event = StoredEvent {
+                id: format!("m-event-{n}"),
+                event,
+                contact_id: Some(contact.id.clone()),
+                received_at: Timestamp::now(),
+            };
+            let run = Run {
+                contact_id: contact.id.clone(),
+                ..new_run("m")
+            };
+            let stored = store
+                .record_first_event("m", &stored_event, &contact, vec![(run.clone(), vec![])])
+                .await
+                .expect("first event");
+            (kind, stored, contact.id, run.id)
+        });
+    }
+    let mut stored_by_kind = std::collections::BTreeMap::<&str, usize>::new();
+    for (kind, stored, contact_id, run_id) in tasks.join_all().await {
+        *stored_by_kind.entry(kind).or_default() += usize::from(stored);
+        assert_eq!(
+            store.contact("m", &contact_id).await.is_ok(),
+            stored,
+            "{contact_id} is stored exactly when its first event is"
+        );
+        assert_eq!(
+            store.run("m", run_id).await.is_ok(),
+            stored,
+            "and so is its run"
+        );
+    }
+    assert_eq!(
+        stored_by_kind,
+        [("known", 0), ("new", 20), ("repeat", 1), ("twin", 1)].into(),
+        "new leads stored; one contact per phone; known phones and repeats store nothing"
+    );
+}
+
+fn lead(id: &str, phone: &str) -> Contact {
+    Contact {
+        id: id.into(),
+        phone: Some(phone.into()),
+        ..Contact::default()
+    }
 }

@@ -7,7 +7,9 @@ mod contacts;
 mod messages;
 mod timers;
 
-pub use concurrent::concurrent_transitions_apply_once;
+pub use concurrent::{
+    concurrent_first_events_keep_their_own_outcome, concurrent_transitions_apply_once,
+};
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -454,6 +456,7 @@ mod tests {
     #[tokio::test]
     async fn the_memory_store_applies_concurrent_transitions_once() {
         let store = std::sync::Arc::new(super::super::MemoryStore::new());
-        super::concurrent_transitions_apply_once(store).await;
+        super::concurrent_transitions_apply_once(store.clone()).await;
+        super::concurrent_first_events_keep_their_own_outcome(store).await;
     }
 }

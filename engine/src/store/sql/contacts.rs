@@ -106,35 +106,6 @@ pub(super) async fn change_contact(
     Ok(changed)
 }
 
-/// Stores `contact` unless a stored contact has its id or phone (unique), or its email;
-/// answers whether it did. The first event of a new contact stores it this way, inside the
-/// event's commit, instead of looking it up first.
-pub(super) async fn insert_new_contact(
-    tx: &mut Tx,
-    tenant_id: &str,
-    contact: &Contact,
-) -> Result<bool, StoreError> {
-    let doc = serde_json::to_string(contact).map_err(|e| corrupt("contact", e))?;
-    // SQLite reads `ON CONFLICT` after `INSERT … SELECT` only when the SELECT has a WHERE.
-    let inserted = sqlx::query(
-        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) \
-         SELECT $1, $2, $3, $4, $5, $6 \
-         WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND email = $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(&contact.id)
-    .bind(contact.phone.clone())
-    .bind(contact.email.clone())
-    .bind(doc)
-    .bind(micros(Timestamp::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
 /// A contact write that broke the one-contact-per-phone rule answers `Exists`.
 fn phone_taken(e: sqlx::Error, contact: &Contact) -> StoreError {
     match e.as_database_error() {

@@ -35,17 +35,6 @@ pub(super) async fn insert_event(
     Ok(inserted == 1)
 }
 
-/// Takes back an event inserted earlier in the same transaction.
-pub(super) async fn delete_event(tx: &mut Tx, tenant_id: &str, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM events WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
 /// The stored copy of an event that was not new.
 pub(super) async fn existing(
     store: &SqlStore,

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::contacts::{change_contact_in, insert_new_contact, write_contact};
+use super::contacts::{change_contact_in, write_contact};
+use super::first_events::{self, FirstEvent};
 use super::runs::{RecordRow, insert_records, insert_run, update_run};
 use super::{Scope, SqlStore, Tx, unavailable};
 use crate::model::{Contact, ContactChange, Run};
@@ -269,7 +270,9 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
     let mut took_effect = Vec::with_capacity(batch.len());
     let mut history: Vec<RecordRow<'_>> = Vec::new();
     let mut contact_changes = Vec::new();
-    for p in batch {
+    // Written together after the loop: (position in the batch, the event).
+    let mut first_events = Vec::new();
+    for (i, p) in batch.iter().enumerate() {
         let tenant = p.tenant_id.as_str();
         let done = match &p.op {
             Op::Apply(transition) => {
@@ -323,22 +326,25 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                 contact,
                 runs,
             } => {
-                let mut stored = super::events::insert_event(tx, tenant, event, true).await?;
-                if stored && !insert_new_contact(tx, tenant, contact).await? {
-                    // The contact is known after all: the event is taken back, to go the
-                    // general way.
-                    super::events::delete_event(tx, tenant, &event.id).await?;
-                    stored = false;
-                }
-                for (run, records) in runs.iter().filter(|_| stored) {
-                    if insert_run(tx, tenant, run).await? {
-                        history.extend(rows(tenant, run, records));
-                    }
-                }
-                stored
+                first_events.push((
+                    i,
+                    FirstEvent {
+                        event,
+                        contact,
+                        runs,
+                    },
+                ));
+                false // until written below
             }
         };
         took_effect.push(done);
+    }
+    if !first_events.is_empty() {
+        let (at, events): (Vec<usize>, Vec<FirstEvent<'_>>) = first_events.into_iter().unzip();
+        let stored = first_events::write(tx, batch[0].tenant_id.as_str(), &events, &mut history);
+        for (i, stored) in at.into_iter().zip(stored.await?) {
+            took_effect[i] = stored;
+        }
     }
     // Contacts are locked in id order, so that two batches changing the same contacts wait
     // for each other instead of deadlocking.

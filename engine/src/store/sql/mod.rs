@@ -6,6 +6,7 @@
 mod access;
 mod contacts;
 mod events;
+mod first_events;
 mod flows;
 mod group_commit;
 mod listing;

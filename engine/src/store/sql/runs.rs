@@ -17,7 +17,7 @@ pub(super) fn status_name(status: RunStatus) -> String {
         .unwrap_or_default()
 }
 
-fn seq(n: u64) -> i64 {
+pub(super) fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -41,26 +41,9 @@ pub(super) async fn insert_records(
 }
 
 async fn insert_chunk(tx: &mut Tx, records: &[RecordRow<'_>]) -> Result<(), StoreError> {
-    let rows: Vec<String> = (0..records.len())
-        .map(|r| {
-            let b = r * 9;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            )
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) VALUES {}",
-        rows.join(", ")
+        super::first_events::placeholders(records.len(), 9)
     );
     // The statement text holds only numbered placeholders; every value is bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
