@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use stepwise_engine::model::Tenant;
-use stepwise_engine::ports::{AccessStore, ApiKey, Role, StoreError};
+use stepwise_engine::ports::{AccessStore, ApiKey, AuditEntry, Role, StoreError};
 
 /// Every key starts with this, so that a leaked key is recognisable (secret scanners).
 pub const KEY_PREFIX: &str = "swk_";
@@ -116,17 +116,16 @@ pub async fn create_tenant(
     check_tenant_id(&tenant.id).map_err(TenantError::Invalid)?;
     check_tenant(&tenant).map_err(TenantError::Invalid)?;
     let (secret, key) = new_key(&tenant.id, "first admin key", Role::Admin);
-    access
-        .create_tenant(&tenant, &key, &digest(&secret))
-        .await?;
-    audit_as_operator(
-        access,
-        &tenant.id,
+    let audit = AuditEntry::now(
+        "operator",
+        None,
         "tenant.create",
         &format!("tenant:{}", tenant.id),
         serde_json::json!({ "name": tenant.name, "admin_key": key.prefix }),
-    )
-    .await;
+    );
+    access
+        .create_tenant(&tenant, &key, &digest(&secret), &audit)
+        .await?;
     Ok((tenant, secret, key))
 }
 
@@ -137,31 +136,15 @@ pub async fn mint_admin_key(
     tenant_id: &str,
 ) -> Result<(String, ApiKey), TenantError> {
     let (secret, key) = new_key(tenant_id, "admin key minted by the operator", Role::Admin);
-    access.create_key(&key, &digest(&secret)).await?;
-    audit_as_operator(
-        access,
-        tenant_id,
+    let audit = AuditEntry::now(
+        "operator",
+        None,
         "key.create",
         &format!("key:{}", key.id),
         serde_json::json!({ "role": "admin", "prefix": key.prefix, "by": "operator" }),
-    )
-    .await;
+    );
+    access.create_key(&key, &digest(&secret), &audit).await?;
     Ok((secret, key))
-}
-
-/// Appends to the tenant's audit log as the platform operator. A failure to write it is
-/// logged: the action it records has happened.
-pub async fn audit_as_operator(
-    access: &dyn AccessStore,
-    tenant_id: &str,
-    action: &str,
-    target: &str,
-    details: serde_json::Value,
-) {
-    let entry = stepwise_engine::ports::AuditEntry::now("operator", None, action, target, details);
-    if let Err(e) = access.append_audit(tenant_id, &entry).await {
-        tracing::error!(error = %e, action, "audit entry not written");
-    }
 }
 
 #[cfg(test)]

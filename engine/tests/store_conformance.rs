@@ -23,6 +23,7 @@ async fn sqlite_conforms() {
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
+    admin_writes_commit_with_their_audit_entries(&store).await;
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
@@ -53,6 +54,7 @@ async fn postgres_conforms() {
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
+    admin_writes_commit_with_their_audit_entries(&store).await;
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
@@ -129,5 +131,92 @@ async fn young_tables_get_statistics(store: &SqlStore) {
             .iter()
             .any(|d| d.ends_with(" runs")),
         "a table analyzed is left alone until it doubles"
+    );
+}
+
+/// An admin write of the access store and the audit entry that records it are stored
+/// together or not at all: an entry that cannot be written (here, a reused id) takes its
+/// action back with it.
+async fn admin_writes_commit_with_their_audit_entries(store: &SqlStore) {
+    use stepwise_engine::model::Tenant;
+    use stepwise_engine::ports::{AccessStore, ApiKey, AuditEntry, Role, StoreError};
+
+    let entry = |id: &str, action: &str| AuditEntry {
+        id: id.into(),
+        ..AuditEntry::now("operator", None, action, "target", serde_json::Value::Null)
+    };
+    let key = |id: &str| ApiKey {
+        id: id.into(),
+        tenant_id: "audited".into(),
+        name: id.into(),
+        role: Role::Admin,
+        prefix: format!("sw_{id}"),
+        created_at: jiff::Timestamp::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let tenant = Tenant {
+        id: "audited".into(),
+        name: "Audited".into(),
+        timezone: "America/Chicago".into(),
+        ..Tenant::default()
+    };
+    store
+        .create_tenant(
+            &tenant,
+            &key("k1"),
+            "digest-1",
+            &entry("a1", "tenant.create"),
+        )
+        .await
+        .expect("tenant");
+
+    let refused = store
+        .create_key(&key("k2"), "digest-2", &entry("a1", "key.create"))
+        .await;
+    assert!(refused.is_err(), "an entry id used twice is refused");
+    let keys = store.keys("audited", None, 10).await.expect("keys");
+    assert_eq!(keys.len(), 1, "the key went with its entry: {keys:?}");
+
+    let refused = store
+        .put_secret(
+            "audited",
+            "token",
+            "sealed",
+            "",
+            &entry("a1", "credential.set"),
+        )
+        .await;
+    assert!(refused.is_err());
+    assert!(store.secrets("audited").await.expect("secrets").is_empty());
+
+    let refused = store
+        .revoke_key(
+            "audited",
+            "k1",
+            jiff::Timestamp::now(),
+            &entry("a1", "key.revoke"),
+        )
+        .await;
+    assert!(refused.is_err());
+    assert!(
+        store.keys("audited", None, 10).await.expect("keys")[0]
+            .revoked_at
+            .is_none()
+    );
+
+    let missing = store
+        .delete_secret("audited", "nothing", &entry("a2", "credential.delete"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    let log = store.audit("audited", None, 10).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["tenant.create"],
+        "only the action that happened is in the log"
     );
 }

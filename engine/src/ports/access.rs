@@ -110,16 +110,24 @@ pub struct SecretInfo {
 
 #[async_trait]
 pub trait AccessStore: Send + Sync + std::fmt::Debug {
-    /// Creates a tenant with its first (admin) key; `Exists` if the id is taken.
+    /// Creates a tenant with its first (admin) key and the audit entry that records it, in
+    /// one transaction; `Exists` if the id is taken.
     async fn create_tenant(
         &self,
         tenant: &Tenant,
         key: &ApiKey,
         digest: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError>;
     /// A page of every tenant in id order (the operator's view).
     async fn tenants(&self, after: Option<&str>, limit: u32) -> Result<Vec<Tenant>, StoreError>;
-    async fn create_key(&self, key: &ApiKey, digest: &str) -> Result<(), StoreError>;
+    /// Stores a new key with the audit entry that records it, in one transaction.
+    async fn create_key(
+        &self,
+        key: &ApiKey,
+        digest: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// The key with this digest, revoked or not, of any tenant: how a request is authenticated.
     async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError>;
     /// A page of the tenant's keys in id order.
@@ -129,12 +137,14 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ApiKey>, StoreError>;
-    /// Revokes a key (again is a no-op); answers the key as it now is.
+    /// Revokes a key (again is a no-op) with its audit entry, in one transaction; answers
+    /// the key as it now is.
     async fn revoke_key(
         &self,
         tenant_id: &str,
         key_id: &str,
         at: Timestamp,
+        audit: &AuditEntry,
     ) -> Result<ApiKey, StoreError>;
     /// Records that a key was used.
     async fn touch_key(
@@ -151,15 +161,22 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError>;
-    /// Creates or replaces a sealed credential.
+    /// Creates or replaces a sealed credential, with its audit entry, in one transaction.
     async fn put_secret(
         &self,
         tenant_id: &str,
         name: &str,
         sealed: &str,
         last4: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError>;
-    async fn delete_secret(&self, tenant_id: &str, name: &str) -> Result<(), StoreError>;
+    /// Removes a credential, with its audit entry, in one transaction.
+    async fn delete_secret(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     async fn secrets(&self, tenant_id: &str) -> Result<Vec<SecretInfo>, StoreError>;
     /// The sealed text of a credential, for the connector that uses it.
     async fn sealed_secret(&self, tenant_id: &str, name: &str) -> Result<String, StoreError>;

@@ -45,15 +45,15 @@ async fn create(
         ));
     }
     let (secret, key) = new_key(caller.tenant(), body.name.trim(), body.role);
-    state.access.create_key(&key, &digest(&secret)).await?;
-    caller
-        .audit(
-            &state,
-            "key.create",
-            &format!("key:{}", key.id),
-            json!({ "name": key.name, "role": key.role, "prefix": key.prefix }),
-        )
-        .await;
+    let audit = caller.audit_entry(
+        "key.create",
+        &format!("key:{}", key.id),
+        json!({ "name": key.name, "role": key.role, "prefix": key.prefix }),
+    );
+    state
+        .access
+        .create_key(&key, &digest(&secret), &audit)
+        .await?;
     let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
     answer["key"] = Value::String(secret);
     Ok((StatusCode::CREATED, Json(answer)))
@@ -93,18 +93,12 @@ async fn revoke(
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
+    // The entry names the key by id; its prefix is in the answer and the key listing.
+    let audit = caller.audit_entry("key.revoke", &format!("key:{id}"), Value::Null);
     let key = state
         .access
-        .revoke_key(caller.tenant(), &id, jiff::Timestamp::now())
+        .revoke_key(caller.tenant(), &id, jiff::Timestamp::now(), &audit)
         .await?;
     state.auth.forget_keys();
-    caller
-        .audit(
-            &state,
-            "key.revoke",
-            &format!("key:{id}"),
-            json!({ "prefix": key.prefix }),
-        )
-        .await;
     Ok(Json(key))
 }

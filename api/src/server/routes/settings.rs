@@ -163,18 +163,11 @@ async fn set_credential(
     } else {
         String::new()
     };
+    let audit = caller.audit_entry("credential.set", &format!("credential:{name}"), Value::Null);
     state
         .access
-        .put_secret(tenant, &name, &sealed, &last4)
+        .put_secret(tenant, &name, &sealed, &last4, &audit)
         .await?;
-    caller
-        .audit(
-            &state,
-            "credential.set",
-            &format!("credential:{name}"),
-            Value::Null,
-        )
-        .await;
     Ok((
         StatusCode::OK,
         Json(json!({ "name": name, "set": true, "last4": last4 })),
@@ -191,14 +184,14 @@ async fn delete_credential(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     check_name(&name)?;
-    state.access.delete_secret(caller.tenant(), &name).await?;
-    caller
-        .audit(
-            &state,
-            "credential.delete",
-            &format!("credential:{name}"),
-            Value::Null,
-        )
-        .await;
+    let audit = caller.audit_entry(
+        "credential.delete",
+        &format!("credential:{name}"),
+        Value::Null,
+    );
+    state
+        .access
+        .delete_secret(caller.tenant(), &name, &audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

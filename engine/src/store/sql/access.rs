@@ -54,6 +54,7 @@ pub(super) async fn create_tenant(
     tenant: &Tenant,
     key: &ApiKey,
     digest: &str,
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
     let mut tx = store.begin(Scope::Tenant(&tenant.id)).await?;
@@ -73,6 +74,7 @@ pub(super) async fn create_tenant(
         });
     }
     insert_key(&mut tx, key, digest).await?;
+    insert_audit(&mut tx, &key.tenant_id, audit).await?;
     tx.commit().await.map_err(unavailable)
 }
 
@@ -101,9 +103,11 @@ pub(super) async fn create_key(
     store: &SqlStore,
     key: &ApiKey,
     digest: &str,
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     let mut tx = store.begin(Scope::Tenant(&key.tenant_id)).await?;
     insert_key(&mut tx, key, digest).await?;
+    insert_audit(&mut tx, &key.tenant_id, audit).await?;
     tx.commit().await.map_err(unavailable)
 }
 
@@ -149,28 +153,34 @@ pub(super) async fn revoke_key(
     tenant_id: &str,
     key_id: &str,
     at: Timestamp,
+    audit: &AuditEntry,
 ) -> Result<ApiKey, StoreError> {
-    store.execute(Scope::Tenant(tenant_id), sqlx::query(
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    sqlx::query(
         "UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
     )
     .bind(micros(at))
     .bind(tenant_id)
-    .bind(key_id)).await?;
+    .bind(key_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
-    store
-        .fetch_optional(
-            Scope::Tenant(tenant_id),
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant_id)
-                .bind(key_id),
-        )
-        .await?
+    let key = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(key_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?
         .as_ref()
         .map(key_from_row)
         .transpose()?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("key {key_id}"),
-        })
+        })?;
+    insert_audit(&mut tx, tenant_id, audit).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(key)
 }
 
 pub(super) async fn touch_key(
@@ -196,7 +206,15 @@ pub(super) async fn append_audit(
     tenant_id: &str,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    store.execute(Scope::Tenant(tenant_id), sqlx::query(
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    insert_audit(&mut tx, tenant_id, entry).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
+/// Appends an audit entry inside the transaction of the action it records, so that the
+/// action and its entry are stored together or not at all.
+async fn insert_audit(tx: &mut Tx, tenant_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query(
         "INSERT INTO audit_log (tenant_id, id, at, actor, key_prefix, action, target, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -207,7 +225,10 @@ pub(super) async fn append_audit(
     .bind(entry.key_prefix.clone())
     .bind(&entry.action)
     .bind(&entry.target)
-    .bind(entry.details.to_string())).await?;
+    .bind(entry.details.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?;
     Ok(())
 }
 
@@ -249,11 +270,12 @@ pub(super) async fn audit(
 pub(super) async fn put_secret(
     store: &SqlStore,
     tenant_id: &str,
-    name: &str,
-    sealed: &str,
-    last4: &str,
+    secret: (&str, &str, &str),
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    store.execute(Scope::Tenant(tenant_id), sqlx::query(
+    let (name, sealed, last4) = secret;
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    sqlx::query(
         "INSERT INTO tenant_secrets (tenant_id, name, sealed, last4, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id, name) DO UPDATE SET sealed = excluded.sealed, last4 = excluded.last4, \
          updated_at = excluded.updated_at",
@@ -262,24 +284,31 @@ pub(super) async fn put_secret(
     .bind(name)
     .bind(sealed)
     .bind(last4)
-    .bind(micros(Timestamp::now()))).await?;
-    Ok(())
+    .bind(micros(Timestamp::now()))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    insert_audit(&mut tx, tenant_id, audit).await?;
+    tx.commit().await.map_err(unavailable)
 }
 
 pub(super) async fn delete_secret(
     store: &SqlStore,
     tenant_id: &str,
     name: &str,
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    let deleted = store
-        .execute(
-            Scope::Tenant(tenant_id),
-            sqlx::query("DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant_id)
-                .bind(name),
-        )
-        .await?;
-    changed_or_not_found(deleted, || format!("credential {name}"))
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    let deleted = sqlx::query("DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+    changed_or_not_found(deleted, || format!("credential {name}"))?;
+    insert_audit(&mut tx, tenant_id, audit).await?;
+    tx.commit().await.map_err(unavailable)
 }
 
 pub(super) async fn secrets(
@@ -325,14 +354,20 @@ impl crate::ports::AccessStore for SqlStore {
         tenant: &Tenant,
         key: &ApiKey,
         digest: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        create_tenant(self, tenant, key, digest).await
+        create_tenant(self, tenant, key, digest, audit).await
     }
     async fn tenants(&self, after: Option<&str>, limit: u32) -> Result<Vec<Tenant>, StoreError> {
         tenants(self, after, limit).await
     }
-    async fn create_key(&self, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
-        create_key(self, key, digest).await
+    async fn create_key(
+        &self,
+        key: &ApiKey,
+        digest: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        create_key(self, key, digest, audit).await
     }
     async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
         key_by_digest(self, digest).await
@@ -350,8 +385,9 @@ impl crate::ports::AccessStore for SqlStore {
         tenant_id: &str,
         key_id: &str,
         at: Timestamp,
+        audit: &AuditEntry,
     ) -> Result<ApiKey, StoreError> {
-        revoke_key(self, tenant_id, key_id, at).await
+        revoke_key(self, tenant_id, key_id, at, audit).await
     }
     async fn touch_key(
         &self,
@@ -378,11 +414,17 @@ impl crate::ports::AccessStore for SqlStore {
         name: &str,
         sealed: &str,
         last4: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        put_secret(self, tenant_id, name, sealed, last4).await
+        put_secret(self, tenant_id, (name, sealed, last4), audit).await
     }
-    async fn delete_secret(&self, tenant_id: &str, name: &str) -> Result<(), StoreError> {
-        delete_secret(self, tenant_id, name).await
+    async fn delete_secret(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        delete_secret(self, tenant_id, name, audit).await
     }
     async fn secrets(&self, tenant_id: &str) -> Result<Vec<SecretInfo>, StoreError> {
         secrets(self, tenant_id).await
