@@ -10,15 +10,11 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::runs::{RecordRow, seq, status_name};
+use super::runs::{RecordRow, insert_runs};
 use super::{Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, Run};
 use crate::ports::{StoreError, StoredEvent};
 use crate::runtime::StepRecord;
-
-/// Runs per INSERT: 13 values each stays well under SQLite's limit of 32,766 bound
-/// parameters, however many flows one event starts.
-const RUNS_PER_INSERT: usize = 500;
 
 /// One first event of a batch.
 pub(super) struct FirstEvent<'a> {
@@ -69,10 +65,8 @@ pub(super) async fn write<'a>(
         .filter(|f| stored(f))
         .flat_map(|f| f.runs.iter())
         .collect();
-    let mut new_runs = HashSet::new();
-    for chunk in runs.chunks(RUNS_PER_INSERT) {
-        new_runs.extend(insert_runs(tx, tenant_id, chunk).await?);
-    }
+    let run_rows: Vec<&Run> = runs.iter().map(|(run, _)| run).collect();
+    let new_runs = insert_runs(tx, tenant_id, &run_rows).await?;
     for (run, records) in runs {
         if new_runs.contains(&run.id.to_string()) {
             history.extend(
@@ -87,7 +81,7 @@ pub(super) async fn write<'a>(
 }
 
 /// Ids (the first column) of the rows a statement answered.
-async fn returned_ids(
+pub(super) async fn returned_ids(
     tx: &mut Tx,
     query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
 ) -> Result<HashSet<String>, StoreError> {
@@ -178,40 +172,4 @@ async fn delete_events(tx: &mut Tx, tenant_id: &str, ids: &[&str]) -> Result<(),
     }
     query.execute(&mut **tx).await.map_err(unavailable)?;
     Ok(())
-}
-
-/// Inserts the runs that are new; answers the ids of those inserted.
-async fn insert_runs(
-    tx: &mut Tx,
-    tenant_id: &str,
-    runs: &[&(Run, Vec<StepRecord>)],
-) -> Result<HashSet<String>, StoreError> {
-    if runs.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let sql = format!(
-        "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, wake_at, \
-         waiting_event, format, state, created_at, updated_at) VALUES {} \
-         ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
-        placeholders(runs.len(), 13)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (run, _) in runs {
-        let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
-        query = query
-            .bind(tenant_id.to_owned())
-            .bind(run.id.to_string())
-            .bind(run.flow_id.clone())
-            .bind(i64::from(run.flow_version))
-            .bind(run.contact_id.clone())
-            .bind(status_name(run.status))
-            .bind(seq(run.seq))
-            .bind(run.wake_at.map(micros))
-            .bind(run.waiting.as_ref().map(|w| w.event.clone()))
-            .bind(i64::from(run.format))
-            .bind(state)
-            .bind(micros(run.started_at))
-            .bind(micros(run.started_at));
-    }
-    returned_ids(tx, query).await
 }

@@ -1,10 +1,13 @@
 //! Runs and their step history in the SQL store. A transition commits the run row, its step
 //! records and a changed contact in one transaction, guarded by `seq`.
 
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::first_events::{placeholders, returned_ids};
 use super::{Scope, SqlStore, Tx, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId, RunStatus};
 use crate::ports::{AdvanceTask, StoreError, Transition};
@@ -17,7 +20,7 @@ pub(super) fn status_name(status: RunStatus) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn seq(n: u64) -> i64 {
+fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -43,7 +46,7 @@ pub(super) async fn insert_records(
 async fn insert_chunk(tx: &mut Tx, records: &[RecordRow<'_>]) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) VALUES {}",
-        super::first_events::placeholders(records.len(), 9)
+        placeholders(records.len(), 9)
     );
     // The statement text holds only numbered placeholders; every value is bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -100,29 +103,49 @@ pub(super) async fn insert_run(
     tenant_id: &str,
     run: &Run,
 ) -> Result<bool, StoreError> {
-    let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
-    let inserted = sqlx::query(
-        "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, wake_at, \
-         waiting_event, format, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (tenant_id, id) DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(run.id.to_string())
-    .bind(&run.flow_id)
-    .bind(i64::from(run.flow_version))
-    .bind(&run.contact_id)
-    .bind(status_name(run.status))
-    .bind(seq(run.seq))
-    .bind(run.wake_at.map(micros))
-    .bind(run.waiting.as_ref().map(|w| w.event.clone()))
-    .bind(i64::from(run.format))
-    .bind(state)
-    .bind(micros(run.started_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
-    Ok(inserted > 0)
+    Ok(!insert_runs(tx, tenant_id, &[run]).await?.is_empty())
+}
+
+/// Runs per INSERT: 13 values each stays well under SQLite's limit of 32,766 bound
+/// parameters, however many flows one event starts.
+const RUNS_PER_INSERT: usize = 500;
+
+/// Inserts the runs that are new, many per statement; answers the ids of those inserted.
+pub(super) async fn insert_runs(
+    tx: &mut Tx,
+    tenant_id: &str,
+    runs: &[&Run],
+) -> Result<HashSet<String>, StoreError> {
+    let mut inserted = HashSet::new();
+    for chunk in runs.chunks(RUNS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO runs (tenant_id, id, flow_id, flow_version, contact_id, status, seq, \
+             wake_at, waiting_event, format, state, created_at, updated_at) VALUES {} \
+             ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+            placeholders(chunk.len(), 13)
+        );
+        // The statement text holds only numbered placeholders; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for run in chunk {
+            let state = serde_json::to_string(run).map_err(|e| corrupt("run", e))?;
+            query = query
+                .bind(tenant_id.to_owned())
+                .bind(run.id.to_string())
+                .bind(run.flow_id.clone())
+                .bind(i64::from(run.flow_version))
+                .bind(run.contact_id.clone())
+                .bind(status_name(run.status))
+                .bind(seq(run.seq))
+                .bind(run.wake_at.map(micros))
+                .bind(run.waiting.as_ref().map(|w| w.event.clone()))
+                .bind(i64::from(run.format))
+                .bind(state)
+                .bind(micros(run.started_at))
+                .bind(micros(run.started_at));
+        }
+        inserted.extend(returned_ids(tx, query).await?);
+    }
+    Ok(inserted)
 }
 
 pub(super) async fn run(
