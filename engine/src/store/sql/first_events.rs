@@ -49,14 +49,25 @@ pub(super) async fn write<'a>(
         .iter()
         .filter(|f| new_events.contains(&f.event.id))
         .collect();
-    let new_contacts = insert_contacts(tx, tenant_id, &with_new_event).await?;
-    let stored = |f: &FirstEvent<'_>| {
-        new_events.contains(&f.event.id) && new_contacts.contains(&f.contact.id)
-    };
+    // Of two first events of one new contact in a batch, the first creates it; the second is
+    // that contact's second event, whose concurrency rules need the general way.
+    let mut seen = HashSet::new();
+    let creators: Vec<&FirstEvent<'a>> = with_new_event
+        .iter()
+        .copied()
+        .filter(|f| seen.insert(f.contact.id.as_str()))
+        .collect();
+    let new_contacts = insert_contacts(tx, tenant_id, &creators).await?;
+    let stored_events: HashSet<&str> = creators
+        .iter()
+        .filter(|f| new_contacts.contains(&f.contact.id))
+        .map(|f| f.event.id.as_str())
+        .collect();
+    let stored = |f: &FirstEvent<'_>| stored_events.contains(f.event.id.as_str());
     // A known contact after all: its event is taken back, to go the general way.
     let taken_back: Vec<&str> = with_new_event
         .iter()
-        .filter(|f| !new_contacts.contains(&f.contact.id))
+        .filter(|f| !stored(f))
         .map(|f| f.event.id.as_str())
         .collect();
     delete_events(tx, tenant_id, &taken_back).await?;
