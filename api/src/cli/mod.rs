@@ -3,6 +3,7 @@
 mod bench;
 mod migrate;
 mod schema;
+mod secret_key;
 mod serve;
 mod simulate;
 mod tenant;
@@ -39,6 +40,8 @@ enum Command {
     Worker(serve::WorkerArgs),
     /// Measure the engine: `bench flow`, `bench api`, `bench workers`, `bench timers`.
     Bench(bench::Args),
+    /// Re-seal every stored credential under a new secret key: `secret-key rotate`.
+    SecretKey(secret_key::Args),
 }
 
 /// Runs the command; the exit code says whether it succeeded.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant(args) => tenant::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Bench(args) => bench::run(args),
+        Command::SecretKey(args) => secret_key::run(args),
     }
 }
 

@@ -6,4 +6,4 @@ mod memory;
 mod sql;
 
 pub use memory::MemoryStore;
-pub use sql::{Backend, DEFAULT_CONNECTIONS, SqlStore};
+pub use sql::{Backend, DEFAULT_CONNECTIONS, SealedCredential, SqlStore};

@@ -5,6 +5,8 @@
 
 mod access;
 mod contacts;
+mod credentials;
+pub use credentials::SealedCredential;
 mod events;
 mod first_events;
 mod flows;
