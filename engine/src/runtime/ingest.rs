@@ -100,8 +100,9 @@ impl Engine {
             received_at: now,
         };
         let change = match (&write, &contact) {
+            // An event that changes nothing about its contact does not rewrite it.
             (ContactWrite::Put { read }, Some(merged)) => {
-                Some(ContactChange::between(read, merged))
+                Some(ContactChange::between(read, merged)).filter(|change| !change.is_empty())
             }
             _ => None,
         };
@@ -135,9 +136,11 @@ impl Engine {
                 match brought {
                     Some(EventContact::New(new)) => self.store.put_contact(tenant_id, new).await?,
                     Some(EventContact::Change(contact, change)) => {
-                        self.store
-                            .change_contact(tenant_id, contact, change)
-                            .await?;
+                        // A contact deleted meanwhile stays deleted, as on the first attempt.
+                        match self.store.change_contact(tenant_id, contact, change).await {
+                            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                     None => {}
                 }

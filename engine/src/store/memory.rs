@@ -132,15 +132,19 @@ impl Store for MemoryStore {
                         || same(&c.phone, &contact.phone)
                         || same(&c.email, &contact.email)
                 });
+            // Event, contact and runs under one lock: one commit, as in the SQL stores.
             if !known {
                 t.events.insert(key, (event.id.clone(), true));
                 t.contacts.insert(contact.id.clone(), contact.clone());
+                for (run, records) in runs {
+                    if !t.runs.contains_key(&run.id) {
+                        t.records.insert(run.id, records);
+                        t.runs.insert(run.id, run);
+                    }
+                }
             }
             !known
         });
-        if stored {
-            self.start_runs(tenant_id, runs, &event.id).await?;
-        }
         Ok(stored)
     }
 
@@ -151,30 +155,33 @@ impl Store for MemoryStore {
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
         let key = (event.event.source.clone(), event.external_id().to_owned());
-        let inserted = self.with(tenant_id, |t| match t.events.get(&key) {
-            Some((id, processed)) => EventInsert::Duplicate {
-                id: id.clone(),
-                processed: *processed,
-            },
-            None => {
-                t.events.insert(key, (event.id.clone(), false));
-                EventInsert::Inserted
+        // One lock for the event and its contact, as one transaction in the SQL stores: a
+        // contact refused (a phone taken) leaves no event behind.
+        self.with(tenant_id, |t| {
+            if let Some((id, processed)) = t.events.get(&key) {
+                return Ok(EventInsert::Duplicate {
+                    id: id.clone(),
+                    processed: *processed,
+                });
             }
-        });
-        match (&inserted, contact) {
-            (EventInsert::Inserted, Some(EventContact::New(contact))) => {
-                self.put_contact(tenant_id, contact).await?;
-            }
-            (EventInsert::Inserted, Some(EventContact::Change(id, change))) => {
-                // A contact deleted meanwhile stays deleted, as in the SQL stores.
-                match self.change_contact(tenant_id, id, change).await {
-                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
+            match contact {
+                Some(EventContact::New(contact)) => {
+                    t.check_phone(contact)?;
+                    t.contacts.insert(contact.id.clone(), contact.clone());
                 }
+                // A contact deleted meanwhile stays deleted, as in the SQL stores.
+                Some(EventContact::Change(id, change)) => {
+                    if let Some(stored) = t.contacts.get(id) {
+                        let changed = change.apply_to(stored);
+                        t.check_phone(&changed)?;
+                        t.contacts.insert(changed.id.clone(), changed);
+                    }
+                }
+                None => {}
             }
-            _ => {}
-        }
-        Ok(inserted)
+            t.events.insert(key, (event.id.clone(), false));
+            Ok(EventInsert::Inserted)
+        })
     }
 
     async fn mark_event_processed(

@@ -112,7 +112,12 @@ async fn create(
 
 /// The answer to a contact write the store refused: a phone another contact has is 409
 /// `phone_taken`, naming that contact (a phone number names one contact of a tenant).
-async fn refused(state: &AppState, tenant: &str, phone: Option<&str>, e: StoreError) -> ApiError {
+pub async fn refused(
+    state: &AppState,
+    tenant: &str,
+    phone: Option<&str>,
+    e: StoreError,
+) -> ApiError {
     let StoreError::Exists { what } = e else {
         return e.into();
     };

@@ -9,14 +9,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use stepwise_engine::error::EngineError;
 use stepwise_engine::model::{Contact, Event, RunId};
+use stepwise_engine::ports::StoreError;
 use stepwise_engine::runtime::{IngestOutcome, run_id_for};
 
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::contacts::{prepared, resolve_contact};
+use super::contacts::{prepared, refused, resolve_contact};
 use crate::server::extract::ApiJson;
 use crate::server::{ApiError, AppState, Editor};
 use stepwise_engine::runtime::ContactWrite;
@@ -142,12 +144,19 @@ async fn inline_contact(
             read: Box::new(read),
         },
     };
-    let contact_id = contact.id.clone();
-    let outcome = state
+    let (contact_id, phone) = (contact.id.clone(), contact.phone.clone());
+    match state
         .engine
         .ingest_with_contact(tenant, contact, write, event)
-        .await?;
-    Ok((contact_id, outcome))
+        .await
+    {
+        Ok(outcome) => Ok((contact_id, outcome)),
+        // A new id with a phone another contact has.
+        Err(EngineError::Store(e @ StoreError::Exists { .. })) => {
+            Err(refused(state, tenant, phone.as_deref(), e).await)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The runs the first copy of an event started: run ids are derived from the event's

@@ -49,13 +49,25 @@ pub(super) async fn write<'a>(
         .iter()
         .filter(|f| new_events.contains(&f.event.id))
         .collect();
-    // Of two first events of one new contact in a batch, the first creates it; the second is
-    // that contact's second event, whose concurrency rules need the general way.
+    // Of two first events of one new contact in a batch (the same id, phone or email), the
+    // first creates it; the second is that contact's second event, whose concurrency rules
+    // need the general way. (The statement below cannot tell: its NOT EXISTS does not see
+    // the rows it inserts itself.)
     let mut seen = HashSet::new();
     let creators: Vec<&FirstEvent<'a>> = with_new_event
         .iter()
         .copied()
-        .filter(|f| seen.insert(f.contact.id.as_str()))
+        .filter(|f| {
+            let c = f.contact;
+            let keys = [
+                Some(("id", &c.id)),
+                c.phone.as_ref().map(|p| ("phone", p)),
+                c.email.as_ref().map(|e| ("email", e)),
+            ];
+            let new = keys.iter().flatten().all(|k| !seen.contains(k));
+            seen.extend(keys.into_iter().flatten());
+            new
+        })
         .collect();
     let new_contacts = insert_contacts(tx, tenant_id, &creators).await?;
     let stored_events: HashSet<&str> = creators

@@ -346,8 +346,10 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
             took_effect[i] = stored;
         }
     }
-    // Contacts are locked in id order, so that two batches changing the same contacts wait
-    // for each other instead of deadlocking.
+    // Changed contacts are locked in id order, so that two batches changing the same contacts
+    // wait for each other rather than deadlock. (Other writes of a batch lock rows in arrival
+    // order; a deadlock PostgreSQL breaks fails the batch, whose writes are then retried
+    // one by one.)
     contact_changes.sort_by_key(|(id, _)| *id);
     for (contact_id, change) in contact_changes {
         change_contact_in(tx, batch[0].tenant_id.as_str(), contact_id, change).await?;

@@ -29,13 +29,15 @@ impl SqlStore {
         if self.backend != Backend::Postgres {
             return Ok(Vec::new()); // SQLite's planner prefers the primary key on its own
         }
-        // The server's own login role owns the tables (it applied the migrations), so it may
-        // read their statistics and analyze them; no tenant rows are read.
+        // The server's own login role owns the tables when it applied the migrations. A table
+        // it does not own is left out: PostgreSQL would skip it with a mere warning, and the
+        // table would look analyzed on every pass. No tenant rows are read.
         let query = format!(
             "SELECT s.relname::text AS name FROM pg_stat_user_tables s \
              JOIN pg_class c ON c.oid = s.relid \
              WHERE s.schemaname = current_schema() AND s.relname IN ({HOT}) \
-             AND c.reltuples < {GROWN} AND s.n_live_tup >= 2 * GREATEST(c.reltuples, 100)"
+             AND c.reltuples < {GROWN} AND s.n_live_tup >= 2 * GREATEST(c.reltuples, 100) \
+             AND pg_has_role(c.relowner, 'USAGE')"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(query))
             .fetch_all(&self.pool)
