@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::{at, new_run};
+use super::{at, contact, new_run, tenant};
 use crate::model::{Contact, ContactChange, Event, Run};
 use crate::ports::{EventInsert, Store, StoreError, StoredEvent};
 
@@ -195,5 +195,27 @@ pub(super) async fn changes_apply_to_the_latest_contact(store: &dyn Store) {
             Err(StoreError::NotFound { .. })
         ),
         "another tenant's contact is not found"
+    );
+}
+
+pub(super) async fn tenants_and_contacts(store: &dyn Store) {
+    store.put_tenant(&tenant("a")).await.expect("put tenant");
+    assert_eq!(
+        store.tenant("a").await.expect("tenant a"),
+        tenant("a"),
+        "a tenant reads back as written"
+    );
+    let mut ana = contact("c1");
+    store.put_contact("a", &ana).await.expect("put contact");
+    ana.tags.push("vip".into());
+    store.put_contact("a", &ana).await.expect("update contact");
+    assert_eq!(
+        store.contact("a", "c1").await.expect("contact"),
+        ana,
+        "a contact update replaces it"
+    );
+    assert!(
+        matches!(store.tenant("zz").await, Err(StoreError::NotFound { .. })),
+        "unknown tenant is NotFound"
     );
 }

@@ -57,7 +57,7 @@ pub(super) fn record(what: Happening) -> StepRecord {
 
 /// Runs every check against `store`, which must be empty.
 pub async fn run_all(store: &dyn Store) {
-    tenants_and_contacts(store).await;
+    contacts::tenants_and_contacts(store).await;
     events_are_stored_once(store).await;
     flow_versions_are_immutable(store).await;
     transitions_apply_once(store).await;
@@ -71,28 +71,6 @@ pub async fn run_all(store: &dyn Store) {
     contacts::a_phone_names_one_contact(store).await;
     contacts::first_events_store_new_contacts_only(store).await;
     contacts::changes_apply_to_the_latest_contact(store).await;
-}
-
-async fn tenants_and_contacts(store: &dyn Store) {
-    store.put_tenant(&tenant("a")).await.expect("put tenant");
-    assert_eq!(
-        store.tenant("a").await.expect("tenant a"),
-        tenant("a"),
-        "a tenant reads back as written"
-    );
-    let mut ana = contact("c1");
-    store.put_contact("a", &ana).await.expect("put contact");
-    ana.tags.push("vip".into());
-    store.put_contact("a", &ana).await.expect("update contact");
-    assert_eq!(
-        store.contact("a", "c1").await.expect("contact"),
-        ana,
-        "a contact update replaces it"
-    );
-    assert!(
-        matches!(store.tenant("zz").await, Err(StoreError::NotFound { .. })),
-        "unknown tenant is NotFound"
-    );
 }
 
 async fn events_are_stored_once(store: &dyn Store) {

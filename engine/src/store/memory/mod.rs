@@ -15,6 +15,8 @@ use crate::ports::{
 };
 use crate::runtime::StepRecord;
 
+mod contacts;
+
 #[derive(Debug, Default)]
 struct FlowData {
     enabled: bool,
@@ -33,26 +35,6 @@ struct TenantData {
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
-}
-
-impl TenantData {
-    /// A phone names one contact of a tenant.
-    fn check_phone(&self, contact: &Contact) -> Result<(), StoreError> {
-        let taken = contact.phone.is_some()
-            && self
-                .contacts
-                .values()
-                .any(|c| c.id != contact.id && c.phone == contact.phone);
-        if taken {
-            return Err(StoreError::Exists {
-                what: format!(
-                    "a contact with phone {}",
-                    contact.phone.as_deref().unwrap_or_default()
-                ),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// Everything in one mutex: simple, and fast enough for the simulator and benchmarks.
@@ -104,16 +86,7 @@ impl Store for MemoryStore {
         contact_id: &str,
         change: &ContactChange,
     ) -> Result<Contact, StoreError> {
-        self.with(tenant_id, |t| {
-            let stored = t
-                .contacts
-                .get(contact_id)
-                .ok_or_else(|| not_found(format!("contact {contact_id}")))?;
-            let changed = change.apply_to(stored);
-            t.check_phone(&changed)?;
-            t.contacts.insert(changed.id.clone(), changed.clone());
-            Ok(changed)
-        })
+        self.with(tenant_id, |t| t.change_contact(contact_id, change))
     }
 
     async fn record_first_event(
@@ -123,29 +96,7 @@ impl Store for MemoryStore {
         contact: &Contact,
         runs: Vec<(Run, Vec<StepRecord>)>,
     ) -> Result<bool, StoreError> {
-        let key = (event.event.source.clone(), event.external_id().to_owned());
-        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-        let stored = self.with(tenant_id, |t| {
-            let known = t.events.contains_key(&key)
-                || t.contacts.values().any(|c| {
-                    c.id == contact.id
-                        || same(&c.phone, &contact.phone)
-                        || same(&c.email, &contact.email)
-                });
-            // Event, contact and runs under one lock: one commit, as in the SQL stores.
-            if !known {
-                t.events.insert(key, (event.id.clone(), true));
-                t.contacts.insert(contact.id.clone(), contact.clone());
-                for (run, records) in runs {
-                    if !t.runs.contains_key(&run.id) {
-                        t.records.insert(run.id, records);
-                        t.runs.insert(run.id, run);
-                    }
-                }
-            }
-            !known
-        });
-        Ok(stored)
+        Ok(self.with(tenant_id, |t| t.record_first_event(event, contact, runs)))
     }
 
     async fn record_event(
@@ -154,34 +105,7 @@ impl Store for MemoryStore {
         event: &StoredEvent,
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
-        let key = (event.event.source.clone(), event.external_id().to_owned());
-        // One lock for the event and its contact, as one transaction in the SQL stores: a
-        // contact refused (a phone taken) leaves no event behind.
-        self.with(tenant_id, |t| {
-            if let Some((id, processed)) = t.events.get(&key) {
-                return Ok(EventInsert::Duplicate {
-                    id: id.clone(),
-                    processed: *processed,
-                });
-            }
-            match contact {
-                Some(EventContact::New(contact)) => {
-                    t.check_phone(contact)?;
-                    t.contacts.insert(contact.id.clone(), contact.clone());
-                }
-                // A contact deleted meanwhile stays deleted, as in the SQL stores.
-                Some(EventContact::Change(id, change)) => {
-                    if let Some(stored) = t.contacts.get(id) {
-                        let changed = change.apply_to(stored);
-                        t.check_phone(&changed)?;
-                        t.contacts.insert(changed.id.clone(), changed);
-                    }
-                }
-                None => {}
-            }
-            t.events.insert(key, (event.id.clone(), false));
-            Ok(EventInsert::Inserted)
-        })
+        self.with(tenant_id, |t| t.record_event(event, contact))
     }
 
     async fn mark_event_processed(
