@@ -3,8 +3,6 @@
 //! where `serve` reads it; the new one from `--new-key-file`, made there (mode 0600) when the
 //! file does not exist. Afterwards the servers start with the new key.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -100,12 +98,6 @@ fn new_key(file: &Path) -> anyhow::Result<(String, bool)> {
         Err(_) => {}
     }
     let key = SecretBox::generate_key();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .with_context(|| format!("cannot create {}", file.display()))?;
-    writeln!(f, "{key}")?;
+    super::serve::write_private_file(file, &key)?;
     Ok((key, true))
 }

@@ -160,6 +160,14 @@ fn secret(
         Err(_) => {}
     }
     let value = generate();
+    write_private_file(file, &value)?;
+    eprintln!("generated {} (set {env} to choose one)", file.display());
+    Ok(Some(value))
+}
+
+/// Writes `value` to a new file only its owner may read (mode 0600); an existing file is an
+/// error, never overwritten.
+pub(super) fn write_private_file(file: &Path, value: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -169,8 +177,7 @@ fn secret(
         .open(file)
         .with_context(|| format!("cannot create {}", file.display()))?;
     writeln!(f, "{value}")?;
-    eprintln!("generated {} (set {env} to choose one)", file.display());
-    Ok(Some(value))
+    Ok(())
 }
 
 fn operator_key() -> String {
