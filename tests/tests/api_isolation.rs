@@ -45,6 +45,19 @@ async fn tenant_b(api: &Client, admin: &str) -> Objects {
         json!({"value": "b-secret-token-9876"}).to_string(),
     )
     .await;
+    let suppressed = api
+        .post(
+            "/v1/suppressions",
+            admin,
+            &json!({"channel": "sms", "address": "+15125550177", "reason": "do not call"}),
+        )
+        .await;
+    assert_eq!(
+        suppressed.status,
+        StatusCode::CREATED,
+        "{}",
+        suppressed.body
+    );
     let run = accepted.body["started"][0].as_str().unwrap().to_owned();
     // Settled before the "before" snapshot: a worker moving it would look like A's doing.
     api.run_until(admin, &run, |r| r["run"]["status"] == "sleeping")
@@ -68,6 +81,7 @@ async fn snapshot(api: &Client, b: &str, o: &Objects) -> Vec<Value> {
         "/v1/settings".to_owned(),
         "/v1/contacts".to_owned(),
         "/v1/runs".to_owned(),
+        "/v1/suppressions".to_owned(),
     ] {
         let answer = api.get(&path, b).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
@@ -191,9 +205,19 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
         "/v1/runs",
         "/v1/messages",
         "/v1/dead-letters",
+        "/v1/suppressions",
     ] {
         assert_eq!(api.count(list, &a).await, 0, "{list}");
     }
+    // A suppresses B's suppressed number on its own list: new there, B's list unchanged.
+    let own = api
+        .post(
+            "/v1/suppressions",
+            &a,
+            &json!({"channel": "sms", "address": "+15125550177"}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
     // A's audit log and key list hold only A's own entries and keys.
     let audit = api.get("/v1/audit?limit=200", &a).await.body.to_string();
     assert!(
@@ -238,6 +262,12 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
             Method::POST,
             "/v1/flows/private/disable",
             empty.clone(),
+            &viewer,
+        ),
+        (
+            Method::POST,
+            "/v1/suppressions",
+            json!({"channel": "email", "address": "x@example.com"}),
             &viewer,
         ),
         (

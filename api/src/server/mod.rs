@@ -1,5 +1,5 @@
 //! The REST API (`/v1`): tenants and keys, settings, flows, contacts, events, runs, the
-//! outbox and the audit log, plus `/healthz` and `/readyz`. Every route but the health
+//! outbox, the suppression list and the audit log, plus `/healthz` and `/readyz`. Every route but the health
 //! checks needs a key; see `docs/api.md` for the role each route needs.
 
 mod auth;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use stepwise_engine::ports::{AccessStore, Listings};
+use stepwise_engine::ports::{AccessStore, Listings, Suppressions};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -40,6 +40,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub access: Arc<dyn AccessStore>,
     pub listings: Arc<dyn Listings>,
+    pub suppressions: Arc<dyn Suppressions>,
     /// Seals provider credentials.
     pub secrets: SecretBox,
     pub auth: Arc<Authenticator>,
@@ -61,7 +62,7 @@ pub struct ApiConfig {
 impl AppState {
     pub fn new<S>(engine: Arc<Engine>, store: Arc<S>, config: ApiConfig) -> Self
     where
-        S: AccessStore + Listings + 'static,
+        S: AccessStore + Listings + Suppressions + 'static,
     {
         let auth = Arc::new(Authenticator::new(
             config.operator_key.as_deref(),
@@ -71,7 +72,8 @@ impl AppState {
         Self {
             engine,
             access: store.clone(),
-            listings: store,
+            listings: store.clone(),
+            suppressions: store,
             secrets: config.secret_key,
             auth,
             metrics: config.metrics,

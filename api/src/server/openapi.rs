@@ -41,6 +41,7 @@ pub struct ErrorDetail {
         (name = "contacts", description = "The people a tenant talks to"),
         (name = "events", description = "What starts, resumes and cancels runs"),
         (name = "runs", description = "Runs, dead letters and the message outbox"),
+        (name = "suppressions", description = "Addresses the tenant must not message"),
         (name = "audit", description = "The audit log of admin actions"),
         (name = "health", description = "Liveness and readiness"),
     )

@@ -1,6 +1,6 @@
 //! The engine's seams, each a trait with its contract in its module doc: the store (durable
 //! state), the queue (when to look at a run), the clock, and connectors (outside systems);
-//! and, for the admin API, access control and listings.
+//! and, for the admin API, access control, listings and the suppression list.
 
 mod access;
 mod clock;
@@ -8,6 +8,7 @@ mod connector;
 mod listing;
 mod queue;
 mod store;
+mod suppressions;
 
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
 pub use clock::{Clock, SystemClock, VirtualClock};
@@ -22,3 +23,4 @@ pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
     StoredEvent, Transition,
 };
+pub use suppressions::{Suppression, SuppressionFilter, Suppressions, opted_out_addresses};

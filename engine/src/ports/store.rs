@@ -4,6 +4,9 @@
 //! tenant's run answers `NotFound`. [`Store::apply`] commits a run's new state and its step
 //! records (and a changed contact) in one transaction, and only if the stored `seq` still
 //! equals `expected_seq`: a transition applies exactly once, whoever else raced for it.
+//! Contacts are read with the suppression list (see [`super::Suppressions`]): a contact stored
+//! with an opt-out puts its address on it, and a contact whose address is on it reads as
+//! opted out.
 
 use async_trait::async_trait;
 use jiff::Timestamp;

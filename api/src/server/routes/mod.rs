@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod runs;
 mod settings;
+mod suppressions;
 mod tenants;
 
 use utoipa::OpenApi;
@@ -30,4 +31,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(contacts::router())
         .merge(events::router())
         .merge(runs::router())
+        .merge(suppressions::router())
 }

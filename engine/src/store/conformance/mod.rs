@@ -5,6 +5,7 @@
 mod concurrent;
 mod contacts;
 mod messages;
+mod suppressions;
 mod timers;
 
 pub use concurrent::{
@@ -71,6 +72,7 @@ pub async fn run_all(store: &dyn Store) {
     contacts::a_phone_names_one_contact(store).await;
     contacts::first_events_store_new_contacts_only(store).await;
     contacts::changes_apply_to_the_latest_contact(store).await;
+    suppressions::opt_outs_outlive_their_contacts(store).await;
 }
 
 async fn events_are_stored_once(store: &dyn Store) {

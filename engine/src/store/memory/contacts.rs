@@ -1,12 +1,36 @@
 //! Contacts and the events that bring them, in the memory store: each write happens under the
-//! store's one lock, as one transaction does in the SQL stores.
+//! store's one lock, as one transaction does in the SQL stores. Contacts' opt-outs go on the
+//! suppression list, and reads answer a suppressed address as opted out.
 
 use super::{TenantData, not_found};
 use crate::model::{Contact, ContactChange, Run};
-use crate::ports::{EventContact, EventInsert, StoreError, StoredEvent};
+use crate::ports::{
+    Channel, EventContact, EventInsert, StoreError, StoredEvent, opted_out_addresses,
+};
 use crate::runtime::StepRecord;
 
 impl TenantData {
+    /// Stores a contact and puts its opt-outs on the suppression list.
+    pub(super) fn store_contact(&mut self, contact: Contact) {
+        for (channel, address) in opted_out_addresses(&contact) {
+            self.suppressed.insert((channel, address.to_owned()));
+        }
+        self.contacts.insert(contact.id.clone(), contact);
+    }
+
+    /// A stored contact as reads answer it: opted out where its address is suppressed.
+    pub(super) fn read_contact(&self, contact_id: &str) -> Option<Contact> {
+        let mut contact = self.contacts.get(contact_id)?.clone();
+        let on_list = |channel, address: &Option<String>| {
+            address
+                .as_ref()
+                .is_some_and(|a| self.suppressed.contains(&(channel, a.clone())))
+        };
+        contact.sms_opt_out |= on_list(Channel::Sms, &contact.phone);
+        contact.email_opt_out |= on_list(Channel::Email, &contact.email);
+        Some(contact)
+    }
+
     /// A phone names one contact of a tenant.
     pub(super) fn check_phone(&self, contact: &Contact) -> Result<(), StoreError> {
         let taken = contact.phone.is_some()
@@ -36,8 +60,9 @@ impl TenantData {
             .ok_or_else(|| not_found(format!("contact {contact_id}")))?;
         let changed = change.apply_to(stored);
         self.check_phone(&changed)?;
-        self.contacts.insert(changed.id.clone(), changed.clone());
-        Ok(changed)
+        self.store_contact(changed);
+        self.read_contact(contact_id)
+            .ok_or_else(|| not_found(format!("contact {contact_id}")))
     }
 
     /// The event, its contact and its runs, unless the event or the contact is known.
@@ -59,7 +84,7 @@ impl TenantData {
             return false;
         }
         self.events.insert(key, (event.id.clone(), true));
-        self.contacts.insert(contact.id.clone(), contact.clone());
+        self.store_contact(contact.clone());
         for (run, records) in runs {
             if !self.runs.contains_key(&run.id) {
                 self.records.insert(run.id, records);
@@ -86,7 +111,7 @@ impl TenantData {
         match contact {
             Some(EventContact::New(contact)) => {
                 self.check_phone(contact)?;
-                self.contacts.insert(contact.id.clone(), contact.clone());
+                self.store_contact(contact.clone());
             }
             // A contact deleted meanwhile stays deleted, as in the SQL stores.
             Some(EventContact::Change(id, change)) if self.contacts.contains_key(id) => {

@@ -35,6 +35,8 @@ struct TenantData {
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
+    /// The suppression list: (channel, address).
+    suppressed: std::collections::HashSet<(crate::ports::Channel, String)>,
 }
 
 /// Everything in one mutex: simple, and fast enough for the simulator and benchmarks.
@@ -75,7 +77,7 @@ impl Store for MemoryStore {
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
             t.check_phone(contact)?;
-            t.contacts.insert(contact.id.clone(), contact.clone());
+            t.store_contact(contact.clone());
             Ok(())
         })
     }
@@ -227,9 +229,9 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Contact>, StoreError> {
         let mut contacts: Vec<Contact> = self.with(tenant_id, |t| {
             t.contacts
-                .values()
-                .filter(|c| after.is_none_or(|a| c.id.as_str() > a))
-                .cloned()
+                .keys()
+                .filter(|id| after.is_none_or(|a| id.as_str() > a))
+                .filter_map(|id| t.read_contact(id))
                 .collect()
         });
         contacts.sort_by(|a, b| a.id.cmp(&b.id));
@@ -309,7 +311,7 @@ impl Store for MemoryStore {
     }
 
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
-        self.with(tenant_id, |t| t.contacts.get(contact_id).cloned())
+        self.with(tenant_id, |t| t.read_contact(contact_id))
             .ok_or_else(|| not_found(format!("contact {contact_id}")))
     }
 
@@ -351,9 +353,9 @@ impl Store for MemoryStore {
             *current = transition.run;
             t.records.entry(id).or_default().extend(transition.records);
             if let Some(change) = transition.contact
-                && let Some(contact) = t.contacts.get_mut(&contact_id)
+                && let Some(contact) = t.contacts.get(&contact_id)
             {
-                *contact = change.apply_to(contact);
+                t.store_contact(change.apply_to(contact));
             }
             Ok(())
         })

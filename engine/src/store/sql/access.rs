@@ -213,7 +213,11 @@ pub(super) async fn append_audit(
 
 /// Appends an audit entry inside the transaction of the action it records, so that the
 /// action and its entry are stored together or not at all.
-async fn insert_audit(tx: &mut Tx, tenant_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+pub(super) async fn insert_audit(
+    tx: &mut Tx,
+    tenant_id: &str,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, id, at, actor, key_prefix, action, target, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

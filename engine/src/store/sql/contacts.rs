@@ -1,11 +1,13 @@
-//! Tenants and contacts in the SQL store.
+//! Tenants and contacts in the SQL store. Contacts are read with the suppression list: a
+//! suppressed phone or email reads as opted out.
 
 use jiff::Timestamp;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, ContactChange, Tenant};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Suppression, opted_out_addresses};
 
 pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
@@ -59,7 +61,50 @@ pub(super) async fn write_contact(
     .execute(&mut **tx)
     .await
     .map_err(|e| phone_taken(e, contact))?;
+    record_opt_outs(tx, tenant_id, contact).await
+}
+
+/// Puts the contact's opt-outs on the suppression list, unless they are there already.
+pub(super) async fn record_opt_outs(
+    tx: &mut Tx,
+    tenant_id: &str,
+    contact: &Contact,
+) -> Result<(), StoreError> {
+    for (channel, address) in opted_out_addresses(contact) {
+        sqlx::query(
+            "INSERT INTO suppressions (tenant_id, channel, address, reason, contact_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(channel.as_str())
+        .bind(address)
+        .bind(Suppression::OPT_OUT)
+        .bind(&contact.id)
+        .bind(micros(Timestamp::now()))
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    }
     Ok(())
+}
+
+/// What a contact is read from, for a query over `contacts` (unaliased): its document and how
+/// many suppressions name its phone and its email.
+pub(super) const CONTACT_COLUMNS: &str = "contacts.doc, \
+    (SELECT COUNT(*) FROM suppressions s WHERE s.tenant_id = contacts.tenant_id \
+     AND s.channel = 'sms' AND s.address = contacts.phone) AS sms_suppressed, \
+    (SELECT COUNT(*) FROM suppressions s WHERE s.tenant_id = contacts.tenant_id \
+     AND s.channel = 'email' AND s.address = contacts.email) AS email_suppressed";
+
+/// The contact in a row of [`CONTACT_COLUMNS`]: opted out where its address is suppressed.
+pub(super) fn contact_of(row: &AnyRow) -> Result<Contact, StoreError> {
+    let doc: String = row.try_get("doc").map_err(unavailable)?;
+    let mut contact: Contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
+    let sms: i64 = row.try_get("sms_suppressed").map_err(unavailable)?;
+    let email: i64 = row.try_get("email_suppressed").map_err(unavailable)?;
+    contact.sms_opt_out |= sms > 0;
+    contact.email_opt_out |= email > 0;
+    Ok(contact)
 }
 
 /// Applies `change` to the contact's latest version inside `tx`, and answers it; a contact
@@ -97,13 +142,21 @@ pub(super) async fn change_contact(
     change: &ContactChange,
 ) -> Result<Contact, StoreError> {
     let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
-    let changed = change_contact_in(&mut tx, tenant_id, contact_id, change)
+    change_contact_in(&mut tx, tenant_id, contact_id, change)
         .await?
         .ok_or_else(|| StoreError::NotFound {
             what: format!("contact {contact_id}"),
         })?;
+    // Read back as every read answers it: a new phone may be a suppressed one.
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(contact_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
-    Ok(changed)
+    contact_of(&row)
 }
 
 /// A contact write that broke the one-contact-per-phone rule answers `Exists`.
@@ -124,10 +177,11 @@ pub(super) async fn contact(
     tenant_id: &str,
     contact_id: &str,
 ) -> Result<Contact, StoreError> {
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2");
     let row = store
         .fetch_optional(
             Scope::Tenant(tenant_id),
-            sqlx::query("SELECT doc FROM contacts WHERE tenant_id = $1 AND id = $2")
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(tenant_id)
                 .bind(contact_id),
         )
@@ -135,6 +189,5 @@ pub(super) async fn contact(
         .ok_or_else(|| StoreError::NotFound {
             what: format!("contact {contact_id}"),
         })?;
-    let doc: String = row.try_get("doc").map_err(unavailable)?;
-    serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))
+    contact_of(&row)
 }

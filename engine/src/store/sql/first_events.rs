@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
+use super::contacts::record_opt_outs;
 use super::runs::{RecordRow, insert_runs};
 use super::{Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, Run};
@@ -70,6 +71,11 @@ pub(super) async fn write<'a>(
         })
         .collect();
     let new_contacts = insert_contacts(tx, tenant_id, &creators).await?;
+    for f in &creators {
+        if new_contacts.contains(&f.contact.id) {
+            record_opt_outs(tx, tenant_id, f.contact).await?;
+        }
+    }
     let stored_events: HashSet<&str> = creators
         .iter()
         .filter(|f| new_contacts.contains(&f.contact.id))

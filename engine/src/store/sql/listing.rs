@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::contacts::{CONTACT_COLUMNS, contact_of};
 use super::runs::status_name;
 use super::{Scope, SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId};
@@ -14,21 +15,21 @@ use crate::ports::{
 };
 
 /// A bound value of a query built at run time.
-enum Arg {
+pub(super) enum Arg {
     Text(String),
     Int(i64),
 }
 
 /// `SELECT … WHERE tenant_id = $1 AND …`, with a placeholder per condition: filters are
 /// added only when set, so that no backend has to infer the type of a NULL parameter.
-struct Query {
+pub(super) struct Query {
     tenant_id: String,
     sql: String,
     args: Vec<Arg>,
 }
 
 impl Query {
-    fn new(select: &str, tenant_id: &str) -> Self {
+    pub(super) fn new(select: &str, tenant_id: &str) -> Self {
         Self {
             tenant_id: tenant_id.to_owned(),
             sql: format!("{select} WHERE tenant_id = $1"),
@@ -43,7 +44,7 @@ impl Query {
     }
 
     /// Adds ` AND <column> <op> <arg>`.
-    fn and(&mut self, column: &str, op: &str, arg: Arg) -> &mut Self {
+    pub(super) fn and(&mut self, column: &str, op: &str, arg: Arg) -> &mut Self {
         let p = self.arg(arg);
         self.sql.push_str(&format!(" AND {column} {op} {p}"));
         self
@@ -51,20 +52,31 @@ impl Query {
 
     /// Newest first, strictly after `cursor`, `limit` rows.
     fn newest_first(&mut self, cursor: Option<&TimeCursor>, limit: u32) -> &mut Self {
+        self.newest_first_by("id", cursor, limit)
+    }
+
+    /// Newest first, ties broken by the expression `id`, strictly after `cursor`.
+    pub(super) fn newest_first_by(
+        &mut self,
+        id: &str,
+        cursor: Option<&TimeCursor>,
+        limit: u32,
+    ) -> &mut Self {
         if let Some(c) = cursor {
             let at = self.arg(Arg::Int(micros(c.at)));
-            let id = self.arg(Arg::Text(c.id.clone()));
+            let after = self.arg(Arg::Text(c.id.clone()));
             self.sql.push_str(&format!(
-                " AND (created_at < {at} OR (created_at = {at} AND id < {id}))"
+                " AND (created_at < {at} OR (created_at = {at} AND {id} < {after}))"
             ));
         }
         let limit = self.arg(Arg::Int(i64::from(limit)));
-        self.sql
-            .push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+        self.sql.push_str(&format!(
+            " ORDER BY created_at DESC, {id} DESC LIMIT {limit}"
+        ));
         self
     }
 
-    async fn fetch(self, store: &SqlStore) -> Result<Vec<AnyRow>, StoreError> {
+    pub(super) async fn fetch(self, store: &SqlStore) -> Result<Vec<AnyRow>, StoreError> {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(self.sql));
         for arg in self.args {
             query = match arg {
@@ -250,11 +262,6 @@ pub(super) fn message(row: &AnyRow) -> Result<Message, StoreError> {
     })
 }
 
-fn contact(row: &AnyRow) -> Result<Contact, StoreError> {
-    let doc: String = row.try_get("doc").map_err(unavailable)?;
-    serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))
-}
-
 pub(super) async fn list_contacts(
     store: &SqlStore,
     tenant_id: &str,
@@ -262,7 +269,10 @@ pub(super) async fn list_contacts(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Contact>, StoreError> {
-    let mut q = Query::new("SELECT doc FROM contacts", tenant_id);
+    let mut q = Query::new(
+        &format!("SELECT {CONTACT_COLUMNS} FROM contacts"),
+        tenant_id,
+    );
     if let Some(phone) = &filter.phone {
         q.and("phone", "=", Arg::Text(phone.clone()));
     }
@@ -272,7 +282,7 @@ pub(super) async fn list_contacts(
     q.and("id", ">", Arg::Text(after.unwrap_or("").to_owned()));
     let limit = q.arg(Arg::Int(i64::from(limit)));
     q.sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
-    q.fetch(store).await?.iter().map(contact).collect()
+    q.fetch(store).await?.iter().map(contact_of).collect()
 }
 
 pub(super) async fn contact_by_address(
@@ -283,11 +293,14 @@ pub(super) async fn contact_by_address(
 ) -> Result<Option<Contact>, StoreError> {
     for (column, value) in [("phone", phone), ("email", email)] {
         let Some(value) = value else { continue };
-        let mut q = Query::new("SELECT doc FROM contacts", tenant_id);
+        let mut q = Query::new(
+            &format!("SELECT {CONTACT_COLUMNS} FROM contacts"),
+            tenant_id,
+        );
         q.and(column, "=", Arg::Text(value.to_owned()));
         q.sql.push_str(" ORDER BY id LIMIT 1");
         if let Some(row) = q.fetch(store).await?.first() {
-            return contact(row).map(Some);
+            return contact_of(row).map(Some);
         }
     }
     Ok(None)

@@ -17,6 +17,7 @@ mod runs;
 mod schedules;
 mod scope;
 mod statistics;
+mod suppressions;
 
 use scope::{APP_ROLE, Scope, TENANT_TABLES, Tx};
 
@@ -190,7 +191,8 @@ impl SqlStore {
             _ => format!(
                 "CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; GRANT {APP_ROLE} TO {login}; \
                  GRANT USAGE ON SCHEMA public TO {APP_ROLE}; GRANT SELECT, INSERT, UPDATE, DELETE ON \
-                 {TENANT_TABLES} TO {APP_ROLE}; REVOKE UPDATE, DELETE ON audit_log FROM {APP_ROLE};"
+                 {TENANT_TABLES} TO {APP_ROLE}; REVOKE UPDATE, DELETE ON audit_log FROM {APP_ROLE}; \
+                 GRANT SELECT, INSERT ON suppressions TO {APP_ROLE};"
             ),
         };
         Err(StoreError::Unavailable(format!(

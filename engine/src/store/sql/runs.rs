@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::contacts::contact_of;
 use super::first_events::{placeholders, returned_ids};
 use super::{Scope, SqlStore, Tx, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId, RunStatus};
@@ -169,24 +170,31 @@ pub(super) async fn run_and_contact(
     tenant_id: &str,
     run_id: RunId,
 ) -> Result<(Run, Contact), StoreError> {
-    // A subquery on the contact's primary key, not a join: on a young table the planner may
-    // join by scanning every contact.
+    // Subqueries on the contact's primary key, not a join: on a young table the planner may
+    // join by scanning every contact. The contact reads as `CONTACT_COLUMNS` reads it.
     let row = run_row(
         store,
         tenant_id,
         run_id,
         "SELECT r.state, (SELECT c.doc FROM contacts c \
-         WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS doc \
+         WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS doc, \
+         (SELECT COUNT(*) FROM contacts c JOIN suppressions s ON s.tenant_id = c.tenant_id \
+          AND s.channel = 'sms' AND s.address = c.phone \
+          WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS sms_suppressed, \
+         (SELECT COUNT(*) FROM contacts c JOIN suppressions s ON s.tenant_id = c.tenant_id \
+          AND s.channel = 'email' AND s.address = c.email \
+          WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS email_suppressed \
          FROM runs r WHERE r.tenant_id = $1 AND r.id = $2",
     )
     .await?;
     let run = run_of(&row)?;
     let doc: Option<String> = row.try_get("doc").map_err(unavailable)?;
-    let doc = doc.ok_or_else(|| StoreError::NotFound {
-        what: format!("contact {}", run.contact_id),
-    })?;
-    let contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
-    Ok((run, contact))
+    if doc.is_none() {
+        return Err(StoreError::NotFound {
+            what: format!("contact {}", run.contact_id),
+        });
+    }
+    Ok((run, contact_of(&row)?))
 }
 
 /// The one row `sql` (taking tenant and run id) finds, or "not found".

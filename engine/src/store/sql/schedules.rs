@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{Scope, SqlStore, corrupt, micros, time_column, unavailable};
+use super::contacts::{CONTACT_COLUMNS, contact_of};
+use super::{Scope, SqlStore, micros, time_column, unavailable};
 use crate::model::Contact;
 use crate::ports::{Schedule, StoreError};
 
@@ -67,20 +68,16 @@ pub(super) async fn contacts(
     let rows = store
         .fetch_all(
             Scope::Tenant(tenant_id),
-            sqlx::query(
-                "SELECT doc FROM contacts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND id > $2 \
+                 ORDER BY id LIMIT $3"
+            )))
             .bind(tenant_id)
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit)),
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            let doc: String = row.try_get("doc").map_err(unavailable)?;
-            serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))
-        })
-        .collect()
+    rows.iter().map(contact_of).collect()
 }
 
 pub(super) async fn last_run_started(
