@@ -1,7 +1,8 @@
 //! A phone number names one contact of a tenant, on the real binary and both backends: the
 //! same new lead sent many times at once becomes one contact, and neither creating nor
 //! changing a contact can take a phone another contact has (409 `phone_taken`, nothing
-//! changed).
+//! changed). Simultaneous creations of one id store one contact; simultaneous upserts of one
+//! new phone make one contact holding every upsert's data.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -89,6 +90,51 @@ async fn one_contact_per_phone(backend: &Backend, dir: &std::path::Path) {
     );
     let ben_now = api.get("/v1/contacts/ben", &key).await.body;
     assert_eq!(ben_now["phone"], "+15125550178", "ben keeps his phone");
+
+    // Eight creations of one id at once: one is stored, the others are told it exists.
+    // Eight upserts of one new phone at once: one creates it, the others merge into it.
+    let mut sends = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let (api, key) = (api.clone(), key.clone());
+        sends.spawn(async move {
+            if n < 8 {
+                let body = json!({"id": "cy", "first_name": format!("Cy {n}")});
+                api.post("/v1/contacts", &key, &body).await
+            } else {
+                let body = json!({"phone": "+15125550179", "tags": [format!("t{n}")]});
+                api.post("/v1/contacts/upsert", &key, &body).await
+            }
+        });
+    }
+    let answers = sends.join_all().await;
+    let statuses = |range: std::ops::Range<usize>| {
+        let mut s: Vec<u16> = answers[range].iter().map(|a| a.status.as_u16()).collect();
+        s.sort_unstable();
+        s
+    };
+    assert_eq!(statuses(0..8), [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert!(
+        answers[..8]
+            .iter()
+            .all(|a| a.status == StatusCode::CREATED || a.code() == "contact_exists")
+    );
+    assert_eq!(statuses(8..16), [200, 200, 200, 200, 200, 200, 200, 201]);
+    let winner = answers[..8]
+        .iter()
+        .find(|a| a.status == StatusCode::CREATED)
+        .unwrap();
+    let cy = api.get("/v1/contacts/cy", &key).await.body;
+    assert_eq!(
+        cy["first_name"], winner.body["first_name"],
+        "the first is kept"
+    );
+    let merged = api.get("/v1/contacts?phone=5125550179", &key).await.body;
+    assert_eq!(merged["data"].as_array().unwrap().len(), 1, "{merged}");
+    assert_eq!(
+        merged["data"][0]["tags"].as_array().unwrap().len(),
+        8,
+        "every upsert's tag is kept: {merged}"
+    );
 
     // Another tenant may know the same phone as a contact of its own.
     let other = api.tenant("other").await;

@@ -160,6 +160,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
     /// Creates or replaces a contact.
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
+    /// Creates a contact, never replacing one: `Exists` when a stored contact has its id or
+    /// its phone, and then nothing is stored. Of two creations of one id at once, one wins.
+    async fn create_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
     /// Applies `change` to the contact's latest stored version, atomically, and answers the
     /// contact as stored. A phone another contact has is `Exists`.

@@ -89,23 +89,6 @@ async fn create(
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
     let tenant = caller.tenant();
     prepare(&state, tenant, &mut contact).await?;
-    if state
-        .engine
-        .store
-        .contact(tenant, &contact.id)
-        .await
-        .is_ok()
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "contact_exists",
-            format!(
-                "contact {} exists; change it with PATCH or POST /v1/contacts/upsert",
-                contact.id
-            ),
-        )
-        .with_details(json!({ "id": contact.id })));
-    }
     store_new(&state, tenant, &contact).await?;
     Ok((StatusCode::CREATED, Json(contact)))
 }
@@ -133,11 +116,24 @@ pub async fn refused(
     .with_details(json!({ "contact_id": other }))
 }
 
-/// Stores a new contact.
+/// Stores a new contact; its id taken (by a request a moment earlier, too) is 409
+/// `contact_exists`, its phone taken 409 `phone_taken`.
 async fn store_new(state: &AppState, tenant: &str, contact: &Contact) -> Result<(), ApiError> {
-    match state.engine.store.put_contact(tenant, contact).await {
-        Err(e) => Err(refused(state, tenant, contact.phone.as_deref(), e).await),
+    let store = &state.engine.store;
+    match store.create_contact(tenant, contact).await {
         Ok(()) => Ok(()),
+        Err(StoreError::Exists { .. }) if store.contact(tenant, &contact.id).await.is_ok() => {
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "contact_exists",
+                format!(
+                    "contact {} exists; change it with PATCH or POST /v1/contacts/upsert",
+                    contact.id
+                ),
+            )
+            .with_details(json!({ "id": contact.id })))
+        }
+        Err(e) => Err(refused(state, tenant, contact.phone.as_deref(), e).await),
     }
 }
 
@@ -187,11 +183,21 @@ pub async fn upsert_contact(
     tenant: &str,
     contact: Contact,
 ) -> Result<(Contact, bool), ApiError> {
+    let given = contact.clone();
     match resolve_contact(state, tenant, contact).await? {
-        (contact, None) => {
-            store_new(state, tenant, &contact).await?;
-            Ok((contact, true))
-        }
+        (contact, None) => match state.engine.store.create_contact(tenant, &contact).await {
+            Ok(()) => Ok((contact, true)),
+            // Created by another request a moment ago: merge into it instead.
+            Err(StoreError::Exists { .. }) => match resolve_contact(state, tenant, given).await? {
+                (merged, Some(found)) => {
+                    Ok((store_change(state, tenant, &found, &merged).await?, false))
+                }
+                (contact, None) => store_new(state, tenant, &contact)
+                    .await
+                    .map(|()| (contact, true)),
+            },
+            Err(e) => Err(e.into()),
+        },
         (merged, Some(found)) => Ok((store_change(state, tenant, &found, &merged).await?, false)),
     }
 }

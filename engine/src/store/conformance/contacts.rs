@@ -72,6 +72,38 @@ pub(super) async fn a_phone_names_one_contact(store: &dyn Store) {
         .expect("contacts without a phone never clash");
 }
 
+pub(super) async fn creating_never_replaces(store: &dyn Store) {
+    let ana = with_phone("n1", "+15125550121");
+    store.create_contact("n", &ana).await.expect("create");
+    let impostor = Contact {
+        first_name: Some("Mallory".into()),
+        ..with_phone("n1", "+15125550122")
+    };
+    for refused in [impostor, with_phone("n2", "+15125550121")] {
+        let answer = store.create_contact("n", &refused).await;
+        assert!(
+            matches!(answer, Err(StoreError::Exists { .. })),
+            "a taken id or phone is refused: {answer:?}"
+        );
+    }
+    assert_eq!(
+        store.contact("n", "n1").await.expect("n1"),
+        ana,
+        "the first is kept"
+    );
+    assert!(
+        matches!(
+            store.contact("n", "n2").await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "nothing of a refused contact is stored"
+    );
+    store
+        .create_contact("m", &ana)
+        .await
+        .expect("another tenant's ids and phones are its own");
+}
+
 pub(super) async fn first_events_store_new_contacts_only(store: &dyn Store) {
     let lead = with_phone("j1", "+15125550122");
     let first = event("je1", "form-1", &lead);

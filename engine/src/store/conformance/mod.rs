@@ -70,6 +70,7 @@ pub async fn run_all(store: &dyn Store) {
     timers::schedules_tick_once(store).await;
     timers::contacts_page_in_id_order(store).await;
     contacts::a_phone_names_one_contact(store).await;
+    contacts::creating_never_replaces(store).await;
     contacts::first_events_store_new_contacts_only(store).await;
     contacts::changes_apply_to_the_latest_contact(store).await;
     suppressions::opt_outs_outlive_their_contacts(store).await;

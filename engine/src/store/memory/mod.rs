@@ -82,6 +82,19 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn create_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            if t.contacts.contains_key(&contact.id) {
+                return Err(StoreError::Exists {
+                    what: format!("contact {}", contact.id),
+                });
+            }
+            t.check_phone(contact)?;
+            t.store_contact(contact.clone());
+            Ok(())
+        })
+    }
+
     async fn change_contact(
         &self,
         tenant_id: &str,

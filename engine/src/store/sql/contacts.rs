@@ -64,6 +64,48 @@ pub(super) async fn write_contact(
     record_opt_outs(tx, tenant_id, contact).await
 }
 
+pub(super) async fn create_contact(
+    store: &SqlStore,
+    tenant_id: &str,
+    contact: &Contact,
+) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(contact).map_err(|e| corrupt("contact", e))?;
+    let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
+    // No conflict target: a taken id and a taken phone both store nothing.
+    let inserted = sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(&contact.id)
+    .bind(contact.phone.clone())
+    .bind(contact.email.clone())
+    .bind(doc)
+    .bind(micros(Timestamp::now()))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    if inserted == 0 {
+        let id_taken = sqlx::query("SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(&contact.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .is_some();
+        return Err(if id_taken {
+            StoreError::Exists {
+                what: format!("contact {}", contact.id),
+            }
+        } else {
+            taken_phone(contact)
+        });
+    }
+    record_opt_outs(&mut tx, tenant_id, contact).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
 /// Puts the contact's opt-outs on the suppression list, unless they are there already.
 pub(super) async fn record_opt_outs(
     tx: &mut Tx,
@@ -162,13 +204,17 @@ pub(super) async fn change_contact(
 /// A contact write that broke the one-contact-per-phone rule answers `Exists`.
 fn phone_taken(e: sqlx::Error, contact: &Contact) -> StoreError {
     match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::Exists {
-            what: format!(
-                "a contact with phone {}",
-                contact.phone.as_deref().unwrap_or_default()
-            ),
-        },
+        Some(db) if db.is_unique_violation() => taken_phone(contact),
         _ => unavailable(e),
+    }
+}
+
+fn taken_phone(contact: &Contact) -> StoreError {
+    StoreError::Exists {
+        what: format!(
+            "a contact with phone {}",
+            contact.phone.as_deref().unwrap_or_default()
+        ),
     }
 }
 

@@ -235,6 +235,9 @@ impl Store for SqlStore {
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
         self.group()?.put_contact(tenant_id, contact).await
     }
+    async fn create_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
+        contacts::create_contact(self, tenant_id, contact).await
+    }
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
         contacts::contact(self, tenant_id, contact_id).await
     }
