@@ -97,16 +97,19 @@ async fn one_contact_per_phone(backend: &Backend, dir: &std::path::Path) {
     for n in 0..16 {
         let (api, key) = (api.clone(), key.clone());
         sends.spawn(async move {
-            if n < 8 {
+            let answer = if n < 8 {
                 let body = json!({"id": "cy", "first_name": format!("Cy {n}")});
                 api.post("/v1/contacts", &key, &body).await
             } else {
                 let body = json!({"phone": "+15125550179", "tags": [format!("t{n}")]});
                 api.post("/v1/contacts/upsert", &key, &body).await
-            }
+            };
+            (n, answer)
         });
     }
-    let answers = sends.join_all().await;
+    let mut answers = sends.join_all().await;
+    answers.sort_by_key(|(n, _)| *n);
+    let answers: Vec<_> = answers.into_iter().map(|(_, answer)| answer).collect();
     let statuses = |range: std::ops::Range<usize>| {
         let mut s: Vec<u16> = answers[range].iter().map(|a| a.status.as_u16()).collect();
         s.sort_unstable();
