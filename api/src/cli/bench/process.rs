@@ -284,6 +284,27 @@ impl Api {
 }
 
 /// Lead `n`'s phone: a valid US number of its own (a phone names one contact of a tenant).
+/// The 8,000,000 local numbers from 512-200-0000 on take `n` modulo their count, so that the
+/// memory phase's leads (numbered from 10,000,000) have valid numbers too.
 pub fn lead_phone(n: usize) -> String {
-    format!("+1512{}", 2_000_000 + n)
+    format!("+1512{}", 2_000_000 + n % 8_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_phase_gets_valid_distinct_phones() {
+        let numbers = [0, 19_999, 10_000_000, 10_099_999];
+        let phones: Vec<String> = numbers.iter().map(|&n| super::lead_phone(n)).collect();
+        for phone in &phones {
+            let mut contact = stepwise_engine::model::Contact {
+                phone: Some(phone.clone()),
+                ..Default::default()
+            };
+            assert_eq!(contact.normalise("US"), Ok(()), "{phone}");
+            assert_eq!(contact.phone.as_ref(), Some(phone));
+        }
+        let distinct: std::collections::HashSet<&String> = phones.iter().collect();
+        assert_eq!(distinct.len(), phones.len(), "{phones:?}");
+    }
 }
