@@ -46,22 +46,40 @@ pub(super) async fn write_contact(
     tenant_id: &str,
     contact: &Contact,
 ) -> Result<(), StoreError> {
-    let doc = serde_json::to_string(contact).map_err(|e| corrupt("contact", e))?;
-    sqlx::query(
-        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET phone = excluded.phone, email = excluded.email, \
+    insert_contact(
+        tx,
+        tenant_id,
+        contact,
+        "ON CONFLICT (tenant_id, id) DO UPDATE SET phone = excluded.phone, email = excluded.email, \
          doc = excluded.doc, updated_at = excluded.updated_at",
     )
-    .bind(tenant_id)
-    .bind(&contact.id)
-    .bind(contact.phone.clone())
-    .bind(contact.email.clone())
-    .bind(doc)
-    .bind(micros(Timestamp::now()))
-    .execute(&mut **tx)
     .await
     .map_err(|e| phone_taken(e, contact))?;
     record_opt_outs(tx, tenant_id, contact).await
+}
+
+/// `INSERT INTO contacts … <on_conflict>` of `contact`; answers the rows it wrote.
+async fn insert_contact(
+    tx: &mut Tx,
+    tenant_id: &str,
+    contact: &Contact,
+    on_conflict: &'static str,
+) -> Result<u64, sqlx::Error> {
+    let doc = serde_json::to_string(contact).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let sql = format!(
+        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) {on_conflict}"
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(&contact.id)
+        .bind(contact.phone.clone())
+        .bind(contact.email.clone())
+        .bind(doc)
+        .bind(micros(Timestamp::now()))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }
 
 pub(super) async fn create_contact(
@@ -69,23 +87,11 @@ pub(super) async fn create_contact(
     tenant_id: &str,
     contact: &Contact,
 ) -> Result<(), StoreError> {
-    let doc = serde_json::to_string(contact).map_err(|e| corrupt("contact", e))?;
     let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
     // No conflict target: a taken id and a taken phone both store nothing.
-    let inserted = sqlx::query(
-        "INSERT INTO contacts (tenant_id, id, phone, email, doc, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(&contact.id)
-    .bind(contact.phone.clone())
-    .bind(contact.email.clone())
-    .bind(doc)
-    .bind(micros(Timestamp::now()))
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+    let inserted = insert_contact(&mut tx, tenant_id, contact, "ON CONFLICT DO NOTHING")
+        .await
+        .map_err(unavailable)?;
     if inserted == 0 {
         let id_taken = sqlx::query("SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
@@ -137,6 +143,9 @@ pub(super) const CONTACT_COLUMNS: &str = "contacts.doc, \
      AND s.channel = 'sms' AND s.address = contacts.phone) AS sms_suppressed, \
     (SELECT COUNT(*) FROM suppressions s WHERE s.tenant_id = contacts.tenant_id \
      AND s.channel = 'email' AND s.address = contacts.email) AS email_suppressed";
+
+/// The condition that reads one contact, bound to the tenant and the id.
+const BY_ID: &str = "WHERE tenant_id = $1 AND id = $2";
 
 /// The contact in a row of [`CONTACT_COLUMNS`]: opted out where its address is suppressed.
 pub(super) fn contact_of(row: &AnyRow) -> Result<Contact, StoreError> {
@@ -190,7 +199,7 @@ pub(super) async fn change_contact(
             what: format!("contact {contact_id}"),
         })?;
     // Read back as every read answers it: a new phone may be a suppressed one.
-    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2");
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts {BY_ID}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
         .bind(contact_id)
@@ -223,7 +232,7 @@ pub(super) async fn contact(
     tenant_id: &str,
     contact_id: &str,
 ) -> Result<Contact, StoreError> {
-    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2");
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts {BY_ID}");
     let row = store
         .fetch_optional(
             Scope::Tenant(tenant_id),
