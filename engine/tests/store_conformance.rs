@@ -24,6 +24,7 @@ async fn sqlite_conforms() {
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
     admin_writes_commit_with_their_audit_entries(&store).await;
+    flow_run_and_settings_writes_commit_with_their_entries(&store).await;
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
@@ -55,6 +56,7 @@ async fn postgres_conforms() {
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
     admin_writes_commit_with_their_audit_entries(&store).await;
+    flow_run_and_settings_writes_commit_with_their_entries(&store).await;
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
@@ -218,5 +220,148 @@ async fn admin_writes_commit_with_their_audit_entries(store: &SqlStore) {
         actions,
         ["tenant.create"],
         "only the action that happened is in the log"
+    );
+}
+
+/// Publishing, enabling, archiving, settings, contact deletion and a run's cancel or retry
+/// store their audit entry in the action's transaction: an entry that cannot be written (an
+/// id used twice) leaves the action undone, and an action that changes nothing leaves no
+/// entry. Runs after `admin_writes_commit_with_their_audit_entries`, on its tenant.
+async fn flow_run_and_settings_writes_commit_with_their_entries(store: &SqlStore) {
+    use stepwise_engine::model::{Contact, Event, Run, RunStatus};
+    use stepwise_engine::ports::{
+        AccessStore, AuditEntry, FlowDocument, Listings, Store, StoreError, Transition,
+    };
+
+    let entry = |id: &str, action: &str| AuditEntry {
+        id: id.into(),
+        ..AuditEntry::now(
+            "k1",
+            Some("sw_k1"),
+            action,
+            "target",
+            serde_json::Value::Null,
+        )
+    };
+    let taken = || entry("a1", "reused");
+    let tenant = "audited";
+    let doc = FlowDocument {
+        source: "id: f".into(),
+        config: serde_json::json!({}),
+        templates: serde_json::json!({}),
+    };
+
+    let mut settings = store.tenant(tenant).await.expect("tenant");
+    settings.name = "Renamed".into();
+    assert!(store.put_tenant(&settings, Some(&taken())).await.is_err());
+    assert_eq!(store.tenant(tenant).await.unwrap().name, "Audited");
+    store
+        .put_tenant(&settings, Some(&entry("b1", "settings.update")))
+        .await
+        .expect("settings");
+    assert_eq!(store.tenant(tenant).await.unwrap().name, "Renamed");
+
+    assert!(
+        store
+            .save_flow(tenant, "f", &doc, Some(&taken()))
+            .await
+            .is_err()
+    );
+    assert!(
+        store.live_flows(tenant).await.unwrap().is_empty(),
+        "no version without its entry"
+    );
+    let version = store
+        .save_flow(tenant, "f", &doc, Some(&entry("b2", "flow.publish")))
+        .await
+        .expect("publish");
+    assert_eq!(version, 1);
+
+    assert!(
+        store
+            .set_flow_enabled(tenant, "f", false, Some(&taken()))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.live_flows(tenant).await.unwrap().len(),
+        1,
+        "still enabled"
+    );
+    let missing = store
+        .set_flow_enabled(tenant, "nope", false, Some(&entry("x1", "flow.disable")))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert!(store.archive_flow(tenant, "f", &taken()).await.is_err());
+    assert!(!store.flow(tenant, "f").await.unwrap().archived);
+    store
+        .archive_flow(tenant, "f", &entry("b3", "flow.archive"))
+        .await
+        .expect("archive");
+
+    let contact = Contact {
+        id: "c1".into(),
+        ..Contact::default()
+    };
+    store.put_contact(tenant, &contact).await.expect("contact");
+    let now = jiff::Timestamp::now();
+    let run = Run::start(
+        tenant,
+        "f",
+        1,
+        "c1",
+        Event::new("lead", serde_json::json!({})),
+        now,
+    );
+    store.create_run(tenant, &run, &[]).await.expect("run");
+    let cancel = |audit: AuditEntry| {
+        let mut cancelled = run.clone();
+        cancelled.seq = 1;
+        cancelled.status = RunStatus::Cancelled;
+        Transition {
+            expected_seq: 0,
+            run: cancelled,
+            records: Vec::new(),
+            contact: None,
+            audit: Some(audit),
+        }
+    };
+    assert!(store.apply(tenant, cancel(taken())).await.is_err());
+    assert_eq!(
+        store.run(tenant, run.id).await.unwrap().seq,
+        0,
+        "not cancelled"
+    );
+    store
+        .apply(tenant, cancel(entry("b4", "run.cancel")))
+        .await
+        .expect("cancel");
+    let stale = store.apply(tenant, cancel(entry("x2", "run.cancel"))).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+
+    assert!(store.delete_contact(tenant, "c1", &taken()).await.is_err());
+    assert!(store.contact(tenant, "c1").await.is_ok(), "not deleted");
+    store
+        .delete_contact(tenant, "c1", &entry("b5", "contact.delete"))
+        .await
+        .expect("delete");
+
+    let log = store.audit(tenant, None, 10).await.expect("audit");
+    let ids: Vec<&str> = log.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["b5", "b4", "b3", "b2", "b1", "a1"],
+        "each action that happened has its entry, and no other does"
+    );
+    assert_eq!(
+        log[3].details,
+        serde_json::json!({ "version": 1 }),
+        "a publish records its version"
     );
 }

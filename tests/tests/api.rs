@@ -188,7 +188,8 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
         .await;
     assert_eq!(api.count("/v1/dead-letters", &editor).await, 0);
 
-    // Every admin action is in the audit log, with the key that did it.
+    // Every admin action is in the audit log once, with the key that did it; the refused
+    // second cancel left no entry.
     let audit = api.get("/v1/audit", &admin).await;
     let actions: Vec<&str> = audit.body["data"]
         .as_array()
@@ -199,12 +200,14 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
     for action in [
         "tenant.create",
         "key.create",
-        "flow.create",
+        "flow.publish",
         "run.cancel",
         "run.retry",
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+    let cancels = actions.iter().filter(|a| **a == "run.cancel").count();
+    assert_eq!(cancels, 1, "{actions:?}");
 
     // Prometheus metrics count what happened.
     let metrics = api

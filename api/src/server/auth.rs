@@ -123,7 +123,7 @@ impl Caller {
         }
     }
 
-    /// An audit entry of this caller's, for a store write that stores it with its action.
+    /// An audit entry of this caller's, for the store write that stores it with its action.
     pub fn audit_entry(&self, action: &str, target: &str, details: Value) -> AuditEntry {
         AuditEntry::now(
             &self.key.id,
@@ -132,15 +132,6 @@ impl Caller {
             target,
             details,
         )
-    }
-
-    /// Appends to the tenant's audit log after an action stored without it. A failure to
-    /// write it is logged, not answered: the action it records has happened.
-    pub async fn audit(&self, state: &AppState, action: &str, target: &str, details: Value) {
-        let entry = self.audit_entry(action, target, details);
-        if let Err(e) = state.access.append_audit(self.tenant(), &entry).await {
-            tracing::error!(error = %e, action, target, "audit entry not written");
-        }
     }
 }
 

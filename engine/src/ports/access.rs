@@ -97,6 +97,17 @@ impl AuditEntry {
             details,
         }
     }
+
+    /// The entry with `name: value` added to its details (a `null` details becomes an object).
+    pub fn with_detail(mut self, name: &str, value: impl Into<Value>) -> Self {
+        if !self.details.is_object() {
+            self.details = Value::Object(serde_json::Map::new());
+        }
+        if let Value::Object(details) = &mut self.details {
+            details.insert(name.to_owned(), value.into());
+        }
+        self
+    }
 }
 
 /// A stored credential as the API shows it.

@@ -1,6 +1,6 @@
 //! The seam the admin API reads through: pages of flows, runs, messages and contacts with
 //! filters, and the few admin writes that are not run transitions (archive a flow, delete a
-//! contact).
+//! contact), each stored with its audit entry in one transaction.
 //!
 //! Contract: every method takes the tenant and sees only its rows. Pages are ordered by a
 //! key that never ties (a time and an id); a page starts strictly after the cursor it is given.
@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{Message, StoreError};
+use super::{AuditEntry, Message, StoreError};
 use crate::model::{Contact, Run, RunId, RunStatus};
 
 /// A flow as listed: its state, not its definition.
@@ -85,7 +85,12 @@ pub trait Listings: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<FlowVersionInfo>, StoreError>;
     /// Archives a flow: disabled and left out of lists; its running runs go on.
-    async fn archive_flow(&self, tenant_id: &str, flow_id: &str) -> Result<(), StoreError>;
+    async fn archive_flow(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// A page of runs, newest first.
     async fn list_runs(
         &self,
@@ -117,5 +122,10 @@ pub trait Listings: Send + Sync + std::fmt::Debug {
         phone: Option<&str>,
         email: Option<&str>,
     ) -> Result<Option<Contact>, StoreError>;
-    async fn delete_contact(&self, tenant_id: &str, contact_id: &str) -> Result<(), StoreError>;
+    async fn delete_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 }

@@ -4,6 +4,8 @@
 //! tenant's run answers `NotFound`. [`Store::apply`] commits a run's new state and its step
 //! records (and a changed contact) in one transaction, and only if the stored `seq` still
 //! equals `expected_seq`: a transition applies exactly once, whoever else raced for it.
+//! An admin's action (a flow saved, enabled or disabled, settings changed, a run cancelled or
+//! retried) takes its [`AuditEntry`] and stores it in the same transaction: both or neither.
 //! Contacts are read with the suppression list (see [`super::Suppressions`]): a contact stored
 //! with an opt-out puts its address on it, and a contact whose address is on it reads as
 //! opted out.
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::AdvanceTask;
+use super::{AdvanceTask, AuditEntry};
 use crate::model::{Contact, ContactChange, Event, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
 
@@ -137,6 +139,8 @@ pub struct Transition {
     /// What the run's steps changed in its contact, applied to the contact's latest stored
     /// version (a change made meanwhile, above all an opt-out, is kept).
     pub contact: Option<ContactChange>,
+    /// The admin action this transition is (a cancel, a retry), stored with it.
+    pub audit: Option<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,7 +160,11 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates or replaces a tenant's settings.
-    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    async fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError>;
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
     /// Creates or replaces a contact.
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
@@ -194,12 +202,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         contact: &Contact,
         runs: Vec<(Run, Vec<StepRecord>)>,
     ) -> Result<bool, StoreError>;
-    /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its number.
+    /// Stores a new immutable version of a flow (enabled, if the flow is new); returns its
+    /// number. `audit` is stored with it, the number added to its details as `version`.
     async fn save_flow(
         &self,
         tenant_id: &str,
         flow_id: &str,
         doc: &FlowDocument,
+        audit: Option<&AuditEntry>,
     ) -> Result<u32, StoreError>;
     async fn flow_version(
         &self,
@@ -213,6 +223,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tenant_id: &str,
         flow_id: &str,
         enabled: bool,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError>;
     /// The newest version of every enabled flow, by flow id.
     async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError>;

@@ -5,10 +5,17 @@ use super::engine::Engine;
 use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::model::{RunId, RunStatus};
+use crate::ports::AuditEntry;
 
 impl Engine {
-    /// Retries a failed run from the step that failed, with a fresh attempt count.
-    pub async fn retry_run(&self, tenant_id: &str, run_id: RunId) -> Result<(), EngineError> {
+    /// Retries a failed run from the step that failed, with a fresh attempt count; `audit`
+    /// is stored with the run's new state.
+    pub async fn retry_run(
+        &self,
+        tenant_id: &str,
+        run_id: RunId,
+        audit: Option<AuditEntry>,
+    ) -> Result<(), EngineError> {
         let mut run = self.store.run(tenant_id, run_id).await?;
         if run.status != RunStatus::Failed {
             return Err(EngineError::WrongState(format!(
@@ -35,16 +42,17 @@ impl Engine {
                 by: "retry by an admin".into(),
             },
         };
-        self.make_ready(tenant_id, run, vec![record]).await?;
+        self.make_ready(tenant_id, run, vec![record], audit).await?;
         Ok(())
     }
 
-    /// Cancels an active run.
+    /// Cancels an active run; `audit` is stored with the run's new state.
     pub async fn cancel_run(
         &self,
         tenant_id: &str,
         run_id: RunId,
         reason: &str,
+        audit: Option<AuditEntry>,
     ) -> Result<(), EngineError> {
         let run = self.store.run(tenant_id, run_id).await?;
         if !run.status.is_active() {
@@ -60,7 +68,7 @@ impl Engine {
         let seq = run.seq;
         let mut cx = self.run_cx(&d, &tenant, contact, run);
         cx.end(RunStatus::Cancelled, reason);
-        self.commit(tenant_id, seq, cx).await?;
+        self.commit(tenant_id, seq, cx, audit).await?;
         Ok(())
     }
 }

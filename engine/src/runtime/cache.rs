@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::engine::Engine;
 use crate::error::EngineError;
 use crate::model::Tenant;
-use crate::ports::LiveFlow;
+use crate::ports::{AuditEntry, LiveFlow};
 
 /// How long a copy is used before it is read again.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -72,9 +72,13 @@ impl Engine {
         Ok(tenant)
     }
 
-    /// Creates or replaces a tenant's settings.
-    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<(), EngineError> {
-        self.store.put_tenant(tenant).await?;
+    /// Creates or replaces a tenant's settings, with `audit` when an admin changed them.
+    pub async fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), EngineError> {
+        self.store.put_tenant(tenant, audit).await?;
         self.caches.tenants.forget(&tenant.id);
         Ok(())
     }

@@ -16,7 +16,7 @@ use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::expr::{Bindings, format_time};
 use crate::model::{Contact, ContactChange, OnConflict, Run, RunId, RunStatus, Tenant};
-use crate::ports::{AdvanceTask, CallCx, Clock, Connector, Queue, Store, Transition};
+use crate::ports::{AdvanceTask, AuditEntry, CallCx, Clock, Connector, Queue, Store, Transition};
 
 /// How long a started call may take before the reconciler treats it as interrupted
 /// (the default; see [`Engine::with_call_lease`]).
@@ -140,12 +140,14 @@ impl Engine {
         }
     }
 
-    /// Persists the run's new state; returns the task that advances it next.
+    /// Persists the run's new state (with `audit` when an admin's action made it); returns
+    /// the task that advances it next.
     pub(super) async fn commit(
         &self,
         tenant_id: &str,
         expected_seq: u64,
         cx: RunCx<'_>,
+        audit: Option<AuditEntry>,
     ) -> Result<AdvanceTask, EngineError> {
         let mut run = cx.run;
         run.seq = expected_seq + 1;
@@ -166,6 +168,7 @@ impl Engine {
                     run,
                     records: cx.records,
                     contact,
+                    audit,
                 },
             )
             .await?;
@@ -268,6 +271,7 @@ impl Engine {
                         },
                         records,
                         contact: None,
+                        audit: None,
                     };
                     self.store.apply(&task.tenant_id, started).await?;
                     seq += 1;
@@ -308,7 +312,7 @@ impl Engine {
                 .concurrency
                 .is_some_and(|c| c.on_conflict == OnConflict::Queue);
         let (contact_id, wake_at) = (cx.run.contact_id.clone(), cx.run.wake_at);
-        let next = self.commit(&task.tenant_id, seq, cx).await?;
+        let next = self.commit(&task.tenant_id, seq, cx, None).await?;
         let now = self.clock.now();
         match wake_at {
             Some(at) if self.timers == TimerMode::Queue || at <= now => {
@@ -322,12 +326,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Moves a run from its stored `seq` to ready now, with `records`, and queues it.
+    /// Moves a run from its stored `seq` to ready now, with `records` (and `audit` when an
+    /// admin's action made it), and queues it.
     pub(super) async fn make_ready(
         &self,
         tenant_id: &str,
         mut run: Run,
         records: Vec<StepRecord>,
+        audit: Option<AuditEntry>,
     ) -> Result<(), EngineError> {
         let now = self.clock.now();
         let expected_seq = run.seq;
@@ -343,6 +349,7 @@ impl Engine {
                     run,
                     records,
                     contact: None,
+                    audit,
                 },
             )
             .await?;
@@ -358,7 +365,7 @@ impl Engine {
                 .iter()
                 .any(|r| r.flow_id == queued.flow_id && r.status != RunStatus::Queued);
             if !busy {
-                self.make_ready(tenant_id, queued.clone(), Vec::new())
+                self.make_ready(tenant_id, queued.clone(), Vec::new(), None)
                     .await?;
                 break;
             }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::engine::Engine;
 use crate::definition::{self, CompiledFlow, Diagnostic};
 use crate::error::EngineError;
-use crate::ports::FlowDocument;
+use crate::ports::{AuditEntry, FlowDocument};
 
 /// A flow version of a tenant, compiled, with the settings it runs with.
 #[derive(Debug, Clone)]
@@ -67,16 +67,21 @@ impl Engine {
             .map_err(EngineError::InvalidDefinition)
     }
 
-    /// Validates and compiles `doc`, then stores it as the flow's next version.
+    /// Validates and compiles `doc`, then stores it as the flow's next version, with `audit`
+    /// (its details get the version number).
     pub async fn publish(
         &self,
         tenant_id: &str,
         doc: FlowDocument,
+        audit: Option<&AuditEntry>,
     ) -> Result<Published, EngineError> {
         let (flow, warnings) = self.compile(tenant_id, &doc).await?;
         let flow_id = flow.id().to_owned();
         let schedule = flow.flow.trigger.schedule.clone();
-        let version = self.store.save_flow(tenant_id, &flow_id, &doc).await?;
+        let version = self
+            .store
+            .save_flow(tenant_id, &flow_id, &doc, audit)
+            .await?;
         self.flows_changed(tenant_id);
         if let Some(expr) = schedule {
             self.schedule_flow(tenant_id, &flow_id, version, &expr)
@@ -102,9 +107,10 @@ impl Engine {
         tenant_id: &str,
         flow_id: &str,
         enabled: bool,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), EngineError> {
         self.store
-            .set_flow_enabled(tenant_id, flow_id, enabled)
+            .set_flow_enabled(tenant_id, flow_id, enabled, audit)
             .await?;
         self.flows_changed(tenant_id);
         Ok(())

@@ -235,7 +235,7 @@ impl Engine {
                 RunStatus::Cancelled,
                 format!("{} arrived (cancel_on)", event.event_type),
             );
-            self.commit(&tenant.id, seq, cx).await?;
+            self.commit(&tenant.id, seq, cx, None).await?;
             return Ok(Some(Reaction::Cancelled));
         }
         let waits_for_it = run
@@ -273,7 +273,7 @@ impl Engine {
         cx.run.waiting = None;
         cx.run.wake_at = Some(cx.now);
         Ok(Some(Reaction::Resumed(
-            self.commit(&tenant.id, seq, cx).await?,
+            self.commit(&tenant.id, seq, cx, None).await?,
         )))
     }
 

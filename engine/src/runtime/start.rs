@@ -179,7 +179,7 @@ impl Engine {
                                 "replaced by a newer run (concurrency: replace)",
                             );
                             outcome.cancelled.push(cx.run.id);
-                            self.commit(&tenant.id, seq, cx).await?;
+                            self.commit(&tenant.id, seq, cx, None).await?;
                         }
                     }
                     OnConflict::Queue => {

@@ -312,14 +312,14 @@ impl Harness {
             timezone: "America/Chicago".into(),
             ..Tenant::default()
         };
-        store.put_tenant(&tenant).await.unwrap();
+        store.put_tenant(&tenant, None).await.unwrap();
         store.put_contact("t1", &ana()).await.unwrap();
         let doc = FlowDocument {
             source: flow.into(),
             config: json!({}),
             templates: json!({}),
         };
-        engine.publish("t1", doc).await.unwrap();
+        engine.publish("t1", doc, None).await.unwrap();
         Self {
             store,
             queue,
@@ -359,7 +359,7 @@ async fn a_failed_run_can_be_retried_from_the_failed_step() {
         h.store.run("t1", run_id).await.unwrap().status,
         RunStatus::Failed
     );
-    h.engine.retry_run("t1", run_id).await.unwrap();
+    h.engine.retry_run("t1", run_id, None).await.unwrap();
     h.drain().await;
     assert_eq!(
         h.store.run("t1", run_id).await.unwrap().status,
@@ -385,7 +385,7 @@ async fn a_failed_run_can_be_retried_from_the_failed_step() {
     );
     assert_eq!(h.connector.calls().len(), 2);
     assert!(
-        h.engine.retry_run("t1", run_id).await.is_err(),
+        h.engine.retry_run("t1", run_id, None).await.is_err(),
         "a completed run cannot be retried"
     );
 }

@@ -83,7 +83,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
         name: "Bench".into(),
         ..Tenant::default()
     };
-    store.put_tenant(&tenant).await?;
+    store.put_tenant(&tenant, None).await?;
     let flow = format!(
         "id: timers\npurpose: transactional\ntrigger: {{event: x.timer}}\nsteps:\n  - wait: {{for: {wait}}}\n  - http: {{url: '{sink_url}', body: {{n: '{{{{event.data.n}}}}'}}}}\n"
     );
@@ -95,6 +95,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
                 config: json!({}),
                 templates: json!({}),
             },
+            None,
         )
         .await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -352,18 +352,11 @@ async fn remove(
     for run in state.engine.store.active_runs(tenant, &id).await? {
         state
             .engine
-            .cancel_run(tenant, run.id, "the contact was deleted")
+            .cancel_run(tenant, run.id, "the contact was deleted", None)
             .await?;
     }
-    state.listings.delete_contact(tenant, &id).await?;
-    caller
-        .audit(
-            &state,
-            "contact.delete",
-            &format!("contact:{id}"),
-            Value::Null,
-        )
-        .await;
+    let audit = caller.audit_entry("contact.delete", &format!("contact:{id}"), Value::Null);
+    state.listings.delete_contact(tenant, &id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

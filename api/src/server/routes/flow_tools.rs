@@ -190,7 +190,12 @@ async fn enroll(
         }
         None => None,
     };
-    state.listings.flow(caller.tenant(), &id).await?;
+    if !state.listings.flow(caller.tenant(), &id).await?.enabled {
+        return Err(EngineError::WrongState(format!(
+            "flow {id} is disabled (or archived): enable it before enrolling"
+        ))
+        .into());
+    }
     // Every contact must exist before any run starts: a typo changes nothing.
     for contact_id in &body.contact_ids {
         state
@@ -208,6 +213,14 @@ async fn enroll(
     let enrolment = body
         .enrolment_id
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    // The request is audited before its first run starts, so no run exists without its
+    // entry; a request cut off part-way is finished by sending it again with its id.
+    let audit = caller.audit_entry(
+        "flow.enroll",
+        &format!("flow:{id}"),
+        json!({ "enrolment_id": enrolment, "contacts": body.contact_ids.len() }),
+    );
+    state.access.append_audit(caller.tenant(), &audit).await?;
     let now = Timestamp::now();
     let mut results = Vec::with_capacity(body.contact_ids.len());
     for (i, contact_id) in body.contact_ids.iter().enumerate() {
@@ -226,14 +239,6 @@ async fn enroll(
         }
         results.push(entry);
     }
-    caller
-        .audit(
-            &state,
-            "flow.enroll",
-            &format!("flow:{id}"),
-            json!({ "enrolment_id": enrolment, "contacts": body.contact_ids.len() }),
-        )
-        .await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "enrolment_id": enrolment, "results": results })),

@@ -86,20 +86,8 @@ async fn publish(
         config,
         templates: json!({}),
     };
-    let published = state.engine.publish(tenant, doc).await?;
-    let action = if published.version == 1 {
-        "flow.create"
-    } else {
-        "flow.update"
-    };
-    caller
-        .audit(
-            state,
-            action,
-            &format!("flow:{flow_id}"),
-            json!({ "version": published.version }),
-        )
-        .await;
+    let audit = caller.audit_entry("flow.publish", &format!("flow:{flow_id}"), Value::Null);
+    let published = state.engine.publish(tenant, doc, Some(&audit)).await?;
     let status = if published.version == 1 {
         StatusCode::CREATED
     } else {
@@ -308,18 +296,16 @@ async fn set_enabled(
             format!("flow {id} is archived and cannot be enabled"),
         ));
     }
-    state
-        .engine
-        .set_flow_enabled(caller.tenant(), id, enabled)
-        .await?;
     let action = if enabled {
         "flow.enable"
     } else {
         "flow.disable"
     };
-    caller
-        .audit(state, action, &format!("flow:{id}"), Value::Null)
-        .await;
+    let audit = caller.audit_entry(action, &format!("flow:{id}"), Value::Null);
+    state
+        .engine
+        .set_flow_enabled(caller.tenant(), id, enabled, Some(&audit))
+        .await?;
     Ok(Json(state.listings.flow(caller.tenant(), id).await?))
 }
 
@@ -353,11 +339,12 @@ async fn archive(
     Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlowSummary>, ApiError> {
-    state.listings.archive_flow(caller.tenant(), &id).await?;
+    let audit = caller.audit_entry("flow.archive", &format!("flow:{id}"), Value::Null);
+    state
+        .listings
+        .archive_flow(caller.tenant(), &id, &audit)
+        .await?;
     // The engine's copy of the live flows must forget the archived one at once.
     state.engine.flows_changed(caller.tenant());
-    caller
-        .audit(&state, "flow.archive", &format!("flow:{id}"), Value::Null)
-        .await;
     Ok(Json(state.listings.flow(caller.tenant(), &id).await?))
 }

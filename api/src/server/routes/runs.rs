@@ -204,18 +204,15 @@ async fn cancel(
     let reason = body
         .reason
         .unwrap_or_else(|| format!("cancelled by {}", caller.key.prefix));
+    let audit = caller.audit_entry(
+        "run.cancel",
+        &format!("run:{id}"),
+        json!({ "reason": reason }),
+    );
     state
         .engine
-        .cancel_run(caller.tenant(), id, &reason)
+        .cancel_run(caller.tenant(), id, &reason, Some(audit))
         .await?;
-    caller
-        .audit(
-            &state,
-            "run.cancel",
-            &format!("run:{id}"),
-            json!({ "reason": reason }),
-        )
-        .await;
     Ok(Json(
         state.engine.store.run(caller.tenant(), id).await?.into(),
     ))
@@ -230,10 +227,11 @@ async fn retry(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RunSummary>, ApiError> {
     let id = run_id(&id)?;
-    state.engine.retry_run(caller.tenant(), id).await?;
-    caller
-        .audit(&state, "run.retry", &format!("run:{id}"), Value::Null)
-        .await;
+    let audit = caller.audit_entry("run.retry", &format!("run:{id}"), Value::Null);
+    state
+        .engine
+        .retry_run(caller.tenant(), id, Some(audit))
+        .await?;
     Ok(Json(
         state.engine.store.run(caller.tenant(), id).await?.into(),
     ))

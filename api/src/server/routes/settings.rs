@@ -98,15 +98,8 @@ async fn update(
         .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
     tenant.id = current.id.clone();
     check_tenant(&tenant).map_err(|m| ApiError::invalid("invalid_settings", m))?;
-    state.engine.put_tenant(&tenant).await?;
-    caller
-        .audit(
-            &state,
-            "settings.update",
-            "settings",
-            json!({ "patch": patch }),
-        )
-        .await;
+    let audit = caller.audit_entry("settings.update", "settings", json!({ "patch": patch }));
+    state.engine.put_tenant(&tenant, Some(&audit)).await?;
     Ok(Json(view(&state, &tenant).await?))
 }
 

@@ -17,7 +17,10 @@ use crate::runtime::Happening;
 const RUNS: usize = 40;
 
 pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
-    store.put_tenant(&super::tenant("g")).await.expect("tenant");
+    store
+        .put_tenant(&super::tenant("g"), None)
+        .await
+        .expect("tenant");
     store
         .put_contact("g", &contact("c1"))
         .await
@@ -43,6 +46,7 @@ pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
                     by: format!("contender{contender}"),
                 })],
                 contact: Some(ContactChange::between(&contact("c1"), &changed)),
+                audit: None,
             };
             let store = store.clone();
             tasks.spawn(async move { (contender, store.apply("g", transition).await) });

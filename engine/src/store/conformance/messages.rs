@@ -33,6 +33,7 @@ pub(super) async fn sends_are_in_the_outbox(store: &dyn Store) {
                 run: next,
                 records: vec![not_a_send, sent],
                 contact: None,
+                audit: None,
             },
         )
         .await

@@ -182,9 +182,12 @@ async fn flow_versions_are_immutable(store: &dyn Store) {
         config: json!({"k": 2}),
         templates: json!({"t": "x"}),
     };
-    assert_eq!(store.save_flow("a", "f", &v1).await.expect("save v1"), 1);
     assert_eq!(
-        store.save_flow("a", "f", &v2).await.expect("save v2"),
+        store.save_flow("a", "f", &v1, None).await.expect("save v1"),
+        1
+    );
+    assert_eq!(
+        store.save_flow("a", "f", &v2, None).await.expect("save v2"),
         2,
         "saving makes a new version"
     );
@@ -200,7 +203,7 @@ async fn flow_versions_are_immutable(store: &dyn Store) {
         "live flows use the newest version"
     );
     store
-        .set_flow_enabled("a", "f", false)
+        .set_flow_enabled("a", "f", false, None)
         .await
         .expect("disable");
     assert!(
@@ -215,11 +218,11 @@ async fn flow_versions_are_immutable(store: &dyn Store) {
         v2
     );
     store
-        .set_flow_enabled("a", "f", true)
+        .set_flow_enabled("a", "f", true, None)
         .await
         .expect("enable");
     assert!(matches!(
-        store.set_flow_enabled("a", "nope", true).await,
+        store.set_flow_enabled("a", "nope", true, None).await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -267,6 +270,7 @@ async fn transitions_apply_once(store: &dyn Store) {
         run: next.clone(),
         records: vec![waiting.clone()],
         contact: Some(ContactChange::between(&contact("c1"), &changed)),
+        audit: None,
     };
     store
         .apply("a", transition.clone())
@@ -311,6 +315,7 @@ async fn transitions_apply_once(store: &dyn Store) {
                 run: done,
                 records: vec![],
                 contact: None,
+                audit: None,
             },
         )
         .await
@@ -328,7 +333,10 @@ async fn transitions_apply_once(store: &dyn Store) {
 async fn tenants_are_isolated(store: &dyn Store) {
     let run = new_run("a");
     store.create_run("a", &run, &[]).await.expect("create");
-    store.put_tenant(&tenant("b")).await.expect("tenant b");
+    store
+        .put_tenant(&tenant("b"), None)
+        .await
+        .expect("tenant b");
     assert!(
         matches!(
             store.run("b", run.id).await,
@@ -384,6 +392,7 @@ async fn tenants_are_isolated(store: &dyn Store) {
                 run: hijack,
                 records: vec![],
                 contact: None,
+                audit: None,
             },
         )
         .await;
@@ -415,6 +424,7 @@ async fn long_histories_keep_their_order(store: &dyn Store) {
         run: next,
         records: records.clone(),
         contact: None,
+        audit: None,
     };
     store
         .apply("g", transition)

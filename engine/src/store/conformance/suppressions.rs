@@ -94,6 +94,7 @@ pub(super) async fn opt_outs_outlive_their_contacts(store: &dyn Store) {
                 run: next,
                 records: Vec::new(),
                 contact: Some(ContactChange::between(&bo, &opted_out)),
+                audit: None,
             },
         )
         .await

@@ -83,6 +83,7 @@ pub(super) async fn timers_are_claimed_once_per_seq(store: &dyn Store) {
                 run: next,
                 records: vec![],
                 contact: None,
+                audit: None,
             },
         )
         .await

@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store,
-    StoreError, StoredEvent, Transition,
+    AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
+    Store, StoreError, StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -69,7 +69,13 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+    // The memory store keeps no audit log (it serves the simulator and tests, not the admin
+    // API), so the entries handed to it are dropped.
+    async fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        _audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
         self.with(&tenant.id, |t| t.tenant = Some(tenant.clone()));
         Ok(())
     }
@@ -142,6 +148,7 @@ impl Store for MemoryStore {
         tenant_id: &str,
         flow_id: &str,
         doc: &FlowDocument,
+        _audit: Option<&AuditEntry>,
     ) -> Result<u32, StoreError> {
         Ok(self.with(tenant_id, |t| {
             let flow = t
@@ -174,6 +181,7 @@ impl Store for MemoryStore {
         tenant_id: &str,
         flow_id: &str,
         enabled: bool,
+        _audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
         self.with(tenant_id, |t| {
             t.flows.get_mut(flow_id).map(|f| f.enabled = enabled)

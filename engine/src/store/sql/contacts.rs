@@ -7,13 +7,17 @@ use sqlx::any::AnyRow;
 
 use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, ContactChange, Tenant};
-use crate::ports::{StoreError, Suppression, opted_out_addresses};
+use crate::ports::{AuditEntry, StoreError, Suppression, opted_out_addresses};
 
-pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), StoreError> {
+pub(super) async fn put_tenant(
+    store: &SqlStore,
+    tenant: &Tenant,
+    audit: Option<&AuditEntry>,
+) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
     store
-        .execute(
-            Scope::Tenant(&tenant.id),
+        .execute_audited(
+            &tenant.id,
             sqlx::query(
                 "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -21,6 +25,7 @@ pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), 
             .bind(&tenant.id)
             .bind(doc)
             .bind(micros(Timestamp::now())),
+            audit,
         )
         .await?;
     Ok(())

@@ -5,8 +5,9 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::access::insert_audit;
 use super::{Scope, SqlStore, changed_or_not_found, corrupt, micros, unavailable};
-use crate::ports::{FlowDocument, LiveFlow, StoreError};
+use crate::ports::{AuditEntry, FlowDocument, LiveFlow, StoreError};
 
 fn document(row: &AnyRow) -> Result<FlowDocument, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(unavailable);
@@ -25,6 +26,7 @@ pub(super) async fn save_flow(
     tenant_id: &str,
     flow_id: &str,
     doc: &FlowDocument,
+    audit: Option<&AuditEntry>,
 ) -> Result<u32, StoreError> {
     let now = micros(Timestamp::now());
     let mut tx = store.begin(Scope::Tenant(tenant_id)).await?;
@@ -63,6 +65,14 @@ pub(super) async fn save_flow(
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?;
+    if let Some(audit) = audit {
+        insert_audit(
+            &mut tx,
+            tenant_id,
+            &audit.clone().with_detail("version", version),
+        )
+        .await?;
+    }
     tx.commit().await.map_err(unavailable)?;
     u32::try_from(version)
         .map_err(|_| StoreError::Unavailable(format!("flow version {version} out of range")))
@@ -89,10 +99,11 @@ pub(super) async fn set_flow_enabled(
     tenant_id: &str,
     flow_id: &str,
     enabled: bool,
+    audit: Option<&AuditEntry>,
 ) -> Result<(), StoreError> {
     let changed = store
-        .execute(
-            Scope::Tenant(tenant_id),
+        .execute_audited(
+            tenant_id,
             sqlx::query(
                 "UPDATE flows SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
             )
@@ -100,6 +111,7 @@ pub(super) async fn set_flow_enabled(
             .bind(micros(Timestamp::now()))
             .bind(tenant_id)
             .bind(flow_id),
+            audit,
         )
         .await?;
     changed_or_not_found(changed, || format!("flow {flow_id}"))

@@ -282,6 +282,9 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
                     if let Some(change) = &transition.contact {
                         contact_changes.push((transition.run.contact_id.as_str(), change));
                     }
+                    if let Some(audit) = &transition.audit {
+                        super::access::insert_audit(tx, tenant, audit).await?;
+                    }
                 }
                 done
             }

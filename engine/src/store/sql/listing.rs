@@ -10,8 +10,8 @@ use super::runs::status_name;
 use super::{Scope, SqlStore, changed_or_not_found, corrupt, micros, time_column, unavailable};
 use crate::model::{Contact, Run, RunId};
 use crate::ports::{
-    ContactFilter, FlowSummary, FlowVersionInfo, Message, MessageFilter, RunFilter, StoreError,
-    TimeCursor,
+    AuditEntry, ContactFilter, FlowSummary, FlowVersionInfo, Message, MessageFilter, RunFilter,
+    StoreError, TimeCursor,
 };
 
 /// A bound value of a query built at run time.
@@ -172,15 +172,16 @@ pub(super) async fn archive_flow(
     store: &SqlStore,
     tenant_id: &str,
     flow_id: &str,
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    let changed = store.execute(Scope::Tenant(tenant_id), sqlx::query(
+    let changed = store.execute_audited(tenant_id, sqlx::query(
         "UPDATE flows SET archived = $1, enabled = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
     )
     .bind(true)
     .bind(false)
     .bind(micros(Timestamp::now()))
     .bind(tenant_id)
-    .bind(flow_id)).await?;
+    .bind(flow_id), Some(audit)).await?;
     changed_or_not_found(changed, || format!("flow {flow_id}"))
 }
 
@@ -310,13 +311,15 @@ pub(super) async fn delete_contact(
     store: &SqlStore,
     tenant_id: &str,
     contact_id: &str,
+    audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     let deleted = store
-        .execute(
-            Scope::Tenant(tenant_id),
+        .execute_audited(
+            tenant_id,
             sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant_id)
                 .bind(contact_id),
+            Some(audit),
         )
         .await?;
     changed_or_not_found(deleted, || format!("contact {contact_id}"))
@@ -345,8 +348,13 @@ impl crate::ports::Listings for SqlStore {
     ) -> Result<Vec<FlowVersionInfo>, StoreError> {
         flow_versions(self, tenant_id, flow_id, before, limit).await
     }
-    async fn archive_flow(&self, tenant_id: &str, flow_id: &str) -> Result<(), StoreError> {
-        archive_flow(self, tenant_id, flow_id).await
+    async fn archive_flow(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        archive_flow(self, tenant_id, flow_id, audit).await
     }
     async fn list_runs(
         &self,
@@ -383,7 +391,12 @@ impl crate::ports::Listings for SqlStore {
     ) -> Result<Option<Contact>, StoreError> {
         contact_by_address(self, tenant_id, phone, email).await
     }
-    async fn delete_contact(&self, tenant_id: &str, contact_id: &str) -> Result<(), StoreError> {
-        delete_contact(self, tenant_id, contact_id).await
+    async fn delete_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        delete_contact(self, tenant_id, contact_id, audit).await
     }
 }

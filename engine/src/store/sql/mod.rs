@@ -30,8 +30,8 @@ use sqlx::{AnyPool, Executor};
 
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
-    AdvanceTask, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store,
-    StoreError, StoredEvent, Transition,
+    AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
+    Store, StoreError, StoredEvent, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -226,8 +226,12 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        contacts::put_tenant(self, tenant).await
+    async fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        contacts::put_tenant(self, tenant, audit).await
     }
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
         contacts::tenant(self, tenant_id).await
@@ -288,8 +292,9 @@ impl Store for SqlStore {
         tenant_id: &str,
         flow_id: &str,
         doc: &FlowDocument,
+        audit: Option<&AuditEntry>,
     ) -> Result<u32, StoreError> {
-        flows::save_flow(self, tenant_id, flow_id, doc).await
+        flows::save_flow(self, tenant_id, flow_id, doc, audit).await
     }
     async fn flow_version(
         &self,
@@ -304,8 +309,9 @@ impl Store for SqlStore {
         tenant_id: &str,
         flow_id: &str,
         enabled: bool,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
-        flows::set_flow_enabled(self, tenant_id, flow_id, enabled).await
+        flows::set_flow_enabled(self, tenant_id, flow_id, enabled, audit).await
     }
     async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError> {
         flows::live_flows(self, tenant_id).await

@@ -7,7 +7,7 @@ use sqlx::Executor;
 use sqlx::any::AnyRow;
 
 use super::{Backend, SqlStore, unavailable};
-use crate::ports::StoreError;
+use crate::ports::{AuditEntry, StoreError};
 
 /// The role PostgreSQL transactions run as: neither superuser nor BYPASSRLS, so the
 /// row-level security policies of migration `…0004` apply to every query the server makes.
@@ -113,6 +113,31 @@ impl SqlStore {
             .map_err(unavailable)?
             .rows_affected();
         tx.commit().await.map_err(unavailable)?;
+        Ok(changed)
+    }
+
+    /// Runs one statement of the tenant's and answers the rows it changed, as
+    /// [`SqlStore::execute`]; with `audit`, the entry is stored in the same transaction when
+    /// the statement changed a row, and neither is stored when it changed none.
+    pub(super) async fn execute_audited(
+        &self,
+        tenant_id: &str,
+        query: AnyQuery<'_>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        let Some(audit) = audit else {
+            return self.execute(Scope::Tenant(tenant_id), query).await;
+        };
+        let mut tx = self.begin(Scope::Tenant(tenant_id)).await?;
+        let changed = query
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        if changed > 0 {
+            super::access::insert_audit(&mut tx, tenant_id, audit).await?;
+            tx.commit().await.map_err(unavailable)?;
+        }
         Ok(changed)
     }
 
