@@ -233,6 +233,26 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
             .sum();
         assert!(value >= 1.0, "{name} counted: {metrics}");
     }
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("stepwise_queue_depth")),
+        "the queue depth gauge: {metrics}"
+    );
+
+    // Every answer carries a request id: the caller's own, or one made for it.
+    let made = api.get("/v1/flows", &editor).await;
+    let made = made.headers["x-request-id"].to_str().unwrap();
+    assert!(!made.is_empty());
+    let echoed = api
+        .http
+        .get(format!("{base}/v1/flows"))
+        .bearer_auth(&editor)
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-me-42");
 
     // The API describes itself, and its docs page needs no internet.
     let spec = api.get("/openapi.json", "").await;

@@ -37,7 +37,11 @@ fn unsupported(got: &str, want: &str) -> ApiError {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let details = json!({ "line": e.line(), "column": e.column() });
-        let error = if e.is_data() {
+        // A type's own deserialiser may report a value of the wrong shape as a syntax error
+        // (a struct read from an array): well-formed JSON is never "malformed".
+        let well_formed =
+            e.is_data() || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        let error = if well_formed {
             ApiError::invalid("invalid_body", e.to_string())
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
@@ -60,6 +64,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON request body: none at all is `T::default()`; one that is sent must be
+/// JSON, as for [`ApiJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let mime = media_type(req.headers());
+        let bytes = Bytes::from_request(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        if mime != "application/json" {
+            return Err(unsupported(&mime, "application/json"));
+        }
+        parse_json(&bytes).map(OptionalJson)
     }
 }
 

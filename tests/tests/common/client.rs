@@ -139,15 +139,16 @@ impl Client {
     }
 }
 
-/// Posts an event announcing a 3 MiB body, sends a little over the limit of it and reads the
-/// answer (an HTTP client writing the whole body would see the connection close instead).
-pub async fn oversized_post(base: &str, key: &str) -> (u16, String) {
+/// Sends `method path` announcing a 3 MiB JSON body, writes a little over the limit of it and
+/// reads the answer (an HTTP client writing the whole body would see the connection close
+/// instead).
+pub async fn oversized(base: &str, method: &str, path: &str, key: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "POST /v1/events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{",
         3 << 20
     );

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub mod client;
+pub mod fixture;
 
 /// The platform operator's key the test servers are started with.
 pub const OPERATOR_KEY: &str = "swk_e2e-operator-key";

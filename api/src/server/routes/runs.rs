@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::server::extract::{ApiPath, ApiQuery, parse_json};
+use crate::server::extract::{ApiPath, ApiQuery, OptionalJson};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller, Editor};
 
@@ -192,15 +192,9 @@ async fn cancel(
     State(state): State<AppState>,
     Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<CancelBody>,
 ) -> Result<Json<RunSummary>, ApiError> {
     let id = run_id(&id)?;
-    // The body is optional: `{"reason": "…"}`.
-    let body: CancelBody = if body.is_empty() {
-        CancelBody::default()
-    } else {
-        parse_json(&body)?
-    };
     let reason = body
         .reason
         .unwrap_or_else(|| format!("cancelled by {}", caller.key.prefix));
