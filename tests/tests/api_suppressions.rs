@@ -1,7 +1,8 @@
 //! The suppression list on the real binary and both backends: an opt-out outlives its
 //! contact (deleted, then created again by a new lead with the same phone, it gets no SMS),
 //! an address an admin adds is suppressed for whichever contact has it, and the list shows
-//! both, newest first, in pages.
+//! both, newest first, in pages. A trigger's `when` sees a brand-new contact's listed address
+//! as opted out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -97,7 +98,6 @@ async fn opt_outs_outlive_contacts(backend: &Backend, dir: &std::path::Path) {
         ["sent"],
         "others still get texts"
     );
-
     // The list, newest first, a page at a time; filtered by address.
     let first = api.get("/v1/suppressions?limit=1", &key).await;
     assert_eq!(first.body["data"][0]["address"], "+15125550143");
@@ -128,6 +128,21 @@ async fn opt_outs_outlive_contacts(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(api.count("/v1/suppressions", &key).await, 2);
     let audit = api.get("/v1/audit", &key).await.body.to_string();
     assert_eq!(audit.matches("suppression.add").count(), 1, "{audit}");
+
+    // A trigger's `when` sees a new contact as stored: opted out by the list (the number is
+    // listed, and no contact has it yet).
+    let listed = json!({"channel": "sms", "address": "+15125550146"});
+    let listed = api.post("/v1/suppressions", &key, &listed).await;
+    assert_eq!(listed.status, StatusCode::CREATED, "{}", listed.body);
+    let promo = "id: promo\ntrigger: {event: promo.signup, when: '!contact.sms_opt_out'}\nsteps:\n  - id: offer\n    send_sms: {body: '10% off'}\n";
+    api.yaml(Method::POST, "/v1/flows", &key, promo).await;
+    for (phone, runs) in [("+15125550146", 0), ("+15125550145", 1)] {
+        let signup = json!({"type": "promo.signup", "contact": {"phone": phone}});
+        let accepted = api.post("/v1/events", &key, &signup).await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+        let started = accepted.body["started"].as_array().unwrap().len();
+        assert_eq!(started, runs, "{phone}: {}", accepted.body);
+    }
 }
 
 #[tokio::test]

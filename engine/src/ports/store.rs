@@ -172,6 +172,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// its phone, and then nothing is stored. Of two creations of one id at once, one wins.
     async fn create_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError>;
+    /// `contact` (one not stored yet) as a read would answer it: opted out where its phone or
+    /// email is on the suppression list.
+    async fn with_suppressions(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+    ) -> Result<Contact, StoreError>;
     /// Applies `change` to the contact's latest stored version, atomically, and answers the
     /// contact as stored. A phone another contact has is `Exists`.
     async fn change_contact(

@@ -49,11 +49,24 @@ impl Engine {
     ) -> Result<Vec<(Run, Vec<StepRecord>)>, EngineError> {
         let tenant_id = tenant.id.as_str();
         let external_id = event.external_id.as_deref().unwrap_or(event_id);
+        let mut triggered = self.live(tenant_id).await?;
+        triggered
+            .retain(|d| d.flow.flow.trigger.event.as_deref() == Some(event.event_type.as_str()));
+        // A new contact's `when` must see it as stored: opted out where its phone or email is
+        // on the suppression list. (A stored contact was read with the list already.)
+        let suppressed;
+        let contact =
+            if contact_is_new && triggered.iter().any(|d| d.flow.flow.trigger.when.is_some()) {
+                suppressed = self
+                    .store
+                    .with_suppressions(tenant_id, contact.clone())
+                    .await?;
+                &suppressed
+            } else {
+                contact
+            };
         let mut new_runs = Vec::new();
-        for d in self.live(tenant_id).await? {
-            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
-                continue;
-            }
+        for d in triggered {
             let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
             // A new event has started no run yet; a replay may have.
             if replay && self.store.run(tenant_id, run_id).await.is_ok() {

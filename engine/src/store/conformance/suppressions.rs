@@ -175,4 +175,26 @@ pub(super) async fn opt_outs_outlive_their_contacts(store: &dyn Store) {
         (false, true),
         "a first event's email opt-out stays with the address"
     );
+
+    // A contact not stored yet is seen with the list too (a trigger's `when` reads it so),
+    // and only with its own tenant's list.
+    let view = |tenant: &'static str, phone: &'static str, email: &'static str| async move {
+        let c = store
+            .with_suppressions(tenant, person("s9", phone, email))
+            .await
+            .expect("with suppressions");
+        (c.sms_opt_out, c.email_opt_out)
+    };
+    assert_eq!(
+        view("s", "+15125550305", "ed@example.com").await,
+        (true, true)
+    );
+    assert_eq!(
+        view("s", "+15125550399", "s9@example.com").await,
+        (false, false)
+    );
+    assert_eq!(
+        view("other", "+15125550305", "ed@example.com").await,
+        (false, false)
+    );
 }

@@ -20,7 +20,11 @@ impl TenantData {
 
     /// A stored contact as reads answer it: opted out where its address is suppressed.
     pub(super) fn read_contact(&self, contact_id: &str) -> Option<Contact> {
-        let mut contact = self.contacts.get(contact_id)?.clone();
+        Some(self.with_suppressions(self.contacts.get(contact_id)?.clone()))
+    }
+
+    /// `contact` opted out where its address is suppressed.
+    pub(super) fn with_suppressions(&self, mut contact: Contact) -> Contact {
         let on_list = |channel, address: &Option<String>| {
             address
                 .as_ref()
@@ -28,7 +32,7 @@ impl TenantData {
         };
         contact.sms_opt_out |= on_list(Channel::Sms, &contact.phone);
         contact.email_opt_out |= on_list(Channel::Email, &contact.email);
-        Some(contact)
+        contact
     }
 
     /// A phone names one contact of a tenant.

@@ -336,6 +336,14 @@ impl Store for MemoryStore {
             .ok_or_else(|| not_found(format!("contact {contact_id}")))
     }
 
+    async fn with_suppressions(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+    ) -> Result<Contact, StoreError> {
+        Ok(self.with(tenant_id, |t| t.with_suppressions(contact)))
+    }
+
     async fn create_run(
         &self,
         tenant_id: &str,

@@ -245,6 +245,13 @@ impl Store for SqlStore {
     async fn contact(&self, tenant_id: &str, contact_id: &str) -> Result<Contact, StoreError> {
         contacts::contact(self, tenant_id, contact_id).await
     }
+    async fn with_suppressions(
+        &self,
+        tenant_id: &str,
+        contact: Contact,
+    ) -> Result<Contact, StoreError> {
+        suppressions::with_suppressions(self, tenant_id, contact).await
+    }
     async fn change_contact(
         &self,
         tenant_id: &str,

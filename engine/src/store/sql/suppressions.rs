@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use super::access::insert_audit;
 use super::listing::{Arg, Query};
 use super::{Scope, SqlStore, micros, time_column, unavailable};
+use crate::model::Contact;
 use crate::ports::{
     AuditEntry, Channel, StoreError, Suppression, SuppressionFilter, Suppressions, TimeCursor,
 };
@@ -25,6 +26,33 @@ fn suppression(row: &AnyRow) -> Result<Suppression, StoreError> {
         contact_id: row.try_get("contact_id").map_err(unavailable)?,
         created_at: time_column(row, "created_at")?,
     })
+}
+
+/// `contact` opted out where its phone or email is on the tenant's suppression list.
+pub(super) async fn with_suppressions(
+    store: &SqlStore,
+    tenant_id: &str,
+    mut contact: Contact,
+) -> Result<Contact, StoreError> {
+    if contact.phone.is_none() && contact.email.is_none() {
+        return Ok(contact);
+    }
+    let row = store
+        .fetch_one(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1 AND channel = 'sms'                  AND address = $2) AS sms, (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1                  AND channel = 'email' AND address = $3) AS email",
+            )
+            .bind(tenant_id)
+            .bind(contact.phone.clone())
+            .bind(contact.email.clone()),
+        )
+        .await?;
+    let sms: i64 = row.try_get("sms").map_err(unavailable)?;
+    let email: i64 = row.try_get("email").map_err(unavailable)?;
+    contact.sms_opt_out |= sms > 0;
+    contact.email_opt_out |= email > 0;
+    Ok(contact)
 }
 
 #[async_trait::async_trait]
