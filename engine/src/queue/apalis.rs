@@ -173,11 +173,17 @@ impl FromStrUrl for apalis_sqlite::SqliteConnectOptions {
     }
 }
 
+/// How often [`Queue::prune`] also forgets dead workers on Redis (a scan of the worker keys,
+/// too much for every timer tick).
+const FORGET_DEAD_WORKERS_EVERY: Duration = Duration::from_secs(60);
+
 /// [`Queue`] over an apalis backend.
 #[derive(Debug, Clone)]
 pub struct ApalisQueue {
     backend: QueueBackend,
     pusher: Pusher,
+    /// When prune last forgot dead workers.
+    forgot_workers: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl ApalisQueue {
@@ -186,7 +192,20 @@ impl ApalisQueue {
         Self {
             pusher: Pusher::start(backend.clone()),
             backend,
+            forgot_workers: Arc::default(),
         }
+    }
+
+    /// Whether it is time to forget dead workers again (and, if so, now is the last time).
+    fn forget_workers_now(&self) -> bool {
+        let Ok(mut last) = self.forgot_workers.lock() else {
+            return false;
+        };
+        let due = last.is_none_or(|at| at.elapsed() >= FORGET_DEAD_WORKERS_EVERY);
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
     }
 }
 
@@ -220,12 +239,18 @@ impl Queue for ApalisQueue {
     /// Deletes finished tasks, which are of no use here (the run history is in the store).
     /// apalis-sqlite keeps every task it ran, and its acknowledgement query re-parses its JSON
     /// argument for every row of the table, so a growing table slows every task down (not
-    /// apalis' own `vacuum`, which also rewrites the whole file). Redis: `redis_prune.rs`.
+    /// apalis' own `vacuum`, which also rewrites the whole file). Redis: `redis_prune.rs`,
+    /// which also forgets dead workers once a minute.
     async fn prune(&self) -> Result<usize, QueueError> {
         let pool = match &self.backend {
             QueueBackend::Sqlite(_, pool, _) => pool,
             QueueBackend::Redis(storage, conn, _) => {
-                return super::redis_prune::prune(&mut conn.clone(), storage.get_config()).await;
+                let (mut conn, config) = (conn.clone(), storage.get_config());
+                let pruned = super::redis_prune::prune(&mut conn, config).await?;
+                if self.forget_workers_now() {
+                    super::redis_prune::forget_dead_workers(&mut conn, config).await?;
+                }
+                return Ok(pruned);
             }
         };
         let deleted = sqlx::query("DELETE FROM Jobs WHERE status IN ('Done', 'Killed')")

@@ -3,6 +3,12 @@
 //! key of its own. The engine never reads them (the run history is in the store), so the timer
 //! loop deletes them in bounded batches. apalis' own `Vacuum` reads the whole `data` hash in one
 //! script, which blocks Redis for as long as the backlog is large, and leaves the `done` set.
+//!
+//! apalis-redis also keeps a metadata hash per worker it ever registered, and forgets only the
+//! worker's entry in the workers set when the worker dies. Every process start registers
+//! workers under new names (a reused name would block crash recovery), so each start would
+//! leave a hash behind for good: [`forget_dead_workers`] deletes those of workers no longer in
+//! the set.
 
 use std::sync::LazyLock;
 
@@ -47,6 +53,50 @@ pub(super) async fn prune(
         .invoke_async::<usize>(conn)
         .await
         .map_err(|e| QueueError(format!("pruning finished tasks: {e}")))
+}
+
+/// Deletes the metadata hash of each worker of the queue that is no longer in its workers set
+/// (apalis removes a dead worker from the set once its heartbeat is overdue); returns how many.
+pub(super) async fn forget_dead_workers(
+    conn: &mut apalis_redis::ConnectionManager,
+    config: &Config,
+) -> Result<usize, QueueError> {
+    let redis_error = |e: redis::RedisError| QueueError(format!("forgetting dead workers: {e}"));
+    // `{queue}:workers:metadata:<worker>` beside the set `{queue}:workers` (config.rs).
+    let prefix = format!("{}:metadata:", config.workers_set());
+    let mut cursor = 0u64;
+    let mut forgotten = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1_000)
+            .query_async(conn)
+            .await
+            .map_err(redis_error)?;
+        for key in keys {
+            let worker = &key[prefix.len()..];
+            let alive: Option<f64> = redis::cmd("ZSCORE")
+                .arg(config.workers_set())
+                .arg(worker)
+                .query_async(conn)
+                .await
+                .map_err(redis_error)?;
+            if alive.is_none() {
+                forgotten += redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async::<usize>(conn)
+                    .await
+                    .map_err(redis_error)?;
+            }
+        }
+        if next == 0 {
+            return Ok(forgotten);
+        }
+        cursor = next;
+    }
 }
 
 /// Deletes every key of the queue `name` (tasks, workers, schedules): for benchmarks and tests
@@ -180,5 +230,60 @@ mod tests {
             .await
             .expect("redis");
         assert_eq!(left, Vec::<String>::new(), "the queue is gone");
+    }
+
+    /// Runs where `STEPWISE_TEST_REDIS_URL` is set (CI sets it).
+    #[tokio::test]
+    async fn dead_workers_are_forgotten_and_live_ones_kept() {
+        let Ok(url) = std::env::var("STEPWISE_TEST_REDIS_URL") else {
+            return;
+        };
+        let name = format!("stepwise-workers-test-{}", uuid::Uuid::now_v7().simple());
+        let config = Config::default().queue(&name);
+        let mut conn = apalis_redis::connect(url.as_str()).await.expect("redis");
+        let metadata = |worker: &str| format!("{}:metadata:{worker}", config.workers_set());
+        // As apalis' register script leaves them: the live worker is in the set, the dead one
+        // was removed from it when its heartbeat ran out.
+        let _: () = redis::cmd("ZADD")
+            .arg(config.workers_set())
+            .arg(Timestamp::now().as_second())
+            .arg("alive")
+            .query_async(&mut conn)
+            .await
+            .expect("zadd");
+        for worker in ["alive", "dead-1", "dead-2"] {
+            let _: () = redis::cmd("HSET")
+                .arg(metadata(worker))
+                .arg("service")
+                .arg("advance")
+                .query_async(&mut conn)
+                .await
+                .expect("hset");
+        }
+        assert_eq!(
+            forget_dead_workers(&mut conn, &config)
+                .await
+                .expect("forget"),
+            2
+        );
+        let exists = |worker: &str| {
+            let key = metadata(worker);
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async::<usize>(&mut conn)
+                    .await
+                    .expect("exists")
+            }
+        };
+        assert_eq!((exists("alive").await, exists("dead-1").await), (1, 0));
+        assert_eq!(
+            forget_dead_workers(&mut conn, &config)
+                .await
+                .expect("again"),
+            0
+        );
+        delete_redis_queue(&url, &name).await.expect("delete");
     }
 }
