@@ -14,7 +14,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use common::client::Client;
-use common::{Backend, postgres_and_redis, start_server};
+use common::{Backend, start_server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -280,26 +280,9 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
     server.child.wait().unwrap();
 }
 
-#[tokio::test]
-async fn a_newcomer_walks_the_api_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-api-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    newcomer_path(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn a_newcomer_walks_the_api_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("api").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-api-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    newcomer_path(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    newcomer_path,
+    "api",
+    a_newcomer_walks_the_api_on_sqlite,
+    a_newcomer_walks_the_api_on_postgres
+);

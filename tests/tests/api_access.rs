@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use axum::http::StatusCode;
 use common::client::Client;
 use common::fixture::{Tenant, operations};
-use common::{Backend, OPERATOR_KEY, start_server};
+use common::place::Place;
+use common::{OPERATOR_KEY, start_server};
 use reqwest::Method;
 use serde_json::json;
 
@@ -88,13 +89,9 @@ fn documented_roles() -> Vec<(String, String, Minimum)> {
 
 #[tokio::test]
 async fn every_route_enforces_its_documented_role() {
-    let dir = std::env::temp_dir().join(format!("stepwise-roles-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    let (mut server, base) = start_server(&dir, &backend, "all");
+    let place = Place::sqlite("roles");
+    let (dir, backend) = (&place.dir, &place.backend);
+    let (mut server, base) = start_server(dir, backend, "all");
     let api = Client::new(&base);
 
     let routes = documented_roles();
@@ -197,7 +194,7 @@ async fn every_route_enforces_its_documented_role() {
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    place.finish().await;
 }
 
 /// A newcomer's keys: the embedded default writes an operator key file (mode 0600) on its
@@ -206,11 +203,12 @@ async fn every_route_enforces_its_documented_role() {
 async fn a_newcomer_gets_working_keys_from_the_first_start_and_the_cli() {
     use std::os::unix::fs::PermissionsExt;
 
-    let dir = std::env::temp_dir().join(format!("stepwise-newcomer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Only its directory: the server is started by hand, with no key in its environment.
+    let place = Place::sqlite("newcomer");
+    let dir = &place.dir;
     let start = || {
         let mut child = Command::new(common::binary())
-            .current_dir(&dir)
+            .current_dir(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("STEPWISE_OPERATOR_KEY")
             .env_remove("STEPWISE_SECRET_KEY")
@@ -252,7 +250,7 @@ async fn a_newcomer_gets_working_keys_from_the_first_start_and_the_cli() {
 
     // The CLI writes to the same database, with or without the server running.
     let output = Command::new(common::binary())
-        .current_dir(&dir)
+        .current_dir(dir)
         .args([
             "tenant",
             "create",
@@ -300,5 +298,5 @@ async fn a_newcomer_gets_working_keys_from_the_first_start_and_the_cli() {
     assert_eq!(audit.body["data"][0]["actor"], "operator");
     server.kill().unwrap();
     server.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    place.finish().await;
 }

@@ -12,7 +12,7 @@ mod common;
 use axum::http::StatusCode;
 use common::client::{Client, oversized};
 use common::fixture::{Tenant, operations};
-use common::{Backend, OPERATOR_KEY, postgres_and_redis, start_server};
+use common::{Backend, OPERATOR_KEY, start_server};
 use reqwest::Method;
 use serde_json::json;
 
@@ -81,26 +81,9 @@ async fn bad_bodies_are_refused(backend: &Backend, dir: &std::path::Path) {
     server.child.wait().unwrap();
 }
 
-#[tokio::test]
-async fn bad_bodies_are_refused_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-bodies-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    bad_bodies_are_refused(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn bad_bodies_are_refused_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("bodies").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-bodies-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    bad_bodies_are_refused(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    bad_bodies_are_refused,
+    "bodies",
+    bad_bodies_are_refused_on_sqlite,
+    bad_bodies_are_refused_on_postgres
+);

@@ -10,7 +10,8 @@ mod common;
 use axum::http::StatusCode;
 use common::client::Client;
 use common::fixture::Tenant;
-use common::{Backend, start_server_with};
+use common::place::Place;
+use common::start_server_with;
 use reqwest::Method;
 use serde_json::json;
 
@@ -25,13 +26,9 @@ steps:
 
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
-    let dir = std::env::temp_dir().join(format!("stepwise-bad-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    let (mut server, base) = start_server_with(&dir, &backend, "all", &[]);
+    let place = Place::sqlite("bad-input");
+    let (dir, backend) = (&place.dir, &place.backend);
+    let (mut server, base) = start_server_with(dir, backend, "all", &[]);
     let api = Client::new(&base);
     let tenant = Tenant::create(&api, "acme").await;
     let key = tenant.admin.clone();
@@ -350,7 +347,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
 
     // The rate limit: 2 requests per second per tenant with bursts of 4.
     let (mut server, base) =
-        start_server_with(&dir, &backend, "all", &[("STEPWISE_RATE_LIMIT", "2")]);
+        start_server_with(dir, backend, "all", &[("STEPWISE_RATE_LIMIT", "2")]);
     let api = Client::new(&base);
     let mut limited = None;
     for _ in 0..20 {
@@ -386,5 +383,5 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert!(flood.contains(&StatusCode::TOO_MANY_REQUESTS), "{flood:?}");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    place.finish().await;
 }

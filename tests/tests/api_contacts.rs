@@ -10,7 +10,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::client::Client;
-use common::{Backend, postgres_and_redis, start_server};
+use common::{Backend, start_server};
 use reqwest::Method;
 use serde_json::json;
 
@@ -145,26 +145,9 @@ async fn one_contact_per_phone(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
 }
 
-#[tokio::test]
-async fn a_phone_names_one_contact_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-contacts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    one_contact_per_phone(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn a_phone_names_one_contact_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("contacts").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-contacts-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    one_contact_per_phone(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    one_contact_per_phone,
+    "contacts",
+    a_phone_names_one_contact_on_sqlite,
+    a_phone_names_one_contact_on_postgres
+);

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::client::Client;
-use common::{Backend, start_server};
+use common::place::Place;
+use common::start_server;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -46,13 +47,9 @@ async fn until_completed(api: &Client, key: &str, run: &str) {
 
 #[tokio::test]
 async fn a_flow_lives_through_versions_enrolment_and_archive() {
-    let dir = std::env::temp_dir().join(format!("stepwise-api-flows-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    let (mut server, base) = start_server(&dir, &backend, "all");
+    let place = Place::sqlite("api-flows");
+    let (dir, backend) = (&place.dir, &place.backend);
+    let (mut server, base) = start_server(dir, backend, "all");
     let api = Client::new(&base);
     let key = api.tenant("acme").await;
     for (n, (id, name)) in [("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")]
@@ -188,5 +185,5 @@ async fn a_flow_lives_through_versions_enrolment_and_archive() {
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    place.finish().await;
 }

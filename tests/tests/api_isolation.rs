@@ -8,7 +8,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::client::Client;
-use common::{Backend, postgres_and_redis, start_server};
+use common::{Backend, start_server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -90,8 +90,7 @@ async fn tenant_b(api: &Client, admin: &str) -> Objects {
 
 /// Everything B can see about its objects, to compare before and after A's attempts.
 async fn snapshot(api: &Client, b: &str, o: &Objects) -> Vec<Value> {
-    let mut seen = Vec::new();
-    for path in [
+    let paths = [
         "/v1/flows/private".to_owned(),
         "/v1/flows/private/versions".to_owned(),
         format!("/v1/contacts/{}", o.contact),
@@ -104,19 +103,8 @@ async fn snapshot(api: &Client, b: &str, o: &Objects) -> Vec<Value> {
         "/v1/messages".to_owned(),
         "/v1/dead-letters".to_owned(),
         "/v1/suppressions".to_owned(),
-    ] {
-        let answer = api.get(&path, b).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-        let mut body = answer.body;
-        // last_used_at moves with every request of B's own.
-        if let Some(keys) = body["data"].as_array_mut() {
-            for key in keys {
-                key.as_object_mut().map(|k| k.remove("last_used_at"));
-            }
-        }
-        seen.push(body);
-    }
-    seen
+    ];
+    common::fixture::seen(api, b, &paths).await
 }
 
 async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
@@ -328,26 +316,9 @@ async fn tenants_are_isolated(backend: &Backend, dir: &std::path::Path) {
     server.child.wait().unwrap();
 }
 
-#[tokio::test]
-async fn tenants_are_isolated_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-isolation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    tenants_are_isolated(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn tenants_are_isolated_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("isolation").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-isolation-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    tenants_are_isolated(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    tenants_are_isolated,
+    "isolation",
+    tenants_are_isolated_on_sqlite,
+    tenants_are_isolated_on_postgres
+);

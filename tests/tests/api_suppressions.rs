@@ -10,7 +10,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::client::Client;
-use common::{Backend, postgres_and_redis, start_server};
+use common::{Backend, start_server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -145,26 +145,9 @@ async fn opt_outs_outlive_contacts(backend: &Backend, dir: &std::path::Path) {
     }
 }
 
-#[tokio::test]
-async fn opt_outs_outlive_contacts_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-suppress-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    opt_outs_outlive_contacts(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn opt_outs_outlive_contacts_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("suppress").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-suppress-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    opt_outs_outlive_contacts(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    opt_outs_outlive_contacts,
+    "suppress",
+    opt_outs_outlive_contacts_on_sqlite,
+    opt_outs_outlive_contacts_on_postgres
+);

@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 
 use common::client::Client;
-use common::{Backend, SECRET_KEY, binary, postgres_and_redis, start_server};
+use common::{Backend, SECRET_KEY, binary, start_server};
 use reqwest::Method;
 use serde_json::json;
 use stepwise_engine::secrets::SecretBox;
@@ -79,26 +79,9 @@ async fn rotation(backend: &Backend, dir: &std::path::Path) {
     store.pool().close().await;
 }
 
-#[tokio::test]
-async fn the_secret_key_rotates_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("stepwise-rotate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = Backend {
-        database_url: format!("sqlite://{}/stepwise.db", dir.display()),
-        redis: None,
-    };
-    rotation(&backend, &dir).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test]
-async fn the_secret_key_rotates_on_postgres() {
-    let Some((backend, cleanup)) = postgres_and_redis("rotate").await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("stepwise-rotate-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    rotation(&backend, &dir).await;
-    cleanup.run().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+common::place::on_both_backends!(
+    rotation,
+    "rotate",
+    the_secret_key_rotates_on_sqlite,
+    the_secret_key_rotates_on_postgres
+);

@@ -79,8 +79,8 @@ impl Tenant {
 
     /// Everything the tenant and the operator can see.
     pub async fn snapshot(&self, api: &Client) -> Vec<Value> {
-        let mut seen = vec![api.get("/v1/tenants", OPERATOR_KEY).await.body];
-        for path in [
+        let mut all = vec![api.get("/v1/tenants", OPERATOR_KEY).await.body];
+        let paths = [
             "/v1/flows/watched".to_owned(),
             "/v1/flows/watched/versions".to_owned(),
             format!("/v1/contacts/{}", self.contact),
@@ -93,20 +93,28 @@ impl Tenant {
             "/v1/messages".to_owned(),
             "/v1/suppressions".to_owned(),
             "/v1/audit?limit=200".to_owned(),
-        ] {
-            let answer = api.get(&path, &self.admin).await;
-            assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-            let mut body = answer.body;
-            // last_used_at moves with every request.
-            if let Some(keys) = body["data"].as_array_mut() {
-                for key in keys {
-                    key.as_object_mut().map(|k| k.remove("last_used_at"));
-                }
-            }
-            seen.push(body);
-        }
-        seen
+        ];
+        all.extend(seen(api, &self.admin, &paths).await);
+        all
     }
+}
+
+/// What `key` sees at each of `paths` (each must answer 200), to compare before and after;
+/// keys' `last_used_at`, which every request moves, is left out.
+pub async fn seen(api: &Client, key: &str, paths: &[String]) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in paths {
+        let answer = api.get(path, key).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        let mut body = answer.body;
+        if let Some(keys) = body["data"].as_array_mut() {
+            for key in keys {
+                key.as_object_mut().map(|k| k.remove("last_used_at"));
+            }
+        }
+        seen.push(body);
+    }
+    seen
 }
 
 /// The operations `/openapi.json` lists, as `(method, path, operation)`.

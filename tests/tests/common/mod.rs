@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 pub mod client;
 pub mod fixture;
+pub mod place;
 
 /// The platform operator's key the test servers are started with.
 pub const OPERATOR_KEY: &str = "swk_e2e-operator-key";
