@@ -4,6 +4,7 @@
 
 mod concurrent;
 mod contacts;
+mod events;
 mod messages;
 mod suppressions;
 mod timers;
@@ -16,9 +17,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::model::{Contact, ContactChange, Event, Run, RunStatus, Tenant, Waiting};
-use crate::ports::{
-    EventContact, EventInsert, FlowDocument, Store, StoreError, StoredEvent, Transition,
-};
+use crate::ports::{FlowDocument, Store, StoreError, Transition};
 use crate::runtime::{Happening, StepRecord};
 
 pub(super) fn at(s: &str) -> Timestamp {
@@ -59,7 +58,7 @@ pub(super) fn record(what: Happening) -> StepRecord {
 /// Runs every check against `store`, which must be empty.
 pub async fn run_all(store: &dyn Store) {
     contacts::tenants_and_contacts(store).await;
-    events_are_stored_once(store).await;
+    events::events_are_stored_once(store).await;
     flow_versions_are_immutable(store).await;
     transitions_apply_once(store).await;
     tenants_are_isolated(store).await;
@@ -74,101 +73,6 @@ pub async fn run_all(store: &dyn Store) {
     contacts::first_events_store_new_contacts_only(store).await;
     contacts::changes_apply_to_the_latest_contact(store).await;
     suppressions::opt_outs_outlive_their_contacts(store).await;
-}
-
-async fn events_are_stored_once(store: &dyn Store) {
-    let mut event = Event::new("lead.created", json!({"n": 1}));
-    event.external_id = Some("form-42".into());
-    let first = StoredEvent {
-        id: "e1".into(),
-        event: event.clone(),
-        contact_id: Some("c1".into()),
-        received_at: at("2026-06-01T15:00:00Z"),
-    };
-    assert_eq!(
-        store.record_event("a", &first, None).await.expect("insert"),
-        EventInsert::Inserted
-    );
-    let again = StoredEvent {
-        id: "e2".into(),
-        ..first.clone()
-    };
-    assert_eq!(
-        store
-            .record_event("a", &again, None)
-            .await
-            .expect("duplicate"),
-        EventInsert::Duplicate {
-            id: "e1".into(),
-            processed: false
-        },
-        "a repeat of (source, external_id) answers the first id, not yet processed"
-    );
-    store
-        .mark_event_processed("a", "e1")
-        .await
-        .expect("mark processed");
-    assert_eq!(
-        store
-            .record_event("a", &again, None)
-            .await
-            .expect("duplicate"),
-        EventInsert::Duplicate {
-            id: "e1".into(),
-            processed: true
-        },
-    );
-    assert_eq!(
-        store
-            .record_event("b", &again, None)
-            .await
-            .expect("other tenant"),
-        EventInsert::Inserted,
-        "dedupe is per tenant"
-    );
-    let other_source = StoredEvent {
-        id: "e3".into(),
-        event: Event {
-            source: "twilio".into(),
-            ..event
-        },
-        ..first
-    };
-    assert_eq!(
-        store
-            .record_event("a", &other_source, None)
-            .await
-            .expect("other source"),
-        EventInsert::Inserted
-    );
-
-    // A new event's contact is stored with it; a repeat's contact is not.
-    let ana = Contact {
-        id: "ana".into(),
-        first_name: Some("Ana".into()),
-        ..Contact::default()
-    };
-    let with_contact = StoredEvent {
-        id: "e4".into(),
-        event: Event {
-            external_id: Some("form-43".into()),
-            ..other_source.event.clone()
-        },
-        ..other_source.clone()
-    };
-    store
-        .record_event("a", &with_contact, Some(EventContact::New(&ana)))
-        .await
-        .expect("insert with contact");
-    let renamed = Contact {
-        first_name: Some("Mallory".into()),
-        ..ana.clone()
-    };
-    store
-        .record_event("a", &with_contact, Some(EventContact::New(&renamed)))
-        .await
-        .expect("repeat with contact");
-    assert_eq!(store.contact("a", "ana").await.expect("stored"), ana);
 }
 
 async fn flow_versions_are_immutable(store: &dyn Store) {
