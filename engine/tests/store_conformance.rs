@@ -28,6 +28,7 @@ async fn sqlite_conforms() {
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
+    conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
     drop(store);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -60,6 +61,7 @@ async fn postgres_conforms() {
     conformance::concurrent_transitions_apply_once(std::sync::Arc::new(store.clone())).await;
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
+    conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
     young_tables_get_statistics(&store).await;
     store.pool().close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))

@@ -21,6 +21,6 @@ pub use listing::{
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
-    StoredEvent, Transition,
+    StoredEvent, TenantChange, Transition,
 };
 pub use suppressions::{Suppression, SuppressionFilter, Suppressions, opted_out_addresses};

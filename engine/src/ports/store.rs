@@ -63,6 +63,9 @@ impl Message {
     }
 }
 
+/// A change to a tenant's settings, from the stored ones to the new ones (`None`: no change).
+pub type TenantChange<'a> = dyn Fn(Tenant) -> Option<Tenant> + Send + Sync + 'a;
+
 /// An accepted event as stored: duplicates are recognised by `(source, external_id)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -166,6 +169,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError>;
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
+    /// Changes a tenant's settings atomically: `change` gets the stored settings and answers
+    /// the new ones, which are stored with `audit`; no other change is lost in between. When
+    /// `change` answers `None`, nothing is stored and `None` is answered.
+    async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        change: &TenantChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Option<Tenant>, StoreError>;
     /// Creates or replaces a contact.
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError>;
     /// Creates a contact, never replacing one: `Exists` when a stored contact has its id or

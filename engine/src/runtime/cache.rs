@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::engine::Engine;
 use crate::error::EngineError;
 use crate::model::Tenant;
-use crate::ports::{AuditEntry, LiveFlow};
+use crate::ports::{AuditEntry, LiveFlow, TenantChange};
 
 /// How long a copy is used before it is read again.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -81,6 +81,18 @@ impl Engine {
         self.store.put_tenant(tenant, audit).await?;
         self.caches.tenants.forget(&tenant.id);
         Ok(())
+    }
+
+    /// Changes a tenant's settings atomically (see [`crate::ports::Store::update_tenant`]).
+    pub async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        change: &TenantChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Option<Tenant>, EngineError> {
+        let changed = self.store.update_tenant(tenant_id, change, audit).await?;
+        self.caches.tenants.forget(tenant_id);
+        Ok(changed)
     }
 
     /// The newest version of each enabled flow of the tenant, by id.

@@ -91,15 +91,30 @@ async fn update(
             "id cannot change; set credentials with PUT /v1/settings/credentials/{name}",
         ));
     }
-    let current = state.engine.tenant(caller.tenant()).await?;
-    let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
-    merge(&mut merged, patch.clone());
-    let mut tenant: Tenant = serde_json::from_value(merged)
-        .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
-    tenant.id = current.id.clone();
-    check_tenant(&tenant).map_err(|m| ApiError::invalid("invalid_settings", m))?;
+    let patched = |current: Tenant| -> Result<Tenant, ApiError> {
+        let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
+        merge(&mut merged, patch.clone());
+        let mut tenant: Tenant = serde_json::from_value(merged)
+            .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
+        tenant.id = current.id;
+        check_tenant(&tenant).map_err(|m| ApiError::invalid("invalid_settings", m))?;
+        Ok(tenant)
+    };
+    // A bad patch is answered from a fresh read; the store then applies the patch to the
+    // settings as they are when it writes, so that a change made meanwhile is kept.
+    patched(state.engine.store.tenant(caller.tenant()).await?)?;
     let audit = caller.audit_entry("settings.update", "settings", json!({ "patch": patch }));
-    state.engine.put_tenant(&tenant, Some(&audit)).await?;
+    let tenant = state
+        .engine
+        .update_tenant(caller.tenant(), &|current| patched(current).ok(), &audit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the settings changed meanwhile and the patch no longer applies: read them again",
+            )
+        })?;
     Ok(Json(view(&state, &tenant).await?))
 }
 

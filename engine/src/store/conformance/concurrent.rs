@@ -1,7 +1,8 @@
 //! Transitions applied concurrently (as a worker's many advances and event ingestion do, and
 //! as the SQL store commits them in groups): each run moves once per `seq`, losers are told
 //! `Conflict` and leave no history, and every winner's records and contact are kept. First
-//! events of new contacts arriving together each keep their own outcome.
+//! events of new contacts arriving together each keep their own outcome. Settings changed
+//! together each keep their change.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde_json::json;
 
 use super::{contact, new_run, record};
 use crate::model::{Contact, ContactChange, Event, Run};
-use crate::ports::{Store, StoreError, StoredEvent, Transition};
+use crate::ports::{AuditEntry, Store, StoreError, StoredEvent, Transition};
 use crate::runtime::Happening;
 
 /// Runs started for the check; each gets two competing transitions.
@@ -187,4 +188,44 @@ fn lead(id: &str, phone: &str) -> Contact {
         phone: Some(phone.into()),
         ..Contact::default()
     }
+}
+
+/// Eight changes to one tenant's settings at once, each adding a sender of its own: every
+/// sender is kept (a read-modify-write that let another change in between would lose some).
+pub async fn concurrent_settings_changes_all_apply(store: Arc<dyn Store>) {
+    store
+        .put_tenant(&super::tenant("settings"), None)
+        .await
+        .expect("tenant");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let audit = AuditEntry::now("k", None, "settings.update", "settings", json!({}));
+            let add = move |mut tenant: crate::model::Tenant| {
+                tenant
+                    .senders
+                    .insert(format!("sms-{n}"), format!("+1512555010{n}"));
+                Some(tenant)
+            };
+            store
+                .update_tenant("settings", &add, &audit)
+                .await
+                .expect("update")
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        assert!(done.expect("join").is_some());
+    }
+    let senders = store.tenant("settings").await.expect("tenant").senders;
+    assert_eq!(senders.len(), 8, "every change kept: {senders:?}");
+    let unchanged = store
+        .update_tenant(
+            "settings",
+            &|_| None,
+            &AuditEntry::now("k", None, "x", "y", json!({})),
+        )
+        .await
+        .expect("no change");
+    assert_eq!(unchanged, None);
 }

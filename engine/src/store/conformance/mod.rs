@@ -10,7 +10,8 @@ mod suppressions;
 mod timers;
 
 pub use concurrent::{
-    concurrent_first_events_keep_their_own_outcome, concurrent_transitions_apply_once,
+    concurrent_first_events_keep_their_own_outcome, concurrent_settings_changes_all_apply,
+    concurrent_transitions_apply_once,
 };
 
 use jiff::Timestamp;
@@ -352,6 +353,7 @@ mod tests {
     async fn the_memory_store_applies_concurrent_transitions_once() {
         let store = std::sync::Arc::new(super::super::MemoryStore::new());
         super::concurrent_transitions_apply_once(store.clone()).await;
-        super::concurrent_first_events_keep_their_own_outcome(store).await;
+        super::concurrent_first_events_keep_their_own_outcome(store.clone()).await;
+        super::concurrent_settings_changes_all_apply(store).await;
     }
 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
     AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
-    Store, StoreError, StoredEvent, Transition,
+    Store, StoreError, StoredEvent, TenantChange, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -78,6 +78,25 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         self.with(&tenant.id, |t| t.tenant = Some(tenant.clone()));
         Ok(())
+    }
+
+    async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        change: &TenantChange<'_>,
+        _audit: &AuditEntry,
+    ) -> Result<Option<Tenant>, StoreError> {
+        self.with(tenant_id, |t| {
+            let current = t
+                .tenant
+                .clone()
+                .ok_or_else(|| not_found(format!("tenant {tenant_id}")))?;
+            let changed = change(current);
+            if let Some(changed) = &changed {
+                t.tenant = Some(changed.clone());
+            }
+            Ok(changed)
+        })
     }
 
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {

@@ -5,9 +5,9 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
+use super::{Backend, Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, ContactChange, Tenant};
-use crate::ports::{AuditEntry, StoreError, Suppression, opted_out_addresses};
+use crate::ports::{AuditEntry, StoreError, Suppression, TenantChange, opted_out_addresses};
 
 pub(super) async fn put_tenant(
     store: &SqlStore,
@@ -29,6 +29,45 @@ pub(super) async fn put_tenant(
         )
         .await?;
     Ok(())
+}
+
+pub(super) async fn update_tenant(
+    store: &SqlStore,
+    tenant_id: &str,
+    change: &TenantChange<'_>,
+    audit: &AuditEntry,
+) -> Result<Option<Tenant>, StoreError> {
+    let mut tx = store.begin_for_write(Scope::Tenant(tenant_id)).await?;
+    let lock = if store.backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT doc FROM tenants WHERE id = $1{lock}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("tenant {tenant_id}"),
+        })?;
+    let doc: String = row.try_get("doc").map_err(unavailable)?;
+    let current: Tenant = serde_json::from_str(&doc).map_err(|e| corrupt("tenant", e))?;
+    // Dropping the transaction unwritten rolls it back.
+    let Some(changed) = change(current) else {
+        return Ok(None);
+    };
+    let doc = serde_json::to_string(&changed).map_err(|e| corrupt("tenant", e))?;
+    sqlx::query("UPDATE tenants SET doc = $1 WHERE id = $2")
+        .bind(doc)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    super::access::insert_audit(&mut tx, tenant_id, audit).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(changed))
 }
 
 pub(super) async fn tenant(store: &SqlStore, tenant_id: &str) -> Result<Tenant, StoreError> {

@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Executor};
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
     AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
-    Store, StoreError, StoredEvent, Transition,
+    Store, StoreError, StoredEvent, TenantChange, Transition,
 };
 use crate::runtime::StepRecord;
 
@@ -235,6 +235,14 @@ impl Store for SqlStore {
     }
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
         contacts::tenant(self, tenant_id).await
+    }
+    async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        change: &TenantChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Option<Tenant>, StoreError> {
+        contacts::update_tenant(self, tenant_id, change, audit).await
     }
     async fn put_contact(&self, tenant_id: &str, contact: &Contact) -> Result<(), StoreError> {
         self.group()?.put_contact(tenant_id, contact).await

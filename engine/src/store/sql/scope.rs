@@ -78,6 +78,20 @@ impl SqlStore {
         .map_err(unavailable)
     }
 
+    /// Begins a transaction that will write what it reads: on SQLite it takes the write lock
+    /// at once (`BEGIN IMMEDIATE`), so that two such transactions queue rather than fail when
+    /// the second tries to write; on PostgreSQL the reads lock their rows (`FOR UPDATE`).
+    pub(super) async fn begin_for_write(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(unavailable),
+            Backend::Postgres => self.begin(scope).await,
+        }
+    }
+
     /// Moves an open transaction to another scope (a group commit writes several tenants').
     pub(super) async fn rescope(
         tx: &mut Tx,
