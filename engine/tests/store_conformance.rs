@@ -253,12 +253,24 @@ async fn flow_run_and_settings_writes_commit_with_their_entries(store: &SqlStore
         templates: serde_json::json!({}),
     };
 
-    let mut settings = store.tenant(tenant).await.expect("tenant");
-    settings.name = "Renamed".into();
-    assert!(store.put_tenant(&settings, Some(&taken())).await.is_err());
+    let rename = |mut settings: stepwise_engine::model::Tenant| {
+        settings.name = "Renamed".into();
+        Some(settings)
+    };
+    assert!(
+        store
+            .update_tenant(tenant, &rename, &taken())
+            .await
+            .is_err()
+    );
     assert_eq!(store.tenant(tenant).await.unwrap().name, "Audited");
+    let unchanged = store
+        .update_tenant(tenant, &|_| None, &entry("x0", "settings.update"))
+        .await
+        .expect("no change");
+    assert_eq!(unchanged, None, "no change, no entry");
     store
-        .put_tenant(&settings, Some(&entry("b1", "settings.update")))
+        .update_tenant(tenant, &rename, &entry("b1", "settings.update"))
         .await
         .expect("settings");
     assert_eq!(store.tenant(tenant).await.unwrap().name, "Renamed");

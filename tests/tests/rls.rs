@@ -50,7 +50,7 @@ async fn row_level_security_hides_other_tenants_rows() {
             id: tenant.into(),
             ..Tenant::default()
         };
-        store.put_tenant(&settings, None).await.unwrap();
+        store.put_tenant(&settings).await.unwrap();
         for n in 0..contacts {
             let contact = Contact {
                 id: format!("{tenant}-{n}"),
@@ -131,7 +131,7 @@ async fn the_stores_own_queries_run_under_row_level_security() {
         id: "alpha".into(),
         ..Tenant::default()
     };
-    store.put_tenant(&tenant, None).await.unwrap();
+    store.put_tenant(&tenant).await.unwrap();
 
     // Writes: a trigger notes who wrote each contact row, and for which tenant.
     for statement in [

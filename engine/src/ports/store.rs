@@ -163,11 +163,7 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates or replaces a tenant's settings.
-    async fn put_tenant(
-        &self,
-        tenant: &Tenant,
-        audit: Option<&AuditEntry>,
-    ) -> Result<(), StoreError>;
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError>;
     /// Changes a tenant's settings atomically: `change` gets the stored settings and answers
     /// the new ones, which are stored with `audit`; no other change is lost in between. When

@@ -72,17 +72,6 @@ impl Engine {
         Ok(tenant)
     }
 
-    /// Creates or replaces a tenant's settings, with `audit` when an admin changed them.
-    pub async fn put_tenant(
-        &self,
-        tenant: &Tenant,
-        audit: Option<&AuditEntry>,
-    ) -> Result<(), EngineError> {
-        self.store.put_tenant(tenant, audit).await?;
-        self.caches.tenants.forget(&tenant.id);
-        Ok(())
-    }
-
     /// Changes a tenant's settings atomically (see [`crate::ports::Store::update_tenant`]).
     pub async fn update_tenant(
         &self,

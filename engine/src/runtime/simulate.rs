@@ -57,7 +57,7 @@ pub async fn simulate(
     let tenant_id = input.tenant.id.clone();
     let contact_id = input.contact.id.clone();
     let zone = jiff::tz::TimeZone::get(&input.tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    store.put_tenant(&input.tenant, None).await?;
+    store.put_tenant(&input.tenant).await?;
     store.put_contact(&tenant_id, &input.contact).await?;
     let engine = Engine::new(store.clone(), queue.clone(), clock.clone(), connector);
     let doc = FlowDocument {

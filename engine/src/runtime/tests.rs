@@ -312,7 +312,7 @@ impl Harness {
             timezone: "America/Chicago".into(),
             ..Tenant::default()
         };
-        store.put_tenant(&tenant, None).await.unwrap();
+        store.put_tenant(&tenant).await.unwrap();
         store.put_contact("t1", &ana()).await.unwrap();
         let doc = FlowDocument {
             source: flow.into(),

@@ -83,7 +83,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
         name: "Bench".into(),
         ..Tenant::default()
     };
-    store.put_tenant(&tenant, None).await?;
+    store.put_tenant(&tenant).await?;
     let flow = format!(
         "id: timers\npurpose: transactional\ntrigger: {{event: x.timer}}\nsteps:\n  - wait: {{for: {wait}}}\n  - http: {{url: '{sink_url}', body: {{n: '{{{{event.data.n}}}}'}}}}\n"
     );

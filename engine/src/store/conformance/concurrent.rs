@@ -18,10 +18,7 @@ use crate::runtime::Happening;
 const RUNS: usize = 40;
 
 pub async fn concurrent_transitions_apply_once(store: Arc<dyn Store>) {
-    store
-        .put_tenant(&super::tenant("g"), None)
-        .await
-        .expect("tenant");
+    store.put_tenant(&super::tenant("g")).await.expect("tenant");
     store
         .put_contact("g", &contact("c1"))
         .await
@@ -194,7 +191,7 @@ fn lead(id: &str, phone: &str) -> Contact {
 /// sender is kept (a read-modify-write that let another change in between would lose some).
 pub async fn concurrent_settings_changes_all_apply(store: Arc<dyn Store>) {
     store
-        .put_tenant(&super::tenant("settings"), None)
+        .put_tenant(&super::tenant("settings"))
         .await
         .expect("tenant");
     let mut tasks = tokio::task::JoinSet::new();

@@ -231,10 +231,7 @@ pub(super) async fn changes_apply_to_the_latest_contact(store: &dyn Store) {
 }
 
 pub(super) async fn tenants_and_contacts(store: &dyn Store) {
-    store
-        .put_tenant(&tenant("a"), None)
-        .await
-        .expect("put tenant");
+    store.put_tenant(&tenant("a")).await.expect("put tenant");
     assert_eq!(
         store.tenant("a").await.expect("tenant a"),
         tenant("a"),

@@ -238,10 +238,7 @@ async fn transitions_apply_once(store: &dyn Store) {
 async fn tenants_are_isolated(store: &dyn Store) {
     let run = new_run("a");
     store.create_run("a", &run, &[]).await.expect("create");
-    store
-        .put_tenant(&tenant("b"), None)
-        .await
-        .expect("tenant b");
+    store.put_tenant(&tenant("b")).await.expect("tenant b");
     assert!(
         matches!(
             store.run("b", run.id).await,

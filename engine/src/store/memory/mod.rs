@@ -71,11 +71,7 @@ impl MemoryStore {
 impl Store for MemoryStore {
     // The memory store keeps no audit log (it serves the simulator and tests, not the admin
     // API), so the entries handed to it are dropped.
-    async fn put_tenant(
-        &self,
-        tenant: &Tenant,
-        _audit: Option<&AuditEntry>,
-    ) -> Result<(), StoreError> {
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         self.with(&tenant.id, |t| t.tenant = Some(tenant.clone()));
         Ok(())
     }

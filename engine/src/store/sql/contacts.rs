@@ -9,15 +9,11 @@ use super::{Backend, Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::model::{Contact, ContactChange, Tenant};
 use crate::ports::{AuditEntry, StoreError, Suppression, TenantChange, opted_out_addresses};
 
-pub(super) async fn put_tenant(
-    store: &SqlStore,
-    tenant: &Tenant,
-    audit: Option<&AuditEntry>,
-) -> Result<(), StoreError> {
+pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), StoreError> {
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
     store
-        .execute_audited(
-            &tenant.id,
+        .execute(
+            Scope::Tenant(&tenant.id),
             sqlx::query(
                 "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -25,7 +21,6 @@ pub(super) async fn put_tenant(
             .bind(&tenant.id)
             .bind(doc)
             .bind(micros(Timestamp::now())),
-            audit,
         )
         .await?;
     Ok(())

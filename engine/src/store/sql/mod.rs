@@ -226,12 +226,8 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn put_tenant(
-        &self,
-        tenant: &Tenant,
-        audit: Option<&AuditEntry>,
-    ) -> Result<(), StoreError> {
-        contacts::put_tenant(self, tenant, audit).await
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        contacts::put_tenant(self, tenant).await
     }
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {
         contacts::tenant(self, tenant_id).await
