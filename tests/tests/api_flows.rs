@@ -1,5 +1,5 @@
 //! A flow's life through the API, on the real binary: versions, enable / disable, archive,
-//! the simulator, and enrolment (at once, paced, and repeated).
+//! the simulator, and enrolment (at once, paced, and repeated); deleting an enrolled contact.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -182,6 +182,41 @@ async fn a_flow_lives_through_versions_enrolment_and_archive() {
     );
     let republish = api.yaml(Method::POST, "/v1/flows", &key, V1).await;
     assert_eq!(republish.code(), "flow_archived");
+
+    // Deleting a contact cancels its active runs first, each audited, then the contact.
+    let waits =
+        "id: reminder\ntrigger: {manual: true}\nsteps:\n  - id: later\n    wait: {for: 1h}\n";
+    api.yaml(Method::POST, "/v1/flows", &key, waits).await;
+    let enrolled = api
+        .post(
+            "/v1/flows/reminder/enroll",
+            &key,
+            &json!({"contact_ids": ["ana"]}),
+        )
+        .await;
+    let run = enrolled.body["results"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.run_until(&key, &run, |r| r["run"]["status"] == "sleeping")
+        .await;
+    let deleted = api
+        .send(Method::DELETE, "/v1/contacts/ana", &key, "", "")
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(
+        api.get("/v1/contacts/ana", &key).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let ended = api.get(&format!("/v1/runs/{run}"), &key).await.body;
+    assert_eq!(ended["run"]["status"], "cancelled", "{ended}");
+    assert_eq!(ended["run"]["end_reason"], "the contact was deleted");
+    let audit = api.get("/v1/audit?limit=2", &key).await.body;
+    let (newest, cancel) = (&audit["data"][0], &audit["data"][1]);
+    assert_eq!(newest["action"], "contact.delete", "{audit}");
+    assert_eq!(cancel["action"], "run.cancel", "{audit}");
+    assert_eq!(cancel["target"], format!("run:{run}"));
+    assert_eq!(cancel["details"]["by"], "contact.delete");
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();

@@ -103,6 +103,8 @@ async fn snapshot(api: &Client, b: &str, o: &Objects) -> Vec<Value> {
         "/v1/messages".to_owned(),
         "/v1/dead-letters".to_owned(),
         "/v1/suppressions".to_owned(),
+        // An action of A's recorded in B's log would show here.
+        "/v1/audit?limit=200".to_owned(),
     ];
     common::fixture::seen(api, b, &paths).await
 }

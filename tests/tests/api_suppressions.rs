@@ -143,6 +143,19 @@ async fn opt_outs_outlive_contacts(backend: &Backend, dir: &std::path::Path) {
         let started = accepted.body["started"].as_array().unwrap().len();
         assert_eq!(started, runs, "{phone}: {}", accepted.body);
     }
+    // So does a known contact (found by email) to which the event brings a listed number.
+    let listed = json!({"channel": "sms", "address": "+15125550148"});
+    api.post("/v1/suppressions", &key, &listed).await;
+    let dee = json!({"id": "dee", "email": "dee@example.com"});
+    assert_eq!(
+        api.post("/v1/contacts", &key, &dee).await.status,
+        StatusCode::CREATED
+    );
+    let signup = json!({"type": "promo.signup",
+                        "contact": {"email": "dee@example.com", "phone": "+15125550148"}});
+    let accepted = api.post("/v1/events", &key, &signup).await;
+    assert_eq!(accepted.body["contact_id"], "dee", "{}", accepted.body);
+    assert_eq!(accepted.body["started"], json!([]), "{}", accepted.body);
 }
 
 common::place::on_both_backends!(

@@ -98,7 +98,8 @@ impl AuditEntry {
         }
     }
 
-    /// The entry with `name: value` added to its details (a `null` details becomes an object).
+    /// The entry with `name: value` added to its details; details that are not an object
+    /// (`null`, as most entries start) become one holding just that.
     pub fn with_detail(mut self, name: &str, value: impl Into<Value>) -> Self {
         if !self.details.is_object() {
             self.details = Value::Object(serde_json::Map::new());

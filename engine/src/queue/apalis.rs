@@ -247,8 +247,11 @@ impl Queue for ApalisQueue {
             QueueBackend::Redis(storage, conn, _) => {
                 let (mut conn, config) = (conn.clone(), storage.get_config());
                 let pruned = super::redis_prune::prune(&mut conn, config).await?;
-                if self.forget_workers_now() {
-                    super::redis_prune::forget_dead_workers(&mut conn, config).await?;
+                // Tidying only: a failure is logged and tried again a minute later.
+                if self.forget_workers_now()
+                    && let Err(e) = super::redis_prune::forget_dead_workers(&mut conn, config).await
+                {
+                    tracing::warn!(error = %e, "dead workers' metadata not deleted");
                 }
                 return Ok(pruned);
             }

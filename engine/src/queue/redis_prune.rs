@@ -64,13 +64,21 @@ pub(super) async fn forget_dead_workers(
     let redis_error = |e: redis::RedisError| QueueError(format!("forgetting dead workers: {e}"));
     // `{queue}:workers:metadata:<worker>` beside the set `{queue}:workers` (config.rs).
     let prefix = format!("{}:metadata:", config.workers_set());
+    // The queue name is the operator's: its glob characters must match only themselves.
+    let pattern: String = prefix
+        .chars()
+        .flat_map(|c| {
+            let escape = matches!(c, '*' | '?' | '[' | ']' | '\\').then_some('\\');
+            escape.into_iter().chain([c])
+        })
+        .collect();
     let mut cursor = 0u64;
     let mut forgotten = 0;
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}*"))
+            .arg(format!("{pattern}*"))
             .arg("COUNT")
             .arg(1_000)
             .query_async(conn)

@@ -34,10 +34,11 @@ impl Engine {
             event_id: stored.id.clone(),
             ..IngestOutcome::default()
         };
+        let listed = self.as_listed(tenant_id, event, contact, false).await?;
         let new_runs = self
             .triggered_runs(
                 &tenant,
-                contact,
+                listed.as_ref().unwrap_or(contact),
                 true,
                 event,
                 &stored.id,

@@ -163,6 +163,17 @@ impl Engine {
                 self.store.active_runs(tenant_id, contact_id).await?
             }
         };
+        // A contact the event brought was not read with the suppression list; what judges it
+        // (`match`, `when`) must see its listed addresses as opted out.
+        let contact = match write {
+            ContactWrite::Stored => contact,
+            _ => {
+                let listed = self
+                    .as_listed(tenant_id, &event, &contact, !active.is_empty())
+                    .await?;
+                listed.unwrap_or(contact)
+            }
+        };
         for run in active {
             let mut run = run;
             for attempt in 0.. {

@@ -49,24 +49,11 @@ impl Engine {
     ) -> Result<Vec<(Run, Vec<StepRecord>)>, EngineError> {
         let tenant_id = tenant.id.as_str();
         let external_id = event.external_id.as_deref().unwrap_or(event_id);
-        let mut triggered = self.live(tenant_id).await?;
-        triggered
-            .retain(|d| d.flow.flow.trigger.event.as_deref() == Some(event.event_type.as_str()));
-        // A new contact's `when` must see it as stored: opted out where its phone or email is
-        // on the suppression list. (A stored contact was read with the list already.)
-        let suppressed;
-        let contact =
-            if contact_is_new && triggered.iter().any(|d| d.flow.flow.trigger.when.is_some()) {
-                suppressed = self
-                    .store
-                    .with_suppressions(tenant_id, contact.clone())
-                    .await?;
-                &suppressed
-            } else {
-                contact
-            };
         let mut new_runs = Vec::new();
-        for d in triggered {
+        for d in self.live(tenant_id).await? {
+            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
+                continue;
+            }
             let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
             // A new event has started no run yet; a replay may have.
             if replay && self.store.run(tenant_id, run_id).await.is_ok() {
@@ -90,6 +77,33 @@ impl Engine {
             }
         }
         Ok(new_runs)
+    }
+
+    /// `contact` as reads answer it (opted out where its phone or email is on the suppression
+    /// list), for a contact the event brought that the store has not read: a new one, or one
+    /// the event changed. `None` when nothing will judge it, so nothing was looked up: no
+    /// `active` runs of the contact (whose `match` might), and no flow the event triggers has
+    /// a `when`.
+    pub(super) async fn as_listed(
+        &self,
+        tenant_id: &str,
+        event: &Event,
+        contact: &Contact,
+        active: bool,
+    ) -> Result<Option<Contact>, EngineError> {
+        let judged = active
+            || self.live(tenant_id).await?.iter().any(|d| {
+                let trigger = &d.flow.flow.trigger;
+                trigger.when.is_some() && trigger.event.as_deref() == Some(&event.event_type)
+            });
+        if !judged {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.store
+                .with_suppressions(tenant_id, contact.clone())
+                .await?,
+        ))
     }
 
     /// Starts a run of `d` for the event, if its `when` and concurrency allow.

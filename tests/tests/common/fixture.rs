@@ -46,8 +46,10 @@ impl Tenant {
             .await;
         let credential = json!({"value": "a-secret-token-1234"}).to_string();
         let path = "/v1/settings/credentials/twilio_auth_token";
-        api.send(Method::PUT, path, &admin, "application/json", credential)
+        let stored = api
+            .send(Method::PUT, path, &admin, "application/json", credential)
             .await;
+        assert!(stored.status.is_success(), "{}", stored.body);
         Self {
             id: id.to_owned(),
             admin,

@@ -49,9 +49,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         ratios.push(two / one);
     }
     ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let median = (ratios[(n - 1) / 2] + ratios[n / 2]) / 2.0;
     println!(
         "  speed-up with two workers: {:.2}× (median of {}; lowest {:.2}×, highest {:.2}×)",
-        ratios[ratios.len() / 2],
+        median,
         ratios.len(),
         ratios[0],
         ratios[ratios.len() - 1]

@@ -349,10 +349,13 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant();
     state.engine.store.contact(tenant, &id).await?;
+    let reason = "the contact was deleted";
     for run in state.engine.store.active_runs(tenant, &id).await? {
+        let details = json!({ "reason": reason, "by": "contact.delete" });
+        let audit = caller.audit_entry("run.cancel", &format!("run:{}", run.id), details);
         state
             .engine
-            .cancel_run(tenant, run.id, "the contact was deleted", None)
+            .cancel_run(tenant, run.id, reason, Some(audit))
             .await?;
     }
     let audit = caller.audit_entry("contact.delete", &format!("contact:{id}"), Value::Null);

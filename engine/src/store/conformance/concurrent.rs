@@ -189,6 +189,8 @@ fn lead(id: &str, phone: &str) -> Contact {
 
 /// Eight changes to one tenant's settings at once, each adding a sender of its own: every
 /// sender is kept (a read-modify-write that let another change in between would lose some).
+/// This bites on PostgreSQL; the SQLite store has one connection, which queues them anyway
+/// (its `BEGIN IMMEDIATE` guards against other processes writing the same file).
 pub async fn concurrent_settings_changes_all_apply(store: Arc<dyn Store>) {
     store
         .put_tenant(&super::tenant("settings"))

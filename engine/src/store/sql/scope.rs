@@ -78,9 +78,11 @@ impl SqlStore {
         .map_err(unavailable)
     }
 
-    /// Begins a transaction that will write what it reads: on SQLite it takes the write lock
-    /// at once (`BEGIN IMMEDIATE`), so that two such transactions queue rather than fail when
-    /// the second tries to write; on PostgreSQL the reads lock their rows (`FOR UPDATE`).
+    /// Begins a transaction that will write what it reads. On SQLite it takes the database's
+    /// write lock at once (`BEGIN IMMEDIATE`): a transaction that reads first and then wants
+    /// to write could otherwise fail with `SQLITE_BUSY` when another connection (another
+    /// process, such as `stepwise tenant create`) wrote in between. On PostgreSQL it is
+    /// [`SqlStore::begin`]; the caller's reads must lock their rows (`FOR UPDATE`).
     pub(super) async fn begin_for_write(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
         match self.backend {
             Backend::Sqlite => self
