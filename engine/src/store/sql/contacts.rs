@@ -189,7 +189,13 @@ const BY_ID: &str = "WHERE tenant_id = $1 AND id = $2";
 /// The contact in a row of [`CONTACT_COLUMNS`]: opted out where its address is suppressed.
 pub(super) fn contact_of(row: &AnyRow) -> Result<Contact, StoreError> {
     let doc: String = row.try_get("doc").map_err(unavailable)?;
-    let mut contact: Contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
+    let contact: Contact = serde_json::from_str(&doc).map_err(|e| corrupt("contact", e))?;
+    with_suppressed(row, contact)
+}
+
+/// `contact` opted out where the row's `sms_suppressed` / `email_suppressed` counts say its
+/// address is on the suppression list.
+pub(super) fn with_suppressed(row: &AnyRow, mut contact: Contact) -> Result<Contact, StoreError> {
     let sms: i64 = row.try_get("sms_suppressed").map_err(unavailable)?;
     let email: i64 = row.try_get("email_suppressed").map_err(unavailable)?;
     contact.sms_opt_out |= sms > 0;

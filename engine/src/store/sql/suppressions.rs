@@ -32,7 +32,7 @@ fn suppression(row: &AnyRow) -> Result<Suppression, StoreError> {
 pub(super) async fn with_suppressions(
     store: &SqlStore,
     tenant_id: &str,
-    mut contact: Contact,
+    contact: Contact,
 ) -> Result<Contact, StoreError> {
     if contact.phone.is_none() && contact.email.is_none() {
         return Ok(contact);
@@ -41,18 +41,17 @@ pub(super) async fn with_suppressions(
         .fetch_one(
             Scope::Tenant(tenant_id),
             sqlx::query(
-                "SELECT (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1 AND channel = 'sms'                  AND address = $2) AS sms, (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1                  AND channel = 'email' AND address = $3) AS email",
+                "SELECT (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1 \
+                 AND channel = 'sms' AND address = $2) AS sms_suppressed, \
+                 (SELECT COUNT(*) FROM suppressions WHERE tenant_id = $1 \
+                 AND channel = 'email' AND address = $3) AS email_suppressed",
             )
             .bind(tenant_id)
             .bind(contact.phone.clone())
             .bind(contact.email.clone()),
         )
         .await?;
-    let sms: i64 = row.try_get("sms").map_err(unavailable)?;
-    let email: i64 = row.try_get("email").map_err(unavailable)?;
-    contact.sms_opt_out |= sms > 0;
-    contact.email_opt_out |= email > 0;
-    Ok(contact)
+    super::contacts::with_suppressed(&row, contact)
 }
 
 #[async_trait::async_trait]
