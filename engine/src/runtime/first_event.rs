@@ -34,10 +34,14 @@ impl Engine {
             event_id: stored.id.clone(),
             ..IngestOutcome::default()
         };
-        let listed = self.as_listed(tenant_id, event, contact, false).await?;
+        let triggered = self.triggered_by(tenant_id, event).await?;
+        let listed = self
+            .as_listed(tenant_id, &triggered, contact, false)
+            .await?;
         let new_runs = self
             .triggered_runs(
                 &tenant,
+                triggered,
                 listed.as_ref().unwrap_or(contact),
                 true,
                 event,

@@ -165,11 +165,12 @@ impl Engine {
         };
         // A contact the event brought was not read with the suppression list; what judges it
         // (`match`, `when`) must see its listed addresses as opted out.
+        let triggered = self.triggered_by(tenant_id, &event).await?;
         let contact = match write {
             ContactWrite::Stored => contact,
             _ => {
                 let listed = self
-                    .as_listed(tenant_id, &event, &contact, !active.is_empty())
+                    .as_listed(tenant_id, &triggered, &contact, !active.is_empty())
                     .await?;
                 listed.unwrap_or(contact)
             }
@@ -203,6 +204,7 @@ impl Engine {
         let new_runs = self
             .triggered_runs(
                 &tenant,
+                triggered,
                 &contact,
                 false,
                 &event,

@@ -33,13 +33,25 @@ fn ready_task(tenant_id: &str, run: &Run) -> Option<AdvanceTask> {
 }
 
 impl Engine {
-    /// The runs `event` starts for `contact`, not yet stored: one for each live flow it
-    /// triggers whose `when` and concurrency allow it. On a `replay`, a run started before the
-    /// interruption is only named in `outcome`.
+    /// The live flows `event` triggers.
+    pub(super) async fn triggered_by(
+        &self,
+        tenant_id: &str,
+        event: &Event,
+    ) -> Result<Vec<Deployment>, EngineError> {
+        let mut live = self.live(tenant_id).await?;
+        live.retain(|d| d.flow.flow.trigger.event.as_deref() == Some(event.event_type.as_str()));
+        Ok(live)
+    }
+
+    /// The runs `event` starts for `contact`, not yet stored: one for each of the flows it
+    /// `triggered` whose `when` and concurrency allow it. On a `replay`, a run started before
+    /// the interruption is only named in `outcome`.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn triggered_runs(
         &self,
         tenant: &Tenant,
+        triggered: Vec<Deployment>,
         contact: &Contact,
         contact_is_new: bool,
         event: &Event,
@@ -50,10 +62,7 @@ impl Engine {
         let tenant_id = tenant.id.as_str();
         let external_id = event.external_id.as_deref().unwrap_or(event_id);
         let mut new_runs = Vec::new();
-        for d in self.live(tenant_id).await? {
-            if d.flow.flow.trigger.event.as_deref() != Some(event.event_type.as_str()) {
-                continue;
-            }
+        for d in triggered {
             let run_id = run_id_for(tenant_id, &event.source, external_id, d.flow.id());
             // A new event has started no run yet; a replay may have.
             if replay && self.store.run(tenant_id, run_id).await.is_ok() {
@@ -82,20 +91,16 @@ impl Engine {
     /// `contact` as reads answer it (opted out where its phone or email is on the suppression
     /// list), for a contact the event brought that the store has not read: a new one, or one
     /// the event changed. `None` when nothing will judge it, so nothing was looked up: no
-    /// `active` runs of the contact (whose `match` might), and no flow the event triggers has
-    /// a `when`.
+    /// `active` runs of the contact (whose `match` might), and none of the flows the event
+    /// `triggered` has a `when`.
     pub(super) async fn as_listed(
         &self,
         tenant_id: &str,
-        event: &Event,
+        triggered: &[Deployment],
         contact: &Contact,
         active: bool,
     ) -> Result<Option<Contact>, EngineError> {
-        let judged = active
-            || self.live(tenant_id).await?.iter().any(|d| {
-                let trigger = &d.flow.flow.trigger;
-                trigger.when.is_some() && trigger.event.as_deref() == Some(&event.event_type)
-            });
+        let judged = active || triggered.iter().any(|d| d.flow.flow.trigger.when.is_some());
         if !judged {
             return Ok(None);
         }
