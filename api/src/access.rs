@@ -65,7 +65,35 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
     if tenant.name.trim().is_empty() || tenant.name.len() > 200 {
         return Err("name: give the business's name (1 to 200 characters)".into());
     }
-    Ok(())
+    check_snippets(&tenant.snippets)
+}
+
+/// The most snippets a tenant may keep, and the most characters each may have.
+pub const MAX_SNIPPETS: usize = 200;
+pub const MAX_SNIPPET_CHARS: usize = 4_000;
+
+/// Snippets are named like identifiers, bounded in number and size, and checked as a whole
+/// (syntax, includes that exist, no loops, bounded depth) before they are stored.
+fn check_snippets(snippets: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    if snippets.len() > MAX_SNIPPETS {
+        return Err(format!("snippets: at most {MAX_SNIPPETS}"));
+    }
+    for (name, source) in snippets {
+        let named = (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !named {
+            return Err("snippets: a snippet's name is 1 to 64 letters, digits, '_' or '-'".into());
+        }
+        if source.chars().count() > MAX_SNIPPET_CHARS {
+            return Err(format!(
+                "snippets.{name}: at most {MAX_SNIPPET_CHARS} characters"
+            ));
+        }
+    }
+    stepwise_engine::template::check_snippets(snippets)
+        .map_err(|(name, e)| format!("snippets.{name}: {}", e.message))
 }
 
 /// A tenant id: lowercase letters, digits and dashes, 2 to 63 characters.

@@ -12,6 +12,8 @@ pub enum ErrorCode {
     InvalidDefinition,
     InvalidInput,
     ExpressionFailed,
+    /// A bounded piece of work (a simulation, say) went past one of its limits.
+    LimitExceeded,
     Unavailable,
 }
 
@@ -29,6 +31,9 @@ pub enum EngineError {
     WrongState(String),
     #[error("expression failed: {0}")]
     Expression(String),
+    /// Work on a tenant's input went past one of its bounds (the message says which).
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -46,6 +51,7 @@ impl EngineError {
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::WrongState(_) => ErrorCode::Conflict,
             Self::Expression(_) => ErrorCode::ExpressionFailed,
+            Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::Store(StoreError::Unavailable(_)) | Self::Queue(_) => ErrorCode::Unavailable,
         }
     }

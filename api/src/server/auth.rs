@@ -89,14 +89,20 @@ impl Authenticator {
     }
 }
 
+/// The key of the one `Authorization: Bearer <key>` header, exactly so: a second header,
+/// another scheme, or whitespace anywhere but the one space is refused, never guessed at.
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let refuse = || ApiError::unauthorized("send one header Authorization: Bearer <API key>");
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(refuse());
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API key>"))
+        .filter(|key| !key.is_empty() && !key.contains(|c: char| c.is_whitespace()))
+        .ok_or_else(refuse)
 }
 
 /// A request authenticated with a tenant's key.

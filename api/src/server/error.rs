@@ -106,6 +106,7 @@ impl From<EngineError> for ApiError {
             }
             ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, "invalid_input"),
             ErrorCode::ExpressionFailed => (StatusCode::UNPROCESSABLE_ENTITY, "expression_failed"),
+            ErrorCode::LimitExceeded => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         let details = match &e {

@@ -35,6 +35,13 @@ fn unsupported(got: &str, want: &str) -> ApiError {
 /// Parses a JSON body, telling malformed JSON (400) from well-formed JSON that does not
 /// fit (422), with the line and column of the problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Cheap scan first; only a body that may hold a NUL is read twice.
+    let may_hold_nul = bytes.contains(&0) || bytes.windows(6).any(|w| w == b"\\u0000");
+    if may_hold_nul
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| holds_nul(&v))
+    {
+        return Err(nul_refused());
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let details = json!({ "line": e.line(), "column": e.column() });
         // A type's own deserialiser may report a value of the wrong shape as a syntax error
@@ -48,6 +55,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         error.with_details(details)
     })
+}
+
+/// Whether any string (or key) in `value` holds the NUL character, which neither database
+/// can store: refused up front as bad input rather than failing as an outage.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+fn nul_refused() -> ApiError {
+    ApiError::invalid(
+        "invalid_body",
+        "text may not contain the NUL character (\\u0000)",
+    )
+}
+
+/// A NUL in a path or query (`%00`) is refused the same way.
+fn refuse_nul_in_uri(uri: &axum::http::Uri) -> Result<(), ApiError> {
+    let encoded = |s: &str| s.to_ascii_lowercase().contains("%00");
+    if encoded(uri.path()) || uri.query().is_some_and(encoded) {
+        return Err(ApiError::invalid(
+            "invalid_input",
+            "the path or query may not contain the NUL character (%00)",
+        ));
+    }
+    Ok(())
 }
 
 /// A JSON request body.
@@ -116,6 +154,9 @@ impl<S: Send + Sync> FromRequest<S> for FlowSource {
                 "the body is not UTF-8",
             )
         })?;
+        if text.contains('\0') {
+            return Err(nul_refused());
+        }
         if mime == "application/json" {
             // Reject malformed JSON as JSON, before YAML reads it more leniently.
             parse_json::<serde_json::Value>(text.as_bytes())?;
@@ -132,6 +173,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_nul_in_uri(&parts.uri)?;
         let axum::extract::Query(value) =
             axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(value))
@@ -146,6 +188,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_nul_in_uri(&parts.uri)?;
         let axum::extract::Path(value) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(ApiPath(value))

@@ -2,8 +2,8 @@
 //! (rendered text, recipient, segments), logs it, and answers with a plausible result shaped
 //! like the real provider's, without anything leaving the machine.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -17,10 +17,12 @@ pub struct Recorded {
     pub request: ActionRequest,
 }
 
+/// How many of the latest requests the sandbox keeps in memory (a server runs for months).
+pub const KEEP_RECORDED: usize = 10_000;
+
 #[derive(Debug, Default)]
 pub struct Sandbox {
-    counter: AtomicU64,
-    log: Mutex<Vec<Recorded>>,
+    log: Mutex<VecDeque<Recorded>>,
 }
 
 impl Sandbox {
@@ -28,16 +30,16 @@ impl Sandbox {
         Self::default()
     }
 
-    /// Everything received so far.
+    /// The latest [`KEEP_RECORDED`] requests received, oldest first.
     pub fn recorded(&self) -> Vec<Recorded> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter().cloned().collect()
     }
 
+    /// A provider id unique across restarts and processes (a time-ordered UUID), as a real
+    /// provider's is: ids are keys in the outbox and in delivery-status updates.
     fn next_id(&self, prefix: &str) -> String {
-        format!(
-            "{prefix}_sandbox_{:06}",
-            self.counter.fetch_add(1, Ordering::Relaxed) + 1
-        )
+        format!("{prefix}_sandbox_{}", uuid::Uuid::now_v7().simple())
     }
 
     fn respond(&self, request: &ActionRequest) -> ActionResult {
@@ -127,10 +129,12 @@ impl Connector for Sandbox {
             run_id: cx.run_id.clone(),
             request: request.clone(),
         };
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(recorded);
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == KEEP_RECORDED {
+            log.pop_front();
+        }
+        log.push_back(recorded);
+        drop(log);
         Ok(self.respond(request))
     }
 }

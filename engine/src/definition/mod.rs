@@ -72,11 +72,36 @@ pub fn load_flow(
     compile_document(&document, partials)
 }
 
+/// A NUL character (`"\0"` in a double-quoted YAML string) can be neither stored nor sent.
+fn nul_strings(value: &serde_json::Value, pointer: String, out: &mut Vec<Diagnostic>) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => out.push(Diagnostic::new(
+            Severity::Error,
+            pointer,
+            "text may not contain the NUL character".to_owned(),
+        )),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_strings(item, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let escaped = crate::steps::context::escape(key);
+                nul_strings(item, format!("{pointer}/{escaped}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn compile_document(
     document: &Document,
     partials: Option<&BTreeMap<String, String>>,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let schema_errors = schema::check(DocumentKind::Flow, &document.json);
+    let mut schema_errors = schema::check(DocumentKind::Flow, &document.json);
+    nul_strings(&document.json, String::new(), &mut schema_errors);
     if !schema_errors.is_empty() {
         return Err(finish(document, schema_errors));
     }

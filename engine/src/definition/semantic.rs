@@ -29,15 +29,13 @@ pub struct Surroundings<'a> {
 /// Checks and compiles `flow`. Returns the compiled flow when there is no error, and every
 /// diagnostic (errors and warnings) with pointers relative to the document.
 pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
-    let empty = BTreeMap::new();
-    let (templates, mut diagnostics) = match Templates::new(around.partials.unwrap_or(&empty)) {
-        Ok(t) => (t, Vec::new()),
-        Err((name, e)) => {
-            let message = format!("the snippet `{name}` does not parse: {}", e.message);
-            let fallback =
-                Templates::new(&empty).unwrap_or_else(|_| unreachable!("no partials cannot fail"));
+    let (templates, mut diagnostics) = match around.partials.map(Templates::new) {
+        None => (Templates::without_snippets(), Vec::new()),
+        Some(Ok(t)) => (t, Vec::new()),
+        Some(Err((name, e))) => {
+            let message = format!("the snippet `{name}` cannot be used: {}", e.message);
             (
-                fallback,
+                Templates::without_snippets(),
                 vec![Diagnostic::new(
                     Severity::Error,
                     around.prefix.to_owned(),

@@ -1,6 +1,7 @@
 //! rhai expressions: compiled once per flow version, evaluated many times against a run's
 //! bindings (`event`, `contact`, `tenant`, `config`, `templates`, `vars`, `steps`, `now`).
 
+mod calls;
 mod functions;
 mod sandbox;
 mod scope;
@@ -8,7 +9,7 @@ mod scope;
 use rhai::{AST, Dynamic, EvalAltResult};
 
 pub use functions::{TimeSpan, format_time, with_zone};
-pub use sandbox::{MAX_OPERATIONS, engine};
+pub use sandbox::{MAX_EVAL_TIME, MAX_OPERATIONS, engine};
 pub use scope::{BINDING_NAMES, Bindings};
 
 /// A compiled expression and its source.
@@ -33,6 +34,10 @@ impl ExprError {
             EvalAltResult::ErrorTooManyOperations(_) => {
                 format!("the expression took more than {MAX_OPERATIONS} operations and was stopped")
             }
+            EvalAltResult::ErrorTerminated(token, _) if sandbox::over_time(token) => format!(
+                "the expression ran longer than {} ms and was stopped",
+                MAX_EVAL_TIME.as_millis()
+            ),
             EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
             other => other.to_string(),
         };
@@ -52,12 +57,8 @@ impl Expr {
         for name in BINDING_NAMES.iter().chain(extra) {
             names.push(*name, Dynamic::UNIT);
         }
-        engine()
+        let ast = engine()
             .compile_expression_with_scope(&names, source)
-            .map(|ast| Self {
-                source: source.to_owned(),
-                ast,
-            })
             .map_err(|err| {
                 let pos = err.position();
                 let message = err.err_type().to_string();
@@ -83,19 +84,35 @@ impl Expr {
                     message,
                     position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
                 }
-            })
+            })?;
+        calls::check_known(&ast)?;
+        Ok(Self {
+            source: source.to_owned(),
+            ast,
+        })
     }
 
     pub fn source(&self) -> &str {
         &self.source
     }
 
-    /// Evaluates to any value.
+    /// Evaluates to any value, within [`MAX_OPERATIONS`] and [`MAX_EVAL_TIME`].
     pub fn eval(&self, bindings: &mut Bindings) -> Result<Dynamic, ExprError> {
+        self.eval_within(bindings, MAX_EVAL_TIME)
+    }
+
+    /// [`Expr::eval`] with a wall-clock `budget` of its own.
+    fn eval_within(
+        &self,
+        bindings: &mut Bindings,
+        budget: std::time::Duration,
+    ) -> Result<Dynamic, ExprError> {
         let zone = bindings.zone().clone();
         let scope = bindings.rhai_scope();
         with_zone(&zone, || {
-            engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast)
+            sandbox::timed_for(budget, || {
+                engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast)
+            })
         })
         .map_err(|e| ExprError::from_eval(&e))
     }

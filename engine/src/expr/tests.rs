@@ -117,3 +117,66 @@ fn conditions_must_be_booleans() {
         .unwrap_err();
     assert!(err.message.contains("not true or false"), "{}", err.message);
 }
+
+#[test]
+fn blocking_and_clock_functions_do_not_exist() {
+    for source in [
+        "sleep(15)",
+        "sleep(0.5)",
+        "timestamp()",
+        "parse_json(\"{}\")",
+    ] {
+        let err = Expr::compile(source, &[]).unwrap_err();
+        assert!(
+            err.message.contains("unknown function") || err.message.contains("takes"),
+            "{source}: {}",
+            err.message
+        );
+    }
+}
+
+#[test]
+fn unknown_functions_are_compile_errors_with_a_suggestion() {
+    let err = Expr::compile("contians_any(lower(event.data.message), [\"a\"])", &[]).unwrap_err();
+    assert_eq!(
+        err.message,
+        "unknown function contians_any (did you mean contains_any?)"
+    );
+    assert_eq!(err.position, Some((1, 1)));
+    let err = Expr::compile("event.data.message.nope()", &[]).unwrap_err();
+    assert!(
+        err.message.starts_with("unknown function nope"),
+        "{}",
+        err.message
+    );
+    let err = Expr::compile("lower(\"a\", \"b\")", &[]).unwrap_err();
+    assert_eq!(err.message, "lower takes 1 argument(s), not 2");
+    // Methods, operators and `in` resolve to functions that exist.
+    for ok in [
+        "contact.tags.contains(\"vip\") && \"vip\" in contact.tags",
+        "event.data.message.len() > 3 + 4 * 2",
+        "type_of(contact) == \"map\" && upper(contact.first_name) != \"\"",
+        "event.data.keys().len() >= 0",
+    ] {
+        Expr::compile(ok, &[]).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+}
+
+#[test]
+fn an_evaluation_past_its_time_budget_is_stopped() {
+    let mut b = bindings();
+    // Hundreds of operations and no loop: the clock is looked at every 256.
+    let items = vec!["contact.first_name"; 600].join(", ");
+    let busy = Expr::compile(&format!("[{items}].len()"), &[]).unwrap();
+    assert_eq!(busy.eval_json(&mut b).unwrap(), json!(600));
+    let err = busy
+        .eval_within(&mut b, std::time::Duration::ZERO)
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        format!(
+            "the expression ran longer than {} ms and was stopped",
+            MAX_EVAL_TIME.as_millis()
+        )
+    );
+}

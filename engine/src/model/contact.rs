@@ -64,9 +64,19 @@ pub fn load_phone_metadata() {
     let _ = e164("+15125550100", "US");
 }
 
-/// `raw` in E.164 (`+15125550100`), read in `region` when it has no country code.
+/// `raw` in E.164 (`+15125550100`), read in `region` when it has no country code. Only
+/// digits and the usual separators are accepted: libphonenumber would read letters as a
+/// keypad's digits (`+1512555010O` as `+15125550106`), a different real person's number.
 pub fn e164(raw: &str, region: &str) -> Result<String, String> {
-    let bad = |why: String| format!("phone: \"{raw}\" is not a valid phone number ({why})");
+    let bad = |why: String| format!("phone: not a valid phone number ({why})");
+    let plain = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+()-./".contains(c));
+    if !plain {
+        return Err(bad(
+            "write digits, with +, spaces, dashes, dots or brackets; no letters".into(),
+        ));
+    }
     let region: phonenumber::country::Id = region
         .parse()
         .map_err(|_| bad(format!("unknown region {region}")))?;
@@ -89,6 +99,11 @@ mod tests {
         assert!(e164("030 901820", "US").is_err());
         assert!(e164("12", "US").is_err());
         assert!(e164("not a phone", "US").is_err());
+        // A letter O for a zero is refused, never read as a keypad digit.
+        let err = e164("+1512555010O", "US").unwrap_err();
+        assert!(err.contains("no letters"), "{err}");
+        assert!(!err.contains("010O"), "the hint repeats the value: {err}");
+        assert!(e164("1-800-FLOWERS", "US").is_err());
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct IngestOutcome {
     pub cancelled: Vec<RunId>,
     /// Flows whose trigger matched but whose concurrency rule kept a new run from starting.
     pub skipped: Vec<String>,
+    /// Runs that failed on this event through their own flow's fault (a trigger `when` or
+    /// a `wait_for` match that could not be evaluated); the event is kept all the same.
+    pub failed: Vec<RunId>,
 }
 
 #[derive(Debug)]
@@ -176,6 +179,56 @@ impl Engine {
         Ok(task)
     }
 
+    /// Ends, failed, a run whose flow version no longer compiles (it uses a snippet the tenant
+    /// has since removed, or a stored version predates a check now made): retrying could
+    /// never succeed, and a run that cannot be processed must not come back forever.
+    pub(super) async fn fail_unloadable(
+        &self,
+        tenant_id: &str,
+        run: Run,
+        diagnostics: &[crate::definition::Diagnostic],
+    ) -> Result<(), EngineError> {
+        let why = diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map_or_else(|| "unknown".to_owned(), |d| d.message.clone());
+        let reason = format!("the flow version cannot run: {why}");
+        tracing::warn!(%tenant_id, flow_id = %run.flow_id, run_id = %run.id, %reason, "run failed");
+        let now = self.clock.now();
+        let expected_seq = run.seq;
+        let mut run = run;
+        run.seq = expected_seq + 1;
+        run.status = RunStatus::Failed;
+        run.ended_at = Some(now);
+        run.end_reason = Some(reason.clone());
+        run.wake_at = None;
+        run.waiting = None;
+        run.hold = None;
+        let ended = StepRecord {
+            at: now,
+            step: None,
+            attempt: 0,
+            what: Happening::Ended {
+                status: "failed".into(),
+                reason,
+            },
+        };
+        self.store
+            .apply(
+                tenant_id,
+                Transition {
+                    expected_seq,
+                    run,
+                    records: vec![ended],
+                    contact: None,
+                    audit: None,
+                },
+            )
+            .await?;
+        super::metrics::run_ended(RunStatus::Failed);
+        Ok(())
+    }
+
     /// Handles one queue task: advances the run until it pauses, committing each action's
     /// start and result. A stale or early task does nothing.
     pub async fn advance(&self, task: AdvanceTask) -> Result<(), EngineError> {
@@ -204,9 +257,18 @@ impl Engine {
             return Ok(()); // early: the task for wake_at is still queued
         }
         let tenant = self.tenant(&task.tenant_id).await?;
-        let d = self
+        let d = match self
             .deployment(&task.tenant_id, &run.flow_id, run.flow_version)
-            .await?;
+            .await
+        {
+            Ok(d) => d,
+            Err(EngineError::InvalidDefinition(diagnostics)) => {
+                return self
+                    .fail_unloadable(&task.tenant_id, run, &diagnostics)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let mut cx = self.run_cx(&d, &tenant, contact, run);
         let step = d.flow.meta(cx.run.pc).map(|m| m.id.clone());
         match cx.run.status {

@@ -139,14 +139,27 @@ impl Engine {
         Ok(d)
     }
 
-    /// The newest version of each enabled flow: what new events may start.
+    /// The newest version of each enabled flow: what new events may start. A version that
+    /// no longer compiles (it uses a snippet since removed) starts nothing and is logged; it
+    /// never keeps the tenant's other flows from starting.
     pub(super) async fn live(&self, tenant_id: &str) -> Result<Vec<Deployment>, EngineError> {
         let mut out = Vec::new();
         for live in self.live_flows(tenant_id).await? {
-            out.push(
-                self.deployment(tenant_id, &live.flow_id, live.version)
-                    .await?,
-            );
+            match self
+                .deployment(tenant_id, &live.flow_id, live.version)
+                .await
+            {
+                Ok(d) => out.push(d),
+                Err(EngineError::InvalidDefinition(diagnostics)) => {
+                    let why = diagnostics
+                        .iter()
+                        .find(|d| d.is_error())
+                        .map(|d| d.message.as_str())
+                        .unwrap_or_default();
+                    tracing::warn!(%tenant_id, flow_id = %live.flow_id, version = live.version, %why, "a live flow does not compile; it starts no runs");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }

@@ -48,6 +48,8 @@ pub enum ContactWrite {
 enum Reaction {
     Cancelled,
     Resumed(AdvanceTask),
+    /// Its `match` could not be evaluated: the run failed (its flow's fault, not the event's).
+    Failed,
 }
 
 impl Engine {
@@ -189,6 +191,16 @@ impl Engine {
                         wake.push(task);
                         break;
                     }
+                    Ok(Some(Reaction::Failed)) => {
+                        outcome.failed.push(run.id);
+                        break;
+                    }
+                    Err(EngineError::InvalidDefinition(diagnostics)) => {
+                        self.fail_unloadable(tenant_id, run.clone(), &diagnostics)
+                            .await?;
+                        outcome.failed.push(run.id);
+                        break;
+                    }
                     Err(EngineError::Store(StoreError::Conflict { .. }))
                         if attempt < CONFLICT_RETRIES =>
                     {
@@ -259,8 +271,16 @@ impl Engine {
             return Ok(None);
         }
         let mut cx = self.run_cx(&d, tenant, contact.clone(), run);
-        if !self.accepts(&mut cx, event)? {
-            return Ok(None);
+        match self.accepts(&mut cx, event) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(message) => {
+                let reason = format!("the `match` of the wait could not be evaluated: {message}");
+                tracing::warn!(tenant_id = %tenant.id, flow_id = %cx.run.flow_id, run_id = %cx.run.id, %reason, "run failed");
+                cx.end(RunStatus::Failed, reason);
+                self.commit(&tenant.id, seq, cx, None).await?;
+                return Ok(Some(Reaction::Failed));
+            }
         }
         let step = d
             .flow
@@ -290,7 +310,8 @@ impl Engine {
         )))
     }
 
-    fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, EngineError> {
+    /// Whether the waiting run's `match` accepts `event`; the evaluation's error otherwise.
+    fn accepts(&self, cx: &mut RunCx<'_>, event: &Event) -> Result<bool, String> {
         let key = format!("{}/match", cx.run.pc);
         let Some(filter) = cx.flow.artifacts.exprs.get(&key) else {
             return Ok(true);
@@ -300,8 +321,6 @@ impl Engine {
             "incoming",
             &serde_json::to_value(event).unwrap_or(Value::Null),
         );
-        filter
-            .eval_bool(&mut cx.bindings)
-            .map_err(|e| EngineError::Expression(e.message))
+        filter.eval_bool(&mut cx.bindings).map_err(|e| e.message)
     }
 }

@@ -31,4 +31,6 @@ pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{TimelineEntry, render_text};
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod tests;

@@ -124,11 +124,15 @@ impl Engine {
                             fire_at,
                         );
                         let mut bindings = self.bindings(&d, &tenant, contact, &probe);
-                        let matches = audience
-                            .eval_bool(&mut bindings)
-                            .map_err(|e| EngineError::Expression(e.message))?;
-                        if !matches {
-                            continue;
+                        // One contact the audience cannot judge is skipped and logged;
+                        // it never stops the schedule for the others.
+                        match audience.eval_bool(&mut bindings) {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(e) => {
+                                tracing::warn!(tenant_id = %tenant.id, flow_id = %d.flow.id(), contact_id = %contact.id, why = %e.message, "the schedule's audience could not be evaluated for a contact; skipped");
+                                continue;
+                            }
                         }
                     }
                     let run_id = run_id_for(&tenant.id, "schedule", &tick, d.flow.id());

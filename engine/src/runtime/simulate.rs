@@ -3,6 +3,7 @@
 //! event. Connectors are whatever the caller passes (the sandbox, from the CLI).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -14,6 +15,15 @@ use crate::model::{Contact, Event, Tenant};
 use crate::ports::{Clock, Connector, FlowDocument, Store, VirtualClock};
 use crate::queue::MemoryQueue;
 use crate::store::MemoryStore;
+
+/// The most queue tasks (run advances) one simulation performs.
+pub const MAX_SIMULATED_ADVANCES: usize = 2_000;
+
+/// The most step records (timeline entries) one simulation keeps: this bounds its memory.
+pub const MAX_SIMULATED_RECORDS: usize = 10_000;
+
+/// The longest one simulation may run on the wall clock.
+pub const MAX_SIMULATION_TIME: Duration = Duration::from_secs(10);
 
 /// An event injected at an offset from the start.
 #[derive(Debug, Clone)]
@@ -46,7 +56,10 @@ pub struct Simulation {
     pub entries: Vec<TimelineEntry>,
 }
 
-/// Runs a simulation to the end of every run, or to the horizon.
+/// Runs a simulation to the end of every run, or to the horizon. It stops with
+/// [`EngineError::LimitExceeded`] past [`MAX_SIMULATED_ADVANCES`], [`MAX_SIMULATED_RECORDS`]
+/// or [`MAX_SIMULATION_TIME`], and yields to the scheduler between advances, so dropping
+/// its future (a client that left) stops it at once and it never holds a thread.
 pub async fn simulate(
     input: SimulationInput,
     connector: Arc<dyn Connector>,
@@ -106,9 +119,14 @@ pub async fn simulate(
             ),
         ));
     }
+    let began = Instant::now();
+    let mut advances = 0usize;
     loop {
         while let Some(task) = queue.pop_due(clock.now()) {
             engine.advance(task).await?;
+            advances += 1;
+            check_bounds(advances, store.record_count(&tenant_id), began)?;
+            tokio::task::yield_now().await;
         }
         let next_task = queue.next_due();
         let next_injection = pending.peek().map(|i| input.start + i.after);
@@ -166,4 +184,21 @@ pub async fn simulate(
         zone,
         entries,
     })
+}
+
+/// The simulation's bounds, as a limit error naming the one passed.
+fn check_bounds(advances: usize, records: usize, began: Instant) -> Result<(), EngineError> {
+    let passed = if advances > MAX_SIMULATED_ADVANCES {
+        format!("more than {MAX_SIMULATED_ADVANCES} run advances")
+    } else if records > MAX_SIMULATED_RECORDS {
+        format!("more than {MAX_SIMULATED_RECORDS} timeline entries")
+    } else if began.elapsed() > MAX_SIMULATION_TIME {
+        format!("more than {} s of computing", MAX_SIMULATION_TIME.as_secs())
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::LimitExceeded(format!(
+        "the simulation was stopped after {passed}: a flow that loops (a goto back to a wait, say) \
+         never ends; shorten the horizon or end the loop"
+    )))
 }

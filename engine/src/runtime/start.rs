@@ -19,9 +19,13 @@ pub(super) fn name_started(
     new_runs: &[(Run, Vec<StepRecord>)],
     outcome: &mut IngestOutcome,
 ) -> Vec<AdvanceTask> {
-    outcome
-        .started
-        .extend(new_runs.iter().map(|(run, _)| run.id));
+    for (run, _) in new_runs {
+        if run.status == RunStatus::Failed {
+            outcome.failed.push(run.id);
+        } else {
+            outcome.started.push(run.id);
+        }
+    }
     new_runs
         .iter()
         .filter_map(|(run, _)| ready_task(tenant_id, run))
@@ -149,7 +153,11 @@ impl Engine {
         if self.store.create_run(&tenant.id, &run, &records).await? {
             super::metrics::run_started();
         }
-        outcome.started.push(run.id);
+        if run.status == RunStatus::Failed {
+            outcome.failed.push(run.id);
+        } else {
+            outcome.started.push(run.id);
+        }
         Ok(ready_task(&tenant.id, &run))
     }
 
@@ -179,13 +187,43 @@ impl Engine {
         );
         run.id = run_id;
         run.wake_at = Some(now); // visible to the reconciler until a worker advances it
+        let started = StepRecord {
+            at: now,
+            step: None,
+            attempt: 0,
+            what: Happening::Started {
+                flow: d.flow.id().to_owned(),
+                version: d.version,
+                trigger: event.event_type.clone(),
+            },
+        };
         if let Some(when) = &d.flow.trigger_when {
             let mut b = self.bindings(d, tenant, contact, &run);
-            if !when
-                .eval_bool(&mut b)
-                .map_err(|e| EngineError::Expression(e.message))?
-            {
-                return Ok(None);
+            match when.eval_bool(&mut b) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                // This flow's fault, not the event's: the event is kept and the other flows
+                // start; this flow's run is stored failed, with the reason, where its
+                // author looks (runs, dead letters).
+                Err(e) => {
+                    let reason =
+                        format!("the trigger's `when` could not be evaluated: {}", e.message);
+                    tracing::warn!(tenant_id = %tenant.id, flow_id = %d.flow.id(), run_id = %run.id, %reason, "run failed");
+                    run.status = RunStatus::Failed;
+                    run.ended_at = Some(now);
+                    run.end_reason = Some(reason.clone());
+                    run.wake_at = None;
+                    let ended = StepRecord {
+                        at: now,
+                        step: None,
+                        attempt: 0,
+                        what: Happening::Ended {
+                            status: "failed".into(),
+                            reason,
+                        },
+                    };
+                    return Ok(Some((run, vec![started, ended])));
+                }
             }
         }
         if let Some(concurrency) = d.flow.flow.concurrency.filter(|_| !contact_is_new) {
@@ -228,16 +266,6 @@ impl Engine {
             run.wake_at = Some(at);
             run.hold = Some(ENROLMENT_PACING.into());
         }
-        let started = StepRecord {
-            at: now,
-            step: None,
-            attempt: 0,
-            what: Happening::Started {
-                flow: d.flow.id().to_owned(),
-                version: d.version,
-                trigger: event.event_type.clone(),
-            },
-        };
         Ok(Some((run, vec![started])))
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::definition::{Diagnostic, Severity};
 use crate::expr::{Bindings, Expr};
 use crate::model::{Contact, Flow};
-use crate::template::{Segments, Templates};
+use crate::template::{Segments, Templates, limits};
 
 /// Compiled templates and expressions of a flow, keyed `"<pc>/<field>"`.
 #[derive(Debug, Clone)]
@@ -66,11 +66,22 @@ impl CheckCx<'_> {
         self.sink.diagnostics.push(d);
     }
 
-    /// Parses a template the step renders at run time as `field`.
+    /// Parses a template the step renders at run time as `field` (at most
+    /// [`limits::DEFAULT`] characters).
     pub fn template(&mut self, field: &str, source: &str) {
+        self.template_limited(field, source, limits::DEFAULT);
+    }
+
+    /// Parses a template the step renders at run time as `field`, into at most `limit`.
+    pub fn template_limited(&mut self, field: &str, source: &str, limit: limits::Limit) {
         self.check_references(field, source);
         let key = format!("{}/{field}", self.pc);
-        if let Err(e) = self.sink.artifacts.templates.add(&key, source) {
+        if let Err(e) = self
+            .sink
+            .artifacts
+            .templates
+            .add_limited(&key, source, limit)
+        {
             let at = e
                 .position
                 .map(|(l, c)| format!(" (template line {l}, column {c})"))

@@ -1,13 +1,21 @@
 //! Message templates: handlebars in strict mode, without HTML escaping (SMS and plain text),
 //! with the tenant's snippets as partials and the SMS segment count of every rendered text.
+//!
+//! Every template has a length limit (its channel's, see [`limits`]); a render stops as soon as
+//! its output passes it, so no template, however its snippets nest, can build a text larger
+//! than its limit. What a template may include is checked in `includes.rs`.
 
+mod includes;
+pub mod limits;
 mod segments;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io;
 
 use handlebars::{Handlebars, RenderErrorReason, TemplateErrorReason};
 use serde_json::Value;
 
+pub use includes::MAX_SNIPPET_DEPTH;
 pub use segments::{Encoding, Segments};
 
 /// Why a template did not parse or render.
@@ -37,39 +45,113 @@ impl TemplateData {
     }
 }
 
-/// A set of compiled templates sharing one set of partials.
+/// A set of compiled templates sharing one set of partials (the tenant's snippets).
 #[derive(Debug, Clone)]
 pub struct Templates {
     registry: Handlebars<'static>,
+    /// The least rendered length of each snippet; `None` when the snippets are not known
+    /// (a file validated on its own), so includes cannot be checked and do not render.
+    snippet_min: Option<HashMap<String, usize>>,
+    /// The most characters each template may render to (absent: [`limits::DEFAULT`]).
+    limits: HashMap<String, limits::Limit>,
+    /// Templates that include a snippet.
+    including: Vec<String>,
+}
+
+/// Checks a tenant's snippets as a whole (syntax, includes, loops, depth), as a settings
+/// change must before it is stored: the first offending snippet's name and what is wrong.
+pub fn check_snippets(snippets: &BTreeMap<String, String>) -> Result<(), (String, TemplateError)> {
+    includes::check_snippets(snippets).map(drop)
 }
 
 impl Templates {
-    /// An empty set whose templates may use `partials` as `{{> name}}`.
-    pub fn new(partials: &BTreeMap<String, String>) -> Result<Self, (String, TemplateError)> {
+    fn registry() -> Handlebars<'static> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         registry.set_prevent_indent(true);
+        registry
+    }
+
+    /// An empty set whose templates may include `partials` as `{{> name}}`, once those are
+    /// checked as [`check_snippets`] does.
+    pub fn new(partials: &BTreeMap<String, String>) -> Result<Self, (String, TemplateError)> {
+        let snippet_min = includes::check_snippets(partials)?;
+        let mut registry = Self::registry();
         for (name, source) in partials {
             registry
                 .register_partial(name, source.as_str())
                 .map_err(|e| (name.clone(), parse_error(&e)))?;
         }
-        Ok(Self { registry })
+        Ok(Self {
+            registry,
+            snippet_min: Some(snippet_min),
+            limits: HashMap::new(),
+            including: Vec::new(),
+        })
     }
 
-    /// Parses `source` and keeps it under `name`.
+    /// An empty set for checking templates when the tenant's snippets are not known: an
+    /// include is checked for its form only, and a template with one does not render.
+    pub fn without_snippets() -> Self {
+        Self {
+            registry: Self::registry(),
+            snippet_min: None,
+            limits: HashMap::new(),
+            including: Vec::new(),
+        }
+    }
+
+    /// Parses `source` and keeps it under `name`, with the default length limit.
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
+        self.add_limited(name, source, limits::DEFAULT)
+    }
+
+    /// Parses `source` and keeps it under `name`; it may render to at most `limit`. A text
+    /// that renders longer than that whatever the values is refused here.
+    pub fn add_limited(
+        &mut self,
+        name: &str,
+        source: &str,
+        limit: limits::Limit,
+    ) -> Result<(), TemplateError> {
+        let template = handlebars::Template::compile(source).map_err(|e| parse_error(&e))?;
+        let included = includes::included(&template)?;
+        if let Some(snippet_min) = &self.snippet_min {
+            if let Some(missing) = included.iter().find(|n| !snippet_min.contains_key(*n)) {
+                return Err(TemplateError {
+                    message: format!(
+                        "the template uses the snippet {{{{> {missing}}}}}, which this tenant does not have"
+                    ),
+                    position: None,
+                });
+            }
+            let least = includes::min_chars(&template, snippet_min);
+            if least > limit.chars {
+                return Err(TemplateError {
+                    message: format!(
+                        "this text is at least {least} characters once its snippets are included; {} may be at most {}",
+                        limit.what, limit.chars
+                    ),
+                    position: None,
+                });
+            }
+        }
         self.registry
             .register_template_string(name, source)
-            .map_err(|e| parse_error(&e))
+            .map_err(|e| parse_error(&e))?;
+        if !included.is_empty() {
+            self.including.push(name.to_owned());
+        }
+        self.limits.insert(name.to_owned(), limit);
+        Ok(())
     }
 
     /// Parses `source` without keeping it.
     pub fn check(source: &str) -> Result<(), TemplateError> {
         handlebars::Template::compile(source)
-            .map(|_| ())
             .map_err(|e| parse_error(&e))
+            .and_then(|t| includes::included(&t).map(drop))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -81,20 +163,81 @@ impl Templates {
         self.render_data(name, &TemplateData::new(data.clone()))
     }
 
-    /// Renders the template kept under `name` with `data`, without copying it.
+    /// Renders the template kept under `name` with `data`, without copying it. The render
+    /// stops as soon as the text passes the template's limit.
     pub fn render_data(&self, name: &str, data: &TemplateData) -> Result<String, TemplateError> {
-        self.registry.render_with_context(name, &data.0).map_err(|e| {
+        if self.snippet_min.is_none() && self.including.iter().any(|n| n == name) {
+            return Err(TemplateError {
+                message:
+                    "the template includes a snippet, and the tenant's snippets are not known here"
+                        .into(),
+                position: None,
+            });
+        }
+        let limit = self.limits.get(name).copied().unwrap_or(limits::DEFAULT);
+        // A character is at most 4 bytes: stop the writer there, count characters after.
+        let mut out = Capped {
+            text: Vec::new(),
+            max_bytes: limit.chars.saturating_mul(4),
+        };
+        let too_long = || TemplateError {
+            message: format!(
+                "the rendered text is longer than {} characters, the limit for {}",
+                limit.chars, limit.what
+            ),
+            position: None,
+        };
+        let rendered = self
+            .registry
+            .render_with_context_to_write(name, &data.0, &mut out);
+        if let Err(e) = rendered {
+            if matches!(e.reason(), RenderErrorReason::IOError(_)) {
+                return Err(too_long());
+            }
             let message = match e.reason() {
                 RenderErrorReason::MissingVariable(Some(path)) => {
                     format!("the template uses {{{{{path}}}}}, which has no value here")
                 }
                 RenderErrorReason::PartialNotFound(partial) => {
-                    format!("the template uses the snippet {{{{> {partial}}}}}, which this tenant does not have")
+                    format!(
+                        "the template uses the snippet {{{{> {partial}}}}}, which this tenant does not have"
+                    )
                 }
                 other => other.to_string(),
             };
-            TemplateError { message, position: e.line_no.map(|l| (l, e.column_no.unwrap_or(1))) }
-        })
+            return Err(TemplateError {
+                message,
+                position: e.line_no.map(|l| (l, e.column_no.unwrap_or(1))),
+            });
+        }
+        let text = String::from_utf8(out.text).map_err(|_| TemplateError {
+            message: "the rendered text is not valid UTF-8".into(),
+            position: None,
+        })?;
+        if text.chars().count() > limit.chars {
+            return Err(too_long());
+        }
+        Ok(text)
+    }
+}
+
+/// Collects a render's output and refuses to grow past `max_bytes`.
+struct Capped {
+    text: Vec<u8>,
+    max_bytes: usize,
+}
+
+impl io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.text.len() + buf.len() > self.max_bytes {
+            return Err(io::Error::other("rendered text over its limit"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -159,10 +302,124 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_snippet_fails_at_render() {
+    fn an_unknown_snippet_is_refused_when_added() {
         let mut t = templates();
-        t.add("sms", "{{> nope}}").unwrap();
-        let err = t.render("sms", &json!({})).unwrap_err();
-        assert!(err.message.contains("nope"), "{}", err.message);
+        let err = t.add("sms", "{{> nope}}").unwrap_err();
+        assert!(err.message.contains("{{> nope}}"), "{}", err.message);
+        // Without the tenant's snippets, only the include's form is checked, and a template
+        // with one does not render.
+        let mut open = Templates::without_snippets();
+        open.add("sms", "{{> nope}}").unwrap();
+        assert!(open.render("sms", &json!({})).is_err());
+    }
+
+    fn snippets(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn snippets_that_include_each_other_are_refused_before_any_render() {
+        let (name, err) =
+            Templates::new(&snippets(&[("p", "{{> q}}"), ("q", "a{{> p}}")])).unwrap_err();
+        assert_eq!(name, "p");
+        assert_eq!(
+            err.message,
+            "snippets include each other in a loop: p → q → p"
+        );
+        let (_, err) = Templates::new(&snippets(&[("self", "{{> self}}")])).unwrap_err();
+        assert!(err.message.contains("self → self"), "{}", err.message);
+        // Inside a block too: the include is there whether or not the block renders.
+        let (_, err) = Templates::new(&snippets(&[("p", "{{#if x}}{{> p}}{{/if}}")])).unwrap_err();
+        assert!(err.message.contains("loop"), "{}", err.message);
+    }
+
+    #[test]
+    fn inline_partials_partial_blocks_and_dynamic_names_are_refused() {
+        let mut t = templates();
+        for source in [
+            "{{#*inline \"r\"}}{{> r}}{{/inline}}{{> r}}",
+            "{{#> greeting}}x{{/greeting}}",
+            "{{> (lookup contact \"x\")}}",
+            "{{> @partial-block}}",
+        ] {
+            assert!(t.add("sms", source).is_err(), "{source}");
+            assert!(Templates::check(source).is_err(), "{source}");
+        }
+        // A flow's own templates are not snippets.
+        t.add("0/body", "hi").unwrap();
+        let err = t.add("1/body", "{{> 0/body}}").unwrap_err();
+        assert!(err.message.contains("does not have"), "{}", err.message);
+    }
+
+    #[test]
+    fn snippet_chains_are_bounded_in_depth() {
+        let chain = |n: usize| {
+            let mut map = BTreeMap::new();
+            for i in 0..n {
+                let next = if i + 1 < n {
+                    format!("{{{{> s{}}}}}", i + 1)
+                } else {
+                    "end".into()
+                };
+                map.insert(format!("s{i}"), next);
+            }
+            map
+        };
+        assert!(Templates::new(&chain(MAX_SNIPPET_DEPTH)).is_ok());
+        let (_, err) = Templates::new(&chain(MAX_SNIPPET_DEPTH + 1)).unwrap_err();
+        assert!(err.message.contains("deep"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_render_stops_at_its_limit_and_a_text_that_cannot_fit_is_refused_when_added() {
+        // Each level doubles the text: 2^8 x 1,000 characters at the top.
+        let mut map = BTreeMap::new();
+        map.insert("s0".to_owned(), "x".repeat(1_000));
+        for i in 1..8 {
+            map.insert(
+                format!("s{i}"),
+                format!("{{{{> s{0}}}}}{{{{> s{0}}}}}", i - 1),
+            );
+        }
+        let mut t = Templates::new(&map).unwrap();
+        let err = t
+            .add_limited("sms", "{{> s7}}", limits::SMS_BODY)
+            .unwrap_err();
+        assert!(
+            err.message.contains("at least 128000 characters"),
+            "{}",
+            err.message
+        );
+        // Inside a block it may not render, so it is accepted and stopped at render.
+        t.add_limited(
+            "sms",
+            "{{#if contact.first_name}}{{> s7}}{{/if}}",
+            limits::SMS_BODY,
+        )
+        .unwrap();
+        let err = t
+            .render("sms", &json!({"contact": {"first_name": "Ana"}}))
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "the rendered text is longer than 1600 characters, the limit for an SMS body"
+        );
+        // A value can pass the limit too.
+        t.add_limited("short", "{{contact.first_name}}", limits::SMS_BODY)
+            .unwrap();
+        let long = "é".repeat(1_601);
+        assert!(
+            t.render("short", &json!({"contact": {"first_name": long}}))
+                .is_err()
+        );
+        let fits = "é".repeat(1_600);
+        assert_eq!(
+            t.render("short", &json!({"contact": {"first_name": fits}}))
+                .unwrap(),
+            fits
+        );
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::model::FlowDuration;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+use crate::template::limits;
 
 /// HTTP method.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
@@ -82,6 +83,18 @@ impl StepKind for Http {
             .as_ref()
             .map(|b| cx.render_tree("body", b))
             .transpose()?;
+        // Each string of the body has its own limit; the whole body has one too.
+        let size = body.as_ref().map_or(0, |b| b.to_string().chars().count());
+        if size > limits::REQUEST_BODY.chars {
+            return Err(StepError {
+                field: "body".into(),
+                message: format!(
+                    "the rendered body is {size} characters; {} may be at most {}",
+                    limits::REQUEST_BODY.what,
+                    limits::REQUEST_BODY.chars
+                ),
+            });
+        }
         let timeout = config.timeout.map_or(10, |t| t.approx_seconds());
         Ok(StepOutcome::Call(ActionDraft {
             connector: "http",

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::model::FlowDuration;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+use crate::template::limits;
 
 /// Model tier: the tenant maps each to a provider and model.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
@@ -55,7 +56,7 @@ impl StepKind for Llm {
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
-        cx.template("prompt", &config.prompt);
+        cx.template_limited("prompt", &config.prompt, limits::REQUEST_BODY);
         if let Some(system) = &config.system {
             cx.template("system", system);
         }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+use crate::template::limits;
 
 /// Who is alerted.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
@@ -40,7 +41,7 @@ impl StepKind for Notify {
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
-        cx.template("text", &config.text);
+        cx.template_limited("text", &config.text, limits::NOTIFY_TEXT);
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::ports::{Channel, OutboundMessage};
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+use crate::template::limits;
 
 /// Send an email. Contacts who unsubscribed get no marketing email.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,8 +38,8 @@ impl StepKind for SendEmail {
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         cx.template("to", config.to.as_deref().unwrap_or("{{contact.email}}"));
-        cx.template("subject", &config.subject);
-        cx.template("body", &config.body);
+        cx.template_limited("subject", &config.subject, limits::EMAIL_SUBJECT);
+        cx.template_limited("body", &config.body, limits::EMAIL_BODY);
         if let Some(reply_to) = &config.reply_to {
             cx.template("reply_to", reply_to);
         }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::ports::{Channel, OutboundMessage};
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
+use crate::template::limits;
 
 /// Send a text message. Opted-out contacts are suppressed and quiet hours apply (see `purpose`).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -34,7 +35,7 @@ impl StepKind for SendSms {
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         cx.template("to", config.to.as_deref().unwrap_or("{{contact.phone}}"));
-        cx.template("body", &config.body);
+        cx.template_limited("body", &config.body, limits::SMS_BODY);
         if let Some(from) = &config.from {
             cx.template("from", from);
         }

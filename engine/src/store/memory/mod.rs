@@ -65,6 +65,11 @@ impl MemoryStore {
         runs.sort_by_key(|r| (r.started_at, r.id));
         runs
     }
+
+    /// How many step records the tenant's runs hold, all together.
+    pub fn record_count(&self, tenant_id: &str) -> usize {
+        self.with(tenant_id, |t| t.records.values().map(Vec::len).sum())
+    }
 }
 
 #[async_trait]

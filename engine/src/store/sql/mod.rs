@@ -83,6 +83,33 @@ fn time_column(row: &sqlx::any::AnyRow, column: &str) -> Result<Timestamp, Store
     Ok(Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
+/// Creates the SQLite file of `url` readable by its owner only (mode 0600) when it does not
+/// exist yet; SQLite gives its `-wal` and `-shm` files the database file's mode. The file
+/// holds every tenant's contacts and sealed credentials.
+fn create_private_file(url: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || url.contains("mode=memory") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {path}: {e}"
+        ))),
+    }
+}
+
 impl SqlStore {
     /// Connects to `url` (`sqlite://stepwise.db`, `postgres://user@host/db`), creating a
     /// SQLite file if it does not exist. SQLite connections use WAL with `synchronous=NORMAL`.
@@ -99,6 +126,9 @@ impl SqlStore {
         } else {
             Backend::Postgres
         };
+        if backend == Backend::Sqlite {
+            create_private_file(url)?;
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
