@@ -5,6 +5,7 @@
 mod diagnostic;
 mod load;
 pub mod program;
+mod salvage;
 mod schema;
 mod semantic;
 
@@ -103,7 +104,24 @@ fn compile_document(
     let mut schema_errors = schema::check(DocumentKind::Flow, &document.json);
     nul_strings(&document.json, String::new(), &mut schema_errors);
     if !schema_errors.is_empty() {
-        return Err(finish(document, schema_errors));
+        // Every error at once: check the rest with the refused parts set aside.
+        let mut all = schema_errors.clone();
+        if let Some((rest, aside)) = salvage::set_aside(&document.json, &schema_errors)
+            && let Ok(flow) = serde_json::from_value::<Flow>(rest)
+        {
+            let around = Surroundings {
+                prefix: "",
+                partials,
+                config_keys: None,
+                template_keys: None,
+            };
+            let (_, more) = semantic::compile(flow, around);
+            all.extend(
+                more.into_iter()
+                    .filter(|d| d.is_error() && !salvage::is_aside(&d.pointer, &aside)),
+            );
+        }
+        return Err(finish(document, all));
     }
     let flow: Flow = serde_json::from_value(document.json.clone()).map_err(|e| {
         finish(

@@ -115,7 +115,15 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
 }
 
 fn compile_expr(source: Option<&str>, pointer: &str, sink: &mut CheckSink) -> Option<Expr> {
-    match Expr::compile(source?, &[]) {
+    let source = source?;
+    for message in crate::steps::context::unknown_fields(source) {
+        sink.diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            pointer.to_owned(),
+            message,
+        ));
+    }
+    match Expr::compile(source, &[]) {
         Ok(expr) => Some(expr),
         Err(e) => {
             let at = e

@@ -37,6 +37,56 @@ fn three_mistakes_give_three_diagnostics_with_positions() {
 }
 
 #[test]
+fn value_errors_do_not_hide_semantic_errors() {
+    // A bad duration, a wrong type and an unknown top-level key (schema), next to rhai that
+    // does not parse, a duplicate id, a reference to a later step and a template that does
+    // not parse (semantic): all of them in one pass, each located.
+    let source = "id: a
+colour: blue
+trigger: {event: lead.created, when: 'event.data.x =='}
+steps:
+  - id: pause
+    wait: {for: 15 minutes}
+  - id: hello
+    send_sms: {body: 'Hi {{contact.first_name', to: 42}
+  - id: pause
+    if: 'steps.later.ok'
+    then:
+      - set: {a: '1 +'}
+  - id: later
+    notify: {text: '{{#if x}}never closed'}
+";
+    let found: Vec<(u64, String)> = errors(source)
+        .into_iter()
+        .map(|d| (d.line, d.path))
+        .collect();
+    let lines: Vec<u64> = found.iter().map(|(l, _)| *l).collect();
+    for line in [2, 3, 6, 8, 9, 10, 12, 14] {
+        assert!(lines.contains(&line), "nothing on line {line}: {found:?}");
+    }
+}
+
+#[test]
+fn a_misspelt_field_is_an_error_with_a_suggestion() {
+    let d = errors(
+        "id: a\ntrigger: {event: lead.created, when: 'contact.sms_opt_outt'}\nsteps:\n  - send_sms: {body: 'Hi {{contact.frist_name}} from {{tenant.name}} {{contact.fields.pet}} {{event.data.x}}'}\n",
+    );
+    let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m
+            .starts_with("contact.frist_name is not a contact field (did you mean `first_name`?)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("did you mean `sms_opt_out`?")),
+        "{messages:?}"
+    );
+}
+
+#[test]
 fn duration_mistakes_carry_a_hint() {
     let d = errors("id: a\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 15 minutes}\n");
     assert_eq!(d.len(), 1);

@@ -22,7 +22,7 @@ fn renders_body_and_defaults_to_the_contacts_phone() {
 
 #[test]
 fn a_missing_variable_fails_the_step() {
-    let err = plan_step(json!({"send_sms": {"body": "Hi {{contact.nickname}}"}})).unwrap_err();
+    let err = plan_step(json!({"send_sms": {"body": "Hi {{contact.last_name}}"}})).unwrap_err();
     assert_eq!(err.field, "body");
-    assert!(err.message.contains("contact.nickname"));
+    assert!(err.message.contains("contact.last_name"));
 }
