@@ -80,7 +80,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             Method::POST,
             "/v1/events",
             json,
-            json!({"type": "x", "contact": {"phone": "12"}}).to_string(),
+            json!({"type": "x.test", "contact": {"phone": "12"}}).to_string(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_contact",
         ),
@@ -94,9 +94,17 @@ async fn bad_input_is_refused_and_changes_nothing() {
         ),
         (
             Method::POST,
+            "/v1/events",
+            json,
+            json!({"type": "Lead.Created", "contact_id": "c"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            Method::POST,
             "/v1/events/batch",
             json,
-            json!({"events": [{"type": "x", "contact_id": "c"}, {"type": ""}]}).to_string(),
+            json!({"events": [{"type": "x.test", "contact_id": "c"}, {"type": ""}]}).to_string(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_event",
         ),
@@ -310,6 +318,25 @@ async fn bad_input_is_refused_and_changes_nothing() {
         )
         .await;
     assert_eq!(bad_tenant.code(), "invalid_tenant", "{}", bad_tenant.body);
+    // A business without a time zone is refused, never run on UTC quiet hours.
+    let zoneless = api
+        .post(
+            "/v1/tenants",
+            common::OPERATOR_KEY,
+            &json!({"name": "Chicago Dental"}),
+        )
+        .await;
+    assert_eq!(
+        zoneless.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        zoneless.body
+    );
+    assert!(
+        zoneless.body.to_string().contains("timezone"),
+        "{}",
+        zoneless.body
+    );
     assert_eq!(tenant.snapshot(&api).await, before, "nothing changed");
 
     // An opt-out is the contact's to take back, not an operator's.

@@ -341,10 +341,10 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     let distinct: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "provider ids repeat: {ids:?}");
 
-    // The embedded database and its WAL are readable by their owner only.
+    // The embedded database, its WAL and the queue file are readable by their owner only.
     if backend.redis.is_none() {
         use std::os::unix::fs::PermissionsExt;
-        for file in ["stepwise.db", "stepwise.db-wal"] {
+        for file in ["stepwise.db", "stepwise.db-wal", "stepwise.queue.db"] {
             let mode = std::fs::metadata(dir.join(file))
                 .unwrap()
                 .permissions()

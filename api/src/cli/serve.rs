@@ -102,15 +102,42 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// How long a starting process keeps trying to reach its database and queue: in the
+/// production shape they may still be starting (a compose restart, a rolling deploy).
+const FIRST_CONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `connect` until it succeeds, waiting 0.25 s, 0.5 s, ... up to 5 s between tries, for at
+/// most [`FIRST_CONNECT_FOR`]; each failure is logged (without secrets in the URL).
+async fn with_backoff<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    mut connect: impl FnMut() -> F,
+) -> Result<T, E> {
+    let began = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match connect().await {
+            Ok(value) => return Ok(value),
+            Err(e) if began.elapsed() + pause < FIRST_CONNECT_FOR => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "cannot reach the {what} yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, Arc<SqlStore>, QueueBackend)> {
-    let store = SqlStore::connect_with(&args.database_url, args.database_connections)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                super::migrate::redact(&args.database_url)
-            )
-        })?;
+    let store = with_backoff("database", || {
+        SqlStore::connect_with(&args.database_url, args.database_connections)
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the database {}",
+            super::migrate::redact(&args.database_url)
+        )
+    })?;
     store.migrate().await?;
     let settings = QueueSettings {
         name: args.queue.clone(),
@@ -120,7 +147,7 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, Arc<SqlStore>, Queu
         batch_size: args.concurrency,
     };
     let backend = match (&args.redis_url, args.database_url.starts_with("sqlite:")) {
-        (Some(url), _) => QueueBackend::redis(url, &settings).await?,
+        (Some(url), _) => with_backoff("queue", || QueueBackend::redis(url, &settings)).await?,
         (None, true) => QueueBackend::sqlite(&args.database_url, &settings).await?,
         (None, false) => bail!("with PostgreSQL, set REDIS_URL for the queue"),
     };

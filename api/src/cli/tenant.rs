@@ -39,8 +39,9 @@ struct CreateArgs {
     /// The business's name, e.g. "Bright Smile Dental".
     #[arg(long)]
     name: String,
-    /// IANA time zone for schedules and quiet hours, e.g. America/Chicago.
-    #[arg(long, default_value = "UTC")]
+    /// IANA time zone for schedules and quiet hours, e.g. America/Chicago (required: quiet
+    /// hours and schedules are kept in it).
+    #[arg(long)]
     timezone: String,
     /// ISO country whose numbering plan reads phone numbers written without +.
     #[arg(long, default_value = "US")]

@@ -85,22 +85,36 @@ impl AppState {
 /// in the answer and carried by the request's log span) and the body limit.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-        let id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        // At error level so that it is on at the default log level: every error logged while
-        // handling a request carries its request id and tenant.
-        tracing::error_span!(
-            "request",
-            method = %request.method(),
-            path = %request.uri().path(),
-            request_id = id,
-            tenant_id = tracing::field::Empty,
-        )
-    });
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            // At error level so that it is on at the default log level: every error logged while
+            // handling a request carries its request id and tenant.
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("", axum::extract::MatchedPath::as_str);
+            tracing::error_span!(
+                "request",
+                method = %request.method(),
+                route,
+                path = %request.uri().path(),
+                request_id = id,
+                tenant_id = tracing::field::Empty,
+            )
+        })
+        // One line per request at `info`: the span's method, route, request id and tenant, with
+        // the status and latency.
+        .on_request(())
+        .on_response(
+            tower_http::trace::DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(tower_http::LatencyUnit::Micros),
+        );
     let prometheus = state.metrics.clone();
     let (mut router, api) = routes::router().with_state(state).split_for_parts();
     if let Some(handle) = prometheus {

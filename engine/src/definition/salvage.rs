@@ -67,12 +67,12 @@ pub(super) fn set_aside(document: &Value, refused: &[Diagnostic]) -> Option<(Val
 /// (`steps/2/then/0/wait/for` → 4).
 fn innermost_step(segments: &[&str]) -> Option<usize> {
     (1..segments.len())
-        .filter(|&i| {
+        .rev()
+        .find(|&i| {
             matches!(segments[i - 1], "steps" | "then" | "else")
                 && segments[i].parse::<usize>().is_ok()
         })
         .map(|i| i + 1)
-        .last()
 }
 
 /// Replaces the step at `pointer` by a step that checks cleanly and keeps its id, so that

@@ -85,6 +85,23 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         &format!("{prefix}/trigger/audience"),
         &mut sink,
     );
+    let named_types = flow
+        .trigger
+        .event
+        .iter()
+        .map(|t| (format!("{prefix}/trigger/event"), t))
+        .chain(
+            flow.cancel_on
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("{prefix}/cancel_on/{i}"), t)),
+        );
+    for (pointer, event_type) in named_types {
+        if let Err(message) = crate::model::check_event_type(event_type) {
+            sink.diagnostics
+                .push(Diagnostic::new(Severity::Error, pointer, message));
+        }
+    }
     if let Some(schedule) = &flow.trigger.schedule
         && let Err(e) = croner::Cron::from_str(schedule)
     {

@@ -15,7 +15,7 @@ mod trigger;
 pub use contact::{Contact, load_phone_metadata};
 pub use contact_change::ContactChange;
 pub use duration::{DURATION_PATTERN, DurationError, DurationUnit, FlowDuration};
-pub use event::Event;
+pub use event::{Event, check_event_type, event_types_of};
 pub use flow::{Concurrency, ConcurrencyKey, Flow, OnConflict};
 pub use module::{Module, Pack, PackModule};
 pub use run::{Run, RunId, RunStatus, Waiting};

@@ -14,8 +14,8 @@ pub struct Tenant {
     #[serde(default)]
     pub id: String,
     pub name: String,
-    /// IANA time zone used for contacts without one.
-    #[serde(default = "default_timezone")]
+    /// IANA time zone used for contacts without one, e.g. `America/Chicago`. Required: a
+    /// silent UTC would put a US business's quiet hours in the middle of its customers' night.
     pub timezone: String,
     /// Quiet period applied to sends that honour quiet hours.
     #[serde(default)]

@@ -101,6 +101,8 @@ impl QueueBackend {
     /// traffic never waits for (or makes wait) the store's commits; the store stays the truth
     /// and the reconciler restores any task the queue file loses.
     pub async fn sqlite(store_url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
+        crate::store::sql::create_private_file(&queue_url(store_url))
+            .map_err(|e| QueueError(e.to_string()))?;
         let options = apalis_sqlite::SqliteConnectOptions::from_str_url(&queue_url(store_url))?;
         let pool = apalis_sqlite::SqlitePoolOptions::new()
             .max_connections(2)
@@ -126,7 +128,7 @@ impl QueueBackend {
     pub async fn redis(url: &str, settings: &QueueSettings) -> Result<Self, QueueError> {
         let conn = apalis_redis::connect(url)
             .await
-            .map_err(|e| QueueError(format!("redis at {url}: {e}")))?;
+            .map_err(|e| QueueError(format!("redis at {}: {e}", without_password(url))))?;
         let config = apalis_redis::Config::default()
             .queue(&settings.name)
             .batch_size(settings.batch_size)
@@ -369,6 +371,17 @@ async fn run_worker(
         }
     };
     result.map_err(|e| QueueError(format!("worker stopped: {e}")))
+}
+
+/// `url` without the password it may carry (`redis://:secret@host` → `redis://***@host`), for
+/// messages and logs.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[cfg(test)]

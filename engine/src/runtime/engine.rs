@@ -37,6 +37,9 @@ pub struct IngestOutcome {
     /// Runs that failed on this event through their own flow's fault (a trigger `when` or
     /// a `wait_for` match that could not be evaluated); the event is kept all the same.
     pub failed: Vec<RunId>,
+    /// What the caller should know though nothing failed: no live flow listens for the
+    /// event's type (a misspelt `lead.craeted`, say), with the nearest type one does.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -159,6 +162,8 @@ impl Engine {
         }
         let task = AdvanceTask::for_run(tenant_id, &run);
         let status = run.status;
+        let ended =
+            (!status.is_active()).then(|| (run.id, run.flow_id.clone(), run.end_reason.clone()));
         let contact = cx
             .contact_changed
             .then(|| ContactChange::between(&cx.contact_read, &cx.contact))
@@ -176,6 +181,14 @@ impl Engine {
             )
             .await?;
         super::metrics::run_ended(status);
+        if let Some((run_id, flow_id, reason)) = ended {
+            let reason = reason.unwrap_or_default();
+            if status == RunStatus::Failed {
+                tracing::warn!(%tenant_id, %flow_id, %run_id, %reason, "run failed");
+            } else {
+                tracing::info!(%tenant_id, %flow_id, %run_id, ?status, %reason, "run ended");
+            }
+        }
         Ok(task)
     }
 
@@ -348,7 +361,22 @@ impl Engine {
                         run_id: cx.run.id.to_string(),
                         step_id,
                     };
+                    let began = std::time::Instant::now();
                     let result = self.connector.call(&request, &call_cx).await;
+                    let outcome = match &result {
+                        Ok(r) if r.output.get("sandbox") == Some(&Value::Bool(true)) => {
+                            "sandbox (nothing sent)"
+                        }
+                        Ok(_) => "ok",
+                        Err(crate::ports::ConnectorError::Retryable { .. }) => "retryable error",
+                        Err(crate::ports::ConnectorError::Permanent { .. }) => "permanent error",
+                        Err(crate::ports::ConnectorError::Uncertain { .. }) => "uncertain",
+                    };
+                    tracing::info!(
+                        tenant_id = %task.tenant_id, run_id = %call_cx.run_id, step = %call_cx.step_id,
+                        connector = request.connector, action = %request.action, outcome,
+                        ms = began.elapsed().as_millis() as u64, "provider call"
+                    );
                     cx.now = self.clock.now();
                     if let Some(pause) = cx.on_result(&request, result) {
                         return self.finish(&task, seq, cx, pause).await;

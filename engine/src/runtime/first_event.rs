@@ -65,6 +65,7 @@ impl Engine {
         for task in wake {
             self.queue.schedule(task, now).await?;
         }
+        self.unheard(tenant_id, event, &mut outcome).await?;
         Ok(Some(outcome))
     }
 }

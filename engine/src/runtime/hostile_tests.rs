@@ -140,3 +140,29 @@ async fn a_stored_run_whose_flow_no_longer_compiles_ends_failed() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn an_event_no_flow_listens_for_is_kept_and_named_with_the_nearest_type() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(VirtualClock::new(start()));
+    store.put_tenant(&tenant(&[])).await.unwrap();
+    store.put_contact("t1", &ana()).await.unwrap();
+    let (engine, _) = engine(store.clone(), clock).await;
+    let good = "id: good\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    set: {a: '1'}\n";
+    engine.publish("t1", doc(good), None).await.unwrap();
+    let outcome = engine
+        .ingest("t1", "c1", Event::new("lead.craeted", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.warnings,
+        [
+            "no live flow listens for lead.craeted (did you mean lead.created?): the event was stored and did nothing"
+        ]
+    );
+    let heard = engine
+        .ingest("t1", "c1", Event::new("lead.created", json!({})))
+        .await
+        .unwrap();
+    assert!(heard.warnings.is_empty(), "{heard:?}");
+}

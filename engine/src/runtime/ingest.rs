@@ -239,6 +239,7 @@ impl Engine {
         for task in wake {
             self.queue.schedule(task, now).await?;
         }
+        self.unheard(tenant_id, &event, &mut outcome).await?;
         Ok(outcome)
     }
 
@@ -276,7 +277,6 @@ impl Engine {
             Ok(false) => return Ok(None),
             Err(message) => {
                 let reason = format!("the `match` of the wait could not be evaluated: {message}");
-                tracing::warn!(tenant_id = %tenant.id, flow_id = %cx.run.flow_id, run_id = %cx.run.id, %reason, "run failed");
                 cx.end(RunStatus::Failed, reason);
                 self.commit(&tenant.id, seq, cx, None).await?;
                 return Ok(Some(Reaction::Failed));

@@ -3,7 +3,7 @@
 
 pub mod conformance;
 mod memory;
-mod sql;
+pub(crate) mod sql;
 
 pub use memory::MemoryStore;
 pub use sql::{Backend, DEFAULT_CONNECTIONS, SealedCredential, SqlStore};

@@ -54,8 +54,8 @@ struct EventBody {
 
 fn check(body: &EventBody) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::invalid("invalid_event", m));
-    if body.event_type.is_empty() || body.event_type.len() > 100 {
-        return bad("type: 1 to 100 characters, e.g. lead.created");
+    if let Err(message) = stepwise_engine::model::check_event_type(&body.event_type) {
+        return bad(&format!("type: {message}"));
     }
     if body
         .source
@@ -194,7 +194,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// Accept an event (editor): stored before the answer; starts, resumes and cancels runs.
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat harmless when the event has no external_id")),
-    responses((status = 202, description = "Accepted: `{event_id, contact_id, started, resumed, cancelled, skipped, duplicate}`", body = Object),
+    responses((status = 202, description = "Accepted: `{event_id, contact_id, started, resumed, cancelled, skipped, failed, warnings, duplicate}`", body = Object),
               (status = 200, description = "A repeat: `duplicate: true` and the first event's id and runs", body = Object)))]
 async fn ingest(
     State(state): State<AppState>,

@@ -32,6 +32,9 @@ impl StepKind for WaitFor {
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
+        if let Err(message) = crate::model::check_event_type(&config.event) {
+            cx.error("event", message);
+        }
         if let Some(condition) = &config.match_ {
             cx.expression("match", condition, &["incoming"]);
         }

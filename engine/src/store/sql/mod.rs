@@ -86,7 +86,7 @@ fn time_column(row: &sqlx::any::AnyRow, column: &str) -> Result<Timestamp, Store
 /// Creates the SQLite file of `url` readable by its owner only (mode 0600) when it does not
 /// exist yet; SQLite gives its `-wal` and `-shm` files the database file's mode. The file
 /// holds every tenant's contacts and sealed credentials.
-fn create_private_file(url: &str) -> Result<(), StoreError> {
+pub(crate) fn create_private_file(url: &str) -> Result<(), StoreError> {
     use std::os::unix::fs::OpenOptionsExt;
     let rest = url
         .strip_prefix("sqlite://")
