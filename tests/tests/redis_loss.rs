@@ -1,7 +1,7 @@
 //! Redis loses the queue while the server runs (a Redis restart without persistence forgets
 //! every task and every worker's registration): the server's worker registers again, the
 //! reconciler brings the lost runs back from the database, and every run completes. Runs
-//! where `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (CI sets them).
+//! where `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (`.cargo/config.toml` sets them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 

@@ -3,7 +3,7 @@
 //! none; it cannot write another tenant's rows or change the audit log. The store's own
 //! reads and writes run as that role with their tenant set, so the policies bind them too.
 //! Runs where
-//! `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (CI sets them).
+//! `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (`.cargo/config.toml` sets them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
