@@ -10,6 +10,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     InvalidDefinition,
+    /// A flow's config values do not fit its declared config.
+    InvalidConfig,
     InvalidInput,
     ExpressionFailed,
     /// A bounded piece of work (a simulation, say) went past one of its limits.
@@ -23,6 +25,8 @@ pub enum EngineError {
     NotFound(String),
     #[error("the document is invalid ({} problems)", .0.len())]
     InvalidDefinition(Vec<Diagnostic>),
+    #[error("the config values do not fit the flow's config ({} problems)", .0.len())]
+    InvalidConfig(Vec<crate::definition::config::ConfigProblem>),
     #[error("{0}")]
     InvalidInput(String),
     /// The object is not in a state that allows this (cancel an ended run, retry one that
@@ -48,6 +52,7 @@ impl EngineError {
                 ErrorCode::Conflict
             }
             Self::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
+            Self::InvalidConfig(_) => ErrorCode::InvalidConfig,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::WrongState(_) => ErrorCode::Conflict,
             Self::Expression(_) => ErrorCode::ExpressionFailed,

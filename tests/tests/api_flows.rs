@@ -222,3 +222,61 @@ async fn a_flow_lives_through_versions_enrolment_and_archive() {
     server.child.wait().unwrap();
     place.finish().await;
 }
+
+/// A flow's config is declared and its values checked at publish, given in the body beside
+/// the flow: the speed-to-lead example without `booking_link` is refused and nothing is
+/// stored; with it, the defaults are filled in.
+#[tokio::test]
+async fn config_values_are_checked_when_a_flow_is_published() {
+    let place = Place::sqlite("flow-config");
+    let (_server, base) = start_server(&place.dir, &place.backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("clinic").await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let source = std::fs::read_to_string(root.join("docs/examples/speed-to-lead.yaml")).unwrap();
+
+    let missing = api.yaml(Method::POST, "/v1/flows", &key, &source).await;
+    assert_eq!(missing.code(), "invalid_config", "{}", missing.body);
+    assert!(
+        missing.body.to_string().contains("booking_link"),
+        "{}",
+        missing.body
+    );
+    let wrong = json!({"flow": source, "config": {"booking_link": 7, "colour": "blue"}});
+    let wrong = api.post("/v1/flows", &key, &wrong).await;
+    assert_eq!(wrong.code(), "invalid_config", "{}", wrong.body);
+    let pointers: Vec<&str> = wrong.body["error"]["details"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pointer"].as_str().unwrap())
+        .collect();
+    assert!(
+        pointers.contains(&"/booking_link") && pointers.contains(&"/colour"),
+        "{pointers:?}"
+    );
+    assert_eq!(api.count("/v1/flows", &key).await, 0, "nothing was stored");
+
+    let given = json!({"flow": source, "config": {"booking_link": "https://book.example.com/x"}});
+    let published = api.post("/v1/flows", &key, &given).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let flow = api.get("/v1/flows/speed-to-lead", &key).await;
+    assert_eq!(
+        flow.body["config"],
+        json!({"booking_link": "https://book.example.com/x", "hot_keywords": ["urgent", "today", "asap"]})
+    );
+
+    // Reading config.* without declaring it is a validation error.
+    let undeclared = "id: undeclared\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: '{{config.link}}'}\n";
+    let answer = api.yaml(Method::POST, "/v1/flows", &key, undeclared).await;
+    assert_eq!(answer.code(), "invalid_definition", "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .to_string()
+            .contains("config.link is not declared"),
+        "{}",
+        answer.body
+    );
+    place.finish().await;
+}

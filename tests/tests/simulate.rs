@@ -25,6 +25,11 @@ fn binary() -> PathBuf {
     bin
 }
 
+/// The example config file of an example flow (`speed-to-lead.yaml` → `speed-to-lead`).
+fn config_of(flow: &str) -> &str {
+    flow.trim_end_matches(".yaml")
+}
+
 /// Simulates an example with `--json`; returns the timeline entries.
 fn simulate(flow: &str, event: &str, extra: &[&str]) -> Vec<Value> {
     let ex = "docs/examples";
@@ -37,7 +42,7 @@ fn simulate(flow: &str, event: &str, extra: &[&str]) -> Vec<Value> {
             &format!("{ex}/events/{event}"),
             "--json",
         ])
-        .args(["--config", &format!("{ex}/config/dental.json")])
+        .args(["--config", &format!("{ex}/config/{}.json", config_of(flow))])
         .args(extra)
         .output()
         .expect("run stepwise");
@@ -244,7 +249,7 @@ fn text_output_is_one_readable_line_per_happening() {
         ])
         .args([
             "--config",
-            "docs/examples/config/dental.json",
+            "docs/examples/config/speed-to-lead.json",
             "--tenant",
             "docs/examples/tenants/bright-smile.json",
         ])

@@ -104,6 +104,7 @@ impl From<EngineError> for ApiError {
             ErrorCode::InvalidDefinition => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_definition")
             }
+            ErrorCode::InvalidConfig => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
             ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, "invalid_input"),
             ErrorCode::ExpressionFailed => (StatusCode::UNPROCESSABLE_ENTITY, "expression_failed"),
             ErrorCode::LimitExceeded => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
@@ -111,6 +112,7 @@ impl From<EngineError> for ApiError {
         };
         let details = match &e {
             EngineError::InvalidDefinition(diagnostics) => json!({ "diagnostics": diagnostics }),
+            EngineError::InvalidConfig(problems) => json!({ "problems": problems }),
             _ => Value::Null,
         };
         let message = match e.code() {

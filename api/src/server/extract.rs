@@ -128,9 +128,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 /// A flow's source as sent: YAML (`application/yaml`, `application/x-yaml`, `text/yaml`) or
 /// JSON (`application/json`, which YAML reads as well). The validator reports its problems
-/// with line and column in this text.
+/// with line and column in this text. With its config values, the body is JSON:
+/// `{"flow": "<the YAML>" or {the flow}, "config": {...}}`.
 #[derive(Debug)]
-pub struct FlowSource(pub String);
+pub struct FlowSource {
+    /// The flow's YAML (or JSON) as written.
+    pub source: String,
+    /// The values of its `config.*`, sent beside it as `{"flow": …, "config": {…}}`.
+    pub config: serde_json::Value,
+}
 
 impl<S: Send + Sync> FromRequest<S> for FlowSource {
     type Rejection = ApiError;
@@ -157,12 +163,50 @@ impl<S: Send + Sync> FromRequest<S> for FlowSource {
         if text.contains('\0') {
             return Err(nul_refused());
         }
-        if mime == "application/json" {
-            // Reject malformed JSON as JSON, before YAML reads it more leniently.
-            parse_json::<serde_json::Value>(text.as_bytes())?;
+        if mime != "application/json" {
+            return Ok(FlowSource {
+                source: text,
+                config: serde_json::json!({}),
+            });
         }
-        Ok(FlowSource(text))
+        // Reject malformed JSON as JSON, before YAML reads it more leniently.
+        let value: serde_json::Value = parse_json(text.as_bytes())?;
+        if value.get("flow").is_none() {
+            return Ok(FlowSource {
+                source: text,
+                config: serde_json::json!({}),
+            });
+        }
+        // `{"flow": <YAML text or the flow as JSON>, "config": {...}}`.
+        let wrapped: WrappedFlow = parse_json(text.as_bytes())?;
+        let source = match wrapped.flow {
+            serde_json::Value::String(yaml) => yaml,
+            flow @ serde_json::Value::Object(_) => flow.to_string(),
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_body",
+                    "flow: the flow's YAML as a string, or the flow as a JSON object",
+                ));
+            }
+        };
+        Ok(FlowSource {
+            source,
+            config: wrapped.config,
+        })
     }
+}
+
+/// A flow sent with its config values.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrappedFlow {
+    flow: serde_json::Value,
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
 }
 
 /// A query string (`?limit=…&cursor=…`); unknown parameters and wrong types are 400.

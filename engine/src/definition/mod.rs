@@ -2,6 +2,7 @@
 //! typed model and compiled flow. Every problem found is reported at once, each with file,
 //! line, column, path and a message a person can act on.
 
+pub mod config;
 mod diagnostic;
 mod load;
 pub mod program;
@@ -52,7 +53,7 @@ pub fn validate(file: &str, source: &str) -> Report {
     };
     let kind = DocumentKind::detect(&document.json);
     let diagnostics = match kind {
-        DocumentKind::Flow => match compile_document(&document, None) {
+        DocumentKind::Flow => match compile_document(&document, None, false) {
             Ok((_, warnings)) => warnings,
             Err(diagnostics) => diagnostics,
         },
@@ -70,7 +71,18 @@ pub fn load_flow(
     partials: Option<&BTreeMap<String, String>>,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let document = Document::parse(file, source).map_err(|d| vec![d])?;
-    compile_document(&document, partials)
+    compile_document(&document, partials, false)
+}
+
+/// [`load_flow`] for a version stored before: the checks of what a flow must declare that were
+/// added since (its `config`) are not applied, so that its runs go on after an upgrade.
+pub fn load_stored_flow(
+    file: &str,
+    source: &str,
+    partials: Option<&BTreeMap<String, String>>,
+) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let document = Document::parse(file, source).map_err(|d| vec![d])?;
+    compile_document(&document, partials, true)
 }
 
 /// A NUL character (`"\0"` in a double-quoted YAML string) can be neither stored nor sent.
@@ -100,6 +112,7 @@ fn nul_strings(value: &serde_json::Value, pointer: String, out: &mut Vec<Diagnos
 fn compile_document(
     document: &Document,
     partials: Option<&BTreeMap<String, String>>,
+    stored: bool,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut schema_errors = schema::check(DocumentKind::Flow, &document.json);
     nul_strings(&document.json, String::new(), &mut schema_errors);
@@ -114,6 +127,7 @@ fn compile_document(
                 partials,
                 config_keys: None,
                 template_keys: None,
+                stored,
             };
             let (_, more) = semantic::compile(flow, around);
             all.extend(
@@ -140,6 +154,7 @@ fn compile_document(
             partials,
             config_keys: None,
             template_keys: None,
+            stored,
         },
     );
     let diagnostics = finish(document, diagnostics);
@@ -201,6 +216,7 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
         partials: None,
         config_keys: Some(config_keys),
         template_keys: Some(module.templates.keys().cloned().collect()),
+        stored: false,
     };
     let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);
     diagnostics.append(&mut flow_diagnostics);

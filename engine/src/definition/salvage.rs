@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::Diagnostic;
 
 /// Top-level keys a flow may have; any other is refused by the schema and dropped here.
-const FLOW_KEYS: [&str; 11] = [
+const FLOW_KEYS: [&str; 12] = [
     "id",
     "name",
     "description",
@@ -20,6 +20,7 @@ const FLOW_KEYS: [&str; 11] = [
     "purpose",
     "retry",
     "on_uncertain",
+    "config",
     "steps",
 ];
 

@@ -24,6 +24,8 @@ pub struct Surroundings<'a> {
     pub config_keys: Option<Vec<String>>,
     /// For module flows: the declared template names.
     pub template_keys: Option<Vec<String>>,
+    /// A version stored before: what a flow must declare since (its `config`) is not checked.
+    pub stored: bool,
 }
 
 /// Checks and compiles `flow`. Returns the compiled flow when there is no error, and every
@@ -44,6 +46,21 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
             )
         }
     };
+    // The config keys `config.*` may name: a module's, else the flow's own declaration; a
+    // flow that declares none may name none (unless stored before that rule).
+    if let Some(schema) = &flow.config
+        && let Some(problem) = super::config::check_schema(schema)
+    {
+        diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            format!("{}/config", around.prefix),
+            problem,
+        ));
+    }
+    let config_keys = around.config_keys.or_else(|| match &flow.config {
+        Some(schema) => Some(super::config::declared_keys(schema)),
+        None => (!around.stored).then(Vec::new),
+    });
     let sink = CheckSink {
         diagnostics: Vec::new(),
         artifacts: Artifacts {
@@ -51,7 +68,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
             exprs: HashMap::new(),
         },
         earlier_steps: Vec::new(),
-        config_keys: around.config_keys,
+        config_keys,
         template_keys: around.template_keys,
     };
     let mut lowering = Lowering {

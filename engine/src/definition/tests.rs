@@ -228,7 +228,7 @@ fn module_flows_may_only_name_declared_config_and_templates() {
         messages,
         [
             "templates.first_reply: config.bookin_link is not declared in the module's config",
-            "flow.steps[3].then[0].send_sms.body: templates.folow_up is not declared in the module's templates",
+            "flow.steps[3].then[0].send_sms.body: templates.folow_up is not declared: declare it under the module's `templates`",
         ]
     );
 }

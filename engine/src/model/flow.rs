@@ -46,6 +46,13 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "OnUncertain")]
     pub on_uncertain: Option<OnUncertain>,
+    /// The values this flow reads as `config.*`, declared as a JSON Schema object, as a
+    /// module declares its config: `properties` (each with its `type` and, if it has one, its
+    /// `default`) and `required`. The values come with the request that publishes the flow and
+    /// are checked against it; a flow that reads `config.*` must declare it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub config: Option<serde_json::Value>,
     /// The steps, run in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,

@@ -48,6 +48,24 @@ impl FlowCache {
     }
 }
 
+/// The config values a new version runs with: `given` checked against the flow's declared
+/// config, with its defaults filled in. A flow that declares none takes none.
+fn resolve_config(declared: Option<&Value>, given: &Value) -> Result<Value, EngineError> {
+    let empty = given.as_object().is_none_or(serde_json::Map::is_empty);
+    match declared {
+        Some(schema) => {
+            definition::config::resolve(schema, given).map_err(EngineError::InvalidConfig)
+        }
+        None if empty => Ok(serde_json::json!({})),
+        None => Err(EngineError::InvalidConfig(vec![
+            definition::config::ConfigProblem {
+                pointer: String::new(),
+                message: "the flow declares no config, so it takes no config values".into(),
+            },
+        ])),
+    }
+}
+
 /// A published flow version.
 #[derive(Debug)]
 pub struct Published {
@@ -57,13 +75,21 @@ pub struct Published {
 }
 
 impl Engine {
+    /// Compiles `doc` as a new version (`stored`: as a version stored before, see
+    /// [`definition::load_stored_flow`]).
     async fn compile(
         &self,
         tenant_id: &str,
         doc: &FlowDocument,
+        stored: bool,
     ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
         let tenant = self.tenant(tenant_id).await?;
-        definition::load_flow("flow.yaml", &doc.source, Some(&tenant.snippets))
+        let load = if stored {
+            definition::load_stored_flow
+        } else {
+            definition::load_flow
+        };
+        load("flow.yaml", &doc.source, Some(&tenant.snippets))
             .map_err(EngineError::InvalidDefinition)
     }
 
@@ -72,10 +98,11 @@ impl Engine {
     pub async fn publish(
         &self,
         tenant_id: &str,
-        doc: FlowDocument,
+        mut doc: FlowDocument,
         audit: Option<&AuditEntry>,
     ) -> Result<Published, EngineError> {
-        let (flow, warnings) = self.compile(tenant_id, &doc).await?;
+        let (flow, warnings) = self.compile(tenant_id, &doc, false).await?;
+        doc.config = resolve_config(flow.flow.config.as_ref(), &doc.config)?;
         let flow_id = flow.id().to_owned();
         let schedule = flow.flow.trigger.schedule.clone();
         let version = self
@@ -127,7 +154,7 @@ impl Engine {
             return Ok(d);
         }
         let doc = self.store.flow_version(tenant_id, flow_id, version).await?;
-        let (flow, _) = self.compile(tenant_id, &doc).await?;
+        let (flow, _) = self.compile(tenant_id, &doc, true).await?;
         let d = Deployment {
             tenant_id: tenant_id.to_owned(),
             version,

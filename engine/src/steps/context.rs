@@ -177,10 +177,12 @@ impl CheckCx<'_> {
                 .map(str::to_owned)
                 .collect();
             for key in unknown {
-                self.error(
-                    field,
-                    format!("{what}.{key} is not declared in the module's {what}"),
-                );
+                let hint = if what == "config" {
+                    "declare it under the flow's `config.properties` (a module's under its `config`)"
+                } else {
+                    "declare it under the module's `templates`"
+                };
+                self.error(field, format!("{what}.{key} is not declared: {hint}"));
             }
         }
     }

@@ -41,13 +41,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn validate(
     State(state): State<AppState>,
     caller: Caller,
-    FlowSource(source): FlowSource,
+    FlowSource { source, config }: FlowSource,
 ) -> Result<Json<Value>, ApiError> {
     let snippets = state.engine.tenant(caller.tenant()).await?.snippets;
     match definition::load_flow("flow.yaml", &source, Some(&snippets)) {
-        Ok((flow, warnings)) => Ok(Json(
-            json!({ "valid": true, "id": flow.id(), "warnings": warnings }),
-        )),
+        Ok((flow, warnings)) => {
+            // Config values sent beside the flow are checked as a publish checks them.
+            let given = config.as_object().is_some_and(|c| !c.is_empty());
+            if let (true, Some(schema)) = (given, &flow.flow.config) {
+                definition::config::resolve(schema, &config).map_err(EngineError::InvalidConfig)?;
+            }
+            Ok(Json(
+                json!({ "valid": true, "id": flow.id(), "warnings": warnings }),
+            ))
+        }
         Err(diagnostics) => Err(EngineError::InvalidDefinition(diagnostics).into()),
     }
 }

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +19,10 @@ use utoipa_axum::routes;
 use crate::server::extract::{ApiPath, ApiQuery, FlowSource};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Caller, Editor};
+
+/// What a publish takes.
+const FLOW_BODY: &str = "The flow as YAML (application/yaml) or JSON (application/json); with \
+    the values of its declared config, JSON: {\"flow\": \"<the YAML>\" or {the flow}, \"config\": {...}}";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,29 +42,6 @@ async fn declared_id(state: &AppState, tenant: &str, source: &str) -> Result<Str
         Ok((flow, _)) => Ok(flow.id().to_owned()),
         Err(diagnostics) => {
             Err(stepwise_engine::error::EngineError::InvalidDefinition(diagnostics).into())
-        }
-    }
-}
-
-/// `Stepwise-Flow-Config`: the flow's `config.*` values, as a JSON object.
-fn config(headers: &HeaderMap) -> Result<Value, ApiError> {
-    match headers.get("stepwise-flow-config") {
-        None => Ok(json!({})),
-        Some(v) => {
-            let value: Value = v
-                .to_str()
-                .ok()
-                .and_then(|t| serde_json::from_str(t).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request("Stepwise-Flow-Config must be a JSON object")
-                })?;
-            if value.is_object() {
-                Ok(value)
-            } else {
-                Err(ApiError::bad_request(
-                    "Stepwise-Flow-Config must be a JSON object",
-                ))
-            }
         }
     }
 }
@@ -98,33 +79,28 @@ async fn publish(
 }
 
 /// Publish a flow: its first version, or the next one if it exists (editor).
-#[utoipa::path(post, path = "/v1/flows", tag = "flows", request_body(description = "The flow as YAML (application/yaml) or JSON (application/json)", content((String = "application/yaml"), (Object = "application/json"))),
-    params(("Stepwise-Flow-Config" = Option<String>, Header, description = "The flow's `config.*` values as a JSON object")),
+#[utoipa::path(post, path = "/v1/flows", tag = "flows", request_body(description = FLOW_BODY, content((String = "application/yaml"), (Object = "application/json"))),
     responses((status = 201, description = "Created: `{id, version, warnings}`", body = Object),
               (status = 200, description = "A new version of an existing flow", body = Object)))]
 async fn create(
     State(state): State<AppState>,
     Editor(caller): Editor,
-    headers: HeaderMap,
-    FlowSource(source): FlowSource,
+    FlowSource { source, config }: FlowSource,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let config = config(&headers)?;
     let id = declared_id(&state, caller.tenant(), &source).await?;
     publish(&state, &caller, &id, source, config).await
 }
 
 /// Save a new immutable version of a flow; the body must declare the same id (editor).
-#[utoipa::path(put, path = "/v1/flows/{id}", tag = "flows", request_body(description = "The flow as YAML (application/yaml) or JSON (application/json)", content((String = "application/yaml"), (Object = "application/json"))),
-    params(("id" = String, Path, description = "The flow's id"), ("Stepwise-Flow-Config" = Option<String>, Header, description = "The flow's `config.*` values as a JSON object")),
+#[utoipa::path(put, path = "/v1/flows/{id}", tag = "flows", request_body(description = FLOW_BODY, content((String = "application/yaml"), (Object = "application/json"))),
+    params(("id" = String, Path, description = "The flow's id")),
     responses((status = 200, description = "`{id, version, warnings}`", body = Object)))]
 async fn update(
     State(state): State<AppState>,
     Editor(caller): Editor,
     ApiPath(id): ApiPath<String>,
-    headers: HeaderMap,
-    FlowSource(source): FlowSource,
+    FlowSource { source, config }: FlowSource,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let config = config(&headers)?;
     state.listings.flow(caller.tenant(), &id).await?;
     let declared = declared_id(&state, caller.tenant(), &source).await?;
     if declared != id {
