@@ -125,7 +125,20 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         sink.diagnostics.push(Diagnostic::new(
             Severity::Error,
             format!("{prefix}/trigger/schedule"),
-            format!("\"{schedule}\" is not a cron schedule ({e}); write 5 fields, minute first, e.g. \"0 9 * * *\""),
+            format!("not a cron schedule ({e}); write 5 fields, minute first, e.g. \"0 9 * * *\""),
+        ));
+    } else if let Some(schedule) = &flow.trigger.schedule
+        && crate::runtime::schedule::next_fire(
+            schedule,
+            &jiff::tz::TimeZone::UTC,
+            jiff::Timestamp::now(),
+        )
+        .is_none()
+    {
+        sink.diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            format!("{prefix}/trigger/schedule"),
+            "the schedule never fires: no date matches it (30 February, say)",
         ));
     }
     let (marketing_quiet, transactional_quiet) =

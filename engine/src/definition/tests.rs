@@ -87,6 +87,29 @@ fn a_misspelt_field_is_an_error_with_a_suggestion() {
 }
 
 #[test]
+fn a_schedule_that_never_fires_is_an_error_that_does_not_repeat_it() {
+    let d = errors(
+        "id: a\ntrigger: {schedule: '0 9 30 2 *', audience: 'true'}\nsteps:\n  - set: {a: '1'}\n",
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, "trigger.schedule");
+    assert!(
+        d[0].message.starts_with("the schedule never fires"),
+        "{}",
+        d[0].message
+    );
+    let d = errors(
+        "id: a\ntrigger: {schedule: 'every day', audience: 'true'}\nsteps:\n  - set: {a: '1'}\n",
+    );
+    assert!(
+        d[0].message.starts_with("not a cron schedule"),
+        "{}",
+        d[0].message
+    );
+    assert!(!d[0].message.contains("every day"), "{}", d[0].message);
+}
+
+#[test]
 fn duration_mistakes_carry_a_hint() {
     let d = errors("id: a\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 15 minutes}\n");
     assert_eq!(d.len(), 1);

@@ -92,9 +92,11 @@ impl FromStr for FlowDuration {
     type Err = DurationError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
+        // A hint is only given when it is a different, valid duration: never the rejected
+        // value again (`1234567d`, too long, would otherwise be "suggested" as itself).
         let fail = || DurationError {
             input: input.to_owned(),
-            hint: suggest(input),
+            hint: suggest(input).filter(|h| h != input && h.parse::<FlowDuration>().is_ok()),
         };
         let digits = input.bytes().take_while(u8::is_ascii_digit).count();
         let (number, unit) = input.split_at(digits);
@@ -208,5 +210,13 @@ mod tests {
         assert!("m".parse::<FlowDuration>().is_err());
         assert!("9999999s".parse::<FlowDuration>().is_err());
         assert!("-5m".parse::<FlowDuration>().is_err());
+    }
+
+    #[test]
+    fn a_hint_never_repeats_the_rejected_value() {
+        for input in ["1234567d", "9999999 s", "999999 weeks"] {
+            let err = input.parse::<FlowDuration>().unwrap_err();
+            assert!(err.hint.is_none(), "{input}: {:?}", err.hint);
+        }
     }
 }

@@ -41,6 +41,20 @@ pub struct Config {
 
 pub struct Wait;
 
+/// The longest a run may wait: longer is a mistake (a year off by a thousand, a unit mixed
+/// up), and a timer the business would never see fire.
+pub const MAX_WAIT_DAYS: i64 = 1_826;
+
+fn too_far(field: &str) -> StepError {
+    StepError {
+        field: field.into(),
+        message: format!(
+            "the wait would end more than {MAX_WAIT_DAYS} days (5 years) from now; a wait lasts \
+             at most that (is the time in the right year and the unit right?)"
+        ),
+    }
+}
+
 impl StepKind for Wait {
     const KEY: &'static str = "wait";
     const SUMMARY: &'static str = "Pause for a duration or until a time.";
@@ -54,7 +68,11 @@ impl StepKind for Wait {
                 "say how long to wait: `for: 15m` or `until: <expression>`",
             ),
             (None, Some(until)) => cx.expression("until", until, &[]),
-            (Some(_), None) => {}
+            (Some(duration), None) => {
+                if duration.approx_seconds() > MAX_WAIT_DAYS * 86_400 {
+                    cx.error("for", too_far("for").message);
+                }
+            }
         }
     }
 
@@ -65,10 +83,7 @@ impl StepKind for Wait {
                 zoned
                     .checked_add(duration.to_span())
                     .map(|z| z.timestamp())
-                    .map_err(|e| StepError {
-                        field: "for".into(),
-                        message: e.to_string(),
-                    })?
+                    .map_err(|_| too_far("for"))?
             }
             (None, Some(_)) => {
                 let value = cx.eval("until")?;
@@ -88,6 +103,17 @@ impl StepKind for Wait {
                 });
             }
         };
+        let latest = cx
+            .now
+            .checked_add(jiff::SignedDuration::from_hours(MAX_WAIT_DAYS * 24))
+            .unwrap_or(Timestamp::MAX);
+        if until > latest {
+            return Err(too_far(if config.for_.is_some() {
+                "for"
+            } else {
+                "until"
+            }));
+        }
         let until_text = crate::expr::format_time(until);
         if until > cx.now {
             return Ok(StepOutcome::Sleep {

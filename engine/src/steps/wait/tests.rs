@@ -41,3 +41,26 @@ fn until_must_give_a_time() {
     assert_eq!(err.field, "until");
     assert!(err.message.contains("not a time"), "{}", err.message);
 }
+
+#[test]
+fn a_far_future_wait_says_what_is_wrong() {
+    let err = plan_step(json!({"wait": {"until": "time(\"9026-06-01T15:00:00Z\")"}})).unwrap_err();
+    assert_eq!(err.field, "until");
+    assert!(
+        err.message
+            .contains("more than 1826 days (5 years) from now"),
+        "{}",
+        err.message
+    );
+    // A duration that long is refused when the flow is validated.
+    let doc = "id: a\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 999999d}\n";
+    let report = crate::definition::validate("f.yaml", doc);
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("5 years")),
+        "{:?}",
+        report.diagnostics
+    );
+}
