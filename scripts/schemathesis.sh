@@ -32,7 +32,7 @@ base=$(sed -n 's/^stepwise listening on //p' "$dir/out")
 
 pick() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 key=$(curl -sf -X POST "$base/v1/tenants" -H "authorization: Bearer $operator" \
-  -H 'content-type: application/json' -d '{"id": "fuzz", "name": "Fuzz Dental"}' | pick '["admin_key"]["key"]')
+  -H 'content-type: application/json' -d '{"id": "fuzz", "name": "Fuzz Dental", "timezone": "America/Chicago"}' | pick '["admin_key"]["key"]')
 curl -sf -X POST "$base/v1/flows" -H "authorization: Bearer $key" -H 'content-type: application/yaml' \
   --data-binary $'id: welcome\ntrigger: {event: lead.created}\nsteps:\n  - id: hello\n    send_sms: {body: hi}\n' >/dev/null
 curl -sf -X POST "$base/v1/events" -H "authorization: Bearer $key" -H 'content-type: application/json' \
