@@ -3,6 +3,7 @@
 //! revocation through another process applies within a second), checked against the
 //! tenant's rate limit, and its `last_used_at` is written at most once a minute.
 
+use crate::server::Code;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -69,7 +70,7 @@ impl Authenticator {
                 let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
+                    Code::RateLimited,
                     format!("too many requests for this tenant; retry in {seconds} s"),
                 )
                 .with_retry_after(seconds)

@@ -7,11 +7,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use stepwise_engine::error::{EngineError, ErrorCode};
 
+pub use super::code::Code;
+
 /// An error answered to an API client.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub details: Value,
     /// Seconds to wait, sent as `Retry-After` (429).
@@ -19,7 +21,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -30,28 +32,28 @@ impl ApiError {
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, Code::Unauthorized, message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidInput, message)
     }
 
     /// The caller's role does not allow this.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, Code::Forbidden, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, Code::NotFound, message)
     }
 
     /// A well-formed body whose content is wrong: the field is named in the message.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: Code) -> Self {
         self.code = code;
         self
     }
@@ -75,22 +77,22 @@ impl From<stepwise_engine::ports::StoreError> for ApiError {
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidQuery, r.body_text())
     }
 }
 
 impl From<axum::extract::rejection::PathRejection> for ApiError {
     fn from(r: axum::extract::rejection::PathRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text())
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidPath, r.body_text())
     }
 }
 
 impl From<axum::extract::rejection::BytesRejection> for ApiError {
     fn from(r: axum::extract::rejection::BytesRejection) -> Self {
         let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
+            Code::BodyTooLarge
         } else {
-            "body_unreadable"
+            Code::BodyUnreadable
         };
         Self::new(r.status(), code, r.body_text())
     }
@@ -99,16 +101,18 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let (status, code) = match e.code() {
-            ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            ErrorCode::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ErrorCode::NotFound => (StatusCode::NOT_FOUND, Code::NotFound),
+            ErrorCode::Conflict => (StatusCode::CONFLICT, Code::Conflict),
             ErrorCode::InvalidDefinition => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_definition")
+                (StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidDefinition)
             }
-            ErrorCode::InvalidConfig => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
-            ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, "invalid_input"),
-            ErrorCode::ExpressionFailed => (StatusCode::UNPROCESSABLE_ENTITY, "expression_failed"),
-            ErrorCode::LimitExceeded => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
-            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ErrorCode::InvalidConfig => (StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidConfig),
+            ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, Code::InvalidInput),
+            ErrorCode::ExpressionFailed => {
+                (StatusCode::UNPROCESSABLE_ENTITY, Code::ExpressionFailed)
+            }
+            ErrorCode::LimitExceeded => (StatusCode::UNPROCESSABLE_ENTITY, Code::LimitExceeded),
+            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable),
         };
         let details = match &e {
             EngineError::InvalidDefinition(diagnostics) => json!({ "diagnostics": diagnostics }),

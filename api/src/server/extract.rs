@@ -2,6 +2,7 @@
 //! another content type, 400 for malformed JSON, 422 for unknown fields and wrong types, 413
 //! over the body limit), flow sources (YAML or JSON by content type), query strings and paths.
 
+use crate::server::Code;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -27,7 +28,7 @@ fn media_type(headers: &axum::http::HeaderMap) -> String {
 fn unsupported(got: &str, want: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        Code::UnsupportedMediaType,
         format!("send Content-Type: {want} (got {got:?})"),
     )
 }
@@ -49,9 +50,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let well_formed =
             e.is_data() || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         let error = if well_formed {
-            ApiError::invalid("invalid_body", e.to_string())
+            ApiError::invalid(Code::InvalidBody, e.to_string())
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+            ApiError::new(StatusCode::BAD_REQUEST, Code::MalformedJson, e.to_string())
         };
         error.with_details(details)
     })
@@ -71,7 +72,7 @@ fn holds_nul(value: &serde_json::Value) -> bool {
 
 fn nul_refused() -> ApiError {
     ApiError::invalid(
-        "invalid_body",
+        Code::InvalidBody,
         "text may not contain the NUL character (\\u0000)",
     )
 }
@@ -81,7 +82,7 @@ fn refuse_nul_in_uri(uri: &axum::http::Uri) -> Result<(), ApiError> {
     let encoded = |s: &str| s.to_ascii_lowercase().contains("%00");
     if encoded(uri.path()) || uri.query().is_some_and(encoded) {
         return Err(ApiError::invalid(
-            "invalid_input",
+            Code::InvalidInput,
             "the path or query may not contain the NUL character (%00)",
         ));
     }
@@ -156,7 +157,7 @@ impl<S: Send + Sync> FromRequest<S> for FlowSource {
         let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_encoding",
+                Code::InvalidEncoding,
                 "the body is not UTF-8",
             )
         })?;
@@ -184,7 +185,7 @@ impl<S: Send + Sync> FromRequest<S> for FlowSource {
             flow @ serde_json::Value::Object(_) => flow.to_string(),
             _ => {
                 return Err(ApiError::invalid(
-                    "invalid_body",
+                    Code::InvalidBody,
                     "flow: the flow's YAML as a string, or the flow as a JSON object",
                 ));
             }

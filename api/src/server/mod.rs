@@ -3,6 +3,7 @@
 //! checks needs a key; see `docs/api.md` for the role each route needs.
 
 mod auth;
+mod code;
 mod error;
 mod extract;
 pub mod metrics;
@@ -24,12 +25,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{Admin, Authenticator, Caller, Editor, Operator};
-pub use error::ApiError;
-
-/// The OpenAPI document of the whole API (what `/openapi.json` serves).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().into_openapi()
-}
+pub use error::{ApiError, Code};
 
 /// Largest request body: a batch of 1,000 events fits.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -117,14 +113,18 @@ pub fn app(state: AppState) -> Router {
         );
     let prometheus = state.metrics.clone();
     let (mut router, api) = routes::router().with_state(state).split_for_parts();
+    let document = openapi::finished(&api);
     if let Some(handle) = prometheus {
         router = router.route(
             "/metrics",
             axum::routing::get(move || std::future::ready(handle.render())),
         );
     }
+    router = router.route(
+        "/openapi.json",
+        axum::routing::get(move || std::future::ready(axum::Json(document.clone()))),
+    );
     let docs = SwaggerUi::new("/docs")
-        .url("/openapi.json", api.clone())
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
     router
         .merge(docs)
@@ -132,7 +132,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "this route does not take this method (see /openapi.json)",
             )
         })

@@ -3,6 +3,7 @@
 //! are opaque to clients (hex of the last row's sort key); a cursor that does not decode is
 //! 400 `invalid_cursor`.
 
+use crate::server::Code;
 use axum::Json;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -28,18 +29,26 @@ pub fn limit(asked: Option<u32>) -> Result<u32, ApiError> {
         n => Err(ApiError::bad_request(format!(
             "limit {n} is out of range: ask for 1 to {MAX_LIMIT}"
         ))
-        .with_code("invalid_limit")),
+        .with_code(Code::InvalidLimit)),
     }
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::bad_request("the cursor is not one this API gave out").with_code("invalid_cursor")
+    ApiError::bad_request("the cursor is not one this API gave out").with_code(Code::InvalidCursor)
 }
 
 /// The text a cursor carries.
 pub fn decode(cursor: &str) -> Result<String, ApiError> {
+    if cursor.is_empty() {
+        return Err(bad_cursor());
+    }
     let bytes = hex::decode(cursor).map_err(|_| bad_cursor())?;
-    String::from_utf8(bytes).map_err(|_| bad_cursor())
+    // Every cursor this API gives out is printable text; anything else (a NUL, which no
+    // database can compare) is refused before it reaches a query.
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|key| !key.chars().any(char::is_control))
+        .ok_or_else(bad_cursor)
 }
 
 pub fn encode(key: &str) -> String {

@@ -21,6 +21,7 @@ pub struct Contact {
     pub last_name: Option<String>,
     /// IANA time zone, e.g. `America/Los_Angeles`; quiet hours use it before the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub timezone: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,

@@ -13,9 +13,11 @@ use super::{QuietWindow, RetryPolicy};
 pub struct Tenant {
     #[serde(default)]
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     /// IANA time zone used for contacts without one, e.g. `America/Chicago`. Required: a
     /// silent UTC would put a US business's quiet hours in the middle of its customers' night.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub timezone: String,
     /// Quiet period applied to sends that honour quiet hours.
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! `phone` / `email` filters. Phone numbers are stored in E.164, read in the tenant's
 //! `country` when written without `+`.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,7 +37,7 @@ pub fn check_contact_id(id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::invalid(
-            "invalid_contact",
+            Code::InvalidContact,
             format!("id: {id:?} is not a contact id (1–128 letters, digits and ._:@+-)"),
         ))
     }
@@ -52,12 +53,12 @@ pub async fn prepare(
     let country = state.engine.tenant(tenant).await?.country;
     contact
         .normalise(&country)
-        .map_err(|m| ApiError::invalid("invalid_contact", m))?;
+        .map_err(|m| ApiError::invalid(Code::InvalidContact, m))?;
     if let Some(zone) = &contact.timezone
         && jiff::tz::TimeZone::get(zone).is_err()
     {
         return Err(ApiError::invalid(
-            "invalid_contact",
+            Code::InvalidContact,
             format!("timezone: {zone:?} is not an IANA time zone"),
         ));
     }
@@ -110,7 +111,7 @@ pub async fn refused(
     };
     ApiError::new(
         StatusCode::CONFLICT,
-        "phone_taken",
+        Code::PhoneTaken,
         format!("{what}: contact {other}; two contacts cannot share a phone"),
     )
     .with_details(json!({ "contact_id": other }))
@@ -125,7 +126,7 @@ async fn store_new(state: &AppState, tenant: &str, contact: &Contact) -> Result<
         Err(StoreError::Exists { .. }) if store.contact(tenant, &contact.id).await.is_ok() => {
             Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "contact_exists",
+                Code::ContactExists,
                 format!(
                     "contact {} exists; change it with PATCH or POST /v1/contacts/upsert",
                     contact.id
@@ -233,7 +234,7 @@ pub async fn resolve_contact(
 fn check_named(contact: &Contact) -> Result<(), ApiError> {
     if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
         return Err(ApiError::invalid(
-            "invalid_contact",
+            Code::InvalidContact,
             "name the contact by id, phone or email",
         ));
     }
@@ -299,7 +300,7 @@ async fn update(
     let current = state.engine.store.contact(tenant, &id).await?;
     let Value::Object(fields) = patch else {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             "send a JSON object of the fields to change",
         ));
     };
@@ -307,7 +308,7 @@ async fn update(
         .get("id")
         .is_some_and(|v| v != &Value::String(id.clone()))
     {
-        return Err(ApiError::invalid("invalid_body", "id cannot change"));
+        return Err(ApiError::invalid(Code::InvalidBody, "id cannot change"));
     }
     let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut merged {
@@ -320,7 +321,7 @@ async fn update(
         }
     }
     let mut contact: Contact = serde_json::from_value(merged)
-        .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
+        .map_err(|e| ApiError::invalid(Code::InvalidBody, e.to_string()))?;
     contact.id = id;
     // Consent is the contact's to give back (replying START), not an operator's: an opt-out
     // cannot be cleared through the API (docs/compliance.md).
@@ -329,7 +330,7 @@ async fn update(
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "opt_out_locked",
+            Code::OptOutLocked,
             "the contact opted out; only the contact can opt back in",
         ));
     }
@@ -391,7 +392,7 @@ async fn list(
     let country = state.engine.tenant(caller.tenant()).await?.country;
     probe
         .normalise(&country)
-        .map_err(|m| ApiError::bad_request(m).with_code("invalid_query"))?;
+        .map_err(|m| ApiError::bad_request(m).with_code(Code::InvalidQuery))?;
     let filter = ContactFilter {
         phone: probe.phone,
         email: probe.email,

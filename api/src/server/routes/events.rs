@@ -4,6 +4,7 @@
 //! `duplicate: true` with the first event's id and the runs it started. `POST
 //! /v1/events/batch` takes up to 1,000 events, checked all before any is stored.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -35,14 +36,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventBody {
+    /// Dotted lowercase words, e.g. `lead.created`.
     #[serde(rename = "type")]
+    #[schema(pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length = 100)]
     event_type: String,
     #[serde(default)]
     data: Map<String, Value>,
     /// Where the event comes from (default `api`); with `external_id`, what makes it unique.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     source: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     external_id: Option<String>,
     /// The contact, inline: upserted by id, else phone, else email.
     #[serde(default)]
@@ -53,7 +58,7 @@ struct EventBody {
 }
 
 fn check(body: &EventBody) -> Result<(), ApiError> {
-    let bad = |m: &str| Err(ApiError::invalid("invalid_event", m));
+    let bad = |m: &str| Err(ApiError::invalid(Code::InvalidEvent, m));
     if let Err(message) = stepwise_engine::model::check_event_type(&body.event_type) {
         return bad(&format!("type: {message}"));
     }
@@ -92,7 +97,7 @@ async fn accept(
         (Some(given), _) => inline_contact(state, tenant, given, event).await?,
         (None, Some(id)) => {
             let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
-                ApiError::invalid("unknown_contact", format!("contact {id} does not exist"))
+                ApiError::invalid(Code::UnknownContact, format!("contact {id} does not exist"))
             })?;
             let outcome = state
                 .engine
@@ -101,7 +106,7 @@ async fn accept(
             (id, outcome)
         }
         (None, None) => {
-            return Err(ApiError::invalid("invalid_event", "name the contact"));
+            return Err(ApiError::invalid(Code::InvalidEvent, "name the contact"));
         }
     };
     if outcome.duplicate
@@ -183,7 +188,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         Some(v) => v
             .to_str()
             .ok()
-            .filter(|k| !k.is_empty() && k.len() <= 200)
+            .filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
             .map(Some)
             .ok_or_else(|| {
                 ApiError::bad_request("Idempotency-Key: 1 to 200 visible ASCII characters")
@@ -193,7 +198,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 
 /// Accept an event (editor): stored before the answer; starts, resumes and cancels runs.
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat harmless when the event has no external_id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat harmless when the event has no external_id", pattern = "^[!-~]{1,200}$")),
     responses((status = 202, description = "Accepted: `{event_id, contact_id, started, resumed, cancelled, skipped, failed, warnings, duplicate}`", body = Object),
               (status = 200, description = "A repeat: `duplicate: true` and the first event's id and runs", body = Object)))]
 async fn ingest(
@@ -212,6 +217,7 @@ async fn ingest(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
+    #[schema(min_items = 1, max_items = 1000)]
     events: Vec<EventBody>,
 }
 
@@ -225,7 +231,7 @@ async fn ingest_batch(
 ) -> Result<Json<Value>, ApiError> {
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             format!("events: 1 to {MAX_BATCH} events"),
         ));
     }

@@ -3,6 +3,7 @@
 //! (the CLI's simulator and timeline format, on a virtual clock with sandbox connectors),
 //! and `POST /v1/flows/{id}/enroll` (one run per contact, optionally paced).
 
+use crate::server::Code;
 use std::sync::Arc;
 
 use axum::Json;
@@ -106,11 +107,11 @@ async fn simulate_flow(
         .as_deref()
         .unwrap_or("30d")
         .parse()
-        .map_err(|e| ApiError::invalid("invalid_body", format!("horizon: {e}")))?;
+        .map_err(|e| ApiError::invalid(Code::InvalidBody, format!("horizon: {e}")))?;
     let seconds = horizon.approx_seconds();
     if !(1..=366 * 86_400).contains(&seconds) {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             "horizon: between 1s and 366d",
         ));
     }
@@ -163,6 +164,7 @@ async fn simulate_flow(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EnrolBody {
+    #[schema(min_items = 1, max_items = 1000)]
     contact_ids: Vec<String>,
     /// Starts per second (default: all at once). Later runs sleep in the database until
     /// their turn, so a paced enrolment survives restarts.
@@ -183,7 +185,7 @@ async fn enroll(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if body.contact_ids.is_empty() || body.contact_ids.len() > MAX_ENROL {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             format!("contact_ids: name 1 to {MAX_ENROL} contacts"),
         ));
     }
@@ -191,7 +193,7 @@ async fn enroll(
         Some(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Some(r),
         Some(_) => {
             return Err(ApiError::invalid(
-                "invalid_body",
+                Code::InvalidBody,
                 "per_second: between 0 and 10000",
             ));
         }
@@ -212,7 +214,7 @@ async fn enroll(
             .await
             .map_err(|_| {
                 ApiError::invalid(
-                    "unknown_contact",
+                    Code::UnknownContact,
                     format!("contact {contact_id} does not exist"),
                 )
             })?;

@@ -3,6 +3,7 @@
 //! (`PUT /v1/flows/{id}`), versions, enable / disable / archive. Running runs always finish
 //! on the version they started on.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -58,7 +59,7 @@ async fn publish(
     if existing.as_ref().is_some_and(|f| f.archived) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "flow_archived",
+            Code::FlowArchived,
             format!("flow {flow_id} is archived; give the new flow another id"),
         ));
     }
@@ -105,7 +106,7 @@ async fn update(
     let declared = declared_id(&state, caller.tenant(), &source).await?;
     if declared != id {
         return Err(ApiError::invalid(
-            "id_mismatch",
+            Code::IdMismatch,
             format!("the body declares flow {declared:?}, the path names {id:?}"),
         ));
     }
@@ -176,7 +177,7 @@ fn answer_version(
         }
         other => Err(
             ApiError::bad_request(format!("format {other:?}: ask for json or yaml"))
-                .with_code("invalid_query"),
+                .with_code(Code::InvalidQuery),
         ),
     }
 }
@@ -184,7 +185,7 @@ fn answer_version(
 /// A flow's newest version: JSON with the parsed definition, or the YAML as written.
 #[utoipa::path(get, path = "/v1/flows/{id}", tag = "flows", params(("id" = String, Path, description = "The flow's id"), FormatQuery),
     responses((status = 200, description = "JSON, or YAML with `format=yaml`",
-               content((Object = "application/json"), (String = "application/yaml")))))]
+               content((Object = "application/json"), (Object = "application/yaml")))))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,7 +210,7 @@ async fn show(
 #[utoipa::path(get, path = "/v1/flows/{id}/versions/{version}", tag = "flows",
     params(("id" = String, Path, description = "The flow's id"), ("version" = u32, Path, description = "The version number"), FormatQuery),
     responses((status = 200, description = "JSON, or YAML with `format=yaml`",
-               content((Object = "application/json"), (String = "application/yaml")))))]
+               content((Object = "application/json"), (Object = "application/yaml")))))]
 async fn version(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,7 +246,7 @@ async fn versions(
     let before = match q.cursor.as_deref().map(page::decode).transpose()? {
         Some(text) => Some(text.parse::<u32>().map_err(|_| {
             ApiError::bad_request("the cursor is not one this API gave out")
-                .with_code("invalid_cursor")
+                .with_code(Code::InvalidCursor)
         })?),
         None => None,
     };
@@ -268,7 +269,7 @@ async fn set_enabled(
     if flow.archived && enabled {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "flow_archived",
+            Code::FlowArchived,
             format!("flow {id} is archived and cannot be enabled"),
         ));
     }

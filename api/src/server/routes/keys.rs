@@ -1,6 +1,7 @@
 //! A tenant's API keys (admin only): create (the key is answered once), list (prefix
 //! only), revoke. A revoked key answers 401 from then on.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     role: Role,
 }
@@ -40,7 +42,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if body.name.trim().is_empty() || body.name.len() > 100 {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             "name: say what the key is for (1 to 100 characters)",
         ));
     }

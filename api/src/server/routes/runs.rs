@@ -2,6 +2,7 @@
 //! the simulator's timeline format, cancel, retry a failed run from the step that failed,
 //! dead letters (failed runs with their last error), and the message outbox.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
@@ -288,7 +289,7 @@ async fn messages(
     let run_id = match q.run_id.as_deref() {
         Some(text) => Some(text.parse().map(RunId).map_err(|_| {
             ApiError::bad_request(format!("run_id {text:?} is not a run id"))
-                .with_code("invalid_query")
+                .with_code(Code::InvalidQuery)
         })?),
         None => None,
     };

@@ -4,6 +4,7 @@
 //! (admin) store and remove a credential, sealed with AES-256-GCM. A credential's value is
 //! never answered, audited or logged.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -81,13 +82,13 @@ async fn update(
 ) -> Result<Json<Value>, ApiError> {
     if !patch.is_object() {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             "send a JSON object of the settings to change",
         ));
     }
     if patch.get("id").is_some() || patch.get("credentials").is_some() {
         return Err(ApiError::invalid(
-            "invalid_body",
+            Code::InvalidBody,
             "id cannot change; set credentials with PUT /v1/settings/credentials/{name}",
         ));
     }
@@ -95,9 +96,9 @@ async fn update(
         let mut merged = serde_json::to_value(&current).unwrap_or(Value::Null);
         merge(&mut merged, patch.clone());
         let mut tenant: Tenant = serde_json::from_value(merged)
-            .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
+            .map_err(|e| ApiError::invalid(Code::InvalidSettings, e.to_string()))?;
         tenant.id = current.id;
-        check_tenant(&tenant).map_err(|m| ApiError::invalid("invalid_settings", m))?;
+        check_tenant(&tenant).map_err(|m| ApiError::invalid(Code::InvalidSettings, m))?;
         Ok(tenant)
     };
     // A bad patch is answered from a fresh read; the store then applies the patch to the
@@ -111,7 +112,7 @@ async fn update(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
-                "conflict",
+                Code::Conflict,
                 "the settings changed meanwhile and the patch no longer applies: read them again",
             )
         })?;
@@ -141,13 +142,13 @@ fn check_name(name: &str) -> Result<(), ApiError> {
         Err(ApiError::bad_request(
             "a credential name is 1–64 lowercase letters, digits and underscores, e.g. twilio_auth_token",
         )
-        .with_code("invalid_path"))
+        .with_code(Code::InvalidPath))
     }
 }
 
 /// Store a provider credential, sealed with AES-256-GCM (admin). Its value is never answered.
 #[utoipa::path(put, path = "/v1/settings/credentials/{name}", tag = "settings",
-    params(("name" = String, Path, description = "e.g. twilio_auth_token")),
+    params(("name" = String, Path, description = "e.g. twilio_auth_token", pattern = "^[a-z0-9_]{1,64}$")),
     request_body = Credential,
     responses((status = 200, description = "`{name, set, last4}`", body = Object)))]
 async fn set_credential(
@@ -159,7 +160,10 @@ async fn set_credential(
     check_name(&name)?;
     let value = body.value;
     if value.is_empty() || value.len() > 8192 {
-        return Err(ApiError::invalid("invalid_body", "value: 1 to 8,192 bytes"));
+        return Err(ApiError::invalid(
+            Code::InvalidBody,
+            "value: 1 to 8,192 bytes",
+        ));
     }
     let tenant = caller.tenant();
     let sealed = state.secrets.seal(&value, &format!("{tenant}/{name}"));
@@ -184,7 +188,7 @@ async fn set_credential(
 
 /// Remove a provider credential (admin).
 #[utoipa::path(delete, path = "/v1/settings/credentials/{name}", tag = "settings",
-    params(("name" = String, Path, description = "e.g. twilio_auth_token")),
+    params(("name" = String, Path, description = "e.g. twilio_auth_token", pattern = "^[a-z0-9_]{1,64}$")),
     responses((status = 204, description = "Removed")))]
 async fn delete_credential(
     State(state): State<AppState>,

@@ -4,6 +4,7 @@
 //! own opt-out is added by the engine when the contact is stored. No route removes an
 //! address: opting back in is the person's own act (docs/compliance.md).
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,8 +31,10 @@ struct NewSuppression {
     channel: Channel,
     /// A phone number for `sms` (stored in E.164, read in the tenant's `country` without
     /// `+`), an email address for `email`.
+    #[schema(min_length = 1)]
     address: String,
     /// Why, for the list and the audit log; at most 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     reason: Option<String>,
 }
 
@@ -67,13 +70,13 @@ async fn add(
     let reason = body.reason.unwrap_or_else(|| "added by an admin".into());
     if reason.trim().is_empty() || reason.chars().count() > 200 {
         return Err(ApiError::invalid(
-            "invalid_suppression",
+            Code::InvalidSuppression,
             "reason: give 1 to 200 characters, or leave it out",
         ));
     }
     let country = state.engine.tenant(tenant).await?.country;
     let address = normalise(&country, body.channel, body.address)
-        .map_err(|m| ApiError::invalid("invalid_suppression", m))?;
+        .map_err(|m| ApiError::invalid(Code::InvalidSuppression, m))?;
     let entry = Suppression {
         channel: body.channel,
         address,
@@ -122,13 +125,12 @@ async fn list(
             let country = state.engine.tenant(caller.tenant()).await?.country;
             Some(
                 normalise(&country, channel, address)
-                    .map_err(|m| ApiError::bad_request(m).with_code("invalid_query"))?,
+                    .map_err(|m| ApiError::bad_request(m).with_code(Code::InvalidQuery))?,
             )
         }
         (None, Some(_)) => {
-            return Err(
-                ApiError::bad_request("address: give a channel with it").with_code("invalid_query")
-            );
+            return Err(ApiError::bad_request("address: give a channel with it")
+                .with_code(Code::InvalidQuery));
         }
     };
     let filter = SuppressionFilter {

@@ -1,6 +1,7 @@
 //! The platform operator's routes: `POST /v1/tenants` creates a tenant and answers its first
 //! admin key (shown once); `GET /v1/tenants` lists tenants.
 
+use crate::server::Code;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,7 +39,7 @@ async fn mint_key(
     let (secret, key) = mint_admin_key(state.access.as_ref(), &id)
         .await
         .map_err(|e| match e {
-            TenantError::Invalid(message) => ApiError::invalid("invalid_tenant", message),
+            TenantError::Invalid(message) => ApiError::invalid(Code::InvalidTenant, message),
             TenantError::Store(e) => e.into(),
         })?;
     let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
@@ -60,7 +61,7 @@ async fn create(
         create_tenant(state.access.as_ref(), tenant)
             .await
             .map_err(|e| match e {
-                TenantError::Invalid(message) => ApiError::invalid("invalid_tenant", message),
+                TenantError::Invalid(message) => ApiError::invalid(Code::InvalidTenant, message),
                 TenantError::Store(e) => e.into(),
             })?;
     let mut admin_key = serde_json::to_value(&key).unwrap_or(Value::Null);
