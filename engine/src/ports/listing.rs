@@ -128,4 +128,20 @@ pub trait Listings: Send + Sync + std::fmt::Debug {
         contact_id: &str,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+    /// The contact's events, oldest first, at most `limit` (for an export).
+    async fn contact_events(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        limit: u32,
+    ) -> Result<Vec<super::StoredEvent>, StoreError>;
+    /// Scrubs the person's data from events, runs, timelines and messages and deletes the
+    /// contact, with `audit` (its details get the counts), in one transaction. The
+    /// suppression entries stay.
+    async fn erase_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<crate::store::Erased, StoreError>;
 }

@@ -6,4 +6,4 @@ mod memory;
 pub(crate) mod sql;
 
 pub use memory::MemoryStore;
-pub use sql::{Backend, DEFAULT_CONNECTIONS, SealedCredential, SqlStore};
+pub use sql::{Backend, DEFAULT_CONNECTIONS, ERASED, Erased, SealedCredential, SqlStore};

@@ -7,6 +7,7 @@ mod flow_tools;
 mod flows;
 mod health;
 mod keys;
+mod personal_data;
 mod runs;
 mod settings;
 mod suppressions;
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(flows::router())
         .merge(flow_tools::router())
         .merge(contacts::router())
+        .merge(personal_data::router())
         .merge(events::router())
         .merge(runs::router())
         .merge(suppressions::router())

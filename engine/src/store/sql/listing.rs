@@ -399,4 +399,22 @@ impl crate::ports::Listings for SqlStore {
     ) -> Result<(), StoreError> {
         delete_contact(self, tenant_id, contact_id, audit).await
     }
+
+    async fn contact_events(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::StoredEvent>, StoreError> {
+        super::erase::contact_events(self, tenant_id, contact_id, limit).await
+    }
+
+    async fn erase_contact(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<super::erase::Erased, StoreError> {
+        super::erase::erase_contact(self, tenant_id, contact_id, audit).await
+    }
 }

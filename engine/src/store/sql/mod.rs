@@ -6,6 +6,7 @@
 mod access;
 mod contacts;
 mod credentials;
+mod erase;
 pub use credentials::SealedCredential;
 mod events;
 mod first_events;
@@ -19,6 +20,7 @@ mod scope;
 mod statistics;
 mod suppressions;
 
+pub use erase::{ERASED, Erased};
 use scope::{APP_ROLE, Scope, TENANT_TABLES, Tx};
 
 use std::time::Duration;
