@@ -249,20 +249,7 @@ impl Engine {
                 Err(e) => {
                     let reason =
                         format!("the trigger's `when` could not be evaluated: {}", e.message);
-                    tracing::warn!(tenant_id = %tenant.id, flow_id = %d.flow.id(), run_id = %run.id, %reason, "run failed");
-                    run.status = RunStatus::Failed;
-                    run.ended_at = Some(now);
-                    run.end_reason = Some(reason.clone());
-                    run.wake_at = None;
-                    let ended = StepRecord {
-                        at: now,
-                        step: None,
-                        attempt: 0,
-                        what: Happening::Ended {
-                            status: "failed".into(),
-                            reason,
-                        },
-                    };
+                    let ended = super::engine::fail_in_place(&mut run, now, reason);
                     return Ok(Some((run, vec![started, ended])));
                 }
             }
