@@ -51,7 +51,10 @@ fn twenty_step_flow() -> String {
     }
     steps
         .push_str("  - id: g0\n    tag: { add: [hot] }\n  - id: g1\n    tag: { remove: [cold] }\n");
-    format!("id: bench\npurpose: transactional\ntrigger: {{event: lead.created}}\nsteps:\n{steps}")
+    format!(
+        "id: bench\npurpose: transactional\ntrigger: {{event: lead.created}}\n\
+         config: {{type: object, properties: {{hot_keywords: {{type: array}}}}}}\nsteps:\n{steps}"
+    )
 }
 
 /// 20 control steps: 10 `set` and 10 `if` whose conditions are false.

@@ -163,7 +163,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
 
 fn compile_expr(source: Option<&str>, pointer: &str, sink: &mut CheckSink) -> Option<Expr> {
     let source = source?;
-    for message in crate::steps::context::unknown_fields(source) {
+    for message in crate::steps::fields::unknown_fields(source) {
         sink.diagnostics.push(Diagnostic::new(
             Severity::Error,
             pointer.to_owned(),

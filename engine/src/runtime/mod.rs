@@ -7,6 +7,7 @@ mod cache;
 pub mod compliance;
 mod engine;
 mod enroll;
+mod fail;
 mod first_event;
 mod flows;
 mod ingest;

@@ -249,7 +249,7 @@ impl Engine {
                 Err(e) => {
                     let reason =
                         format!("the trigger's `when` could not be evaluated: {}", e.message);
-                    let ended = super::engine::fail_in_place(&mut run, now, reason);
+                    let ended = super::fail::fail_in_place(&mut run, now, reason);
                     return Ok(Some((run, vec![started, ended])));
                 }
             }

@@ -25,6 +25,7 @@ mod wait_for;
 
 pub mod context;
 mod erased;
+pub mod fields;
 
 pub use branch::eval_condition;
 pub use context::{CheckCx, CheckSink, StepCx, StepError};
