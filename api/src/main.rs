@@ -8,8 +8,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = stepwise_api::cli::Cli::parse();
+    init_logging(if cli.is_server() { "info" } else { "warn" });
     match stepwise_api::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -19,13 +19,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr at `info` (`STEPWISE_LOG` sets the filter, e.g. `warn` or
-/// `stepwise=debug`), as text, or one JSON object a line with `STEPWISE_LOG_FORMAT=json`
-/// (production). Colours only when stderr is a terminal.
-fn init_logging() {
+/// Logs go to stderr at `default` (`info` for `serve` and `worker`, `warn` for the one-shot
+/// commands; `STEPWISE_LOG` sets the filter, e.g. `warn` or `stepwise=debug`), as text, or
+/// one JSON object a line with `STEPWISE_LOG_FORMAT=json` (production). Colours only when
+/// stderr is a terminal.
+fn init_logging(default: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("STEPWISE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -21,6 +21,14 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether this command is a long-running process (`serve`, `worker`), whose logs say
+    /// what it does at `info`; the one-shot commands log only warnings by default.
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Serve(_) | Command::Worker(_))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check flow, module and pack files (or every .yaml/.yml under directories).
