@@ -22,7 +22,7 @@ pub fn declared_keys(schema: &Value) -> Vec<String> {
 }
 
 /// What is wrong with a config declaration, if anything: it must be a valid JSON Schema of an
-/// object with `properties`.
+/// object with `properties`, whose patterns the linear-time engine compiles.
 pub fn check_schema(schema: &Value) -> Option<String> {
     if let Err(e) = jsonschema::draft202012::meta::validate(schema) {
         return Some(format!("not a valid JSON Schema: {e}"));
@@ -31,7 +31,18 @@ pub fn check_schema(schema: &Value) -> Option<String> {
     if !object || !schema.get("properties").is_some_and(Value::is_object) {
         return Some("declare `type: object` and the keys under `properties`".into());
     }
-    None
+    validator(schema).err()
+}
+
+/// The tenant's schema compiled with the `regex` engine: its `pattern`s run in linear time,
+/// so no pattern a tenant writes can backtrack for long (fancy-regex, jsonschema's default,
+/// backtracks; look-around and back-references are refused instead).
+fn validator(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(schema)
+        .map_err(|e| format!("not a usable JSON Schema: {e}"))
 }
 
 /// `given` checked against `schema`, with the schema's defaults filled in: every unknown key,
@@ -65,17 +76,14 @@ pub fn resolve(schema: &Value, given: &Value) -> Result<Value, Vec<ConfigProblem
     }
     values.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     let values = Value::Object(values);
-    match jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(schema)
-    {
+    match validator(schema) {
         Ok(validator) => problems.extend(validator.iter_errors(&values).map(|e| ConfigProblem {
             pointer: e.instance_path().as_str().to_owned(),
             message: e.to_string(),
         })),
         Err(e) => problems.push(ConfigProblem {
             pointer: String::new(),
-            message: format!("the flow's config declaration is not a valid JSON Schema: {e}"),
+            message: format!("the flow's config declaration: {e}"),
         }),
     }
     if problems.is_empty() {
@@ -121,5 +129,17 @@ mod tests {
         );
         let bad_uri = resolve(&schema(), &json!({"booking_link": "not a link"})).unwrap_err();
         assert_eq!(bad_uri[0].pointer, "/booking_link");
+    }
+
+    #[test]
+    fn a_tenant_pattern_runs_in_linear_time() {
+        // Catastrophic for a backtracking engine; linear here, so it simply does not match.
+        let nested = json!({"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}});
+        let value = format!("{}b", "a".repeat(5_000));
+        let problems = resolve(&nested, &json!({ "code": value })).unwrap_err();
+        assert_eq!(problems[0].pointer, "/code");
+        // What only a backtracking engine can run is refused when the flow is validated.
+        let lookaround = json!({"type": "object", "properties": {"code": {"type": "string", "pattern": "^(?=a)a$"}}});
+        assert!(check_schema(&lookaround).is_some());
     }
 }

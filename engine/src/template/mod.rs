@@ -115,8 +115,32 @@ impl Templates {
         source: &str,
         limit: limits::Limit,
     ) -> Result<(), TemplateError> {
-        let template = handlebars::Template::compile(source).map_err(|e| parse_error(&e))?;
-        let included = includes::included(&template)?;
+        // Parsed once, by the registry; a template refused below is taken out again.
+        self.registry
+            .register_template_string(name, source)
+            .map_err(|e| parse_error(&e))?;
+        let checked = self.checked(name, limit);
+        let included = match checked {
+            Ok(included) => included,
+            Err(e) => {
+                self.registry.unregister_template(name);
+                return Err(e);
+            }
+        };
+        if !included.is_empty() {
+            self.including.push(name.to_owned());
+        }
+        self.limits.insert(name.to_owned(), limit);
+        Ok(())
+    }
+
+    /// What the template registered as `name` includes, if it may include that and can fit
+    /// `limit` (see `includes.rs`).
+    fn checked(&self, name: &str, limit: limits::Limit) -> Result<Vec<String>, TemplateError> {
+        let Some(template) = self.registry.get_template(name) else {
+            return Ok(Vec::new());
+        };
+        let included = includes::included(template)?;
         if let Some(snippet_min) = &self.snippet_min {
             if let Some(missing) = included.iter().find(|n| !snippet_min.contains_key(*n)) {
                 return Err(TemplateError {
@@ -126,7 +150,7 @@ impl Templates {
                     position: None,
                 });
             }
-            let least = includes::min_chars(&template, snippet_min);
+            let least = includes::min_chars(template, snippet_min);
             if least > limit.chars {
                 return Err(TemplateError {
                     message: format!(
@@ -137,14 +161,7 @@ impl Templates {
                 });
             }
         }
-        self.registry
-            .register_template_string(name, source)
-            .map_err(|e| parse_error(&e))?;
-        if !included.is_empty() {
-            self.including.push(name.to_owned());
-        }
-        self.limits.insert(name.to_owned(), limit);
-        Ok(())
+        Ok(included)
     }
 
     /// Parses `source` without keeping it.

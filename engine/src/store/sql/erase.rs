@@ -6,7 +6,8 @@
 
 use sqlx::Row;
 
-use super::{Scope, SqlStore, corrupt, time_column, unavailable};
+use super::scope::AnyQuery;
+use super::{Scope, SqlStore, Tx, corrupt, time_column, unavailable};
 use crate::model::{Event, Run};
 use crate::ports::{AuditEntry, StoreError, StoredEvent};
 
@@ -87,14 +88,14 @@ pub(super) async fn erase_contact(
         let mut event: Event = serde_json::from_str(&doc).map_err(|e| corrupt("event", e))?;
         event.data = serde_json::json!({});
         let doc = serde_json::to_string(&event).map_err(|e| corrupt("event", e))?;
-        erased.events += sqlx::query("UPDATE events SET doc = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(doc)
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
+        erased.events += changed(
+            &mut tx,
+            sqlx::query("UPDATE events SET doc = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(doc)
+                .bind(tenant_id)
+                .bind(id),
+        )
+        .await?;
     }
     let runs = sqlx::query("SELECT id, state FROM runs WHERE tenant_id = $1 AND contact_id = $2")
         .bind(tenant_id)
@@ -110,42 +111,51 @@ pub(super) async fn erase_contact(
         run.outputs.clear();
         run.vars.clear();
         let state = serde_json::to_string(&run).map_err(|e| corrupt("run", e))?;
-        erased.runs += sqlx::query("UPDATE runs SET state = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(state)
-            .bind(tenant_id)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        erased.timeline_entries +=
+        erased.runs += changed(
+            &mut tx,
+            sqlx::query("UPDATE runs SET state = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(state)
+                .bind(tenant_id)
+                .bind(&id),
+        )
+        .await?;
+        erased.timeline_entries += changed(
+            &mut tx,
             sqlx::query("DELETE FROM run_steps WHERE tenant_id = $1 AND run_id = $2")
                 .bind(tenant_id)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        erased.messages += sqlx::query(
-            "UPDATE messages SET to_address = $1, body = $1 WHERE tenant_id = $2 AND run_id = $3",
+                .bind(&id),
         )
-        .bind(ERASED)
-        .bind(tenant_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+        .await?;
+        erased.messages += changed(
+            &mut tx,
+            sqlx::query(
+                "UPDATE messages SET to_address = $1, body = $1 WHERE tenant_id = $2 AND run_id = $3",
+            )
+            .bind(ERASED)
+            .bind(tenant_id)
+            .bind(&id),
+        )
+        .await?;
     }
-    sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(contact_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+    changed(
+        &mut tx,
+        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(contact_id),
+    )
+    .await?;
     let mut audit = audit.clone();
     audit.details = serde_json::to_value(erased).unwrap_or_default();
     super::access::insert_audit(&mut tx, tenant_id, &audit).await?;
     tx.commit().await.map_err(unavailable)?;
     Ok(erased)
+}
+
+/// Runs one statement of the erase; answers the rows it changed.
+async fn changed(tx: &mut Tx, query: AnyQuery<'_>) -> Result<u64, StoreError> {
+    Ok(query
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected())
 }

@@ -22,7 +22,7 @@ pub(super) const TENANT_TABLES: &str = "tenants, contacts, events, flows, flow_v
 pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// A query with its bound arguments, not yet run.
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Whose rows a transaction may see and write under row-level security.
 #[derive(Debug, Clone, Copy)]
