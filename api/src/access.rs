@@ -132,6 +132,23 @@ pub fn id_from_name(name: &str) -> String {
     }
 }
 
+/// A hook token: 64 lowercase hex digits.
+pub fn is_hook_token(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A new webhook token for `/hooks/{hook_token}/{source}`: two v4 UUIDs, 244 random bits.
+pub fn new_hook_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// Creates `tenant` (its id made from its name if empty) with an admin key; answers the
 /// tenant as stored, the key to show once, and the key's listing.
 pub async fn create_tenant(
@@ -143,6 +160,7 @@ pub async fn create_tenant(
     }
     check_tenant_id(&tenant.id).map_err(TenantError::Invalid)?;
     check_tenant(&tenant).map_err(TenantError::Invalid)?;
+    tenant.hook_token = new_hook_token();
     let (secret, key) = new_key(&tenant.id, "first admin key", Role::Admin);
     let audit = AuditEntry::now(
         "operator",

@@ -12,7 +12,8 @@ use serde_json::json;
 use stepwise_engine::definition::load_flow;
 use stepwise_engine::expr::{Bindings, Expr};
 use stepwise_engine::model::{Event, Run, Tenant};
-use stepwise_engine::ports::ActionResult;
+use stepwise_engine::ports::HttpResponse;
+use stepwise_engine::ports::Response;
 use stepwise_engine::runtime::{Pause, RunCx};
 use stepwise_engine::template::Templates;
 use stepwise_engine::testing::ana;
@@ -123,10 +124,11 @@ fn benches(c: &mut Criterion) {
                 loop {
                     match cx.advance() {
                         Pause::Call(request) => {
-                            let ok = Ok(ActionResult {
-                                output: json!({"status": "sent"}),
-                                provider_id: None,
-                            });
+                            let ok = Ok(Response::Http(HttpResponse {
+                                status: 200,
+                                body: json!({"status": "sent"}),
+                                sandbox: false,
+                            }));
                             if cx.on_result(&request, ok).is_some() {
                                 break;
                             }

@@ -12,6 +12,7 @@
 pub mod definition;
 pub mod error;
 pub mod expr;
+pub mod inbound;
 pub mod model;
 pub mod ports;
 pub mod queue;
@@ -21,3 +22,4 @@ pub mod steps;
 pub mod store;
 pub mod template;
 pub mod testing;
+pub mod vault;

@@ -24,7 +24,8 @@ async fn bad_bodies_are_refused(backend: &Backend, dir: &std::path::Path) {
 
     let mut checked = 0;
     for (method, path, op) in operations(&api).await {
-        if op["requestBody"].is_null() {
+        // A webhook's body is the provider's own format, checked by its signature first.
+        if op["requestBody"].is_null() || path.starts_with("/hooks/") {
             continue;
         }
         let key = if path.starts_with("/v1/tenants") {

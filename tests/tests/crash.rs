@@ -61,7 +61,7 @@ async fn runs_survive_sigkill_and_a_redis_flush_on_postgres() {
 async fn scenario(dir: &Path, backend: &Backend) {
     let (sink, mut progress) = Sink::start().await;
     let (mut server, base) = start_server(dir, backend, "all");
-    let client = reqwest::Client::new();
+    let client = common::http();
     setup(&client, &base, two_call_flow("crashy", &sink.url, "1s")).await;
 
     let (base_tx, base_rx) = watch::channel(base);

@@ -22,7 +22,7 @@ async fn runs_complete_when_redis_forgets_the_queue_under_a_running_server() {
     std::fs::create_dir_all(&dir).unwrap();
     let (sink, mut progress) = common::Sink::start().await;
     let (_server, base) = start_server(&dir, &backend, "all");
-    let client = reqwest::Client::new();
+    let client = common::http();
     setup(&client, &base, two_call_flow("lossy", &sink.url, "2s")).await;
     let post = |n: usize| {
         let (client, base) = (client.clone(), base.clone());

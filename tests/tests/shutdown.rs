@@ -61,7 +61,7 @@ async fn sigterm_lets_the_call_in_flight_finish() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let (server, base) = start_server(&dir, &backend, "all");
-    let client = reqwest::Client::new();
+    let client = common::http();
     setup(&client, &base, two_call_flow("graceful", &sink, "1s")).await;
     call(
         &client,

@@ -28,7 +28,7 @@ async fn two_workers_share_a_backlog_without_doing_anything_twice() {
         async move {
             let (sink, mut progress) = Sink::start().await;
             let (mut api, base) = start_server(&dir, &backend, "api");
-            let client = reqwest::Client::new();
+            let client = common::http();
             let ready: serde_json::Value = client
                 .get(format!("{base}/readyz"))
                 .send()

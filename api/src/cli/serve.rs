@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use stepwise_connectors::Connectors;
+use stepwise_connectors::{Connectors, Env, Guard, Outbound};
 use stepwise_engine::ports::SystemClock;
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
 use stepwise_engine::runtime::reconcile::{run_reconciler, run_schedules, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
+use stepwise_engine::vault::StoreVault;
 use tokio::sync::watch;
 
 use stepwise_engine::secrets::SecretBox;
@@ -50,6 +51,77 @@ pub struct Args {
     /// (longer than any connector timeout).
     #[arg(long, default_value_t = 120)]
     call_lease: u64,
+    /// Where the key that seals provider credentials is kept when STEPWISE_SECRET_KEY is not
+    /// set (created on first start in the embedded default). Workers open credentials with it.
+    #[arg(long, default_value = "stepwise.secret-key")]
+    secret_key_file: PathBuf,
+    #[command(flatten)]
+    edge: EdgeArgs,
+}
+
+/// How this process reaches providers and how providers reach it.
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// The server's public base URL, e.g. `https://automations.example.com`: webhook URLs shown
+    /// in settings and given to providers (Twilio's status callbacks) start with it.
+    #[arg(long, env = "STEPWISE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A provider's API base URL instead of its own, as NAME=URL (tests, regional endpoints),
+    /// e.g. `twilio=http://127.0.0.1:4010`; several separated by commas.
+    #[arg(
+        long = "provider-url",
+        env = "STEPWISE_PROVIDER_URLS",
+        value_delimiter = ','
+    )]
+    provider_urls: Vec<String>,
+    /// Address ranges tenant URLs (an `http` step, a Slack webhook) may reach although they
+    /// are not public, e.g. `10.1.0.0/16`; several separated by commas. Default: none.
+    #[arg(
+        long = "allow-private",
+        env = "STEPWISE_ALLOW_PRIVATE",
+        value_delimiter = ','
+    )]
+    allow_private: Vec<String>,
+}
+
+impl EdgeArgs {
+    /// The providers of this process, opening credentials with `secret_key`.
+    fn connectors(
+        &self,
+        store: Arc<SqlStore>,
+        secret_key: Option<SecretBox>,
+    ) -> anyhow::Result<Connectors> {
+        let mut allowed = Vec::new();
+        for range in self.allow_private.iter().filter(|r| !r.trim().is_empty()) {
+            allowed.push(range.trim().parse().with_context(|| {
+                format!(
+                    "STEPWISE_ALLOW_PRIVATE: {range:?} is not an address range (e.g. 10.1.0.0/16)"
+                )
+            })?);
+        }
+        let mut base_urls = std::collections::BTreeMap::new();
+        for pair in self.provider_urls.iter().filter(|p| !p.trim().is_empty()) {
+            let (name, url) = pair
+                .split_once('=')
+                .with_context(|| format!("STEPWISE_PROVIDER_URLS: {pair:?} is not NAME=URL"))?;
+            base_urls.insert(name.trim().to_owned(), url.trim().to_owned());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("STEPWISE_PUBLIC_URL: {url:?} is not an http(s) URL");
+        }
+        let vault: Arc<dyn stepwise_engine::ports::Vault> = match secret_key {
+            Some(key) => Arc::new(StoreVault::new(store, key)),
+            None => Arc::new(stepwise_connectors::provider::NoCredentials),
+        };
+        Ok(Connectors::new(Env {
+            outbound: Outbound::new(Guard::new(allowed)),
+            vault,
+            public_url: self.public_url.clone(),
+            base_urls,
+        }))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,10 +139,6 @@ pub struct ServeArgs {
     /// first start in the embedded default).
     #[arg(long, default_value = "stepwise.operator-key")]
     operator_key_file: PathBuf,
-    /// Where the key that seals provider credentials is kept when STEPWISE_SECRET_KEY is not
-    /// set (created on first start in the embedded default).
-    #[arg(long, default_value = "stepwise.secret-key")]
-    secret_key_file: PathBuf,
     /// API requests per second per tenant (bursts of twice that); more are answered 429.
     #[arg(long, env = "STEPWISE_RATE_LIMIT", default_value = "1000")]
     rate_limit: NonZeroU32,
@@ -127,7 +195,15 @@ async fn with_backoff<T, E: std::fmt::Display, F: std::future::Future<Output = R
     }
 }
 
-async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, Arc<SqlStore>, QueueBackend)> {
+/// What one process runs on.
+struct Parts {
+    engine: Arc<Engine>,
+    store: Arc<SqlStore>,
+    backend: QueueBackend,
+    connectors: Arc<Connectors>,
+}
+
+async fn engine(args: &Args, secret_key: Option<SecretBox>) -> anyhow::Result<Parts> {
     let store = with_backoff("database", || {
         SqlStore::connect_with(&args.database_url, args.database_connections)
     })
@@ -154,15 +230,35 @@ async fn engine(args: &Args) -> anyhow::Result<(Arc<Engine>, Arc<SqlStore>, Queu
     let queue = Arc::new(ApalisQueue::new(backend.clone()));
     let lease = jiff::SignedDuration::from_secs(i64::try_from(args.call_lease).unwrap_or(120));
     let store = Arc::new(store);
+    let connectors = Arc::new(args.edge.connectors(store.clone(), secret_key)?);
     let engine = Engine::new(
         store.clone(),
         queue,
         Arc::new(SystemClock),
-        Arc::new(Connectors::default_live()),
+        connectors.clone(),
     )
     .with_call_lease(lease)
     .with_timer_mode(TimerMode::Database);
-    Ok((Arc::new(engine), store, backend))
+    Ok(Parts {
+        engine: Arc::new(engine),
+        store,
+        backend,
+        connectors,
+    })
+}
+
+/// The key that seals credentials: from STEPWISE_SECRET_KEY, else the key file (made in the
+/// embedded default).
+fn secret_key(args: &Args) -> anyhow::Result<Option<SecretBox>> {
+    let embedded = args.database_url.starts_with("sqlite:");
+    secret(
+        "STEPWISE_SECRET_KEY",
+        &args.secret_key_file,
+        embedded,
+        SecretBox::generate_key,
+    )?
+    .map(|key| SecretBox::from_hex(&key).context("STEPWISE_SECRET_KEY"))
+    .transpose()
 }
 
 /// A secret from `env`, else from `file`; in the embedded default (SQLite) a missing file
@@ -222,9 +318,8 @@ fn api_config(args: &ServeArgs) -> anyhow::Result<ApiConfig> {
     if operator_key.is_none() {
         tracing::warn!("no operator key (STEPWISE_OPERATOR_KEY): POST /v1/tenants is off");
     }
-    let secret_key = secret("STEPWISE_SECRET_KEY", &args.secret_key_file, embedded, SecretBox::generate_key)?
+    let secret_key = secret_key(&args.common)?
         .context("set STEPWISE_SECRET_KEY (64 hex characters, e.g. from `openssl rand -hex 32`): provider credentials are sealed with it")?;
-    let secret_key = SecretBox::from_hex(&secret_key).context("STEPWISE_SECRET_KEY")?;
     Ok(ApiConfig {
         operator_key,
         secret_key,
@@ -270,7 +365,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let stop = shutdown_signal();
         let mut config = api_config(&args)?;
         config.metrics = Some(crate::server::metrics::install()?);
-        let (engine, store, backend) = engine(&args.common).await?;
+        let Parts {
+            engine,
+            store,
+            backend,
+            connectors,
+        } = engine(&args.common, Some(config.secret_key.clone())).await?;
         crate::server::metrics::sample_queue_depth(store.clone());
         tokio::task::spawn_blocking(stepwise_engine::model::load_phone_metadata).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -279,7 +379,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("stepwise listening on http://{}", listener.local_addr()?);
         let background =
             (args.role == "all").then(|| background(&engine, backend, &args.common, &stop));
-        let state = AppState::new(engine, store, config);
+        let state = AppState::new(engine, store, connectors, config);
         axum::serve(listener, app(state))
             .with_graceful_shutdown(stopped(stop))
             .await?;
@@ -326,7 +426,18 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let stop = shutdown_signal();
-        let (engine, store, backend) = engine(&args.common).await?;
+        let key = secret_key(&args.common)?;
+        if key.is_none() {
+            tracing::warn!(
+                "no STEPWISE_SECRET_KEY: providers needing a credential fail their steps"
+            );
+        }
+        let Parts {
+            engine,
+            store,
+            backend,
+            ..
+        } = engine(&args.common, key).await?;
         if let Some(listen) = &args.metrics_listen {
             serve_metrics(listen, stop.clone()).await?;
             crate::server::metrics::sample_queue_depth(store);

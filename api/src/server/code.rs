@@ -17,6 +17,7 @@ pub enum Code {
     InvalidEncoding,
     BodyUnreadable,
     Unauthorized,
+    BadSignature,
     Forbidden,
     NotFound,
     MethodNotAllowed,

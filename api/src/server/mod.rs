@@ -14,10 +14,13 @@ mod routes;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use stepwise_connectors::Connectors;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use stepwise_engine::ports::{AccessStore, Listings, Suppressions};
+use stepwise_engine::inbound::Inbound;
+use stepwise_engine::ports::{AccessStore, EdgeStore, Listings, Suppressions};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -34,11 +37,16 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// Acts on what verified webhooks tell us.
+    pub inbound: Inbound,
+    pub edge: Arc<dyn EdgeStore>,
     pub access: Arc<dyn AccessStore>,
     pub listings: Arc<dyn Listings>,
     pub suppressions: Arc<dyn Suppressions>,
     /// Seals provider credentials.
     pub secrets: SecretBox,
+    /// The providers and webhook sources (settings checks, `/hooks`).
+    pub connectors: Arc<Connectors>,
     pub auth: Arc<Authenticator>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -56,21 +64,34 @@ pub struct ApiConfig {
 }
 
 impl AppState {
-    pub fn new<S>(engine: Arc<Engine>, store: Arc<S>, config: ApiConfig) -> Self
+    pub fn new<S>(
+        engine: Arc<Engine>,
+        store: Arc<S>,
+        connectors: Arc<Connectors>,
+        config: ApiConfig,
+    ) -> Self
     where
-        S: AccessStore + Listings + Suppressions + 'static,
+        S: AccessStore + Listings + Suppressions + EdgeStore + 'static,
     {
         let auth = Arc::new(Authenticator::new(
             config.operator_key.as_deref(),
             config.rate_limit,
         ));
         auth::spawn_upkeep(auth.clone());
+        let inbound = Inbound {
+            engine: engine.clone(),
+            edge: store.clone(),
+            listings: store.clone(),
+        };
         Self {
             engine,
+            inbound,
+            edge: store.clone(),
             access: store.clone(),
             listings: store.clone(),
             suppressions: store,
             secrets: config.secret_key,
+            connectors,
             auth,
             metrics: config.metrics,
         }

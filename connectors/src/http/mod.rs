@@ -1,115 +1,107 @@
-//! The `http` step's connector: a real request to the URL the flow names, with the step's
-//! idempotency key in an `Idempotency-Key` header, classified for the runtime's one retry
-//! mechanism (timeouts, 429 and 5xx retry; other 4xx are permanent).
-
-use std::time::Duration;
+//! The `http` step's provider: a real request to the URL the flow names, held by the SSRF
+//! guard, with the step's idempotency key in an `Idempotency-Key` header and, when the step
+//! names one, a stored credential as its authentication. The default provider of `http`.
 
 use async_trait::async_trait;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
-use stepwise_engine::ports::{ActionRequest, ActionResult, CallCx, Connector, ConnectorError};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use stepwise_core::{
+    CallCx, Capability, ConnectorError, HttpAuthScheme, HttpCall, HttpResponse, Request, Response,
+};
+
+use crate::outbound::{self, Outbound};
+use crate::provider::{Env, Provider, unsupported};
 
 /// Calls HTTP endpoints.
 #[derive(Debug, Clone)]
 pub struct Http {
-    client: reqwest::Client,
-}
-
-impl Default for Http {
-    fn default() -> Self {
-        Self::new()
-    }
+    env: std::sync::Arc<Env>,
 }
 
 impl Http {
-    pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("stepwise/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        Self { client }
+    pub fn new(env: std::sync::Arc<Env>) -> Self {
+        Self { env }
     }
-}
 
-/// What a response status means for the runtime.
-pub fn classify(
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    body: &str,
-) -> Result<(), ConnectorError> {
-    let message = format!(
-        "HTTP {status}: {}",
-        body.chars().take(200).collect::<String>()
-    );
-    if status.is_success() {
-        Ok(())
-    } else if status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-    {
-        Err(ConnectorError::Retryable {
-            message,
-            retry_after,
-        })
-    } else {
-        Err(ConnectorError::Permanent {
-            code: status.as_u16().to_string(),
-            message,
-        })
+    fn outbound(&self) -> &Outbound {
+        &self.env.outbound
+    }
+
+    async fn request(&self, call: &HttpCall, cx: &CallCx) -> Result<Response, ConnectorError> {
+        let (client, url) = self.outbound().guarded(&call.url)?;
+        let method = reqwest::Method::from_bytes(call.method.as_str().as_bytes())
+            .map_err(|e| ConnectorError::permanent("method", e.to_string()))?;
+        let mut builder = client
+            .request(method, url.clone())
+            .timeout(std::time::Duration::from_secs(
+                call.timeout_seconds.clamp(1, 120),
+            ))
+            .header("Idempotency-Key", &cx.idempotency_key);
+        for (name, value) in &call.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(auth) = &call.auth {
+            let secret = self.env.vault.open(&cx.tenant_id, &auth.credential).await?;
+            builder = match &auth.scheme {
+                HttpAuthScheme::Bearer => builder.bearer_auth(secret.expose()),
+                HttpAuthScheme::Basic => {
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(secret.expose());
+                    builder.header(reqwest::header::AUTHORIZATION, format!("Basic {encoded}"))
+                }
+                HttpAuthScheme::Header(name) => builder.header(name, secret.expose()),
+            };
+        }
+        if let Some(body) = &call.body {
+            builder = builder.json(body);
+        }
+        // The host names the endpoint in messages; the path and query may hold a token.
+        let what = url.host_str().unwrap_or("the endpoint").to_owned();
+        let reply = match self.outbound().send(builder, &what).await {
+            // The Idempotency-Key makes a repeat safe for servers that honour it.
+            Err(ConnectorError::Uncertain { message }) => {
+                return Err(ConnectorError::Retryable {
+                    message,
+                    retry_after: None,
+                });
+            }
+            other => other?,
+        };
+        outbound::classify(&reply, &what, None, &reply.text())?;
+        Ok(Response::Http(HttpResponse {
+            status: reply.status.as_u16(),
+            body: reply.json_or_text(),
+            sandbox: false,
+        }))
     }
 }
 
 #[async_trait]
-impl Connector for Http {
+impl Provider for Http {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::Http]
+    }
+
+    fn check(&self, _: Capability, options: &Map<String, Value>) -> Result<(), String> {
+        match options.keys().next() {
+            Some(key) => Err(format!("http takes no options (got {key})")),
+            None => Ok(()),
+        }
+    }
+
     async fn call(
         &self,
-        request: &ActionRequest,
-        _: &CallCx,
-    ) -> Result<ActionResult, ConnectorError> {
-        let p = &request.payload;
-        let url = p["url"].as_str().unwrap_or_default();
-        let method = reqwest::Method::from_bytes(p["method"].as_str().unwrap_or("POST").as_bytes())
-            .map_err(|e| ConnectorError::Permanent {
-                code: "method".into(),
-                message: e.to_string(),
-            })?;
-        let timeout = Duration::from_secs(p["timeout_seconds"].as_u64().unwrap_or(10));
-        let mut builder = self
-            .client
-            .request(method, url)
-            .timeout(timeout)
-            .header("Idempotency-Key", &request.idempotency_key);
-        if let Some(headers) = p["headers"].as_object() {
-            for (name, value) in headers {
-                builder = builder.header(name, value.as_str().unwrap_or_default());
-            }
+        request: &Request,
+        _: &Map<String, Value>,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
+        match request {
+            Request::Http(call) => self.request(call, cx).await,
+            other => Err(unsupported("http", other)),
         }
-        if !p["body"].is_null() {
-            builder = builder.json(&p["body"]);
-        }
-        let response = builder.send().await.map_err(|e| {
-            let message = format!("{url}: {e}");
-            // A request that may have reached the server is retried: the key makes it safe.
-            ConnectorError::Retryable {
-                message,
-                retry_after: None,
-            }
-        })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
-        classify(status, retry_after, &text)?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(ActionResult {
-            output: json!({ "status": status.as_u16(), "body": body }),
-            provider_id: None,
-        })
     }
 }
 

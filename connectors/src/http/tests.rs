@@ -1,110 +1,128 @@
-//! The http connector against a server on 127.0.0.1: headers, body, and status classes.
+//! The http provider against a server on 127.0.0.1: the conformance kit, the idempotency key,
+//! stored-credential authentication, and the SSRF guard.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use serde_json::json;
-use stepwise_engine::model::Purpose;
-use stepwise_engine::ports::{ActionRequest, CallCx, Connector, ConnectorError};
+use stepwise_core::{
+    CallCx, HttpAuth, HttpAuthScheme, HttpCall, HttpMethod, ProviderSetting, Request, Response,
+};
 
 use super::Http;
+use crate::outbound::{Guard, Outbound};
+use crate::provider::{Env, Provider};
+use crate::testing::{Answer, Case, Fake, MapVault, conformance, env};
 
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-async fn sink() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let record = seen.clone();
-    let app = Router::new()
-        .route(
-            "/ok",
-            post(move |headers: HeaderMap, body: String| {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                record.lock().unwrap().push((key, body));
-                async { (StatusCode::OK, "{\"id\":\"x1\"}") }
-            }),
-        )
-        .route(
-            "/busy",
-            post(|| async {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [("retry-after", "7")],
-                    "later",
-                )
-            }),
-        )
-        .route(
-            "/bad",
-            post(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "no") }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), seen)
-}
-
-fn request(url: String) -> ActionRequest {
-    ActionRequest {
-        connector: "http",
-        action: "request".into(),
-        payload: json!({ "method": "POST", "url": url, "headers": {"X-Test": "1"}, "body": {"n": 1}, "timeout_seconds": 5 }),
-        message: None,
-        purpose: Purpose::Transactional,
-        idempotency_key: "run:step:1".into(),
-        idempotent: true,
-    }
-}
-
-fn cx() -> CallCx {
-    CallCx {
-        tenant_id: "t".into(),
-        run_id: "r".into(),
-        step_id: "s".into(),
+fn call(base: &str) -> HttpCall {
+    HttpCall {
+        method: HttpMethod::Post,
+        url: format!("{base}/hooks/crm?x=1"),
+        headers: [("X-Test".to_owned(), "1".to_owned())].into(),
+        body: Some(json!({"n": 1})),
+        timeout_seconds: 1,
+        auth: Some(HttpAuth {
+            credential: "crm_token".into(),
+            scheme: HttpAuthScheme::Bearer,
+        }),
     }
 }
 
 #[tokio::test]
-async fn sends_the_body_with_the_idempotency_key_and_returns_the_response() {
-    let (base, seen) = sink().await;
-    let result = Http::new()
-        .call(&request(format!("{base}/ok")), &cx())
+async fn http_meets_the_connector_contract() {
+    conformance(Case {
+        name: "http",
+        make: |env| Arc::new(Http::new(env)),
+        request: |base| Request::Http(call(base)),
+        setting: ProviderSetting {
+            provider: "http".into(),
+            options: Default::default(),
+        },
+        credentials: vec![("crm_token", "crm-secret-value-42")],
+        success: Answer::json(200, json!({"id": "x1"})),
+        client_error: (Answer::json(422, json!({"error": "no"})), "422"),
+        deduplicates: true,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sends_the_body_the_key_and_the_credential_and_returns_the_response() {
+    let fake = Fake::start(Answer::json(200, json!({"id": "x1"}))).await;
+    let http = Http::new(env(
+        "http",
+        &fake.base,
+        MapVault::with("t1", &[("crm_token", "s3cret")]),
+    ));
+    let mut request = call(&fake.base);
+    let cx = CallCx::bare("t1", "run", "step");
+    let Response::Http(answer) = http
+        .call(&Request::Http(request.clone()), &Default::default(), &cx)
+        .await
+        .unwrap()
+    else {
+        panic!("not an http answer")
+    };
+    assert_eq!(
+        (answer.status, answer.body.clone()),
+        (200, json!({"id": "x1"}))
+    );
+    let seen = &fake.seen()[0];
+    assert_eq!(seen.headers["idempotency-key"], "run:step:1");
+    assert_eq!(seen.headers["authorization"], "Bearer s3cret");
+    assert_eq!(seen.headers["x-test"], "1");
+    assert_eq!(seen.body, "{\"n\":1}");
+
+    request.auth = Some(HttpAuth {
+        credential: "crm_token".into(),
+        scheme: HttpAuthScheme::Header("X-Api-Key".into()),
+    });
+    http.call(&Request::Http(request), &Default::default(), &cx)
         .await
         .unwrap();
-    assert_eq!(result.output, json!({"status": 200, "body": {"id": "x1"}}));
-    assert_eq!(
-        seen.lock().unwrap().as_slice(),
-        [("run:step:1".to_owned(), "{\"n\":1}".to_owned())]
-    );
+    assert_eq!(fake.seen()[1].headers["x-api-key"], "s3cret");
 }
 
 #[tokio::test]
-async fn server_errors_retry_and_client_errors_do_not() {
-    let (base, _) = sink().await;
-    let busy = Http::new()
-        .call(&request(format!("{base}/busy")), &cx())
-        .await
-        .unwrap_err();
+async fn the_guard_refuses_private_addresses_unless_the_operator_allows_them() {
+    let fake = Fake::start(Answer::json(200, json!({}))).await;
+    let strict = Arc::new(Env {
+        outbound: Outbound::new(Guard::default()),
+        vault: Arc::new(MapVault::default()),
+        public_url: None,
+        base_urls: Default::default(),
+    });
+    let http = Http::new(strict);
+    let cx = CallCx::bare("t1", "run", "step");
+    let port = fake.base.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        fake.base.clone(),
+        format!("http://localhost:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "http://10.0.0.1/".into(),
+        "http://[::1]/".into(),
+    ] {
+        let mut request = call(&url);
+        request.url = url.clone();
+        request.auth = None;
+        let err = http
+            .call(&Request::Http(request), &Default::default(), &cx)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                stepwise_core::ConnectorError::Permanent { .. }
+                    | stepwise_core::ConnectorError::Retryable { .. }
+            ),
+            "{url}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("not public") || err.to_string().contains("not a public"),
+            "{url}: {err}"
+        );
+    }
     assert!(
-        matches!(busy, ConnectorError::Retryable { retry_after: Some(d), .. } if d.as_secs() == 7),
-        "{busy:?}"
+        fake.seen().is_empty(),
+        "nothing reached the private address"
     );
-    let bad = Http::new()
-        .call(&request(format!("{base}/bad")), &cx())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(bad, ConnectorError::Permanent { ref code, .. } if code == "422"),
-        "{bad:?}"
-    );
-    let down = Http::new()
-        .call(&request("http://127.0.0.1:9/nothing".into()), &cx())
-        .await
-        .unwrap_err();
-    assert!(matches!(down, ConnectorError::Retryable { .. }), "{down:?}");
 }

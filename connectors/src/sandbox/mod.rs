@@ -1,20 +1,25 @@
-//! The sandbox connector: the default for every action. It records what would be sent
-//! (rendered text, recipient, segments), logs it, and answers with a plausible result shaped
-//! like the real provider's, without anything leaving the machine.
+//! The sandbox: the default provider of every capability. It records what would be sent
+//! (rendered text, recipient, segments), logs it, and answers with a plausible typed result,
+//! without anything leaving the machine.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
-use stepwise_engine::ports::{ActionRequest, ActionResult, CallCx, Connector, ConnectorError};
+use serde_json::{Map, Value, json};
+use stepwise_core::{
+    CalendarAction, CalendarAnswer, CallCx, Capability, Connector, ConnectorError, CrmRecord,
+    DeliveryStatus, HttpResponse, LlmAnswer, Notified, Request, Response, Segments, Sent,
+};
+
+use crate::provider::Provider;
 
 /// One request the sandbox received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub tenant_id: String,
     pub run_id: String,
-    pub request: ActionRequest,
+    pub request: Request,
 }
 
 /// How many of the latest requests the sandbox keeps in memory (a server runs for months).
@@ -38,91 +43,75 @@ impl Sandbox {
 
     /// A provider id unique across restarts and processes (a time-ordered UUID), as a real
     /// provider's is: ids are keys in the outbox and in delivery-status updates.
-    fn next_id(&self, prefix: &str) -> String {
+    fn next_id(prefix: &str) -> String {
         format!("{prefix}_sandbox_{}", uuid::Uuid::now_v7().simple())
     }
 
-    fn respond(&self, request: &ActionRequest) -> ActionResult {
-        let p = &request.payload;
-        let (provider_id, output) = match (request.connector, request.action.as_str()) {
-            ("sms", _) => {
-                let id = self.next_id("SM");
-                let segments = request
-                    .message
+    fn respond(request: &Request) -> Response {
+        match request {
+            Request::Sms(sms) => Response::Sent(Sent {
+                status: DeliveryStatus::Sent,
+                message_id: Self::next_id("SM"),
+                to: sms.to.clone(),
+                segments: Some(Segments::of(&sms.body).parts as u32),
+                sandbox: true,
+            }),
+            Request::Email(email) => Response::Sent(Sent {
+                status: DeliveryStatus::Sent,
+                message_id: Self::next_id("email"),
+                to: email.to.clone(),
+                segments: None,
+                sandbox: true,
+            }),
+            Request::Notify(notify) => Response::Notified(Notified {
+                status: DeliveryStatus::Sent,
+                channel: notify.audience,
+                sandbox: true,
+            }),
+            Request::Http(_) => Response::Http(HttpResponse {
+                status: 200,
+                body: Value::Object(Map::new()),
+                sandbox: true,
+            }),
+            Request::Crm(crm) => Response::Crm(CrmRecord {
+                status: "ok",
+                action: crm.action,
+                id: Self::next_id("crm"),
+                sandbox: true,
+            }),
+            Request::Calendar(cal) => {
+                let (slots, booking_id) = match cal.action {
+                    CalendarAction::FindSlots => (
+                        Some(vec![cal.fields.get("from").cloned().unwrap_or(Value::Null)]),
+                        None,
+                    ),
+                    _ => (None, Some(Self::next_id("booking"))),
+                };
+                Response::Calendar(CalendarAnswer {
+                    status: "ok",
+                    action: cal.action,
+                    slots,
+                    booking_id,
+                    sandbox: true,
+                })
+            }
+            Request::Llm(llm) => Response::Llm(LlmAnswer {
+                text: "(sandbox answer)".into(),
+                json: llm
+                    .output_schema
                     .as_ref()
-                    .and_then(|m| m.segments)
-                    .map_or(1, |s| s.parts);
-                (
-                    Some(id.clone()),
-                    json!({ "status": "sent", "message_id": id, "to": p["to"], "segments": segments, "sandbox": true }),
-                )
-            }
-            ("email", _) => {
-                let id = self.next_id("email");
-                (
-                    Some(id.clone()),
-                    json!({ "status": "sent", "message_id": id, "to": p["to"], "sandbox": true }),
-                )
-            }
-            ("notify", _) => (
-                None,
-                json!({ "status": "sent", "channel": p["channel"], "sandbox": true }),
-            ),
-            ("http", _) => (None, json!({ "status": 200, "body": {}, "sandbox": true })),
-            ("crm", action) => {
-                let id = self.next_id("crm");
-                (
-                    Some(id.clone()),
-                    json!({ "status": "ok", "action": action, "id": id, "sandbox": true }),
-                )
-            }
-            ("calendar", "find_slots") => {
-                let from = p["fields"]["from"].clone();
-                (
-                    None,
-                    json!({ "status": "ok", "slots": [from], "sandbox": true }),
-                )
-            }
-            ("calendar", action) => {
-                let id = self.next_id("booking");
-                (
-                    Some(id.clone()),
-                    json!({ "status": "ok", "action": action, "booking_id": id, "sandbox": true }),
-                )
-            }
-            ("llm", _) => {
-                let text = "(sandbox answer)";
-                let structured = p
-                    .get("output_schema")
                     .filter(|s| !s.is_null())
-                    .map(|_| json!({}));
-                (
-                    None,
-                    json!({ "text": text, "json": structured.unwrap_or(Value::Null), "sandbox": true }),
-                )
-            }
-            (other, action) => (
-                None,
-                json!({ "status": "ok", "connector": other, "action": action, "sandbox": true }),
-            ),
-        };
-        ActionResult {
-            output,
-            provider_id,
+                    .map_or(Value::Null, |_| json!({})),
+                sandbox: true,
+            }),
         }
     }
-}
 
-#[async_trait]
-impl Connector for Sandbox {
-    async fn call(
-        &self,
-        request: &ActionRequest,
-        cx: &CallCx,
-    ) -> Result<ActionResult, ConnectorError> {
+    fn record(&self, request: &Request, cx: &CallCx) -> Response {
         tracing::info!(
             tenant_id = %cx.tenant_id, run_id = %cx.run_id, step = %cx.step_id,
-            connector = request.connector, action = %request.action, "sandbox: recorded, not sent"
+            capability = request.capability().as_str(), action = request.action(),
+            "sandbox: recorded, not sent"
         );
         let recorded = Recorded {
             tenant_id: cx.tenant_id.clone(),
@@ -135,7 +124,42 @@ impl Connector for Sandbox {
         }
         log.push_back(recorded);
         drop(log);
-        Ok(self.respond(request))
+        Self::respond(request)
+    }
+}
+
+#[async_trait]
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &Capability::ALL
+    }
+
+    fn check(&self, _: Capability, options: &Map<String, Value>) -> Result<(), String> {
+        match options.keys().next() {
+            Some(key) => Err(format!("the sandbox takes no options (got {key})")),
+            None => Ok(()),
+        }
+    }
+
+    async fn call(
+        &self,
+        request: &Request,
+        _: &Map<String, Value>,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
+        Ok(self.record(request, cx))
+    }
+}
+
+/// The sandbox on its own, for the simulator and tools that must send nothing.
+#[async_trait]
+impl Connector for Sandbox {
+    async fn call(&self, request: &Request, cx: &CallCx) -> Result<Response, ConnectorError> {
+        Ok(self.record(request, cx))
     }
 }
 

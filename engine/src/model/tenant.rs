@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use stepwise_core::ProviderSetting;
 
 use super::{QuietWindow, RetryPolicy};
 
@@ -35,6 +36,22 @@ pub struct Tenant {
     /// <hello@brightsmile.example>`.
     #[serde(default)]
     pub senders: BTreeMap<String, String>,
+    /// The provider for each capability (`sms`, `email`, `notify`, …) with its options, e.g.
+    /// `sms: {provider: twilio, account_sid: AC…}`. A capability not listed uses the sandbox:
+    /// nothing is sent. Credentials are never here; providers open them by name.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub providers: BTreeMap<String, ProviderSetting>,
+    /// The secret in this tenant's webhook URLs (`/hooks/{hook_token}/{source}`). Made by the
+    /// server, changed only by rotating it.
+    #[serde(default)]
+    pub hook_token: String,
+    /// The answer to a contact's HELP or INFO text (default: the business's name and how to
+    /// stop and restart messages). Not sent when the SMS provider's own opt-out handling
+    /// answers HELP (`providers.sms.advanced_opt_out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 320))]
+    pub help_text: Option<String>,
 }
 
 fn default_country() -> String {
@@ -56,6 +73,9 @@ impl Default for Tenant {
             snippets: BTreeMap::new(),
             country: default_country(),
             senders: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            hook_token: String::new(),
+            help_text: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 mod access;
 mod clock;
 mod connector;
+mod edge;
 mod listing;
 mod queue;
 mod store;
@@ -13,8 +14,10 @@ mod suppressions;
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use connector::{
-    ActionRequest, ActionResult, CallCx, Channel, Connector, ConnectorError, OutboundMessage,
+    ActionRequest, CallCx, Channel, Connector, ConnectorError, HttpResponse, OutboundMessage,
+    Request, Response, Secret, Vault, VaultError,
 };
+pub use edge::{Delivery, EdgeStore};
 pub use listing::{
     ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };

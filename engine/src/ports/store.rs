@@ -19,7 +19,8 @@ use crate::model::{Contact, ContactChange, Event, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
 
 /// An outbound message in the outbox: one per send a run made, with the provider's id for it
-/// and its delivery status (`sent` when the provider accepted it).
+/// and its delivery status: what the provider answered (`queued`, `sent`), moved on by its
+/// delivery reports (`delivered`, `undelivered`, `failed`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
@@ -32,6 +33,9 @@ pub struct Message {
     pub text: String,
     pub provider_id: Option<String>,
     pub status: String,
+    /// The provider's error code for `undelivered` / `failed` (Twilio's 30003, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     pub at: Timestamp,
 }
 
@@ -43,6 +47,7 @@ impl Message {
             to,
             text,
             provider_id,
+            status,
             ..
         } = &record.what
         else {
@@ -57,7 +62,8 @@ impl Message {
             to: to.clone(),
             text: text.clone(),
             provider_id: provider_id.clone(),
-            status: "sent".into(),
+            status: status.clone().unwrap_or_else(|| "sent".into()),
+            error_code: None,
             at: record.at,
         })
     }

@@ -11,14 +11,14 @@ use super::retry;
 use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
 use crate::expr::Bindings;
 use crate::model::{Contact, OnUncertain, Run, RunStatus, Tenant};
-use crate::ports::{ActionRequest, ActionResult, ConnectorError};
+use crate::ports::{ActionRequest, Channel, ConnectorError, Response};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
 
 /// Why the run stopped moving.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pause {
     /// Call a connector, then feed the result to [`RunCx::on_result`].
-    Call(ActionRequest),
+    Call(Box<ActionRequest>),
     /// Sleep until the time (a wait, quiet hours, a retry backoff).
     Sleep(Timestamp),
     /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
@@ -205,7 +205,7 @@ impl RunCx<'_> {
     }
 
     /// Consent and quiet hours, then the call itself.
-    fn call(&mut self, meta: &StepMeta, draft: ActionDraft) -> Option<Pause> {
+    fn call(&mut self, meta: &StepMeta, draft: Box<ActionDraft>) -> Option<Pause> {
         if let Some(message) = &draft.message {
             match compliance::check(
                 self.flow,
@@ -265,15 +265,13 @@ impl RunCx<'_> {
             }
         };
         self.run.in_flight = Some(key.clone());
-        Some(Pause::Call(ActionRequest {
-            connector: draft.connector,
-            action: draft.action,
-            payload: draft.payload,
+        Some(Pause::Call(Box::new(ActionRequest {
+            request: draft.request,
             message: draft.message,
             purpose: meta.purpose,
             idempotency_key: key,
             idempotent: draft.idempotent,
-        }))
+        })))
     }
 
     /// Feeds back the result of the call made for [`Pause::Call`]; then call [`RunCx::advance`]
@@ -281,7 +279,7 @@ impl RunCx<'_> {
     pub fn on_result(
         &mut self,
         request: &ActionRequest,
-        result: Result<ActionResult, ConnectorError>,
+        result: Result<Response, ConnectorError>,
     ) -> Option<Pause> {
         let Some(meta) = self.flow.meta(self.run.pc) else {
             return Some(self.end(RunStatus::Failed, "cursor lost"));
@@ -299,17 +297,21 @@ impl RunCx<'_> {
                         encoding: m
                             .segments
                             .map(|s| json!(s.encoding).as_str().unwrap_or_default().to_owned()),
-                        provider_id: result.provider_id.clone(),
+                        provider_id: result.provider_id().map(str::to_owned),
+                        status: match &result {
+                            Response::Sent(sent) => Some(sent.status.as_str().to_owned()),
+                            _ => None,
+                        },
                     },
                     None => Happening::Called {
-                        connector: request.connector.to_owned(),
-                        action: request.action.clone(),
-                        request: request.payload.clone(),
-                        result: result.output.clone(),
+                        connector: request.request.capability().as_str().to_owned(),
+                        action: request.request.action().to_owned(),
+                        request: serde_json::to_value(&request.request).unwrap_or_default(),
+                        result: result.output(),
                     },
                 };
                 self.record(Some(&meta.id), what);
-                self.set_output(&meta.id, result.output);
+                self.set_output(&meta.id, result.output());
                 self.next_step();
                 None
             }
@@ -318,6 +320,29 @@ impl RunCx<'_> {
                 retry_after,
             }) => self.retry_or_fail(meta, message, retry_after),
             Err(ConnectorError::Permanent { code, message }) => {
+                self.fail_step(meta, format!("{message} (code {code})"))
+            }
+            Err(ConnectorError::Rejected { code, message }) => {
+                // The recipient refused this address for good (a STOP to the provider, a hard
+                // bounce): the contact is opted out of the channel, which puts the address on
+                // the suppression list in this run's commit, so no flow tries it again.
+                if let Some(m) = &request.message {
+                    let own = match m.channel {
+                        Channel::Sms => self.contact.phone.as_deref() == Some(m.to.as_str()),
+                        Channel::Email => self
+                            .contact
+                            .email
+                            .as_deref()
+                            .is_some_and(|e| e.eq_ignore_ascii_case(&m.to)),
+                    };
+                    if own {
+                        match m.channel {
+                            Channel::Sms => self.contact.sms_opt_out = true,
+                            Channel::Email => self.contact.email_opt_out = true,
+                        }
+                        self.contact_changed = true;
+                    }
+                }
                 self.fail_step(meta, format!("{message} (code {code})"))
             }
             Err(ConnectorError::Uncertain { message }) => {

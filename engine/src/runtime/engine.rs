@@ -16,7 +16,9 @@ use super::record::{Happening, StepRecord};
 use crate::error::EngineError;
 use crate::expr::{Bindings, format_time};
 use crate::model::{Contact, ContactChange, OnConflict, Run, RunId, RunStatus, Tenant};
-use crate::ports::{AdvanceTask, AuditEntry, CallCx, Clock, Connector, Queue, Store, Transition};
+use crate::ports::{
+    ActionRequest, AdvanceTask, AuditEntry, CallCx, Clock, Connector, Queue, Store, Transition,
+};
 
 /// How long a started call may take before the reconciler treats it as interrupted
 /// (the default; see [`Engine::with_call_lease`]).
@@ -306,25 +308,24 @@ impl Engine {
                         .meta(cx.run.pc)
                         .map(|m| m.id.clone())
                         .unwrap_or_default();
-                    let call_cx = CallCx {
-                        tenant_id: task.tenant_id.clone(),
-                        run_id: cx.run.id.to_string(),
-                        step_id,
-                    };
+                    let call_cx = call_cx(&tenant, &task.tenant_id, &cx.run.id, step_id, &request);
                     let began = std::time::Instant::now();
-                    let result = self.connector.call(&request, &call_cx).await;
+                    let result = self.connector.call(&request.request, &call_cx).await;
                     let outcome = match &result {
-                        Ok(r) if r.output.get("sandbox") == Some(&Value::Bool(true)) => {
-                            "sandbox (nothing sent)"
-                        }
+                        Ok(r) if r.sandbox() => "sandbox (nothing sent)",
                         Ok(_) => "ok",
                         Err(crate::ports::ConnectorError::Retryable { .. }) => "retryable error",
                         Err(crate::ports::ConnectorError::Permanent { .. }) => "permanent error",
+                        Err(crate::ports::ConnectorError::Rejected { .. }) => {
+                            "rejected: the recipient refuses this address"
+                        }
                         Err(crate::ports::ConnectorError::Uncertain { .. }) => "uncertain",
                     };
                     tracing::info!(
                         tenant_id = %task.tenant_id, run_id = %call_cx.run_id, step = %call_cx.step_id,
-                        connector = request.connector, action = %request.action, outcome,
+                        capability = request.request.capability().as_str(),
+                        action = request.request.action(), outcome,
+                        provider = call_cx.provider.as_ref().map_or("sandbox", |p| p.provider.as_str()),
                         ms = began.elapsed().as_millis() as u64, "provider call"
                     );
                     cx.now = self.clock.now();
@@ -411,5 +412,26 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// What a connector needs besides the request: the run's ids, its idempotency key, and the
+/// tenant's provider, sender and hook token for the request's capability.
+fn call_cx(
+    tenant: &Tenant,
+    tenant_id: &str,
+    run_id: &impl std::fmt::Display,
+    step_id: String,
+    request: &ActionRequest,
+) -> CallCx {
+    let capability = request.request.capability().as_str();
+    CallCx {
+        tenant_id: tenant_id.to_owned(),
+        run_id: run_id.to_string(),
+        step_id,
+        idempotency_key: request.idempotency_key.clone(),
+        provider: tenant.providers.get(capability).cloned(),
+        default_sender: tenant.senders.get(capability).cloned(),
+        hook_token: Some(tenant.hook_token.clone()).filter(|t| !t.is_empty()),
     }
 }

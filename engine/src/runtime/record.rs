@@ -45,6 +45,9 @@ pub enum Happening {
         encoding: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         provider_id: Option<String>,
+        /// What the provider answered: `queued` (Twilio), `sent`; later reports are in the outbox.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
     },
     /// Another action was performed (notify, http, crm, calendar, llm).
     Called {

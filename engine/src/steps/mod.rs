@@ -36,7 +36,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::ports::OutboundMessage;
+use crate::ports::{OutboundMessage, Request};
 
 /// A step kind. See the module documentation.
 pub trait StepKind: Send + Sync + 'static {
@@ -56,9 +56,7 @@ pub trait StepKind: Send + Sync + 'static {
 /// A call a step asks the runtime to make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionDraft {
-    pub connector: &'static str,
-    pub action: String,
-    pub payload: Value,
+    pub request: Request,
     pub message: Option<OutboundMessage>,
     /// The provider de-duplicates repeats by idempotency key.
     pub idempotent: bool,
@@ -70,7 +68,7 @@ pub enum StepOutcome {
     /// Done; `output` becomes `steps.<id>`.
     Next(Value),
     /// Make this call; its result becomes `steps.<id>`.
-    Call(ActionDraft),
+    Call(Box<ActionDraft>),
     /// Sleep until the given time, then go on; `output` becomes `steps.<id>`.
     Sleep { until: Timestamp, output: Value },
     /// Wait for an event of this type for the contact, until `timeout_at` if set.

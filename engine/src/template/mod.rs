@@ -7,7 +7,6 @@
 
 mod includes;
 pub mod limits;
-mod segments;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -16,7 +15,7 @@ use handlebars::{Handlebars, RenderErrorReason, TemplateErrorReason};
 use serde_json::Value;
 
 pub use includes::MAX_SNIPPET_DEPTH;
-pub use segments::{Encoding, Segments};
+pub use stepwise_core::{Encoding, Segments};
 
 /// Why a template did not parse or render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use crate::definition::{self, Instr};
 use crate::expr::Bindings;
 use crate::model::Contact;
-use crate::ports::{ActionRequest, ActionResult, CallCx, Connector, ConnectorError};
+use crate::ports::{CallCx, Connector, ConnectorError, Request, Response};
 use crate::steps::{StepCx, StepError, StepOutcome};
+use stepwise_core::HttpResponse;
 
 /// A contact for tests: Ana, +15125550100, ana@example.com, in Chicago.
 pub fn ana() -> Contact {
@@ -58,45 +59,50 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
 /// A connector that records every request and answers from a script (success by default).
 #[derive(Debug, Default)]
 pub struct RecordingConnector {
-    pub calls: Mutex<Vec<ActionRequest>>,
-    script: Mutex<VecDeque<Result<ActionResult, ConnectorError>>>,
+    calls: Mutex<Vec<(Request, String)>>,
+    script: Mutex<VecDeque<Result<Response, ConnectorError>>>,
 }
 
 impl RecordingConnector {
     /// Queues answers for the next calls, in order.
-    pub fn script(&self, answers: impl IntoIterator<Item = Result<ActionResult, ConnectorError>>) {
+    pub fn script(&self, answers: impl IntoIterator<Item = Result<Response, ConnectorError>>) {
         self.script
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(answers);
     }
 
-    pub fn calls(&self) -> Vec<ActionRequest> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The requests received, in order.
+    pub fn calls(&self) -> Vec<Request> {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.iter().map(|(request, _)| request.clone()).collect()
+    }
+
+    /// The idempotency keys the calls carried, in order.
+    pub fn keys(&self) -> Vec<String> {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.iter().map(|(_, key)| key.clone()).collect()
     }
 }
 
 #[async_trait]
 impl Connector for RecordingConnector {
-    async fn call(
-        &self,
-        request: &ActionRequest,
-        _: &CallCx,
-    ) -> Result<ActionResult, ConnectorError> {
+    async fn call(&self, request: &Request, cx: &CallCx) -> Result<Response, ConnectorError> {
         self.calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(request.clone());
+            .push((request.clone(), cx.idempotency_key.clone()));
         let scripted = self
             .script
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop_front();
         scripted.unwrap_or_else(|| {
-            Ok(ActionResult {
-                output: json!({"status": "ok"}),
-                provider_id: None,
-            })
+            Ok(Response::Http(HttpResponse {
+                status: 200,
+                body: json!({"status": "ok"}),
+                sandbox: false,
+            }))
         })
     }
 }

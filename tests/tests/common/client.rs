@@ -30,7 +30,7 @@ impl Client {
     pub fn new(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            http: reqwest::Client::new(),
+            http: super::http(),
         }
     }
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub mod client;
+pub mod fake_twilio;
 pub mod fixture;
 pub mod place;
 
@@ -130,6 +131,8 @@ pub fn spawn_with(dir: &Path, backend: &Backend, args: &[&str], env: &[(&str, &s
         .env("DATABASE_URL", &backend.database_url)
         .env_remove("REDIS_URL")
         .env("STEPWISE_LOG", "warn")
+        // The sinks and fake providers of these tests listen on 127.0.0.1.
+        .env("STEPWISE_ALLOW_PRIVATE", "127.0.0.0/8")
         .envs(env.iter().copied());
     if let Some((url, queue, db)) = &backend.redis {
         command
@@ -272,6 +275,12 @@ pub fn forget_queue(url: &str, db: u8, queue: &str) {
     let mut reply = [0u8; 9];
     stream.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"+OK\r\n:1\r\n", "SELECT and EVAL answered");
+}
+
+/// An HTTP client for talking to the server (reqwest needs a TLS provider installed first).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 /// An authenticated API call for tenant `acme`.

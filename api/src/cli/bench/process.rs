@@ -218,7 +218,10 @@ impl Api {
     pub fn new(base: String) -> Api {
         Api {
             base,
-            client: reqwest::Client::new(),
+            client: {
+                stepwise_connectors::outbound::install_crypto_provider();
+                reqwest::Client::new()
+            },
             key: Default::default(),
         }
     }

@@ -75,7 +75,15 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
         store.clone(),
         queue,
         Arc::new(SystemClock),
-        Arc::new(Connectors::default_live()),
+        Arc::new(Connectors::new(stepwise_connectors::Env {
+            // The sink is on 127.0.0.1, which tenant URLs may not reach unless allowed.
+            outbound: stepwise_connectors::Outbound::new(stepwise_connectors::Guard::new(vec![
+                "127.0.0.0/8".parse()?,
+            ])),
+            vault: Arc::new(stepwise_connectors::provider::NoCredentials),
+            public_url: None,
+            base_urls: Default::default(),
+        })),
     );
     let engine = Arc::new(engine.with_timer_mode(TimerMode::Database));
     let tenant = Tenant {

@@ -68,16 +68,14 @@ pub async fn prepare(
     check_contact_id(&contact.id)
 }
 
-/// The existing contact with the same phone or email, if any.
+/// The existing contact `c` is, by the engine's identity rule (phone, else email; an email
+/// shared by someone with another phone is not this person).
 async fn same_address(
     state: &AppState,
     tenant: &str,
     c: &Contact,
 ) -> Result<Option<Contact>, ApiError> {
-    Ok(state
-        .listings
-        .contact_by_address(tenant, c.phone.as_deref(), c.email.as_deref())
-        .await?)
+    Ok(stepwise_engine::inbound::identity::same_person(state.listings.as_ref(), tenant, c).await?)
 }
 
 /// Create a contact (editor); without an id, one is made. Phones are stored in E.164.

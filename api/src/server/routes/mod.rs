@@ -6,6 +6,7 @@ mod events;
 mod flow_tools;
 mod flows;
 mod health;
+pub mod hooks;
 mod keys;
 mod personal_data;
 mod runs;
@@ -34,4 +35,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(runs::router())
         .merge(suppressions::router())
+        .merge(hooks::router())
 }

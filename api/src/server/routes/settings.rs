@@ -24,6 +24,41 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(show, update))
         .routes(routes!(set_credential, delete_credential))
+        .routes(routes!(rotate_hook_token))
+}
+
+/// Gives the tenant a webhook token if it has none (tenants made before tokens existed).
+async fn with_hook_token(
+    state: &AppState,
+    caller: &crate::server::auth::Caller,
+    tenant: Tenant,
+) -> Result<Tenant, ApiError> {
+    if !tenant.hook_token.is_empty() {
+        return Ok(tenant);
+    }
+    replace_hook_token(state, caller, |current| current.hook_token.is_empty())
+        .await
+        .map(|t| t.unwrap_or(tenant))
+}
+
+/// Stores a new webhook token when `when` holds for the stored settings.
+async fn replace_hook_token(
+    state: &AppState,
+    caller: &crate::server::auth::Caller,
+    when: impl Fn(&Tenant) -> bool + Send + Sync,
+) -> Result<Option<Tenant>, ApiError> {
+    let token = crate::access::new_hook_token();
+    let audit = caller.audit_entry("settings.hook_token", "settings", Value::Null);
+    let change = |current: Tenant| {
+        when(&current).then(|| Tenant {
+            hook_token: token.clone(),
+            ..current
+        })
+    };
+    Ok(state
+        .engine
+        .update_tenant(caller.tenant(), &change, &audit)
+        .await?)
 }
 
 async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
@@ -39,6 +74,9 @@ async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
         .collect();
     let mut view = serde_json::to_value(tenant).unwrap_or(Value::Null);
     view["credentials"] = Value::Object(credentials);
+    // The URLs to paste into each provider's console; null until the operator sets the
+    // server's public URL (STEPWISE_PUBLIC_URL).
+    view["hooks"] = json!(state.connectors.hook_urls(&tenant.hook_token));
     Ok(view)
 }
 
@@ -47,6 +85,7 @@ async fn view(state: &AppState, tenant: &Tenant) -> Result<Value, ApiError> {
     responses((status = 200, description = "Tenant settings plus `credentials`", body = Object)))]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = state.engine.tenant(caller.tenant()).await?;
+    let tenant = with_hook_token(&state, &caller, tenant).await?;
     Ok(Json(view(&state, &tenant).await?))
 }
 
@@ -86,10 +125,14 @@ async fn update(
             "send a JSON object of the settings to change",
         ));
     }
-    if patch.get("id").is_some() || patch.get("credentials").is_some() {
+    if ["id", "credentials", "hook_token", "hooks"]
+        .iter()
+        .any(|k| patch.get(k).is_some())
+    {
         return Err(ApiError::invalid(
             Code::InvalidBody,
-            "id cannot change; set credentials with PUT /v1/settings/credentials/{name}",
+            "id cannot change; set credentials with PUT /v1/settings/credentials/{name}; \
+             change the webhook token with POST /v1/settings/hook-token",
         ));
     }
     let patched = |current: Tenant| -> Result<Tenant, ApiError> {
@@ -99,6 +142,17 @@ async fn update(
             .map_err(|e| ApiError::invalid(Code::InvalidSettings, e.to_string()))?;
         tenant.id = current.id;
         check_tenant(&tenant).map_err(|m| ApiError::invalid(Code::InvalidSettings, m))?;
+        for (capability, setting) in &tenant.providers {
+            state
+                .connectors
+                .check_setting(capability, setting)
+                .map_err(|m| {
+                    ApiError::invalid(
+                        Code::InvalidSettings,
+                        format!("providers.{capability}: {m}"),
+                    )
+                })?;
+        }
         Ok(tenant)
     };
     // A bad patch is answered from a fresh read; the store then applies the patch to the
@@ -206,4 +260,18 @@ async fn delete_credential(
         .delete_secret(caller.tenant(), &name, &audit)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace the webhook token (admin): every `/hooks/…` URL changes and the old one stops
+/// working at once; paste the new URLs (`hooks` in the answer) into the providers' consoles.
+#[utoipa::path(post, path = "/v1/settings/hook-token", tag = "settings",
+    responses((status = 200, description = "The settings with the new `hook_token` and `hooks`", body = Object)))]
+async fn rotate_hook_token(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = replace_hook_token(&state, &caller, |_| true)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such tenant"))?;
+    Ok(Json(view(&state, &tenant).await?))
 }

@@ -1,25 +1,13 @@
 //! `calendar`: find slots and book, move or cancel appointments.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use crate::ports::Request;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
-
-/// What to do in the calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "CalendarAction")]
-pub enum Action {
-    /// List free slots (`from`, `to`, optional `duration`).
-    FindSlots,
-    /// Book an appointment (`start`, optional `duration`, `title`).
-    Book,
-    /// Move an appointment (`booking_id`, `start`).
-    Reschedule,
-    /// Cancel an appointment (`booking_id`).
-    Cancel,
-}
+pub use stepwise_core::CalendarAction as Action;
+use stepwise_core::CalendarCall;
 
 /// Work with the tenant's booking calendar. The result becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -47,23 +35,18 @@ impl StepKind for Calendar {
             Action::Reschedule => &["booking_id", "start"],
             Action::Cancel => &["booking_id"],
         };
-        let action = json!(config.action);
-        cx.field_templates(
-            "fields",
-            action.as_str().unwrap_or_default(),
-            &config.fields,
-            required,
-        );
+        cx.field_templates("fields", config.action.as_str(), &config.fields, required);
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let fields = cx.render_fields("fields", &config.fields)?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "calendar",
-            action: json!(config.action).as_str().unwrap_or_default().to_owned(),
-            payload: json!({ "fields": fields }),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Calendar(CalendarCall {
+                action: config.action,
+                fields,
+            }),
             message: None,
             idempotent: config.action == Action::FindSlots,
-        }))
+        })))
     }
 }

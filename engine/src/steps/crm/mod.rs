@@ -1,25 +1,13 @@
 //! `crm`: create or update records in the tenant's CRM.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use crate::ports::Request;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
-
-/// What to do in the CRM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "CrmAction")]
-pub enum Action {
-    /// Create or update the contact (matched by email, else phone).
-    UpsertContact,
-    /// Add a note to the contact.
-    AddNote,
-    /// Create a deal for the contact.
-    CreateDeal,
-    /// Move the contact's open deal to another stage.
-    UpdateDealStage,
-}
+pub use stepwise_core::CrmAction as Action;
+use stepwise_core::CrmCall;
 
 /// Write to the tenant's CRM. The result becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -47,23 +35,18 @@ impl StepKind for Crm {
             Action::UpdateDealStage => &["stage"],
             Action::UpsertContact => &[],
         };
-        let action = json!(config.action);
-        cx.field_templates(
-            "fields",
-            action.as_str().unwrap_or_default(),
-            &config.fields,
-            required,
-        );
+        cx.field_templates("fields", config.action.as_str(), &config.fields, required);
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let fields = cx.render_fields("fields", &config.fields)?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "crm",
-            action: json!(config.action).as_str().unwrap_or_default().to_owned(),
-            payload: json!({ "fields": fields }),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Crm(CrmCall {
+                action: config.action,
+                fields,
+            }),
             message: None,
             idempotent: config.action == Action::UpsertContact,
-        }))
+        })))
     }
 }

@@ -1,23 +1,15 @@
 //! `llm`: ask a language model, optionally for JSON that matches a schema.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::model::FlowDuration;
+use crate::ports::Request;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 use crate::template::limits;
-
-/// Model tier: the tenant maps each to a provider and model.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// Fast and inexpensive: classification, extraction.
-    #[default]
-    Cheap,
-    /// Best quality: replies a customer reads.
-    Strong,
-}
+use stepwise_core::LlmCall;
+pub use stepwise_core::LlmTier as Tier;
 
 /// Ask a language model. The answer (`text`, and `json` with `output_schema`) becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -74,16 +66,19 @@ impl StepKind for Llm {
             .as_ref()
             .map(|_| cx.render("system"))
             .transpose()?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "llm",
-            action: "complete".into(),
-            payload: json!({
-                "prompt": prompt, "system": system, "tier": config.tier,
-                "output_schema": config.output_schema, "max_tokens": config.max_tokens,
-                "timeout_seconds": config.timeout.map_or(30, |t| t.approx_seconds()),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Llm(LlmCall {
+                prompt,
+                system,
+                tier: config.tier,
+                output_schema: config.output_schema.clone(),
+                max_tokens: config.max_tokens,
+                timeout_seconds: config
+                    .timeout
+                    .map_or(30, |t| t.approx_seconds().unsigned_abs()),
             }),
             message: None,
             idempotent: true,
-        }))
+        })))
     }
 }

@@ -1,24 +1,12 @@
 //! `notify`: an alert to the business (owner, team or Slack), not to the contact.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
+use crate::ports::Request;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 use crate::template::limits;
-
-/// Who is alerted.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Audience {
-    /// The business owner (the tenant's owner contact details).
-    #[default]
-    Owner,
-    /// The tenant's team channel.
-    Team,
-    /// The tenant's Slack channel.
-    Slack,
-}
+pub use stepwise_core::NotifyAudience as Audience;
 
 /// Alert the business. Quiet hours and contact opt-outs do not apply.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -46,12 +34,13 @@ impl StepKind for Notify {
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         let text = cx.render("text")?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "notify",
-            action: "send".into(),
-            payload: json!({ "channel": config.channel, "text": text }),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Notify(stepwise_core::Notify {
+                audience: config.channel,
+                text,
+            }),
             message: None,
             idempotent: false,
-        }))
+        })))
     }
 }

@@ -2,9 +2,9 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use stepwise_core::EmailSend;
 
-use crate::ports::{Channel, OutboundMessage};
+use crate::ports::{Channel, OutboundMessage, Request};
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 use crate::template::limits;
 
@@ -60,10 +60,16 @@ impl StepKind for SendEmail {
             .as_ref()
             .map(|_| cx.render("reply_to"))
             .transpose()?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "email",
-            action: "send".into(),
-            payload: json!({ "to": to, "subject": subject, "body": text, "reply_to": reply_to }),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Email(EmailSend {
+                to: to.clone(),
+                from: None,
+                reply_to,
+                subject: subject.clone(),
+                body: text.clone(),
+                html: None,
+                unsubscribe_url: None,
+            }),
             message: Some(OutboundMessage {
                 channel: Channel::Email,
                 to,
@@ -72,6 +78,6 @@ impl StepKind for SendEmail {
                 segments: None,
             }),
             idempotent: false,
-        }))
+        })))
     }
 }

@@ -2,9 +2,9 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use stepwise_core::SmsSend;
 
-use crate::ports::{Channel, OutboundMessage};
+use crate::ports::{Channel, OutboundMessage, Request};
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 use crate::template::limits;
 
@@ -55,10 +55,13 @@ impl StepKind for SendSms {
             .as_ref()
             .map(|_| cx.render("from"))
             .transpose()?;
-        Ok(StepOutcome::Call(ActionDraft {
-            connector: "sms",
-            action: "send".into(),
-            payload: json!({ "to": to, "body": text, "from": from }),
+        Ok(StepOutcome::Call(Box::new(ActionDraft {
+            request: Request::Sms(SmsSend {
+                to: to.clone(),
+                from,
+                body: text.clone(),
+                media_urls: Vec::new(),
+            }),
             message: Some(OutboundMessage {
                 channel: Channel::Sms,
                 to,
@@ -67,7 +70,7 @@ impl StepKind for SendSms {
                 segments: Some(segments),
             }),
             idempotent: false,
-        }))
+        })))
     }
 }
 

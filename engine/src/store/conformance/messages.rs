@@ -18,6 +18,7 @@ pub(super) async fn sends_are_in_the_outbox(store: &dyn Store) {
         segments: Some(1),
         encoding: Some("GSM-7".into()),
         provider_id: Some("SM123".into()),
+        status: None,
     });
     sent.step = Some("first_reply".into());
     sent.attempt = 1;

@@ -59,11 +59,13 @@ pub(super) async fn create_tenant(
     let doc = serde_json::to_string(tenant).map_err(|e| corrupt("tenant", e))?;
     let mut tx = store.begin(Scope::Tenant(&tenant.id)).await?;
     let inserted = sqlx::query(
-        "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO tenants (id, doc, created_at, hook_token) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&tenant.id)
     .bind(doc)
     .bind(micros(Timestamp::now()))
+    .bind(super::edge::hook_token_column(tenant))
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?

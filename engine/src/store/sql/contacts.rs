@@ -15,12 +15,13 @@ pub(super) async fn put_tenant(store: &SqlStore, tenant: &Tenant) -> Result<(), 
         .execute(
             Scope::Tenant(&tenant.id),
             sqlx::query(
-                "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                "INSERT INTO tenants (id, doc, created_at, hook_token) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, hook_token = excluded.hook_token",
             )
             .bind(&tenant.id)
             .bind(doc)
-            .bind(micros(Timestamp::now())),
+            .bind(micros(Timestamp::now()))
+            .bind(super::edge::hook_token_column(tenant)),
         )
         .await?;
     Ok(())
@@ -54,8 +55,9 @@ pub(super) async fn update_tenant(
         return Ok(None);
     };
     let doc = serde_json::to_string(&changed).map_err(|e| corrupt("tenant", e))?;
-    sqlx::query("UPDATE tenants SET doc = $1 WHERE id = $2")
+    sqlx::query("UPDATE tenants SET doc = $1, hook_token = $2 WHERE id = $3")
         .bind(doc)
+        .bind(super::edge::hook_token_column(&changed))
         .bind(tenant_id)
         .execute(&mut *tx)
         .await

@@ -227,14 +227,16 @@ pub(super) async fn list_messages(
     limit: u32,
 ) -> Result<Vec<Message>, StoreError> {
     let mut q = Query::new(
-        "SELECT id, run_id, step, channel, to_address, body, provider_id, status, created_at FROM messages",
+        &format!(
+            "SELECT id, run_id, step, channel, to_address, body, provider_id, {DELIVERY_COLUMNS}, created_at FROM messages"
+        ),
         tenant_id,
     );
     if let Some(run_id) = filter.run_id {
         q.and("run_id", "=", Arg::Text(run_id.to_string()));
     }
     if let Some(status) = &filter.status {
-        q.and("status", "=", Arg::Text(status.clone()));
+        q.and(DELIVERY_STATUS, "=", Arg::Text(status.clone()));
     }
     if let Some(channel) = &filter.channel {
         q.and("channel", "=", Arg::Text(channel.clone()));
@@ -242,6 +244,16 @@ pub(super) async fn list_messages(
     q.newest_first(after, limit);
     q.fetch(store).await?.iter().map(message).collect()
 }
+
+/// A message's status: its latest delivery report's, else what the provider first answered.
+pub(super) const DELIVERY_STATUS: &str = "COALESCE((SELECT d.status FROM deliveries d \
+     WHERE d.tenant_id = messages.tenant_id AND d.provider_id = messages.provider_id), messages.status)";
+
+/// `status` and `error_code` of a message row, with its delivery reports.
+pub(super) const DELIVERY_COLUMNS: &str = "COALESCE((SELECT d.status FROM deliveries d \
+     WHERE d.tenant_id = messages.tenant_id AND d.provider_id = messages.provider_id), messages.status) AS status, \
+     (SELECT d.error_code FROM deliveries d \
+     WHERE d.tenant_id = messages.tenant_id AND d.provider_id = messages.provider_id) AS error_code";
 
 /// A message row (the columns [`list_messages`] selects).
 pub(super) fn message(row: &AnyRow) -> Result<Message, StoreError> {
@@ -258,6 +270,7 @@ pub(super) fn message(row: &AnyRow) -> Result<Message, StoreError> {
         to: row.try_get("to_address").map_err(unavailable)?,
         text: row.try_get("body").map_err(unavailable)?,
         provider_id: row.try_get("provider_id").map_err(unavailable)?,
+        error_code: row.try_get("error_code").map_err(unavailable)?,
         status: row.try_get("status").map_err(unavailable)?,
         at: time_column(row, "created_at")?,
     })

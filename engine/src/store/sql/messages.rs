@@ -46,10 +46,11 @@ pub(super) async fn messages(
     let rows = store
         .fetch_all(
             Scope::Tenant(tenant_id),
-            sqlx::query(
-                "SELECT id, step, channel, to_address, body, provider_id, status, created_at \
-         FROM messages WHERE tenant_id = $1 AND run_id = $2 ORDER BY created_at, id",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, step, channel, to_address, body, provider_id, {}, created_at \
+                 FROM messages WHERE tenant_id = $1 AND run_id = $2 ORDER BY created_at, id",
+                super::listing::DELIVERY_COLUMNS
+            )))
             .bind(tenant_id)
             .bind(run_id.to_string()),
         )
@@ -65,6 +66,7 @@ pub(super) async fn messages(
                 text: row.try_get("body").map_err(unavailable)?,
                 provider_id: row.try_get("provider_id").map_err(unavailable)?,
                 status: row.try_get("status").map_err(unavailable)?,
+                error_code: row.try_get("error_code").map_err(unavailable)?,
                 at: time_column(row, "created_at")?,
             })
         })

@@ -6,6 +6,7 @@
 mod access;
 mod contacts;
 mod credentials;
+mod edge;
 mod erase;
 pub use credentials::SealedCredential;
 mod events;

@@ -1,0 +1,152 @@
+//! Webhooks in: `POST /hooks/{hook_token}/{source}`. The token names the tenant (unguessable,
+//! shown in settings, rotatable); the source (`twilio`, …) verifies its provider's signature
+//! over the raw body with the tenant's credential and reads the request into facts, which the
+//! engine's inbound service acts on. A request refused (unknown token or source, bad or
+//! missing signature, a body that cannot be read) stores nothing and is logged without the
+//! token, the signature or the body.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use stepwise_core::{HookError, HookReply, HookRequest};
+use stepwise_engine::inbound::Received;
+use stepwise_engine::ports::{EdgeStore, VaultError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access::is_hook_token;
+use crate::server::extract::ApiPath;
+use crate::server::{ApiError, AppState, Code};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive))
+}
+
+fn refused(e: &HookError) -> ApiError {
+    match e {
+        HookError::BadSignature | HookError::Stale(_) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, Code::BadSignature, e.to_string())
+        }
+        HookError::Malformed(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, Code::InvalidInput, e.to_string())
+        }
+        HookError::NotConfigured(_) => ApiError::not_found(e.to_string()),
+        HookError::Unsupported(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
+            e.to_string(),
+        ),
+    }
+}
+
+fn answer(reply: HookReply) -> Response {
+    match reply {
+        HookReply::Empty => StatusCode::NO_CONTENT.into_response(),
+        HookReply::Body { content_type, body } => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        HookReply::Redirect(to) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+        }
+    }
+}
+
+/// The URL the provider called, as it signed it: the operator's public base URL (else this
+/// request's Host) with the path and query.
+fn called_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    match state.connectors.public_url() {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}{path}")
+        }
+    }
+}
+
+/// Receive a provider's webhook (no key: the provider's signature is checked).
+#[utoipa::path(post, path = "/hooks/{hook_token}/{source}", tag = "hooks", security(()),
+    params(("hook_token" = String, Path, description = "The tenant's webhook token (settings → hooks)", pattern = "^[0-9a-f]{64}$"),
+           ("source" = String, Path, description = "The provider: twilio")),
+    request_body(content = String, description = "The provider's request, as it sends it", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted; the provider's expected answer (TwiML for Twilio)", body = String),
+              (status = 204, description = "Accepted (a delivery report)"),
+              (status = 400, description = "The body cannot be read", body = crate::server::openapi::ErrorBody),
+              (status = 401, description = "`bad_signature`", body = crate::server::openapi::ErrorBody),
+              (status = 404, description = "Unknown token or source, or the source is not set up", body = crate::server::openapi::ErrorBody),
+              (status = 415, description = "A content type the source does not take", body = crate::server::openapi::ErrorBody),
+              (status = 503, description = "`unavailable`", body = crate::server::openapi::ErrorBody)))]
+async fn receive(
+    State(state): State<AppState>,
+    ApiPath((token, source)): ApiPath<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let unknown = || ApiError::not_found("no such webhook (check the URL in settings → hooks)");
+    if !is_hook_token(&token) {
+        return Err(unknown());
+    }
+    let (Some(tenant_id), Some(hooks)) = (
+        EdgeStore::tenant_by_hook_token(state.edge.as_ref(), &token).await?,
+        state.connectors.source(&source).cloned(),
+    ) else {
+        return Err(unknown());
+    };
+    let tenant = state.engine.tenant(&tenant_id).await?;
+    let setting = tenant.providers.values().find(|p| p.provider == source);
+    let secret = match hooks.signing_credential(setting) {
+        None => None,
+        Some(name) => match state.connectors.vault().open(&tenant_id, &name).await {
+            Ok(secret) => Some(secret),
+            Err(VaultError::Missing { .. }) => None,
+            Err(e @ VaultError::Unavailable { .. }) => {
+                tracing::error!(tenant_id = %tenant_id, source = %source, error = %e, "webhook: cannot open the signing credential");
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Code::Unavailable,
+                    "try again later",
+                ));
+            }
+        },
+    };
+    let lowered: BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let url = called_url(&state, &headers, &uri);
+    let request = HookRequest {
+        method: method.as_str(),
+        url: &url,
+        headers: &lowered,
+        body: &body,
+        now: jiff::Timestamp::now().as_second(),
+    };
+    let verdict = hooks.receive(&request, setting, secret.as_ref()).map_err(|e| {
+        tracing::warn!(tenant_id = %tenant_id, source = %source, reason = %e, "webhook refused");
+        refused(&e)
+    })?;
+    let Received {
+        events,
+        statuses,
+        reply,
+    } = state
+        .inbound
+        .receive(&tenant_id, &source, verdict.facts)
+        .await?;
+    tracing::info!(
+        tenant_id = %tenant_id, source = %source, events = events.len(), statuses,
+        duplicate = events.iter().all(|e| e.duplicate) && !events.is_empty(), "webhook received"
+    );
+    let reply = reply
+        .and_then(|text| hooks.reply_with(&text))
+        .unwrap_or(verdict.reply);
+    Ok(answer(reply))
+}

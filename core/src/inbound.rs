@@ -1,0 +1,138 @@
+//! Webhooks in: a [`WebhookSource`] checks that a request really comes from its provider and
+//! reads it into [`InboundFact`]s; the engine's inbound service acts on them (identity,
+//! de-duplication, opt-outs, starting and resuming runs). A source never touches the store.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::{DeliveryStatus, ProviderSetting, Secret};
+
+/// A webhook request as received, before anything trusts it.
+#[derive(Debug, Clone)]
+pub struct HookRequest<'a> {
+    pub method: &'a str,
+    /// The URL the provider called, as the operator's public base URL spells it, with the
+    /// query string: signatures are computed over it.
+    pub url: &'a str,
+    /// Header names lowercased.
+    pub headers: &'a BTreeMap<String, String>,
+    pub body: &'a [u8],
+    /// Now, in Unix seconds, for timestamped signatures.
+    pub now: i64,
+}
+
+impl HookRequest<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// A message a contact sent us.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    /// `sms` or `email`.
+    pub channel: &'static str,
+    /// The provider's id (`MessageSid`), the key for de-duplication.
+    pub provider_id: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub media: Vec<String>,
+    /// The provider's own verdict on an opt-out keyword (Twilio's `OptOutType`), if it sent one.
+    pub opt_out_type: Option<String>,
+}
+
+/// A delivery report for a message we sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    pub provider_id: String,
+    pub status: DeliveryStatus,
+    /// The provider's error code for `undelivered` / `failed` (Twilio's `ErrorCode`).
+    pub error_code: Option<String>,
+}
+
+/// What a verified webhook tells us.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundFact {
+    /// A contact wrote to us: stored, checked for opt-out keywords, emitted as
+    /// `message.received`.
+    Message(InboundMessage),
+    /// A message we sent moved on.
+    Status(StatusUpdate),
+    /// Something happened (a form was posted, a booking was made): an event for flows.
+    Event {
+        /// The provider's id for it, the key for de-duplication.
+        id: String,
+        event_type: String,
+        /// Who it is about: `phone`, `email`, `first_name`, `last_name`, `external_id`, ….
+        contact: Map<String, Value>,
+        data: Value,
+    },
+}
+
+/// What to answer the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookReply {
+    /// 204, no body.
+    Empty,
+    /// 200 with this body and content type (e.g. empty TwiML as `text/xml`).
+    Body {
+        content_type: &'static str,
+        body: String,
+    },
+    /// 303 to a URL (a web form's thank-you page).
+    Redirect(String),
+}
+
+/// A request the source accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookVerdict {
+    pub facts: Vec<InboundFact>,
+    pub reply: HookReply,
+}
+
+/// Why a webhook request was refused; nothing is stored. Messages never hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// The signature is missing or wrong (401).
+    #[error("the request's signature is missing or does not match")]
+    BadSignature,
+    /// The signed timestamp is too old or in the future (401): a replay.
+    #[error("the request's timestamp is outside the tolerance: {0}")]
+    Stale(String),
+    /// The body cannot be read (400).
+    #[error("the request cannot be read: {0}")]
+    Malformed(String),
+    /// The tenant has not configured this source (404).
+    #[error("{0}")]
+    NotConfigured(String),
+    /// The request uses a method or content type this source does not take (405 / 415).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One provider's webhooks.
+pub trait WebhookSource: Send + Sync + std::fmt::Debug {
+    /// The `{source}` of `/hooks/{hook_token}/{source}`.
+    fn name(&self) -> &'static str;
+
+    /// The credential that signs this source's requests, read from the tenant's setting for
+    /// the source (`None`: the source is not signed, e.g. a web form).
+    fn signing_credential(&self, setting: Option<&ProviderSetting>) -> Option<String>;
+
+    /// Verifies and reads the request. `secret` is the opened signing credential.
+    fn receive(
+        &self,
+        request: &HookRequest<'_>,
+        setting: Option<&ProviderSetting>,
+        secret: Option<&Secret>,
+    ) -> Result<HookVerdict, HookError>;
+
+    /// An answer that also texts `text` back to the sender, where the provider takes one
+    /// (Twilio's TwiML `<Message>`); `None` where it does not.
+    fn reply_with(&self, text: &str) -> Option<HookReply> {
+        let _ = text;
+        None
+    }
+}

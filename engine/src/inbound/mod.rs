@@ -1,0 +1,218 @@
+//! What providers tell us, acted on: the one place a verified webhook's facts become events,
+//! delivery reports, opt-outs and opt-ins. Sources (in `connectors`) only verify and read;
+//! compliance is decided here.
+//!
+//! - A delivery report moves the message's status forward (never back).
+//! - An inbound message finds its contact by phone, or creates it, and becomes an event of the
+//!   contact, de-duplicated by the provider's message id (`source` + `external_id`): a carrier
+//!   keyword becomes `contact.opted_out` (the number is suppressed in the event's own commit)
+//!   or, for an opted-out number, `contact.opted_in` (the suppression is lifted first: START,
+//!   YES and UNSTOP from anyone else are ordinary answers); HELP is answered with the
+//!   tenant's help text; anything else is `message.received`, which starts and resumes flows
+//!   (`wait_for: message.received`).
+
+pub mod identity;
+pub mod keywords;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use stepwise_core::{InboundFact, InboundMessage};
+
+use crate::error::EngineError;
+use crate::model::{Contact, Event};
+use crate::ports::{AuditEntry, Channel, Delivery, EdgeStore, Listings};
+use crate::runtime::{ContactWrite, Engine, IngestOutcome};
+use keywords::Keyword;
+
+/// The inbound service.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub engine: Arc<Engine>,
+    pub edge: Arc<dyn EdgeStore>,
+    pub listings: Arc<dyn Listings>,
+}
+
+/// What one webhook's facts did.
+#[derive(Debug, Default, Serialize)]
+pub struct Received {
+    /// The events stored (or found stored: `duplicate`) and the runs they moved.
+    pub events: Vec<IngestOutcome>,
+    /// Delivery reports that moved a message forward.
+    pub statuses: usize,
+    /// Text to answer the sender with (HELP), if the provider can reply in its answer.
+    #[serde(skip)]
+    pub reply: Option<String>,
+}
+
+/// The help text when the tenant set none.
+fn default_help(business: &str) -> String {
+    format!("{business}: reply STOP to stop messages, START to get them again.")
+}
+
+impl Inbound {
+    /// Acts on the facts of one verified webhook from `source` for the tenant.
+    pub async fn receive(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        facts: Vec<InboundFact>,
+    ) -> Result<Received, EngineError> {
+        let mut received = Received::default();
+        for fact in facts {
+            match fact {
+                InboundFact::Status(update) => {
+                    let report = Delivery {
+                        provider_id: update.provider_id,
+                        status: update.status,
+                        error_code: update.error_code,
+                        at: self.engine.clock.now(),
+                    };
+                    if self.edge.record_delivery(tenant_id, &report).await? {
+                        received.statuses += 1;
+                    }
+                }
+                InboundFact::Message(message) => {
+                    self.message(tenant_id, source, message, &mut received)
+                        .await?;
+                }
+                InboundFact::Event {
+                    id,
+                    event_type,
+                    contact,
+                    data,
+                } => {
+                    let given: Contact = serde_json::from_value(Value::Object(contact))
+                        .map_err(|e| EngineError::InvalidInput(format!("the contact: {e}")))?;
+                    let mut event = Event::new(event_type, data);
+                    event.source = source.to_owned();
+                    event.external_id = Some(id);
+                    let outcome = self.for_contact(tenant_id, given, |c| c, event).await?;
+                    received.events.push(outcome);
+                }
+            }
+        }
+        Ok(received)
+    }
+
+    async fn message(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        message: InboundMessage,
+        received: &mut Received,
+    ) -> Result<(), EngineError> {
+        let tenant = self.engine.tenant(tenant_id).await?;
+        let keyword = keywords::classify(&message.body, message.opt_out_type.as_deref());
+        let channel = Channel::parse(message.channel).unwrap_or(Channel::Sms);
+        let mut from = Contact {
+            phone: Some(message.from.clone()),
+            ..Contact::default()
+        };
+        from.normalise(&tenant.country)
+            .map_err(EngineError::InvalidInput)?;
+        let address = from.phone.clone().unwrap_or_default();
+        let data = json!({
+            "channel": channel.as_str(), "from": address, "to": message.to, "body": message.body,
+            "media": message.media, "message_id": message.provider_id,
+        });
+        let (event_type, opt_out) = match keyword {
+            Some(Keyword::OptOut) => ("contact.opted_out", Some(true)),
+            Some(Keyword::OptIn) => {
+                let audit = AuditEntry::now(
+                    "contact",
+                    None,
+                    "suppression.lift",
+                    &format!("{}:{address}", channel.as_str()),
+                    json!({ "by": "the contact's own message", "message_id": message.provider_id }),
+                );
+                // "Yes" to a question is an answer, unless the number was opted out.
+                if self
+                    .edge
+                    .lift_suppression(tenant_id, channel, &address, &audit)
+                    .await?
+                {
+                    ("contact.opted_in", Some(false))
+                } else {
+                    ("message.received", None)
+                }
+            }
+            Some(Keyword::Help) => {
+                let advanced = tenant
+                    .providers
+                    .get("sms")
+                    .and_then(|p| p.options.get("advanced_opt_out"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if !advanced {
+                    received.reply = Some(
+                        tenant
+                            .help_text
+                            .clone()
+                            .unwrap_or_else(|| default_help(&tenant.name)),
+                    );
+                }
+                return Ok(());
+            }
+            None => ("message.received", None),
+        };
+        let mut event = Event::new(event_type, data);
+        event.source = source.to_owned();
+        event.external_id = Some(message.provider_id);
+        let outcome = self
+            .for_contact(
+                tenant_id,
+                from,
+                |mut c| {
+                    if let Some(out) = opt_out {
+                        c.sms_opt_out = out;
+                    }
+                    c
+                },
+                event,
+            )
+            .await?;
+        received.events.push(outcome);
+        Ok(())
+    }
+
+    /// Ingests `event` for the contact `given` names (by id, else phone, else email), found
+    /// or created, with `change` applied to it.
+    async fn for_contact(
+        &self,
+        tenant_id: &str,
+        mut given: Contact,
+        change: impl FnOnce(Contact) -> Contact,
+        event: Event,
+    ) -> Result<IngestOutcome, EngineError> {
+        let country = self.engine.tenant(tenant_id).await?.country;
+        given
+            .normalise(&country)
+            .map_err(EngineError::InvalidInput)?;
+        let found = match (given.id.is_empty(), &given.phone, &given.email) {
+            (false, _, _) => self.engine.store.contact(tenant_id, &given.id).await.ok(),
+            (true, _, _) => {
+                identity::same_person(self.listings.as_ref(), tenant_id, &given).await?
+            }
+        };
+        let (contact, write) = match found {
+            Some(read) => (
+                change(read.clone()),
+                ContactWrite::Put {
+                    read: Box::new(read),
+                },
+            ),
+            None => {
+                let mut new = given;
+                if new.id.is_empty() {
+                    new.id = format!("ct_{}", uuid::Uuid::now_v7().simple());
+                }
+                (change(new), ContactWrite::Create)
+            }
+        };
+        self.engine
+            .ingest_with_contact(tenant_id, contact, write, event)
+            .await
+    }
+}

@@ -1,0 +1,47 @@
+//! The seam for what providers tell us: which tenant a webhook token names, delivery reports
+//! for messages we sent, and a person's own opt-in lifting their opt-out.
+//!
+//! Contract: `tenant_by_hook_token` is the only lookup across tenants, by an unguessable
+//! token; every other method takes the tenant and touches only its rows. A delivery report
+//! only moves a message forward ([`DeliveryStatus::rank`]), whatever order reports arrive
+//! in, and may arrive before the message itself is stored.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use stepwise_core::DeliveryStatus;
+
+use super::{AuditEntry, Channel, StoreError};
+
+/// A provider's report on a message it accepted from us.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub provider_id: String,
+    pub status: DeliveryStatus,
+    pub error_code: Option<String>,
+    pub at: Timestamp,
+}
+
+#[async_trait]
+pub trait EdgeStore: Send + Sync + std::fmt::Debug {
+    /// The tenant whose webhook token this is.
+    async fn tenant_by_hook_token(&self, token: &str) -> Result<Option<String>, StoreError>;
+    /// Records a report; answers whether it moved the message forward.
+    async fn record_delivery(&self, tenant_id: &str, report: &Delivery)
+    -> Result<bool, StoreError>;
+    /// The latest report for each of these provider ids.
+    async fn deliveries(
+        &self,
+        tenant_id: &str,
+        provider_ids: &[String],
+    ) -> Result<Vec<(String, DeliveryStatus, Option<String>)>, StoreError>;
+    /// Takes `address` off the suppression list and clears the opt-out of the contacts that
+    /// have it, with the audit entry, in one commit: the person asked for messages again
+    /// (START). Answers whether it was on the list; when it was not, nothing is written.
+    async fn lift_suppression(
+        &self,
+        tenant_id: &str,
+        channel: Channel,
+        address: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+}

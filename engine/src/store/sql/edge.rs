@@ -1,0 +1,124 @@
+//! [`EdgeStore`] in SQL: webhook tokens, delivery reports (an upsert that only moves
+//! forward), and lifting an opt-out.
+
+use sqlx::Row;
+use stepwise_core::DeliveryStatus;
+
+use super::{Backend, Scope, SqlStore, micros, unavailable};
+use crate::model::Tenant;
+use crate::ports::{AuditEntry, Channel, Delivery, EdgeStore, StoreError};
+
+/// The `hook_token` column of a tenant's row: its token, or NULL while it has none.
+pub(super) fn hook_token_column(tenant: &Tenant) -> Option<String> {
+    Some(tenant.hook_token.clone()).filter(|t| !t.is_empty())
+}
+
+#[async_trait::async_trait]
+impl EdgeStore for SqlStore {
+    async fn tenant_by_hook_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .fetch_optional(
+                Scope::System,
+                sqlx::query("SELECT id FROM tenants WHERE hook_token = $1").bind(token),
+            )
+            .await?;
+        row.map(|r| r.try_get("id").map_err(unavailable))
+            .transpose()
+    }
+
+    async fn record_delivery(
+        &self,
+        tenant_id: &str,
+        report: &Delivery,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .execute(
+                Scope::Tenant(tenant_id),
+                sqlx::query(
+                    "INSERT INTO deliveries (tenant_id, provider_id, status, rank, error_code, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (tenant_id, provider_id) DO UPDATE SET status = excluded.status, \
+                     rank = excluded.rank, error_code = excluded.error_code, updated_at = excluded.updated_at \
+                     WHERE deliveries.rank < excluded.rank",
+                )
+                .bind(tenant_id)
+                .bind(&report.provider_id)
+                .bind(report.status.as_str())
+                .bind(i64::from(report.status.rank()))
+                .bind(report.error_code.clone())
+                .bind(micros(report.at)),
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn deliveries(
+        &self,
+        tenant_id: &str,
+        provider_ids: &[String],
+    ) -> Result<Vec<(String, DeliveryStatus, Option<String>)>, StoreError> {
+        let mut found = Vec::new();
+        // A page of messages at a time: a handful of ids, one indexed lookup each.
+        for id in provider_ids {
+            let row = self
+                .fetch_optional(
+                    Scope::Tenant(tenant_id),
+                    sqlx::query(
+                        "SELECT status, error_code FROM deliveries WHERE tenant_id = $1 AND provider_id = $2",
+                    )
+                    .bind(tenant_id)
+                    .bind(id),
+                )
+                .await?;
+            if let Some(row) = row {
+                let status: String = row.try_get("status").map_err(unavailable)?;
+                let code: Option<String> = row.try_get("error_code").map_err(unavailable)?;
+                if let Some(status) = DeliveryStatus::parse(&status) {
+                    found.push((id.clone(), status, code));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn lift_suppression(
+        &self,
+        tenant_id: &str,
+        channel: Channel,
+        address: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin(Scope::Tenant(tenant_id)).await?;
+        let deleted = sqlx::query(
+            "DELETE FROM suppressions WHERE tenant_id = $1 AND channel = $2 AND address = $3",
+        )
+        .bind(tenant_id)
+        .bind(channel.as_str())
+        .bind(address)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+        let (column, flag) = match channel {
+            Channel::Sms => ("phone", "sms_opt_out"),
+            Channel::Email => ("email", "email_opt_out"),
+        };
+        let cleared = match self.backend {
+            Backend::Sqlite => format!("json_set(doc, '$.{flag}', json('false'))"),
+            Backend::Postgres => format!("jsonb_set(doc::jsonb, '{{{flag}}}', 'false')::text"),
+        };
+        let sql =
+            format!("UPDATE contacts SET doc = {cleared} WHERE tenant_id = $1 AND {column} = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(address)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if deleted > 0 {
+            super::access::insert_audit(&mut tx, tenant_id, audit).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(deleted > 0)
+    }
+}

@@ -1,0 +1,344 @@
+//! Twilio both ways through the real binary, on both backends: a tenant configures Twilio
+//! through the API; a lead gets a real (fake-provider) SMS that Twilio's own OpenAPI document
+//! accepts; the status callback marks it delivered and a late `sent` does not undo it; the
+//! lead texts back and the `wait_for` resumes (a repeated webhook changes nothing); STOP
+//! suppresses the number at once and the next send is suppressed with the reason; START lifts
+//! it; HELP is answered. Every forged, stale-token, unsigned or other-tenant webhook is refused
+//! and stores nothing; the Auth Token appears in no answer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::Backend;
+use common::client::Client;
+use common::fake_twilio::{FakeTwilio, sign};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const FLOW: &str = "id: speed-to-lead
+purpose: transactional
+trigger: {event: lead.created}
+steps:
+  - id: hello
+    send_sms: {body: 'Hi {{contact.first_name}}, want a time this week? Just reply.'}
+  - id: reply
+    wait_for: {event: message.received, timeout: 1d}
+  - id: thanks
+    send_sms: {body: 'Thanks! You said: {{steps.reply.event.data.body}}'}
+";
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "e2e-twilio-auth-token-5f1c";
+const PUBLIC: &str = "https://stepwise.test";
+const LEAD: &str = "+15125550177";
+const NUMBER: &str = "+15125550100";
+
+/// Posts a webhook signed with `token` over the public URL of `path`.
+async fn hook(
+    base: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    token: &str,
+) -> (StatusCode, String) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let answer = common::http()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            sign(token, &format!("{PUBLIC}{path}"), params),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
+/// What the tenant stored that a webhook could change.
+async fn stored(api: &Client, key: &str) -> (usize, usize, Value) {
+    let contacts = api.count("/v1/contacts", key).await;
+    let suppressions = api.count("/v1/suppressions", key).await;
+    let messages = api.get("/v1/messages", key).await.body;
+    (contacts, suppressions, messages)
+}
+
+async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
+    let twilio = FakeTwilio::start().await;
+    let urls = format!("twilio={}", twilio.base);
+    let env = [
+        ("STEPWISE_PUBLIC_URL", PUBLIC),
+        ("STEPWISE_PROVIDER_URLS", urls.as_str()),
+    ];
+    let (_server, base) = common::start_server_with(dir, backend, "all", &env);
+    let api = Client::new(&base);
+    let key = api.tenant("clinic").await;
+    let other = api.tenant("salon").await;
+
+    // Twilio through the API: the provider, then its Auth Token as a sealed credential.
+    let settings = json!({"providers": {"sms": {"provider": "twilio", "account_sid": ACCOUNT, "from": NUMBER}}});
+    let patched = api
+        .send(
+            Method::PATCH,
+            "/v1/settings",
+            &key,
+            "application/json",
+            settings.to_string(),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let bad = json!({"providers": {"sms": {"provider": "twilio", "account_sid": "AC1"}}});
+    let refused = api
+        .send(
+            Method::PATCH,
+            "/v1/settings",
+            &key,
+            "application/json",
+            bad.to_string(),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.to_string().contains("account_sid"),
+        "{}",
+        refused.body
+    );
+    let credential = json!({"value": TOKEN});
+    let set = api
+        .send(
+            Method::PUT,
+            "/v1/settings/credentials/twilio_auth_token",
+            &key,
+            "application/json",
+            credential.to_string(),
+        )
+        .await;
+    assert!(set.status.is_success(), "{}", set.body);
+    // The other tenant uses Twilio too, with its own token.
+    let theirs = json!({"providers": {"sms": {"provider": "twilio", "account_sid": ACCOUNT, "from": "+15125550199"}}});
+    api.send(
+        Method::PATCH,
+        "/v1/settings",
+        &other,
+        "application/json",
+        theirs.to_string(),
+    )
+    .await;
+    api.send(
+        Method::PUT,
+        "/v1/settings/credentials/twilio_auth_token",
+        &other,
+        "application/json",
+        json!({"value": "salon-token"}).to_string(),
+    )
+    .await;
+
+    let shown = api.get("/v1/settings", &key).await.body;
+    let hook_token = shown["hook_token"].as_str().unwrap().to_owned();
+    let path = format!("/hooks/{hook_token}/twilio");
+    assert_eq!(
+        shown["hooks"]["twilio"],
+        format!("{PUBLIC}{path}"),
+        "{shown}"
+    );
+    assert!(
+        !shown.to_string().contains(TOKEN),
+        "the Auth Token is never answered"
+    );
+    let salon_path = format!(
+        "/hooks/{}/twilio",
+        api.get("/v1/settings", &other).await.body["hook_token"]
+            .as_str()
+            .unwrap()
+    );
+
+    let flow = api.yaml(Method::POST, "/v1/flows", &key, FLOW).await;
+    assert_eq!(flow.status, StatusCode::CREATED, "{}", flow.body);
+
+    // A lead: the SMS reaches Twilio as Twilio's spec describes it.
+    let lead = json!({"type": "lead.created", "contact": {"phone": LEAD, "first_name": "Ana"}});
+    let accepted = api.post("/v1/events", &key, &lead).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let run_id = accepted.body["started"][0].as_str().unwrap().to_owned();
+    let sends = twilio.until_sends(1, Duration::from_secs(20)).await;
+    let hello = &sends[0];
+    assert_eq!(hello.account, ACCOUNT);
+    assert_eq!(
+        (hello.field("To"), hello.field("From")),
+        (Some(LEAD), Some(NUMBER))
+    );
+    assert_eq!(
+        hello.field("Body"),
+        Some("Hi Ana, want a time this week? Just reply.")
+    );
+    assert_eq!(
+        hello.field("StatusCallback"),
+        Some(format!("{PUBLIC}{path}").as_str())
+    );
+    let sid = hello.sid.clone().unwrap();
+    api.run_until(&key, &run_id, |r| r["run"]["status"] == "waiting")
+        .await;
+    let outbox = api.get("/v1/messages", &key).await.body;
+    assert_eq!(outbox["data"][0]["provider_id"], sid.as_str(), "{outbox}");
+    assert_eq!(outbox["data"][0]["status"], "queued", "{outbox}");
+
+    // Forged and misdirected webhooks are refused and store nothing.
+    let before = stored(&api, &key).await;
+    let reply = [
+        ("MessageSid", "SMin1"),
+        ("AccountSid", ACCOUNT),
+        ("From", LEAD),
+        ("To", NUMBER),
+        ("Body", "Tuesday works"),
+    ];
+    let forged = [
+        (path.clone(), "not-the-token"),
+        (salon_path.clone(), TOKEN),
+        (format!("/hooks/{}/twilio", "0".repeat(64)), TOKEN),
+        (format!("/hooks/{hook_token}/stripe"), TOKEN),
+    ];
+    for (at, token) in &forged {
+        let (status, body) = hook(&base, at, &reply, token).await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::NOT_FOUND,
+            "{at}: {status} {body}"
+        );
+        assert!(!body.contains(TOKEN));
+    }
+    let unsigned = common::http()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("MessageSid=SMin1&From=%2B15125550177&Body=hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        stored(&api, &key).await,
+        before,
+        "refused webhooks stored nothing"
+    );
+
+    // Status callbacks: delivered, then a late `sent` that must not move it back.
+    for status in ["delivered", "sent"] {
+        let callback = [
+            ("MessageSid", sid.as_str()),
+            ("MessageStatus", status),
+            ("AccountSid", ACCOUNT),
+            ("To", LEAD),
+            ("From", NUMBER),
+        ];
+        let (code, body) = hook(&base, &path, &callback, TOKEN).await;
+        assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
+    }
+    let outbox = api.get("/v1/messages", &key).await.body;
+    assert_eq!(outbox["data"][0]["status"], "delivered", "{outbox}");
+    let delivered = api.get("/v1/messages?status=delivered", &key).await.body;
+    assert_eq!(
+        delivered["data"].as_array().unwrap().len(),
+        1,
+        "{delivered}"
+    );
+
+    // The lead texts back: the wait resumes and the thanks goes out. Twilio retrying the
+    // same webhook changes nothing.
+    let (code, twiml) = hook(&base, &path, &reply, TOKEN).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(twiml.contains("<Response></Response>"), "{twiml}");
+    let (code, _) = hook(&base, &path, &reply, TOKEN).await;
+    assert_eq!(code, StatusCode::OK);
+    let sends = twilio.until_sends(2, Duration::from_secs(20)).await;
+    assert_eq!(
+        sends[1].field("Body"),
+        Some("Thanks! You said: Tuesday works")
+    );
+    api.run_until(&key, &run_id, |r| r["run"]["status"] == "completed")
+        .await;
+
+    // STOP: suppressed at once, and the next send is suppressed with the reason.
+    let stop = [
+        ("MessageSid", "SMin2"),
+        ("From", LEAD),
+        ("To", NUMBER),
+        ("Body", " Stop "),
+    ];
+    assert_eq!(hook(&base, &path, &stop, TOKEN).await.0, StatusCode::OK);
+    let listed = api
+        .get(
+            &format!("/v1/suppressions?channel=sms&address={LEAD}"),
+            &key,
+        )
+        .await
+        .body;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    let again =
+        json!({"type": "lead.created", "external_id": "second", "contact": {"phone": LEAD}});
+    let second = api.post("/v1/events", &key, &again).await;
+    let second_run = second.body["started"][0].as_str().unwrap().to_owned();
+    let run = api
+        .run_until(&key, &second_run, |r| r["run"]["status"] == "waiting")
+        .await;
+    let suppressed = run["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "suppressed")
+        .cloned();
+    assert!(
+        suppressed.is_some_and(|e| e.to_string().contains("opt")),
+        "{run}"
+    );
+    assert_eq!(
+        twilio.sends().len(),
+        2,
+        "nothing sent to an opted-out number"
+    );
+
+    // START lifts it (the person's own message); HELP is answered with the help text.
+    let start = [
+        ("MessageSid", "SMin3"),
+        ("From", LEAD),
+        ("To", NUMBER),
+        ("Body", "START"),
+    ];
+    assert_eq!(hook(&base, &path, &start, TOKEN).await.0, StatusCode::OK);
+    assert_eq!(api.count("/v1/suppressions", &key).await, 0);
+    let help = [
+        ("MessageSid", "SMin4"),
+        ("From", LEAD),
+        ("To", NUMBER),
+        ("Body", "help"),
+    ];
+    let (code, twiml) = hook(&base, &path, &help, TOKEN).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        twiml.contains("<Message>Business clinic: reply STOP"),
+        "{twiml}"
+    );
+
+    // The other tenant saw none of it.
+    assert_eq!(api.count("/v1/contacts", &other).await, 0);
+    assert!(
+        twilio.violations().is_empty(),
+        "requests outside Twilio's spec: {:?}",
+        twilio.violations()
+    );
+}
+
+common::place::on_both_backends!(
+    twilio_both_ways,
+    "twilio",
+    twilio_both_ways_on_sqlite,
+    twilio_both_ways_on_postgres
+);
