@@ -8,10 +8,12 @@
 //! tenant URLs) and opens credentials through the core's `Vault` at call time.
 
 pub mod http;
+pub mod links;
 pub mod outbound;
 pub mod provider;
 pub mod registry;
 pub mod sandbox;
+pub mod smtp;
 pub mod twilio;
 
 #[cfg(test)]

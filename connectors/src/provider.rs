@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use stepwise_core::{CallCx, Capability, ConnectorError, Request, Response, Vault};
 
+use crate::links::{LinkSigner, LinkTarget};
 use crate::outbound::Outbound;
 
 /// What the operator gives every provider.
@@ -22,6 +23,9 @@ pub struct Env {
     pub public_url: Option<String>,
     /// Base URLs by provider name, replacing the provider's own (tests, regional endpoints).
     pub base_urls: BTreeMap<String, String>,
+    /// Signs the unsubscribe links of marketing email; `None`: no links (and no marketing
+    /// email: a send that needs one fails).
+    pub links: Option<LinkSigner>,
 }
 
 impl Env {
@@ -32,6 +36,15 @@ impl Env {
             .map_or(default, String::as_str)
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// `{public_url}/unsubscribe/{token}` for an address, if the server has a public URL and a key.
+    pub fn unsubscribe_url(&self, target: &LinkTarget) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        Some(format!(
+            "{base}/unsubscribe/{}",
+            self.links.as_ref()?.token(target)
+        ))
     }
 
     /// `{public_url}/hooks/{token}/{source}`, if the server has a public URL and the tenant a token.

@@ -35,6 +35,7 @@ impl Connectors {
             sandbox.clone(),
             Arc::new(crate::http::Http::new(env.clone())),
             Arc::new(crate::twilio::Twilio::new(env.clone())),
+            Arc::new(crate::smtp::Smtp::new(env.clone())),
         ];
         let sources: Vec<Arc<dyn WebhookSource>> = vec![Arc::new(crate::twilio::TwilioHooks)];
         Self {
@@ -104,6 +105,11 @@ impl Connectors {
             .keys()
             .map(|name| (*name, self.env.hook_url(Some(hook_token), name)))
             .collect()
+    }
+
+    /// Signs and opens unsubscribe links (`None` without the server's secret key).
+    pub fn links(&self) -> Option<&crate::links::LinkSigner> {
+        self.env.links.as_ref()
     }
 
     /// The server's public base URL, if the operator set one.

@@ -118,9 +118,12 @@ pub struct EmailSend {
     /// An HTML body beside the text one, already escaped where it holds values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
-    /// A one-click unsubscribe URL (RFC 8058), set for marketing email.
+    /// Marketing email: it carries the one-click unsubscribe headers (RFC 8058) and a footer
+    /// with the unsubscribe link and the business's postal address (CAN-SPAM).
+    pub marketing: bool,
+    /// The business's postal address, for the footer of marketing email.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unsubscribe_url: Option<String>,
+    pub postal_address: Option<String>,
 }
 
 /// Who a `notify` step alerts.

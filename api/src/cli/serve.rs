@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use stepwise_connectors::links::LinkSigner;
 use stepwise_connectors::{Connectors, Env, Guard, Outbound};
 use stepwise_engine::ports::SystemClock;
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
@@ -89,7 +90,7 @@ impl EdgeArgs {
     fn connectors(
         &self,
         store: Arc<SqlStore>,
-        secret_key: Option<SecretBox>,
+        secret_key: Option<&str>,
     ) -> anyhow::Result<Connectors> {
         let mut allowed = Vec::new();
         for range in self.allow_private.iter().filter(|r| !r.trim().is_empty()) {
@@ -112,7 +113,10 @@ impl EdgeArgs {
             bail!("STEPWISE_PUBLIC_URL: {url:?} is not an http(s) URL");
         }
         let vault: Arc<dyn stepwise_engine::ports::Vault> = match secret_key {
-            Some(key) => Arc::new(StoreVault::new(store, key)),
+            Some(key) => Arc::new(StoreVault::new(
+                store,
+                SecretBox::from_hex(key).context("STEPWISE_SECRET_KEY")?,
+            )),
             None => Arc::new(stepwise_connectors::provider::NoCredentials),
         };
         Ok(Connectors::new(Env {
@@ -120,6 +124,7 @@ impl EdgeArgs {
             vault,
             public_url: self.public_url.clone(),
             base_urls,
+            links: secret_key.map(LinkSigner::from_secret),
         }))
     }
 }
@@ -203,7 +208,7 @@ struct Parts {
     connectors: Arc<Connectors>,
 }
 
-async fn engine(args: &Args, secret_key: Option<SecretBox>) -> anyhow::Result<Parts> {
+async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> {
     let store = with_backoff("database", || {
         SqlStore::connect_with(&args.database_url, args.database_connections)
     })
@@ -249,16 +254,18 @@ async fn engine(args: &Args, secret_key: Option<SecretBox>) -> anyhow::Result<Pa
 
 /// The key that seals credentials: from STEPWISE_SECRET_KEY, else the key file (made in the
 /// embedded default).
-fn secret_key(args: &Args) -> anyhow::Result<Option<SecretBox>> {
+fn secret_key(args: &Args) -> anyhow::Result<Option<String>> {
     let embedded = args.database_url.starts_with("sqlite:");
-    secret(
+    let key = secret(
         "STEPWISE_SECRET_KEY",
         &args.secret_key_file,
         embedded,
         SecretBox::generate_key,
-    )?
-    .map(|key| SecretBox::from_hex(&key).context("STEPWISE_SECRET_KEY"))
-    .transpose()
+    )?;
+    if let Some(key) = &key {
+        SecretBox::from_hex(key).context("STEPWISE_SECRET_KEY")?;
+    }
+    Ok(key)
 }
 
 /// A secret from `env`, else from `file`; in the embedded default (SQLite) a missing file
@@ -320,6 +327,7 @@ fn api_config(args: &ServeArgs) -> anyhow::Result<ApiConfig> {
     }
     let secret_key = secret_key(&args.common)?
         .context("set STEPWISE_SECRET_KEY (64 hex characters, e.g. from `openssl rand -hex 32`): provider credentials are sealed with it")?;
+    let secret_key = SecretBox::from_hex(&secret_key).context("STEPWISE_SECRET_KEY")?;
     Ok(ApiConfig {
         operator_key,
         secret_key,
@@ -370,7 +378,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             store,
             backend,
             connectors,
-        } = engine(&args.common, Some(config.secret_key.clone())).await?;
+        } = engine(&args.common, secret_key(&args.common)?.as_deref()).await?;
         crate::server::metrics::sample_queue_depth(store.clone());
         tokio::task::spawn_blocking(stepwise_engine::model::load_phone_metadata).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -437,7 +445,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             store,
             backend,
             ..
-        } = engine(&args.common, key).await?;
+        } = engine(&args.common, key.as_deref()).await?;
         if let Some(listen) = &args.metrics_listen {
             serve_metrics(listen, stop.clone()).await?;
             crate::server::metrics::sample_queue_depth(store);

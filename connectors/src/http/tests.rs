@@ -90,6 +90,7 @@ async fn the_guard_refuses_private_addresses_unless_the_operator_allows_them() {
         vault: Arc::new(MapVault::default()),
         public_url: None,
         base_urls: Default::default(),
+        links: None,
     });
     let http = Http::new(strict);
     let cx = CallCx::bare("t1", "run", "step");

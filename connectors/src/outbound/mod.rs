@@ -96,6 +96,11 @@ impl Outbound {
         self
     }
 
+    /// Which addresses tenant-controlled destinations may have.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
     /// For provider APIs at URLs the operator configured.
     pub fn trusted(&self) -> &reqwest::Client {
         &self.trusted

@@ -161,6 +161,7 @@ pub fn env(provider: &str, base: &str, vault: MapVault) -> Arc<Env> {
         vault: Arc::new(vault),
         public_url: Some("https://stepwise.test".into()),
         base_urls: BTreeMap::from([(provider.to_owned(), base.to_owned())]),
+        links: Some(crate::links::LinkSigner::from_secret("test-secret")),
     })
 }
 

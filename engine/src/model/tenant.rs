@@ -52,6 +52,11 @@ pub struct Tenant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 320))]
     pub help_text: Option<String>,
+    /// The business's postal address, printed in the footer of marketing email (CAN-SPAM): a
+    /// flow that sends marketing email cannot be published without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 300))]
+    pub postal_address: Option<String>,
 }
 
 fn default_country() -> String {
@@ -76,6 +81,7 @@ impl Default for Tenant {
             providers: BTreeMap::new(),
             hook_token: String::new(),
             help_text: None,
+            postal_address: None,
         }
     }
 }

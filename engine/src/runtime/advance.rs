@@ -10,8 +10,8 @@ use super::record::{Happening, StepRecord};
 use super::retry;
 use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
 use crate::expr::Bindings;
-use crate::model::{Contact, OnUncertain, Run, RunStatus, Tenant};
-use crate::ports::{ActionRequest, Channel, ConnectorError, Response};
+use crate::model::{Contact, OnUncertain, Purpose, Run, RunStatus, Tenant};
+use crate::ports::{ActionRequest, Channel, ConnectorError, Request, Response};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
 
 /// Why the run stopped moving.
@@ -265,8 +265,15 @@ impl RunCx<'_> {
             }
         };
         self.run.in_flight = Some(key.clone());
+        let mut request = draft.request;
+        if let Request::Email(email) = &mut request
+            && meta.purpose == Purpose::Marketing
+        {
+            email.marketing = true;
+            email.postal_address = self.tenant.postal_address.clone();
+        }
         Some(Pause::Call(Box::new(ActionRequest {
-            request: draft.request,
+            request,
             message: draft.message,
             purpose: meta.purpose,
             idempotency_key: key,

@@ -89,8 +89,12 @@ impl Engine {
         } else {
             definition::load_flow
         };
-        load("flow.yaml", &doc.source, Some(&tenant.snippets))
-            .map_err(EngineError::InvalidDefinition)
+        let (flow, warnings) = load("flow.yaml", &doc.source, Some(&tenant.snippets))
+            .map_err(EngineError::InvalidDefinition)?;
+        if !stored {
+            marketing_email_has_a_postal_address(&tenant, &flow)?;
+        }
+        Ok((flow, warnings))
     }
 
     /// Validates and compiles `doc`, then stores it as the flow's next version, with `audit`
@@ -189,5 +193,42 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// CAN-SPAM: marketing email carries the business's postal address, so a flow that sends it
+/// cannot be published while the tenant's settings have none.
+fn marketing_email_has_a_postal_address(
+    tenant: &crate::model::Tenant,
+    flow: &CompiledFlow,
+) -> Result<(), EngineError> {
+    if tenant
+        .postal_address
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty())
+    {
+        return Ok(());
+    }
+    let marketing_email = flow.program.iter().find_map(|instr| match instr {
+        crate::definition::Instr::Step { meta, .. }
+            if meta.key == "send_email" && meta.purpose == crate::model::Purpose::Marketing =>
+        {
+            Some(meta.id.clone())
+        }
+        _ => None,
+    });
+    match marketing_email {
+        None => Ok(()),
+        Some(step) => Err(EngineError::InvalidDefinition(vec![
+            crate::definition::Diagnostic::new(
+                crate::definition::Severity::Error,
+                String::new(),
+                format!(
+                    "step {step} sends marketing email, which must show the business's postal address \
+                 (CAN-SPAM): set postal_address in settings (PATCH /v1/settings), or give the step \
+                 purpose: transactional if it is not marketing"
+                ),
+            ),
+        ])),
     }
 }

@@ -70,7 +70,13 @@ pub async fn simulate(
     let tenant_id = input.tenant.id.clone();
     let contact_id = input.contact.id.clone();
     let zone = jiff::tz::TimeZone::get(&input.tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    store.put_tenant(&input.tenant).await?;
+    let mut tenant = input.tenant.clone();
+    // A simulation shows what would be sent; whether the business may send marketing email
+    // (its postal address is set) is decided when the flow is published for real.
+    tenant
+        .postal_address
+        .get_or_insert_with(|| "(the business's postal address)".into());
+    store.put_tenant(&tenant).await?;
     store.put_contact(&tenant_id, &input.contact).await?;
     let engine = Engine::new(store.clone(), queue.clone(), clock.clone(), connector);
     let doc = FlowDocument {

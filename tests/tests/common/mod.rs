@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub mod client;
+pub mod fake_smtp;
 pub mod fake_twilio;
 pub mod fixture;
 pub mod place;

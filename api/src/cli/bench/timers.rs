@@ -83,6 +83,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
             vault: Arc::new(stepwise_connectors::provider::NoCredentials),
             public_url: None,
             base_urls: Default::default(),
+            links: None,
         })),
     );
     let engine = Arc::new(engine.with_timer_mode(TimerMode::Database));

@@ -13,6 +13,7 @@ mod runs;
 mod settings;
 mod suppressions;
 mod tenants;
+mod unsubscribe;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,4 +37,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(runs::router())
         .merge(suppressions::router())
         .merge(hooks::router())
+        .merge(unsubscribe::router())
 }

@@ -68,7 +68,9 @@ impl StepKind for SendEmail {
                 subject: subject.clone(),
                 body: text.clone(),
                 html: None,
-                unsubscribe_url: None,
+                // Set by the runtime, which knows the step's purpose.
+                marketing: false,
+                postal_address: None,
             }),
             message: Some(OutboundMessage {
                 channel: Channel::Email,
