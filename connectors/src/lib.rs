@@ -13,6 +13,7 @@ pub mod outbound;
 pub mod provider;
 pub mod registry;
 pub mod sandbox;
+pub mod slack;
 pub mod smtp;
 pub mod twilio;
 

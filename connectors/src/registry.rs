@@ -36,6 +36,7 @@ impl Connectors {
             Arc::new(crate::http::Http::new(env.clone())),
             Arc::new(crate::twilio::Twilio::new(env.clone())),
             Arc::new(crate::smtp::Smtp::new(env.clone())),
+            Arc::new(crate::slack::Slack::new(env.clone())),
         ];
         let sources: Vec<Arc<dyn WebhookSource>> = vec![Arc::new(crate::twilio::TwilioHooks)];
         Self {
