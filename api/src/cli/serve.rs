@@ -83,6 +83,10 @@ pub struct EdgeArgs {
         value_delimiter = ','
     )]
     allow_private: Vec<String>,
+    /// Seconds a provider call may take before it is given up (then retried, or recorded as
+    /// uncertain if the request may have arrived). Keep it under `--call-lease`.
+    #[arg(long, env = "STEPWISE_PROVIDER_TIMEOUT", default_value_t = 15)]
+    provider_timeout: u64,
 }
 
 impl EdgeArgs {
@@ -120,7 +124,8 @@ impl EdgeArgs {
             None => Arc::new(stepwise_connectors::provider::NoCredentials),
         };
         Ok(Connectors::new(Env {
-            outbound: Outbound::new(Guard::new(allowed)),
+            outbound: Outbound::new(Guard::new(allowed))
+                .with_request_timeout(Duration::from_secs(self.provider_timeout.clamp(1, 300))),
             vault,
             public_url: self.public_url.clone(),
             base_urls,

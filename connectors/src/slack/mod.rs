@@ -42,10 +42,22 @@ impl Slack {
         Self { env }
     }
 
-    async fn post(&self, notify: &Notify, options: &Options, cx: &CallCx) -> Result<Response, ConnectorError> {
-        let secret = self.env.vault.open(&cx.tenant_id, &options.webhook_credential).await?;
+    async fn post(
+        &self,
+        notify: &Notify,
+        options: &Options,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
+        let secret = self
+            .env
+            .vault
+            .open(&cx.tenant_id, &options.webhook_credential)
+            .await?;
         let webhook = url::Url::parse(secret.expose()).map_err(|_| {
-            ConnectorError::permanent("bad_webhook_url", format!("the credential {} is not a URL", options.webhook_credential))
+            ConnectorError::permanent(
+                "bad_webhook_url",
+                format!("the credential {} is not a URL", options.webhook_credential),
+            )
         })?;
         let body = json!({ "text": notify.text });
         let request = match self.env.base_urls.get("slack") {
@@ -54,18 +66,27 @@ impl Slack {
                 self.env.outbound.trusted().post(url)
             }
             None => {
-                let (client, url) = self.env.outbound.guarded(webhook.as_str()).map_err(|e| match e {
-                    // The URL is the secret: say what is wrong without it.
-                    ConnectorError::Permanent { code, .. } => ConnectorError::permanent(
-                        code,
-                        format!("the Slack webhook URL ({}) is not at a public address", options.webhook_credential),
-                    ),
-                    other => other,
-                })?;
+                let (client, url) =
+                    self.env
+                        .outbound
+                        .guarded(webhook.as_str())
+                        .map_err(|e| match e {
+                            // The URL is the secret: say what is wrong without it.
+                            ConnectorError::Permanent { code, .. } => ConnectorError::permanent(
+                                code,
+                                format!(
+                                    "the Slack webhook URL ({}) is not at a public address",
+                                    options.webhook_credential
+                                ),
+                            ),
+                            other => other,
+                        })?;
                 client.post(url)
             }
         };
-        let request = request.timeout(self.env.outbound.request_timeout).json(&body);
+        let request = request
+            .timeout(self.env.outbound.request_timeout)
+            .json(&body);
         let reply = self.env.outbound.send(request, "Slack").await?;
         // Slack answers errors as plain text codes: `invalid_payload`, `channel_not_found`, ….
         let text = reply.text();
@@ -93,7 +114,12 @@ impl Provider for Slack {
         options::<Options>(map).map(|_| ())
     }
 
-    async fn call(&self, request: &Request, map: &Map<String, Value>, cx: &CallCx) -> Result<Response, ConnectorError> {
+    async fn call(
+        &self,
+        request: &Request,
+        map: &Map<String, Value>,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
         let options: Options = call_options("slack", map)?;
         match request {
             Request::Notify(notify) => self.post(notify, &options, cx).await,
@@ -128,10 +154,24 @@ mod tests {
             name: "slack",
             make: |env| Arc::new(Slack::new(env)),
             request: alert,
-            setting: ProviderSetting { provider: "slack".into(), options: Default::default() },
+            setting: ProviderSetting {
+                provider: "slack".into(),
+                options: Default::default(),
+            },
             credentials: vec![("slack_webhook_url", WEBHOOK)],
-            success: Answer::Reply { status: 200, headers: vec![], body: "ok".into() },
-            client_error: (Answer::Reply { status: 404, headers: vec![], body: "channel_not_found".into() }, "channel_not_found"),
+            success: Answer::Reply {
+                status: 200,
+                headers: vec![],
+                body: "ok".into(),
+            },
+            client_error: (
+                Answer::Reply {
+                    status: 404,
+                    headers: vec![],
+                    body: "channel_not_found".into(),
+                },
+                "channel_not_found",
+            ),
             deduplicates: false,
         })
         .await;
@@ -139,11 +179,30 @@ mod tests {
 
     #[tokio::test]
     async fn posts_the_text_to_the_webhooks_path() {
-        let fake = Fake::start(Answer::Reply { status: 200, headers: vec![], body: "ok".into() }).await;
-        let slack = Slack::new(env("slack", &fake.base, MapVault::with("t1", &[("slack_webhook_url", WEBHOOK)])));
-        slack.call(&alert(""), &Default::default(), &CallCx::bare("t1", "r", "s")).await.unwrap();
+        let fake = Fake::start(Answer::Reply {
+            status: 200,
+            headers: vec![],
+            body: "ok".into(),
+        })
+        .await;
+        let slack = Slack::new(env(
+            "slack",
+            &fake.base,
+            MapVault::with("t1", &[("slack_webhook_url", WEBHOOK)]),
+        ));
+        slack
+            .call(
+                &alert(""),
+                &Default::default(),
+                &CallCx::bare("t1", "r", "s"),
+            )
+            .await
+            .unwrap();
         let seen = &fake.seen()[0];
         assert_eq!(seen.path, "/services/T0001/B0001/s3cr3tW3bh00kP4th");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&seen.body).unwrap(), json!({"text": "Hot lead: Ana wants a cleaning today"}));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&seen.body).unwrap(),
+            json!({"text": "Hot lead: Ana wants a cleaning today"})
+        );
     }
 }
