@@ -7,6 +7,7 @@
 //! Every provider uses the one [`outbound`] client (TLS, timeouts, size caps, the SSRF guard for
 //! tenant URLs) and opens credentials through the core's `Vault` at call time.
 
+pub mod calcom;
 pub mod http;
 pub mod links;
 pub mod outbound;

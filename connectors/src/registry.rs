@@ -38,7 +38,10 @@ impl Connectors {
             Arc::new(crate::smtp::Smtp::new(env.clone())),
             Arc::new(crate::slack::Slack::new(env.clone())),
         ];
-        let sources: Vec<Arc<dyn WebhookSource>> = vec![Arc::new(crate::twilio::TwilioHooks)];
+        let sources: Vec<Arc<dyn WebhookSource>> = vec![
+            Arc::new(crate::twilio::TwilioHooks),
+            Arc::new(crate::calcom::CalcomHooks),
+        ];
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
             sources: sources.into_iter().map(|s| (s.name(), s)).collect(),
