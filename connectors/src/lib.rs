@@ -8,6 +8,7 @@
 //! tenant URLs) and opens credentials through the core's `Vault` at call time.
 
 pub mod calcom;
+pub mod form;
 pub mod http;
 pub mod links;
 pub mod outbound;

@@ -41,6 +41,7 @@ impl Connectors {
         let sources: Vec<Arc<dyn WebhookSource>> = vec![
             Arc::new(crate::twilio::TwilioHooks),
             Arc::new(crate::calcom::CalcomHooks),
+            Arc::new(crate::form::FormHooks),
         ];
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
@@ -119,6 +120,21 @@ impl Connectors {
     /// The server's public base URL, if the operator set one.
     pub fn public_url(&self) -> Option<&str> {
         self.env.public_url.as_deref()
+    }
+
+    /// Checks a tenant's options for a webhook source (`sources.form` in settings).
+    pub fn check_source(
+        &self,
+        name: &str,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        match self.sources.get(name) {
+            Some(source) => source.check(options),
+            None => Err(format!(
+                "{name} is not a webhook source (one of {})",
+                self.sources.keys().copied().collect::<Vec<_>>().join(", ")
+            )),
+        }
     }
 
     /// The webhook source of `/hooks/{token}/{name}`.

@@ -129,6 +129,20 @@ pub trait WebhookSource: Send + Sync + std::fmt::Debug {
         secret: Option<&Secret>,
     ) -> Result<HookVerdict, HookError>;
 
+    /// Checks the tenant's options for a source that is not a provider (`sources.form`).
+    fn check(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        match options.keys().next() {
+            Some(key) => Err(format!("{} takes no options (got {key})", self.name())),
+            None => Ok(()),
+        }
+    }
+
+    /// Origins whose web pages may post to this source from a browser (CORS).
+    fn allowed_origins(&self, setting: Option<&ProviderSetting>) -> Vec<String> {
+        let _ = setting;
+        Vec::new()
+    }
+
     /// An answer that also texts `text` back to the sender, where the provider takes one
     /// (Twilio's TwiML `<Message>`); `None` where it does not.
     fn reply_with(&self, text: &str) -> Option<HookReply> {

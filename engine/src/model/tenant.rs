@@ -46,6 +46,11 @@ pub struct Tenant {
     /// server, changed only by rotating it.
     #[serde(default)]
     pub hook_token: String,
+    /// Options of webhook sources that are not providers, by source: `form: {allowed_origins,
+    /// thank_you_url, honeypot}`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub sources: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// The answer to a contact's HELP or INFO text (default: the business's name and how to
     /// stop and restart messages). Not sent when the SMS provider's own opt-out handling
     /// answers HELP (`providers.sms.advanced_opt_out`).
@@ -80,6 +85,7 @@ impl Default for Tenant {
             senders: BTreeMap::new(),
             providers: BTreeMap::new(),
             hook_token: String::new(),
+            sources: BTreeMap::new(),
             help_text: None,
             postal_address: None,
         }

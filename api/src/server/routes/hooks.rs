@@ -11,8 +11,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use stepwise_core::{HookError, HookReply, HookRequest};
+use std::sync::Arc;
+
+use stepwise_core::{HookError, HookReply, HookRequest, ProviderSetting, WebhookSource};
 use stepwise_engine::inbound::Received;
+use stepwise_engine::model::Tenant;
 use stepwise_engine::ports::{EdgeStore, VaultError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,7 +25,89 @@ use crate::server::extract::ApiPath;
 use crate::server::{ApiError, AppState, Code};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(receive))
+    OpenApiRouter::new().routes(routes!(receive, preflight))
+}
+
+/// The tenant's setting for a source: the provider of that name, else `sources.<name>`.
+fn setting_of(tenant: &Tenant, source: &str) -> Option<ProviderSetting> {
+    tenant
+        .providers
+        .values()
+        .find(|p| p.provider == source)
+        .cloned()
+        .or_else(|| {
+            tenant.sources.get(source).map(|options| ProviderSetting {
+                provider: source.to_owned(),
+                options: options.clone(),
+            })
+        })
+}
+
+/// `Access-Control-Allow-Origin` for a browser's request from an origin the tenant listed.
+fn allow_origin(response: &mut Response, origin: Option<&str>, allowed: &[String]) {
+    if let Some(origin) = origin.filter(|o| allowed.iter().any(|a| a == o))
+        && let Ok(value) = origin.parse()
+    {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+    }
+}
+
+/// The tenant a token names and the source, or 404.
+async fn resolve(
+    state: &AppState,
+    token: &str,
+    source: &str,
+) -> Result<(Tenant, Arc<dyn WebhookSource>), ApiError> {
+    let unknown = || ApiError::not_found("no such webhook (check the URL in settings → hooks)");
+    if !is_hook_token(token) {
+        return Err(unknown());
+    }
+    let (Some(tenant_id), Some(hooks)) = (
+        EdgeStore::tenant_by_hook_token(state.edge.as_ref(), token).await?,
+        state.connectors.source(source).cloned(),
+    ) else {
+        return Err(unknown());
+    };
+    Ok((state.engine.tenant(&tenant_id).await?, hooks))
+}
+
+/// A browser's CORS preflight for a source that takes posts from web pages (no key).
+#[utoipa::path(options, path = "/hooks/{hook_token}/{source}", tag = "hooks", security(()),
+    params(("hook_token" = String, Path, description = "The tenant's webhook token", pattern = "^[0-9a-f]{64}$"),
+           ("source" = String, Path, description = "The source: form")),
+    responses((status = 204, description = "The CORS answer: the origin is allowed when the tenant listed it"),
+              (status = 404, description = "Unknown token or source", body = crate::server::openapi::ErrorBody)))]
+async fn preflight(
+    State(state): State<AppState>,
+    ApiPath((token, source)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, hooks) = resolve(&state, &token, &source).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let allowed = hooks.allowed_origins(setting_of(&tenant, &source).as_ref());
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    allow_origin(&mut response, origin, &allowed);
+    if response
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        let h = response.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+    }
+    Ok(response)
 }
 
 fn refused(e: &HookError) -> ApiError {
@@ -90,18 +175,10 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let unknown = || ApiError::not_found("no such webhook (check the URL in settings → hooks)");
-    if !is_hook_token(&token) {
-        return Err(unknown());
-    }
-    let (Some(tenant_id), Some(hooks)) = (
-        EdgeStore::tenant_by_hook_token(state.edge.as_ref(), &token).await?,
-        state.connectors.source(&source).cloned(),
-    ) else {
-        return Err(unknown());
-    };
-    let tenant = state.engine.tenant(&tenant_id).await?;
-    let setting = tenant.providers.values().find(|p| p.provider == source);
+    let (tenant, hooks) = resolve(&state, &token, &source).await?;
+    let tenant_id = tenant.id.clone();
+    let setting = setting_of(&tenant, &source);
+    let setting = setting.as_ref();
     let secret = match hooks.signing_credential(setting) {
         None => None,
         Some(name) => match state.connectors.vault().open(&tenant_id, &name).await {
@@ -148,5 +225,8 @@ async fn receive(
     let reply = reply
         .and_then(|text| hooks.reply_with(&text))
         .unwrap_or(verdict.reply);
-    Ok(answer(reply))
+    let mut response = answer(reply);
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    allow_origin(&mut response, origin, &hooks.allowed_origins(setting));
+    Ok(response)
 }

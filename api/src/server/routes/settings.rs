@@ -153,6 +153,14 @@ async fn update(
                     )
                 })?;
         }
+        for (source, options) in &tenant.sources {
+            state
+                .connectors
+                .check_source(source, options)
+                .map_err(|m| {
+                    ApiError::invalid(Code::InvalidSettings, format!("sources.{source}: {m}"))
+                })?;
+        }
         Ok(tenant)
     };
     // A bad patch is answered from a fresh read; the store then applies the patch to the
