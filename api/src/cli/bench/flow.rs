@@ -53,6 +53,11 @@ pub struct FlowArgs {
     /// Seconds the ceiling is measured for.
     #[arg(long, default_value_t = 10)]
     ceiling_secs: u64,
+    /// `http`: the flow's call is an `http` step to the sink; `twilio`: a `send_sms` through
+    /// the Twilio connector to the sink standing in for Twilio's API (form-encoded, HTTP Basic,
+    /// status callback), and a phase of signed inbound SMS webhooks at `--rate`.
+    #[arg(long, default_value = "http", value_parser = ["http", "twilio"])]
+    provider: String,
 }
 
 /// The benchmarked flow: one provider call with a rendered message, a condition on its
@@ -73,6 +78,26 @@ pub(super) fn speed_to_lead(sink: &str) -> String {
          \x20   then:\n\
          \x20     - update_contact: {{ fields: {{ stage: contacted }} }}\n"
     )
+}
+
+/// The speed-to-lead shape with its reply as an SMS through the tenant's SMS provider; the
+/// text carries `n` and `sent` for the sink.
+fn speed_to_lead_sms() -> String {
+    "id: speed-to-lead\npurpose: transactional\ntrigger: { event: lead.created }\nsteps:\n\
+     \x20 - id: first_reply\n\
+     \x20   send_sms: { body: 'Hi {{contact.first_name}}, thanks for reaching out to {{tenant.name}}! Reply YES to book. n={{event.data.n}} sent={{event.data.sent}}' }\n\
+     \x20 - id: delivered\n\
+     \x20   if: 'steps.first_reply.status == \"queued\"'\n\
+     \x20   then:\n\
+     \x20     - update_contact: { fields: { stage: contacted } }\n"
+        .to_owned()
+}
+
+/// An inbound SMS starts a run that answers it: webhook → flow start → provider call.
+fn reply_bot() -> String {
+    "id: reply-bot\npurpose: transactional\ntrigger: { event: message.received }\nsteps:\n\
+     \x20 - send_sms: { body: 'Thanks! We got: {{event.data.body}}' }\n"
+        .to_owned()
 }
 
 /// Runs that wait a week before their one call: the memory phase's waiting runs.
@@ -98,13 +123,28 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<ExitCode> {
 
 async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
     let store = db.store().await?;
-    println!("bench flow: speed-to-lead over HTTP on {}", db.backend());
+    println!(
+        "bench flow: speed-to-lead ({}) on {}",
+        args.provider,
+        db.backend()
+    );
     let ceiling = ceiling::report(&store, &db.url, args.ceiling_secs).await?;
     let sink = Sink::start().await?;
-    let (server, base) = db.serve("all", args.concurrency, args.database_connections)?;
+    let twilio = args.provider == "twilio";
+    let env = [("STEPWISE_PROVIDER_URLS", format!("twilio={}", sink.base))];
+    let (server, base) = db.serve_with("all", args.concurrency, args.database_connections, &env)?;
     let api = Api::new(base);
-    api.setup(&[speed_to_lead(&sink.url), reminder(&sink.url)])
-        .await?;
+    let first = if twilio {
+        speed_to_lead_sms()
+    } else {
+        speed_to_lead(&sink.url)
+    };
+    api.setup(&[first, reminder(&sink.url)]).await?;
+    let hook_token = if twilio {
+        Some(api.use_twilio().await?)
+    } else {
+        None
+    };
 
     let fixed = fixed_rate(args, &api, &sink).await?;
     let ms = latencies(&sink.take());
@@ -161,10 +201,62 @@ async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
         percentile(&ms, 50.0),
         percentile(&ms, 99.0)
     );
+    if let Some(token) = &hook_token {
+        inbound(args, &api, &sink, &store, token, target).await?;
+    }
     if args.waiting > 0 {
         memory(args, &api, &store, &server).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signed inbound SMS at `--rate` for `--rate-secs`, each starting a run that texts back:
+/// webhook received → flow started → provider call, measured at the sink.
+async fn inbound(
+    args: &FlowArgs,
+    api: &Api,
+    sink: &Sink,
+    store: &SqlStore,
+    token: &str,
+    before: usize,
+) -> anyhow::Result<()> {
+    api.publish(&reply_bot()).await?;
+    let total = args.rate as usize * args.rate_secs as usize;
+    let progress = bar(total, "inbound SMS");
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut posts = tokio::task::JoinSet::new();
+    let first = 20_000_000; // numbers apart from the lead events'
+    for n in first..first + total {
+        tick.tick().await;
+        let (api, token) = (api.clone(), token.to_owned());
+        posts.spawn(async move { api.inbound_sms(&token, n).await });
+    }
+    while let Some(posted) = posts.join_next().await {
+        posted??;
+    }
+    if !sink
+        .wait_for(before + total, Duration::from_secs(120), &progress)
+        .await
+    {
+        bail!(
+            "the provider sink saw {} of {} calls",
+            sink.count(),
+            before + total
+        );
+    }
+    progress.finish_and_clear();
+    wait_completed(store, before + total).await?;
+    let ms = latencies(&sink.take());
+    println!(
+        "  signed inbound SMS at {} webhooks/s for {} s: webhook → reply's provider call ms p50 {:.1}  p99 {:.1}  max {:.1}",
+        args.rate,
+        args.rate_secs,
+        percentile(&ms, 50.0),
+        percentile(&ms, 99.0),
+        percentile(&ms, 100.0)
+    );
+    Ok(())
 }
 
 /// Sends `rate × rate_secs` events at a fixed rate and waits for their calls; answers how

@@ -94,6 +94,10 @@ impl Database {
             // The benchmark measures the engine, not the per-tenant rate limit.
             .env("STEPWISE_RATE_LIMIT", "1000000")
             .env("STEPWISE_QUEUE", &self.queue)
+            // The provider stand-ins listen on 127.0.0.1, which flows may not reach otherwise.
+            .env("STEPWISE_ALLOW_PRIVATE", "127.0.0.0/8")
+            // What the benchmark signs its webhooks over.
+            .env("STEPWISE_PUBLIC_URL", BENCH_PUBLIC_URL)
             // Quiet unless `STEPWISE_BENCH_LOG` asks for more (to find where time goes).
             .env(
                 "STEPWISE_LOG",
@@ -125,8 +129,20 @@ impl Database {
         concurrency: usize,
         connections: u32,
     ) -> anyhow::Result<(Process, String)> {
+        self.serve_with(role, concurrency, connections, &[])
+    }
+
+    /// [`Database::serve`] with extra environment variables.
+    pub fn serve_with(
+        &self,
+        role: &str,
+        concurrency: usize,
+        connections: u32,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<(Process, String)> {
         let concurrency = concurrency.to_string();
-        let env = [("STEPWISE_DATABASE_CONNECTIONS", connections.to_string())];
+        let mut env = vec![("STEPWISE_DATABASE_CONNECTIONS", connections.to_string())];
+        env.extend(extra.iter().cloned());
         let process = self.spawn_with(
             &[
                 "serve",
@@ -233,6 +249,20 @@ impl Api {
             .bearer_auth(key)
     }
 
+    /// Publishes one more flow (YAML) for the bench tenant.
+    pub async fn publish(&self, flow: &str) -> anyhow::Result<()> {
+        let answer = self
+            .request(reqwest::Method::POST, "/v1/flows")
+            .header("content-type", "application/yaml")
+            .body(flow.to_owned())
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("publishing a flow: {}", answer.text().await?);
+        }
+        Ok(())
+    }
+
     /// Creates tenant `bench` (as the operator) and publishes `flow` (YAML) for it.
     pub async fn setup(&self, flows: &[String]) -> anyhow::Result<()> {
         let tenant = serde_json::json!({"id": "bench", "name": "Bench Dental", "timezone": "America/Chicago"});
@@ -265,6 +295,73 @@ impl Api {
         Ok(())
     }
 
+    /// Chooses Twilio for the bench tenant's SMS (the sink stands in for it, by the server's
+    /// `STEPWISE_PROVIDER_URLS`); answers the tenant's webhook token.
+    pub async fn use_twilio(&self) -> anyhow::Result<String> {
+        let settings = serde_json::json!({"providers": {"sms": {"provider": "twilio",
+            "account_sid": BENCH_TWILIO_ACCOUNT, "from": "+15125550100"}}});
+        let patched = self
+            .request(reqwest::Method::PATCH, "/v1/settings")
+            .json(&settings)
+            .send()
+            .await?;
+        if !patched.status().is_success() {
+            bail!("choosing Twilio: {}", patched.text().await?);
+        }
+        let credential = serde_json::json!({"value": BENCH_TWILIO_TOKEN});
+        let stored = self
+            .request(
+                reqwest::Method::PUT,
+                "/v1/settings/credentials/twilio_auth_token",
+            )
+            .json(&credential)
+            .send()
+            .await?;
+        if !stored.status().is_success() {
+            bail!("storing the Auth Token: {}", stored.text().await?);
+        }
+        let shown: serde_json::Value = self
+            .request(reqwest::Method::GET, "/v1/settings")
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(shown["hook_token"]
+            .as_str()
+            .context("the hook token")?
+            .to_owned())
+    }
+
+    /// Posts a signed inbound SMS from lead `n` (a new number) whose text carries `n` and the
+    /// time sent, as Twilio would.
+    pub async fn inbound_sms(&self, hook_token: &str, n: usize) -> anyhow::Result<()> {
+        let sent = jiff::Timestamp::now().as_microsecond();
+        let path = format!("/hooks/{hook_token}/twilio");
+        let params: Vec<(String, String)> = vec![
+            ("MessageSid".into(), format!("SMin{n:030}")),
+            ("AccountSid".into(), BENCH_TWILIO_ACCOUNT.into()),
+            ("From".into(), lead_phone(n)),
+            ("To".into(), "+15125550100".into()),
+            ("Body".into(), format!("n={n} sent={sent}")),
+        ];
+        let signature = stepwise_connectors::twilio::signature::sign(
+            BENCH_TWILIO_TOKEN,
+            &format!("{BENCH_PUBLIC_URL}{path}"),
+            &params,
+        );
+        let answer = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("x-twilio-signature", signature)
+            .form(&params)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("inbound {n}: {} {}", answer.status(), answer.text().await?);
+        }
+        Ok(())
+    }
+
     /// Posts one event of `event_type` for contact `c<n>`, carrying `n` and the time sent.
     pub async fn event(&self, event_type: &str, n: usize) -> anyhow::Result<()> {
         let sent = jiff::Timestamp::now().as_microsecond();
@@ -285,6 +382,12 @@ impl Api {
         Ok(())
     }
 }
+
+/// The public URL the benchmark's server is told it has (webhooks are signed over it).
+pub const BENCH_PUBLIC_URL: &str = "http://bench.test";
+/// The bench tenant's Twilio account and Auth Token (the sink does not check them).
+pub const BENCH_TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+pub const BENCH_TWILIO_TOKEN: &str = "bench-twilio-auth-token";
 
 /// Lead `n`'s phone: a valid US number of its own (a phone names one contact of a tenant).
 /// The 8,000,000 local numbers from 512-200-0000 on take `n` modulo their count, so that the
