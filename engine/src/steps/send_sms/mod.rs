@@ -24,7 +24,14 @@ pub struct Config {
     #[serde(default)]
     #[schemars(with = "String")]
     pub from: Option<String>,
+    /// Pictures or files to send as an MMS: public https URLs (templates), at most 10.
+    #[serde(default)]
+    #[schemars(length(max = 10))]
+    pub media: Vec<String>,
 }
+
+/// The most media one MMS carries.
+const MAX_MEDIA: usize = 10;
 
 pub struct SendSms;
 
@@ -38,6 +45,21 @@ impl StepKind for SendSms {
         cx.template_limited("body", &config.body, limits::SMS_BODY);
         if let Some(from) = &config.from {
             cx.template("from", from);
+        }
+        if config.media.len() > MAX_MEDIA {
+            cx.error(
+                "media",
+                format!("at most {MAX_MEDIA} media URLs (a carrier's limit for one MMS)"),
+            );
+        }
+        for (i, url) in config.media.iter().enumerate() {
+            if !url.contains("{{") && !url.starts_with("https://") {
+                cx.error(
+                    &format!("media/{i}"),
+                    format!("\"{url}\" is not an https URL"),
+                );
+            }
+            cx.template(&format!("media/{i}"), url);
         }
     }
 
@@ -55,12 +77,23 @@ impl StepKind for SendSms {
             .as_ref()
             .map(|_| cx.render("from"))
             .transpose()?;
+        let mut media_urls = Vec::new();
+        for i in 0..config.media.len() {
+            let url = cx.render(&format!("media/{i}"))?;
+            if !url.starts_with("https://") {
+                return Err(StepError {
+                    field: format!("media/{i}"),
+                    message: format!("\"{url}\" is not an https URL"),
+                });
+            }
+            media_urls.push(url);
+        }
         Ok(StepOutcome::Call(Box::new(ActionDraft {
             request: Request::Sms(SmsSend {
                 to: to.clone(),
                 from,
                 body: text.clone(),
-                media_urls: Vec::new(),
+                media_urls,
             }),
             message: Some(OutboundMessage {
                 channel: Channel::Sms,

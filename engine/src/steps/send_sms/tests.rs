@@ -26,3 +26,18 @@ fn a_missing_variable_fails_the_step() {
     assert_eq!(err.field, "body");
     assert!(err.message.contains("contact.last_name"));
 }
+
+#[test]
+fn media_urls_are_rendered_and_must_be_https() {
+    let outcome = plan_step(json!({"send_sms": {"body": "Your smile!", "media": ["https://cdn.example/{{contact.id}}.jpg"]}})).unwrap();
+    let StepOutcome::Call(draft) = outcome else {
+        panic!("expected a call, got {outcome:?}")
+    };
+    let crate::ports::Request::Sms(sms) = draft.request else {
+        panic!("not an SMS")
+    };
+    assert_eq!(sms.media_urls, ["https://cdn.example/c1.jpg"]);
+    let err =
+        plan_step(json!({"send_sms": {"body": "x", "media": ["{{contact.email}}"]}})).unwrap_err();
+    assert_eq!(err.field, "media/0");
+}
