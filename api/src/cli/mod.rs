@@ -1,6 +1,7 @@
 //! Subcommands of `stepwise`, one file each.
 
 mod bench;
+mod edge;
 mod migrate;
 mod schema;
 mod secret_key;
