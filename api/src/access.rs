@@ -65,6 +65,17 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
     if tenant.name.trim().is_empty() || tenant.name.len() > 200 {
         return Err("name: give the business's name (1 to 200 characters)".into());
     }
+    // Both are sent to contacts: a help reply is one SMS, an address one footer line.
+    for (field, value, most) in [
+        ("help_text", &tenant.help_text, 320),
+        ("postal_address", &tenant.postal_address, 300),
+    ] {
+        if let Some(text) = value
+            && (text.trim().is_empty() || text.chars().count() > most)
+        {
+            return Err(format!("{field}: 1 to {most} characters"));
+        }
+    }
     check_snippets(&tenant.snippets)
 }
 
@@ -217,6 +228,25 @@ mod tests {
         assert!(check_tenant_id("Acme").is_err());
         assert!(check_tenant_id("-acme").is_err());
         assert!(check_tenant_id("a").is_err());
+    }
+
+    #[test]
+    fn texts_sent_to_contacts_are_bounded() {
+        let mut tenant = Tenant {
+            help_text: Some("Bright Smile: reply STOP to stop.".into()),
+            postal_address: Some("12 Main St, Austin, TX 78701".into()),
+            ..Tenant::default()
+        };
+        assert_eq!(check_tenant(&tenant), Ok(()));
+        tenant.help_text = Some("x".repeat(321));
+        assert!(check_tenant(&tenant).unwrap_err().starts_with("help_text"));
+        tenant.help_text = None;
+        tenant.postal_address = Some("  ".into());
+        assert!(
+            check_tenant(&tenant)
+                .unwrap_err()
+                .starts_with("postal_address")
+        );
         assert!(id_from_name("!!!").starts_with("tenant-"));
     }
 }
