@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Backend, Sink, call, forget_queue, lead, postgres_and_redis, setup, start_server, two_call_flow,
+    Backend, Sink, call, forget_queue, postgres_and_redis, setup, start_server, two_call_flow,
 };
 use stepwise_engine::runtime::run_id_for;
 use tokio::sync::watch;
@@ -65,30 +65,7 @@ async fn scenario(dir: &Path, backend: &Backend) {
     setup(&client, &base, two_call_flow("crashy", &sink.url, "1s")).await;
 
     let (base_tx, base_rx) = watch::channel(base);
-    let poster = tokio::spawn({
-        let client = client.clone();
-        let mut base_rx = base_rx.clone();
-        async move {
-            for n in 0..RUNS {
-                loop {
-                    let base = base_rx.borrow_and_update().clone();
-                    match call(
-                        &client,
-                        reqwest::Method::POST,
-                        format!("{base}/v1/events"),
-                        lead(n),
-                    )
-                    .await
-                    {
-                        Ok(_) => break,
-                        // The server was killed: wait for its replacement, then send the same event again.
-                        Err(_) if *base_rx.borrow() == base => base_rx.changed().await.unwrap(),
-                        Err(_) => {}
-                    }
-                }
-            }
-        }
-    });
+    let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
 
     for kill in 1..=KILLS {
         let threshold = kill * 2 * RUNS / (KILLS + 1);

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::fake_twilio::FakeTwilio;
-use common::{Backend, admin_key, call, lead, setup, start_server_with};
+use common::{Backend, admin_key, call, setup, start_server_with};
 use stepwise_engine::runtime::run_id_for;
 use tokio::sync::watch;
 
@@ -56,30 +56,7 @@ async fn texts_survive_sigkill(backend: &Backend, dir: &Path) {
     .unwrap();
 
     let (base_tx, base_rx) = watch::channel(base);
-    let poster = tokio::spawn({
-        let client = client.clone();
-        let mut base_rx = base_rx.clone();
-        async move {
-            for n in 0..RUNS {
-                loop {
-                    let base = base_rx.borrow_and_update().clone();
-                    match call(
-                        &client,
-                        reqwest::Method::POST,
-                        format!("{base}/v1/events"),
-                        lead(n),
-                    )
-                    .await
-                    {
-                        Ok(_) => break,
-                        // The server was killed: wait for its replacement, then send the same event again.
-                        Err(_) if *base_rx.borrow() == base => base_rx.changed().await.unwrap(),
-                        Err(_) => {}
-                    }
-                }
-            }
-        }
-    });
+    let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
     for kill in 1..=KILLS {
         twilio
             .until_sends(kill * RUNS / (KILLS + 1), Duration::from_secs(120))
@@ -97,20 +74,7 @@ async fn texts_survive_sigkill(backend: &Backend, dir: &Path) {
     let mut uncertain = 0;
     for n in 0..RUNS {
         let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "texty");
-        let url = format!("{base}/v1/runs/{run_id}");
-        let run = tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let run = call(&client, reqwest::Method::GET, url.clone(), String::new())
-                    .await
-                    .unwrap();
-                if run["run"]["status"] == "completed" {
-                    return run;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("lead {n}'s run completes"));
+        let run = common::completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
         let kinds: Vec<&str> = run["timeline"]
             .as_array()
             .unwrap()

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::json;
 use stepwise_core::{CallCx, ConnectorError, EmailSend, Request, Response};
@@ -56,7 +55,7 @@ async fn fake_smtp() -> (String, Arc<Mutex<Script>>) {
                                 Say::Line(l) => {
                                     let _ = write.write_all(format!("{l}\r\n").as_bytes()).await;
                                 }
-                                Say::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+                                Say::Hang => std::future::pending::<()>().await,
                             }
                         } else {
                             body.push_str(&line);
@@ -87,7 +86,7 @@ async fn fake_smtp() -> (String, Arc<Mutex<Script>>) {
                         Say::Line(l) => {
                             let _ = write.write_all(format!("{l}\r\n").as_bytes()).await;
                         }
-                        Say::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+                        Say::Hang => std::future::pending::<()>().await,
                     }
                 }
             });

@@ -88,7 +88,7 @@ impl Fake {
                 async move {
                     match answer {
                         Answer::Hang => {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            std::future::pending::<()>().await;
                             (StatusCode::OK, HeaderMap::new(), String::new())
                         }
                         Answer::Reply {

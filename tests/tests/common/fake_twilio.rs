@@ -172,7 +172,7 @@ impl FakeTwilio {
                             json!({"code": 20500, "message": "Internal Server Error", "status": status}).to_string(),
                         ),
                         Answer::Hang => {
-                            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                            std::future::pending::<()>().await;
                             (StatusCode::GATEWAY_TIMEOUT, String::new())
                         }
                     }

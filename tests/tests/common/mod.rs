@@ -284,6 +284,36 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Posts leads `0..runs` (see [`lead`]) to the server `base` names, in order, while it is
+/// killed and restarted: a refused post waits for the next server (a new `base`) and is sent
+/// again, as a real client with an idempotent event would.
+pub fn post_leads_through_kills(
+    client: reqwest::Client,
+    mut base: watch::Receiver<String>,
+    runs: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for n in 0..runs {
+            loop {
+                let at = base.borrow_and_update().clone();
+                match call(
+                    &client,
+                    reqwest::Method::POST,
+                    format!("{at}/v1/events"),
+                    lead(n),
+                )
+                .await
+                {
+                    Ok(_) => break,
+                    // The server was killed: wait for its replacement, then send the same event again.
+                    Err(_) if *base.borrow() == at => base.changed().await.unwrap(),
+                    Err(_) => {}
+                }
+            }
+        }
+    })
+}
+
 /// An authenticated API call for tenant `acme`.
 pub async fn call(
     client: &reqwest::Client,
