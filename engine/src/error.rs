@@ -38,6 +38,9 @@ pub enum EngineError {
     /// Work on a tenant's input went past one of its bounds (the message says which).
     #[error("{0}")]
     LimitExceeded(String),
+    /// An upgrade would overwrite the tenant's edits (the plan shows where).
+    #[error("the upgrade of {} to {} conflicts with your edits of {} template(s): resolve each as `mine` or `theirs`", .0.module, .0.to, .0.conflicts.len())]
+    UpgradeConflict(Box<crate::install::UpgradePlan>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -54,7 +57,7 @@ impl EngineError {
             Self::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
             Self::InvalidConfig(_) => ErrorCode::InvalidConfig,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
-            Self::WrongState(_) => ErrorCode::Conflict,
+            Self::WrongState(_) | Self::UpgradeConflict(_) => ErrorCode::Conflict,
             Self::Expression(_) => ErrorCode::ExpressionFailed,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::Store(StoreError::Unavailable(_)) | Self::Queue(_) => ErrorCode::Unavailable,

@@ -6,13 +6,16 @@
 //! - [`definition`]: YAML → schema → semantic checks → [`definition::CompiledFlow`]
 //! - [`expr`], [`template`]: rhai conditions and handlebars messages
 //! - [`steps`]: one folder per step kind, one registry line each
+//! - [`catalog`], [`install`]: the modules and packs a tenant installs, and installing them
 //! - [`runtime`]: the executor, compliance (consent, quiet hours), retries, the simulator
 //! - [`ports`]: the seams (store, queue, clock, connector); [`store`], [`queue`]: in-memory implementations
 
+pub mod catalog;
 pub mod definition;
 pub mod error;
 pub mod expr;
 pub mod inbound;
+pub mod install;
 pub mod model;
 pub mod ports;
 pub mod queue;

@@ -254,6 +254,7 @@ async fn flow_run_and_settings_writes_commit_with_their_entries(store: &SqlStore
         source: "id: f".into(),
         config: serde_json::json!({}),
         templates: serde_json::json!({}),
+        origin: None,
     };
 
     let rename = |mut settings: stepwise_engine::model::Tenant| {

@@ -76,6 +76,15 @@ pub struct ServeArgs {
     /// API requests per second per tenant (bursts of twice that); more are answered 429.
     #[arg(long, env = "STEPWISE_RATE_LIMIT", default_value = "1000")]
     rate_limit: NonZeroU32,
+    /// A folder of the operator's own modules and packs (`modules/<id>/module.yaml`,
+    /// `packs/<id>.yaml`), over the built-in ones: a module there replaces the built-in of the
+    /// same id (a newer version tenants can upgrade to).
+    #[arg(long, env = "STEPWISE_MODULES_DIR")]
+    modules_dir: Option<PathBuf>,
+    /// Webhooks (`/hooks/…`) per second per tenant (bursts of twice that); more are answered
+    /// 429. Apart from the API's limit: a flooded web form never locks the admins out.
+    #[arg(long, env = "STEPWISE_HOOK_RATE_LIMIT", default_value = "500")]
+    hook_rate_limit: NonZeroU32,
 }
 
 /// A signal every part of the process watches to stop: SIGTERM or Ctrl-C.
@@ -261,6 +270,11 @@ fn api_config(args: &ServeArgs) -> anyhow::Result<ApiConfig> {
         operator_key,
         secret_key,
         rate_limit: args.rate_limit,
+        hook_rate_limit: args.hook_rate_limit,
+        catalog: std::sync::Arc::new(
+            stepwise_engine::catalog::Catalog::load(args.modules_dir.as_deref())
+                .context("the modules and packs (STEPWISE_MODULES_DIR)")?,
+        ),
         metrics: None,
     })
 }

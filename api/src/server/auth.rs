@@ -38,17 +38,25 @@ pub struct Authenticator {
     keys: Expiring<ApiKey>,
     touched: Mutex<HashMap<String, Instant>>,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// Webhooks per tenant: apart from the API's limit, so that a flooded web form costs its
+    /// tenant its hooks, never its admins' API, and never another tenant anything.
+    hook_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl Authenticator {
-    /// `per_second` requests per tenant, with bursts of twice that.
-    pub fn new(operator_key: Option<&str>, per_second: NonZeroU32) -> Self {
-        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+    /// `per_second` API requests and `hooks_per_second` webhooks per tenant, each with bursts
+    /// of twice that.
+    pub fn new(
+        operator_key: Option<&str>,
+        per_second: NonZeroU32,
+        hooks_per_second: NonZeroU32,
+    ) -> Self {
         Self {
             operator: operator_key.map(digest),
             keys: Expiring::default(),
             touched: Mutex::default(),
-            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            limiter: RateLimiter::keyed(quota(per_second)),
+            hook_limiter: RateLimiter::keyed(quota(hooks_per_second)),
         }
     }
 
@@ -60,21 +68,16 @@ impl Authenticator {
     /// Drops rate-limit state of tenants that went quiet (called periodically).
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
+        self.hook_limiter.retain_recent();
     }
 
     fn check_rate(&self, tenant_id: &str) -> Result<(), ApiError> {
-        self.limiter
-            .check_key(&tenant_id.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Code::RateLimited,
-                    format!("too many requests for this tenant; retry in {seconds} s"),
-                )
-                .with_retry_after(seconds)
-            })
+        check(&self.limiter, tenant_id, "requests")
+    }
+
+    /// Counts one webhook for the tenant: 429 with Retry-After past its limit.
+    pub fn check_hook_rate(&self, tenant_id: &str) -> Result<(), ApiError> {
+        check(&self.hook_limiter, tenant_id, "webhooks")
     }
 
     fn due_for_touch(&self, key_id: &str) -> bool {
@@ -88,6 +91,30 @@ impl Authenticator {
             }
         }
     }
+}
+
+fn quota(per_second: NonZeroU32) -> Quota {
+    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+fn check(
+    limiter: &DefaultKeyedRateLimiter<String>,
+    tenant_id: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    limiter
+        .check_key(&tenant_id.to_owned())
+        .map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                Code::RateLimited,
+                format!("too many {what} for this tenant; retry in {seconds} s"),
+            )
+            .with_retry_after(seconds)
+        })
 }
 
 /// The key of the one `Authorization: Bearer <key>` header, exactly so: a second header,

@@ -117,6 +117,7 @@ impl From<EngineError> for ApiError {
         let details = match &e {
             EngineError::InvalidDefinition(diagnostics) => json!({ "diagnostics": diagnostics }),
             EngineError::InvalidConfig(problems) => json!({ "problems": problems }),
+            EngineError::UpgradeConflict(plan) => json!({ "plan": plan }),
             _ => Value::Null,
         };
         let message = match e.code() {

@@ -19,7 +19,9 @@ use stepwise_connectors::Connectors;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use stepwise_engine::catalog::Catalog;
 use stepwise_engine::inbound::Inbound;
+use stepwise_engine::install::Installer;
 use stepwise_engine::ports::{AccessStore, EdgeStore, Listings, Suppressions};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Acts on what verified webhooks tell us.
     pub inbound: Inbound,
+    /// Installs modules and packs.
+    pub installer: Installer,
     pub edge: Arc<dyn EdgeStore>,
     pub access: Arc<dyn AccessStore>,
     pub listings: Arc<dyn Listings>,
@@ -59,6 +63,10 @@ pub struct ApiConfig {
     pub secret_key: SecretBox,
     /// Requests per second per tenant (bursts of twice that).
     pub rate_limit: NonZeroU32,
+    /// Webhooks per second per tenant (bursts of twice that).
+    pub hook_rate_limit: NonZeroU32,
+    /// The modules and packs tenants may install.
+    pub catalog: Arc<Catalog>,
     /// Renders `/metrics`; `None` leaves the route out.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -76,6 +84,7 @@ impl AppState {
         let auth = Arc::new(Authenticator::new(
             config.operator_key.as_deref(),
             config.rate_limit,
+            config.hook_rate_limit,
         ));
         auth::spawn_upkeep(auth.clone());
         let inbound = Inbound {
@@ -83,9 +92,15 @@ impl AppState {
             edge: store.clone(),
             listings: store.clone(),
         };
+        let installer = Installer {
+            engine: engine.clone(),
+            listings: store.clone(),
+            catalog: config.catalog,
+        };
         Self {
             engine,
             inbound,
+            installer,
             edge: store.clone(),
             access: store.clone(),
             listings: store.clone(),

@@ -39,6 +39,7 @@ pub struct ErrorDetail {
         (name = "keys", description = "A tenant's API keys"),
         (name = "settings", description = "Tenant settings and provider credentials"),
         (name = "flows", description = "Flow definitions and their versions"),
+        (name = "modules", description = "Modules and packs, and what the tenant installed from them"),
         (name = "contacts", description = "The people a tenant talks to"),
         (name = "events", description = "What starts, resumes and cancels runs"),
         (name = "runs", description = "Runs, dead letters and the message outbox"),

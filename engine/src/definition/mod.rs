@@ -53,7 +53,7 @@ pub fn validate(file: &str, source: &str) -> Report {
     };
     let kind = DocumentKind::detect(&document.json);
     let diagnostics = match kind {
-        DocumentKind::Flow => match compile_document(&document, None, false) {
+        DocumentKind::Flow => match compile_document(&document, Setting::default()) {
             Ok((_, warnings)) => warnings,
             Err(diagnostics) => diagnostics,
         },
@@ -63,6 +63,18 @@ pub fn validate(file: &str, source: &str) -> Report {
     Report { kind, diagnostics }
 }
 
+/// What a flow compiles with besides its source.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Setting<'a> {
+    /// The tenant's snippets, usable as partials.
+    pub partials: Option<&'a BTreeMap<String, String>>,
+    /// An installed module's copy (`templates.*`); `None` leaves `templates.*` unchecked.
+    pub copy: Option<&'a BTreeMap<String, String>>,
+    /// A version stored before: the checks of what a flow must declare that were added since
+    /// (its `config`) are not applied, so that its runs go on after an upgrade.
+    pub stored: bool,
+}
+
 /// Loads and compiles a flow document; `partials` are the tenant's snippets.
 /// On success returns the compiled flow and its warnings; otherwise every diagnostic.
 pub fn load_flow(
@@ -70,19 +82,21 @@ pub fn load_flow(
     source: &str,
     partials: Option<&BTreeMap<String, String>>,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let document = Document::parse(file, source).map_err(|d| vec![d])?;
-    compile_document(&document, partials, false)
+    let setting = Setting {
+        partials,
+        ..Setting::default()
+    };
+    compile_flow(file, source, setting)
 }
 
-/// [`load_flow`] for a version stored before: the checks of what a flow must declare that were
-/// added since (its `config`) are not applied, so that its runs go on after an upgrade.
-pub fn load_stored_flow(
+/// [`load_flow`] with every setting.
+pub fn compile_flow(
     file: &str,
     source: &str,
-    partials: Option<&BTreeMap<String, String>>,
+    setting: Setting<'_>,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let document = Document::parse(file, source).map_err(|d| vec![d])?;
-    compile_document(&document, partials, true)
+    compile_document(&document, setting)
 }
 
 /// A NUL character (`"\0"` in a double-quoted YAML string) can be neither stored nor sent.
@@ -111,9 +125,13 @@ fn nul_strings(value: &serde_json::Value, pointer: String, out: &mut Vec<Diagnos
 
 fn compile_document(
     document: &Document,
-    partials: Option<&BTreeMap<String, String>>,
-    stored: bool,
+    setting: Setting<'_>,
 ) -> Result<(CompiledFlow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let Setting {
+        partials,
+        copy,
+        stored,
+    } = setting;
     let mut schema_errors = schema::check(DocumentKind::Flow, &document.json);
     nul_strings(&document.json, String::new(), &mut schema_errors);
     if !schema_errors.is_empty() {
@@ -126,7 +144,7 @@ fn compile_document(
                 prefix: "",
                 partials,
                 config_keys: None,
-                template_keys: None,
+                copy,
                 stored,
             };
             let (_, more) = semantic::compile(flow, around);
@@ -153,7 +171,7 @@ fn compile_document(
             prefix: "",
             partials,
             config_keys: None,
-            template_keys: None,
+            copy,
             stored,
         },
     );
@@ -204,6 +222,9 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
         if let Err(e) = crate::template::Templates::check(source) {
             diagnostics.push(Diagnostic::new(Severity::Error, pointer.clone(), e.message));
         }
+        for message in crate::steps::fields::unknown_fields(source) {
+            diagnostics.push(Diagnostic::new(Severity::Error, pointer.clone(), message));
+        }
         for key in crate::steps::context::references(source, "config.") {
             if !config_keys.iter().any(|k| k == key) {
                 let message = format!("config.{key} is not declared in the module's config");
@@ -215,7 +236,7 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
         prefix: "/flow",
         partials: None,
         config_keys: Some(config_keys),
-        template_keys: Some(module.templates.keys().cloned().collect()),
+        copy: Some(&module.templates),
         stored: false,
     };
     let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);

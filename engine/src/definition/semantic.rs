@@ -22,8 +22,9 @@ pub struct Surroundings<'a> {
     pub partials: Option<&'a BTreeMap<String, String>>,
     /// For module flows: the declared config keys.
     pub config_keys: Option<Vec<String>>,
-    /// For module flows: the declared template names.
-    pub template_keys: Option<Vec<String>>,
+    /// For module flows and installed modules: the copy (`templates.*`), spliced into the
+    /// fields that name it.
+    pub copy: Option<&'a BTreeMap<String, String>>,
     /// A version stored before: what a flow must declare since (its `config`) is not checked.
     pub stored: bool,
 }
@@ -69,7 +70,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         },
         earlier_steps: Vec::new(),
         config_keys,
-        template_keys: around.template_keys,
+        copy: around.copy.cloned(),
     };
     let mut lowering = Lowering {
         flow: &flow,

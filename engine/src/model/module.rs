@@ -69,3 +69,27 @@ pub struct PackModule {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub templates: BTreeMap<String, String>,
 }
+
+/// Where an installed module's flow came from: the module and its version, the pack, the
+/// tenant's own overrides, and the copy the module and pack gave, which an upgrade merges from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Origin {
+    /// The module id.
+    pub module: String,
+    /// The module's version.
+    pub version: String,
+    /// The pack that installed it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    /// The tenant's config values, over the module's defaults and the pack's.
+    #[serde(default)]
+    pub config: serde_json::Map<String, Value>,
+    /// The tenant's copy, over the module's and the pack's.
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+    /// The copy the module and the pack gave, before the tenant's: the base an upgrade
+    /// merges the tenant's edits and the new version's copy from.
+    #[serde(default)]
+    pub base_templates: BTreeMap<String, String>,
+}

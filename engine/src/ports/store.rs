@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{AdvanceTask, AuditEntry};
-use crate::model::{Contact, ContactChange, Event, Run, RunId, Tenant};
+use crate::model::{Contact, ContactChange, Event, Origin, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
 
 /// An outbound message in the outbox: one per send a run made, with the provider's id for it
@@ -118,6 +118,8 @@ pub struct FlowDocument {
     pub config: Value,
     /// `templates.*`.
     pub templates: Value,
+    /// The module it was installed from, if it was.
+    pub origin: Option<Origin>,
 }
 
 /// A scheduled flow's next tick.

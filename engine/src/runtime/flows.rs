@@ -1,7 +1,7 @@
 //! Compiled flow versions: loaded from the store on first use and kept, since a version
 //! never changes; publishing validates, compiles and stores a new version.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -76,7 +76,7 @@ pub struct Published {
 
 impl Engine {
     /// Compiles `doc` as a new version (`stored`: as a version stored before, see
-    /// [`definition::load_stored_flow`]).
+    /// [`definition::Setting::stored`]), its copy (`templates.*`) spliced in.
     async fn compile(
         &self,
         tenant_id: &str,
@@ -84,12 +84,14 @@ impl Engine {
         stored: bool,
     ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
         let tenant = self.tenant(tenant_id).await?;
-        let load = if stored {
-            definition::load_stored_flow
-        } else {
-            definition::load_flow
+        let copy: BTreeMap<String, String> =
+            serde_json::from_value(doc.templates.clone()).unwrap_or_default();
+        let setting = definition::Setting {
+            partials: Some(&tenant.snippets),
+            copy: Some(&copy),
+            stored,
         };
-        let (flow, warnings) = load("flow.yaml", &doc.source, Some(&tenant.snippets))
+        let (flow, warnings) = definition::compile_flow("flow.yaml", &doc.source, setting)
             .map_err(EngineError::InvalidDefinition)?;
         if !stored {
             marketing_email_has_a_postal_address(&tenant, &flow)?;

@@ -38,6 +38,7 @@ fn doc(source: &str) -> FlowDocument {
         source: source.to_owned(),
         config: json!({}),
         templates: json!({}),
+        origin: None,
     }
 }
 

@@ -83,6 +83,7 @@ pub async fn simulate(
         source: input.source,
         config: input.config,
         templates: input.templates,
+        origin: None,
     };
     let published = engine.publish(&tenant_id, doc, None).await?;
     let manual = engine

@@ -324,6 +324,7 @@ impl Harness {
             source: flow.into(),
             config: json!({}),
             templates: json!({}),
+            origin: None,
         };
         engine.publish("t1", doc, None).await.unwrap();
         Self {

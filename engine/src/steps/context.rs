@@ -26,8 +26,8 @@ pub struct CheckSink {
     pub earlier_steps: Vec<String>,
     /// For module flows: the config keys the module declares.
     pub config_keys: Option<Vec<String>>,
-    /// For module flows: the message templates the module declares.
-    pub template_keys: Option<Vec<String>>,
+    /// For module flows: the module's copy (`templates.*`), by name.
+    pub copy: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Checking one step's configuration.
@@ -75,12 +75,32 @@ impl CheckCx<'_> {
     /// Parses a template the step renders at run time as `field`, into at most `limit`.
     pub fn template_limited(&mut self, field: &str, source: &str, limit: limits::Limit) {
         self.check_references(field, source);
+        let spliced = match self.sink.copy.take() {
+            Some(copy) => {
+                // The copy's own fields and config keys are checked where it is declared;
+                // which steps come earlier is known only here, where it is used.
+                for name in references(source, "templates.") {
+                    if let Some(text) = copy.get(name) {
+                        self.check_step_references(field, text, &format!("templates.{name}: "));
+                    }
+                }
+                let spliced = crate::template::copy::splice(source, &copy);
+                let leftover = crate::template::copy::leftover(&spliced, &copy);
+                self.sink.copy = Some(copy);
+                if let Some(message) = leftover {
+                    self.error(field, message);
+                    return;
+                }
+                spliced
+            }
+            None => std::borrow::Cow::Borrowed(source),
+        };
         let key = format!("{}/{field}", self.pc);
         if let Err(e) = self
             .sink
             .artifacts
             .templates
-            .add_limited(&key, source, limit)
+            .add_limited(&key, &spliced, limit)
         {
             let at = e
                 .position
@@ -152,22 +172,13 @@ impl CheckCx<'_> {
         for message in super::fields::unknown_fields(source) {
             self.error(field, message);
         }
-        for name in references(source, "steps.") {
-            if !self.sink.earlier_steps.iter().any(|s| s == name) {
-                let known = if self.sink.earlier_steps.is_empty() {
-                    "no step comes before this one".to_owned()
-                } else {
-                    format!("earlier steps: {}", self.sink.earlier_steps.join(", "))
-                };
-                self.error(
-                    field,
-                    format!("steps.{name} does not name an earlier step ({known})"),
-                );
-            }
-        }
+        self.check_step_references(field, source, "");
         let declared = [
             ("config", self.sink.config_keys.clone()),
-            ("templates", self.sink.template_keys.clone()),
+            (
+                "templates",
+                self.sink.copy.as_ref().map(|c| c.keys().cloned().collect()),
+            ),
         ];
         for (what, keys) in declared {
             let Some(keys) = keys else { continue };
@@ -183,6 +194,23 @@ impl CheckCx<'_> {
                     "declare it under the module's `templates`"
                 };
                 self.error(field, format!("{what}.{key} is not declared: {hint}"));
+            }
+        }
+    }
+
+    /// `steps.<id>` in `source` names a step before this one; `context` prefixes the message.
+    fn check_step_references(&mut self, field: &str, source: &str, context: &str) {
+        for name in references(source, "steps.") {
+            if !self.sink.earlier_steps.iter().any(|s| s == name) {
+                let known = if self.sink.earlier_steps.is_empty() {
+                    "no step comes before this one".to_owned()
+                } else {
+                    format!("earlier steps: {}", self.sink.earlier_steps.join(", "))
+                };
+                self.error(
+                    field,
+                    format!("{context}steps.{name} does not name an earlier step ({known})"),
+                );
             }
         }
     }

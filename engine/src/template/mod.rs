@@ -5,6 +5,7 @@
 //! its output passes it, so no template, however its snippets nest, can build a text larger
 //! than its limit. What a template may include is checked in `includes.rs`.
 
+pub mod copy;
 mod includes;
 pub mod limits;
 

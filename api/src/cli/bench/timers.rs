@@ -103,6 +103,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<ExitCode> {
                 source: flow,
                 config: json!({}),
                 templates: json!({}),
+                origin: None,
             },
             None,
         )

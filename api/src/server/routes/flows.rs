@@ -67,6 +67,7 @@ async fn publish(
         source,
         config,
         templates: json!({}),
+        origin: None,
     };
     let audit = caller.audit_entry("flow.publish", &format!("flow:{flow_id}"), Value::Null);
     let published = state.engine.publish(tenant, doc, Some(&audit)).await?;

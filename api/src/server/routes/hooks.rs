@@ -166,6 +166,7 @@ fn called_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
               (status = 401, description = "`bad_signature`", body = crate::server::openapi::ErrorBody),
               (status = 404, description = "Unknown token or source, or the source is not set up", body = crate::server::openapi::ErrorBody),
               (status = 415, description = "A content type the source does not take", body = crate::server::openapi::ErrorBody),
+              (status = 429, description = "`rate_limited`: over the tenant's webhook rate (STEPWISE_HOOK_RATE_LIMIT), with Retry-After", body = crate::server::openapi::ErrorBody),
               (status = 503, description = "`unavailable`", body = crate::server::openapi::ErrorBody)))]
 async fn receive(
     State(state): State<AppState>,
@@ -177,6 +178,7 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let (tenant, hooks) = resolve(&state, &token, &source).await?;
     let tenant_id = tenant.id.clone();
+    state.auth.check_hook_rate(&tenant_id)?;
     let setting = setting_of(&tenant, &source);
     let setting = setting.as_ref();
     let secret = match hooks.signing_credential(setting) {

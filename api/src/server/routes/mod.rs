@@ -7,7 +7,9 @@ mod flow_tools;
 mod flows;
 mod health;
 pub mod hooks;
+mod installations;
 mod keys;
+mod modules;
 mod personal_data;
 mod runs;
 mod settings;
@@ -31,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(flows::router())
         .merge(flow_tools::router())
+        .merge(modules::router())
+        .merge(installations::router())
         .merge(contacts::router())
         .merge(personal_data::router())
         .merge(events::router())

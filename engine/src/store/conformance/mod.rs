@@ -81,11 +81,13 @@ async fn flow_versions_are_immutable(store: &dyn Store) {
         source: "id: f\n".into(),
         config: json!({"k": 1}),
         templates: json!({}),
+        origin: None,
     };
     let v2 = FlowDocument {
         source: "id: f # v2\n".into(),
         config: json!({"k": 2}),
         templates: json!({"t": "x"}),
+        origin: None,
     };
     assert_eq!(
         store.save_flow("a", "f", &v1, None).await.expect("save v1"),

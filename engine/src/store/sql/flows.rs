@@ -14,10 +14,14 @@ fn document(row: &AnyRow) -> Result<FlowDocument, StoreError> {
     let json = |name: &str| -> Result<Value, StoreError> {
         serde_json::from_str(&text(name)?).map_err(|e| corrupt("flow settings", e))
     };
+    let origin: Option<String> = row.try_get("origin").map_err(unavailable)?;
     Ok(FlowDocument {
         source: text("source")?,
         config: json("config")?,
         templates: json("templates")?,
+        origin: origin
+            .map(|o| serde_json::from_str(&o).map_err(|e| corrupt("flow origin", e)))
+            .transpose()?,
     })
 }
 
@@ -52,8 +56,8 @@ pub(super) async fn save_flow(
             .and_then(|row| row.try_get::<i64, _>("latest_version"))
             .map_err(unavailable)?;
     sqlx::query(
-        "INSERT INTO flow_versions (tenant_id, flow_id, version, source, config, templates, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO flow_versions (tenant_id, flow_id, version, source, config, templates, origin, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(tenant_id)
     .bind(flow_id)
@@ -61,6 +65,7 @@ pub(super) async fn save_flow(
     .bind(&doc.source)
     .bind(doc.config.to_string())
     .bind(doc.templates.to_string())
+    .bind(doc.origin.as_ref().map(|o| serde_json::json!(o).to_string()))
     .bind(now)
     .execute(&mut *tx)
     .await
@@ -85,7 +90,7 @@ pub(super) async fn flow_version(
     version: u32,
 ) -> Result<FlowDocument, StoreError> {
     let row = store.fetch_optional(Scope::Tenant(tenant_id), sqlx::query(
-        "SELECT source, config, templates FROM flow_versions WHERE tenant_id = $1 AND flow_id = $2 AND version = $3",
+        "SELECT source, config, templates, origin FROM flow_versions WHERE tenant_id = $1 AND flow_id = $2 AND version = $3",
     )
     .bind(tenant_id)
     .bind(flow_id)
@@ -122,7 +127,7 @@ pub(super) async fn live_flows(
     tenant_id: &str,
 ) -> Result<Vec<LiveFlow>, StoreError> {
     let rows = store.fetch_all(Scope::Tenant(tenant_id), sqlx::query(
-        "SELECT f.id, f.latest_version, v.source, v.config, v.templates FROM flows f \
+        "SELECT f.id, f.latest_version, v.source, v.config, v.templates, v.origin FROM flows f \
          JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.version = f.latest_version \
          WHERE f.tenant_id = $1 AND f.enabled ORDER BY f.id",
     )
