@@ -379,9 +379,16 @@ impl Installer {
         let mut installed = Vec::new();
         for entry in &pack.modules {
             let given = overrides.remove(&entry.module).unwrap_or_default();
+            let audit = audit.map(|a| a.on(&format!("module:{}", entry.module)));
             installed.push(
-                self.install(tenant_id, &entry.module, Some(pack_id), given, audit)
-                    .await?,
+                self.install(
+                    tenant_id,
+                    &entry.module,
+                    Some(pack_id),
+                    given,
+                    audit.as_ref(),
+                )
+                .await?,
             );
         }
         Ok(installed)
@@ -521,7 +528,12 @@ impl Installer {
                     let reason = "the module was uninstalled";
                     match self
                         .engine
-                        .cancel_run(tenant_id, run.id, reason, audit.cloned())
+                        .cancel_run(
+                            tenant_id,
+                            run.id,
+                            reason,
+                            audit.map(|a| a.on(&format!("run:{}", run.id))),
+                        )
                         .await
                     {
                         Ok(()) => cancelled += 1,

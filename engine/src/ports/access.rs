@@ -109,6 +109,17 @@ impl AuditEntry {
         }
         self
     }
+
+    /// An entry of the same action by the same actor on another target, for one request that
+    /// writes several objects (each write stores its own entry; ids are unique).
+    pub fn on(&self, target: &str) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: Timestamp::now(),
+            target: target.to_owned(),
+            ..self.clone()
+        }
+    }
 }
 
 /// A stored credential as the API shows it.

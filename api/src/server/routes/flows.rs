@@ -170,6 +170,8 @@ fn answer_version(
                 "source": doc.source,
                 "definition": definition,
                 "config": doc.config,
+                "templates": doc.templates,
+                "origin": doc.origin,
             });
             if let Some(summary) = summary {
                 body["flow"] = serde_json::to_value(summary).unwrap_or(Value::Null);

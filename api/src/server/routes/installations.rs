@@ -34,8 +34,8 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
 }
 
 /// One installation.
-#[utoipa::path(get, path = "/v1/installations/{module}", tag = "modules",
-    params(("module" = String, Path, description = "The module's id")),
+#[utoipa::path(get, path = "/v1/installations/{id}", tag = "modules",
+    params(("id" = String, Path, description = "The module's id")),
     responses((status = 200, body = Installation)))]
 async fn show(
     State(state): State<AppState>,
@@ -48,8 +48,8 @@ async fn show(
 /// Change the tenant's config values or copy (editor): a JSON merge patch over
 /// `{config, templates}` (a key set to null goes back to the module's or the pack's value),
 /// published as a new flow version. Running runs finish on their version.
-#[utoipa::path(patch, path = "/v1/installations/{module}", tag = "modules",
-    params(("module" = String, Path, description = "The module's id")),
+#[utoipa::path(patch, path = "/v1/installations/{id}", tag = "modules",
+    params(("id" = String, Path, description = "The module's id")),
     request_body(content = Object, description = "`{\"config\": {...}, \"templates\": {...}}`, as a merge patch"),
     responses((status = 200, body = Installed),
               (status = 400, description = "`invalid_input`: not a patch of `{config, templates}`", body = crate::server::openapi::ErrorBody),
@@ -88,8 +88,8 @@ struct UpgradeBody {
 /// Upgrade to the catalog's version of the module (editor): the tenant's edits are kept, the
 /// module's new copy arrives where the tenant left the text alone, and a text both changed is
 /// a conflict that blocks the upgrade (409, with the plan) until resolved.
-#[utoipa::path(post, path = "/v1/installations/{module}/upgrade", tag = "modules",
-    params(("module" = String, Path, description = "The module's id")),
+#[utoipa::path(post, path = "/v1/installations/{id}/upgrade", tag = "modules",
+    params(("id" = String, Path, description = "The module's id")),
     request_body(content = UpgradeBody, description = "`dry_run` and resolutions (both optional)"),
     responses((status = 200, description = "The plan, applied unless `dry_run`", body = UpgradePlan),
               (status = 409, description = "`conflict`: unresolved conflicts; `details.plan` shows them", body = crate::server::openapi::ErrorBody),
@@ -129,8 +129,8 @@ struct UninstallQuery {
 
 /// Uninstall (editor): the module's flow starts no new runs; running runs finish, or are
 /// cancelled with `cancel_runs=true`. Installing it again turns it back on.
-#[utoipa::path(delete, path = "/v1/installations/{module}", tag = "modules",
-    params(("module" = String, Path, description = "The module's id"), UninstallQuery),
+#[utoipa::path(delete, path = "/v1/installations/{id}", tag = "modules",
+    params(("id" = String, Path, description = "The module's id"), UninstallQuery),
     responses((status = 200, description = "`{module, cancelled}`: how many runs were cancelled", body = Object)))]
 async fn uninstall(
     State(state): State<AppState>,
