@@ -20,6 +20,7 @@ pub mod model;
 pub mod ports;
 pub mod queue;
 pub mod runtime;
+pub mod scenario;
 pub mod secrets;
 pub mod steps;
 pub mod store;

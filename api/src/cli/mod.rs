@@ -8,6 +8,7 @@ mod secret_key;
 mod serve;
 mod simulate;
 mod tenant;
+mod test;
 mod validate;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     Validate(validate::Args),
     /// Run a flow on a virtual clock with sandbox connectors and print its timeline.
     Simulate(simulate::Args),
+    /// Play scenario files (`modules/<id>/scenarios/*.yaml`, or your own) on the simulator
+    /// and show how each differs from what it expects.
+    Test(test::Args),
     /// Print or write the JSON Schemas of flows, modules and packs.
     Schema(schema::Args),
     /// Apply the database migrations (SQLite or PostgreSQL).
@@ -58,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Test(args) => test::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Serve(args) => serve::serve(args),

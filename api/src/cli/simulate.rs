@@ -1,4 +1,4 @@
-//! `stepwise simulate <flow.yaml> --event <event.json> [...]`: the real executor on a virtual
+//! `stepwise simulate <flow.yaml or module.yaml> --event <event.json> [...]`: the real executor on a virtual
 //! clock with sandbox connectors; prints the timeline.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use stepwise_connectors::Sandbox;
 use stepwise_engine::definition;
+use stepwise_engine::error::EngineError;
+use stepwise_engine::install::{Overrides, effective};
 use stepwise_engine::model::{Contact, Event, FlowDuration, Tenant};
 use stepwise_engine::runtime::{Injection, SimulationInput, render_text, simulate};
 
@@ -75,6 +77,37 @@ fn parse_injection(spec: &str) -> anyhow::Result<Injection> {
     })
 }
 
+/// A module's flow, config values (checked, defaults filled) and copy.
+fn module_flow(name: &str, source: &str, config: Value) -> anyhow::Result<(String, Value, Value)> {
+    let entry = stepwise_engine::catalog::read_module(name, source)?;
+    let Value::Object(config) = config else {
+        bail!("--config: the config values are a JSON object");
+    };
+    let given = Overrides {
+        config,
+        ..Overrides::default()
+    };
+    let values = match effective(&entry, None, &given) {
+        Ok(values) => values,
+        Err(EngineError::InvalidConfig(problems)) => {
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "--config{}: {}",
+                        p.pointer.trim_start_matches("/config"),
+                        p.message
+                    )
+                })
+                .collect();
+            bail!("{}", lines.join("\n"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let templates = serde_json::to_value(&values.templates)?;
+    Ok((entry.flow_source, values.config, templates))
+}
+
 fn default_contact() -> Contact {
     Contact {
         id: "contact-1".into(),
@@ -97,6 +130,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if tenant.id.is_empty() {
         tenant.id = "tenant".into();
     }
+    let config = match &args.config {
+        Some(path) => read_json(path, "config")?,
+        None => json!({}),
+    };
+    // A module file plays as its installation would: defaults filled, copy spliced in.
+    let (source, config, templates) =
+        if definition::validate(&name, &source).kind == definition::DocumentKind::Module {
+            module_flow(&name, &source, config)?
+        } else {
+            (source, config, json!({}))
+        };
     match definition::load_flow(&name, &source, Some(&tenant.snippets)) {
         Ok((_, warnings)) => {
             for w in warnings {
@@ -119,10 +163,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if contact.id.is_empty() {
         contact.id = "contact-1".into();
     }
-    let config = match &args.config {
-        Some(path) => read_json(path, "config")?,
-        None => json!({}),
-    };
     let start = match &args.start {
         Some(text) => text.parse::<Timestamp>().with_context(|| {
             format!("--start {text}: write RFC 3339, e.g. 2026-11-23T09:00:00-06:00")
@@ -144,7 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         contact,
         tenant,
         config,
-        templates: json!({}),
+        templates,
         start,
         injections,
         horizon: SignedDuration::from_secs(horizon.approx_seconds()),

@@ -8,7 +8,8 @@ use stepwise_engine::definition::{self, Diagnostic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files, or directories searched for .yaml and .yml files.
+    /// Files, or directories searched for .yaml and .yml files (except `scenarios` folders:
+    /// run those with `stepwise test`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Print diagnostics as JSON lines.
@@ -25,7 +26,9 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         entries.sort();
         for entry in entries {
             let yaml = entry.extension().is_some_and(|x| x == "yaml" || x == "yml");
-            if entry.is_dir() || yaml {
+            // Scenario files are tests (`stepwise test`), not flow documents.
+            let scenarios = entry.is_dir() && entry.ends_with("scenarios");
+            if (entry.is_dir() && !scenarios) || yaml {
                 collect(&entry, out)?;
             }
         }

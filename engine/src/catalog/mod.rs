@@ -78,12 +78,7 @@ impl Catalog {
         for (file, text) in files {
             match check(&file, &text)? {
                 DocumentKind::Module => {
-                    let module = parse::<Module>(&file, &text)?;
-                    let flow_source = flow_source(&file, &text, &module)?;
-                    let entry = CatalogModule {
-                        module,
-                        flow_source,
-                    };
+                    let entry = read_module(&file, &text)?;
                     catalog.modules.insert(entry.module.id.clone(), entry);
                 }
                 DocumentKind::Pack => packs.push((file.clone(), parse::<Pack>(&file, &text)?)),
@@ -156,6 +151,19 @@ impl Catalog {
             })
         }
     }
+}
+
+/// A module file, validated, as the catalog holds it.
+pub fn read_module(file: &str, text: &str) -> Result<CatalogModule, CatalogError> {
+    if check(file, text)? != DocumentKind::Module {
+        return Err(CatalogError::new(file, "not a module"));
+    }
+    let module = parse::<Module>(file, text)?;
+    let flow_source = flow_source(file, text, &module)?;
+    Ok(CatalogModule {
+        module,
+        flow_source,
+    })
 }
 
 /// The document's kind, once it validates without errors.

@@ -29,7 +29,7 @@ pub use flows::{Deployment, Published};
 pub use ingest::{ContactWrite, run_id_for};
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
-pub use timeline::{TimelineEntry, render_text};
+pub use timeline::{Entry as TimelineWhat, TimelineEntry, offset, render_text};
 
 #[cfg(test)]
 mod hostile_tests;
