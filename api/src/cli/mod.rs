@@ -1,7 +1,9 @@
 //! Subcommands of `stepwise`, one file each.
 
 mod bench;
+mod docs;
 mod edge;
+mod install;
 mod migrate;
 mod schema;
 mod secret_key;
@@ -40,6 +42,13 @@ enum Command {
     /// Play scenario files (`modules/<id>/scenarios/*.yaml`, or your own) on the simulator
     /// and show how each differs from what it expects.
     Test(test::Args),
+    /// The packs a server offers, and installing one for a tenant through its API:
+    /// `pack install dental --set booking_link=https://…` (STEPWISE_URL, STEPWISE_KEY).
+    Pack(install::PackArgs),
+    /// The modules a server offers, and installing one: `module install speed-to-lead --set …`.
+    Module(install::ModuleArgs),
+    /// Write the reference pages of the modules and packs from their files (`--write docs`).
+    Docs(docs::Args),
     /// Print or write the JSON Schemas of flows, modules and packs.
     Schema(schema::Args),
     /// Apply the database migrations (SQLite or PostgreSQL).
@@ -63,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(args),
+        Command::Docs(args) => docs::run(args),
+        Command::Pack(args) => install::pack(args),
+        Command::Module(args) => install::module(args),
         Command::Schema(args) => schema::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Serve(args) => serve::serve(args),

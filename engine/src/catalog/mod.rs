@@ -4,6 +4,8 @@
 //! newer version of a module, say). Every file is validated when the catalog loads: a module
 //! or pack that would not install is a start-up error, never a tenant's surprise.
 
+pub mod docs;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -12,17 +14,31 @@ use serde_json::Value;
 use crate::definition::{self, DocumentKind};
 use crate::model::{Module, Pack};
 
+/// A file of the repository, built into the binary: (path, text).
+macro_rules! embedded {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../../", $path)))
+    };
+}
+
 /// The built-in modules: `modules/<id>/module.yaml`. Adding one is its folder and one line.
-const MODULES: &[(&str, &str)] = &[(
-    "modules/speed-to-lead/module.yaml",
-    include_str!("../../../modules/speed-to-lead/module.yaml"),
-)];
+const MODULES: &[(&str, &str)] = &[
+    embedded!("modules/speed-to-lead/module.yaml"),
+    embedded!("modules/show-up-saver/module.yaml"),
+    embedded!("modules/reactivation/module.yaml"),
+    embedded!("modules/drip-campaign/module.yaml"),
+    embedded!("modules/loyalty-nps/module.yaml"),
+];
 
 /// The built-in packs: `packs/<id>.yaml`.
-const PACKS: &[(&str, &str)] = &[(
-    "packs/dental.yaml",
-    include_str!("../../../packs/dental.yaml"),
-)];
+const PACKS: &[(&str, &str)] = &[
+    embedded!("packs/dental.yaml"),
+    embedded!("packs/trades.yaml"),
+    embedded!("packs/beauty.yaml"),
+    embedded!("packs/health.yaml"),
+    embedded!("packs/agency.yaml"),
+    embedded!("packs/retail.yaml"),
+];
 
 /// A module as the catalog holds it.
 #[derive(Debug, Clone)]
@@ -192,7 +208,8 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Ca
 }
 
 /// The module's flow as the YAML of a flow of its own: its `id`, `name` and `config` are the
-/// module's.
+/// module's. As the author wrote it (order, comments) where that reads back the same, else
+/// written out from the parsed document.
 fn flow_source(file: &str, text: &str, module: &Module) -> Result<String, CatalogError> {
     let document =
         definition::Document::parse(file, text).map_err(|d| CatalogError::new(file, d.message))?;
@@ -212,12 +229,69 @@ fn flow_source(file: &str, text: &str, module: &Module) -> Result<String, Catalo
     if let Some(config) = document.json.get("config") {
         flow.insert("config".into(), config.clone());
     }
-    let yaml = serde_saphyr::to_string(&Value::Object(flow))
-        .map_err(|e| CatalogError::new(file, format!("cannot write the flow as YAML: {e}")))?;
-    Ok(format!(
-        "# Installed from the module {} {}.\n{yaml}",
+    let flow = Value::Object(flow);
+    let header = format!(
+        "# Installed from the module {} {}.\n",
         module.id, module.version
-    ))
+    );
+    if let Some(written) = as_written(text, module)
+        && definition::Document::parse(file, &written).is_ok_and(|d| d.json == flow)
+    {
+        return Ok(format!("{header}{written}"));
+    }
+    let yaml = serde_saphyr::to_string(&flow)
+        .map_err(|e| CatalogError::new(file, format!("cannot write the flow as YAML: {e}")))?;
+    Ok(format!("{header}{yaml}"))
+}
+
+/// The flow as the module's author wrote it: `id`, `name`, the `config:` block, then the
+/// `flow:` block's lines, dedented.
+fn as_written(text: &str, module: &Module) -> Option<String> {
+    let flow = block(text, "flow")?;
+    let mut out = format!(
+        "id: {}\nname: {}\n",
+        module.id,
+        Value::String(module.name.clone())
+    );
+    if let Some(config) = block(text, "config") {
+        out.push_str("config:\n");
+        for line in config.lines() {
+            out.push_str(&format!("  {line}\n").replace("  \n", "\n"));
+        }
+    }
+    out.push_str(&flow);
+    Some(out)
+}
+
+/// The lines of a top-level block (`key:` alone on its line), dedented, without the blank
+/// and comment lines that end it.
+fn block(text: &str, key: &str) -> Option<String> {
+    let mut lines = text.lines();
+    let head = format!("{key}:");
+    lines.by_ref().find(|l| l.trim_end() == head)?;
+    let mut body: Vec<&str> = lines
+        .take_while(|l| l.trim().is_empty() || l.starts_with(' ') || l.starts_with('#'))
+        .collect();
+    while body
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.starts_with('#'))
+    {
+        body.pop();
+    }
+    let indent = body
+        .iter()
+        .filter(|l| !l.trim().is_empty() && l.starts_with(' '))
+        .map(|l| l.len() - l.trim_start().len())
+        .min()?;
+    let mut out = String::new();
+    for line in body {
+        let dedented = line
+            .get(indent..)
+            .filter(|_| line[..indent].trim().is_empty());
+        out.push_str(dedented.unwrap_or_else(|| line.trim_start()));
+        out.push('\n');
+    }
+    Some(out)
 }
 
 /// The operator's files: `modules/*/module.yaml` and `packs/*.yaml` under `dir`.
