@@ -16,6 +16,7 @@ pub mod error;
 pub mod expr;
 pub mod inbound;
 pub mod install;
+pub mod kpi;
 pub mod model;
 pub mod ports;
 pub mod queue;

@@ -22,7 +22,7 @@ use axum::http::{HeaderName, Request};
 use stepwise_engine::catalog::Catalog;
 use stepwise_engine::inbound::Inbound;
 use stepwise_engine::install::Installer;
-use stepwise_engine::ports::{AccessStore, EdgeStore, Listings, Suppressions};
+use stepwise_engine::ports::{AccessStore, EdgeStore, Listings, MetricsStore, Suppressions};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -46,6 +46,8 @@ pub struct AppState {
     pub edge: Arc<dyn EdgeStore>,
     pub access: Arc<dyn AccessStore>,
     pub listings: Arc<dyn Listings>,
+    /// What module KPIs are computed from.
+    pub kpi_store: Arc<dyn MetricsStore>,
     pub suppressions: Arc<dyn Suppressions>,
     /// Seals provider credentials.
     pub secrets: SecretBox,
@@ -79,7 +81,7 @@ impl AppState {
         config: ApiConfig,
     ) -> Self
     where
-        S: AccessStore + Listings + Suppressions + EdgeStore + 'static,
+        S: AccessStore + Listings + Suppressions + EdgeStore + MetricsStore + 'static,
     {
         let auth = Arc::new(Authenticator::new(
             config.operator_key.as_deref(),
@@ -104,6 +106,7 @@ impl AppState {
             edge: store.clone(),
             access: store.clone(),
             listings: store.clone(),
+            kpi_store: store.clone(),
             suppressions: store,
             secrets: config.secret_key,
             connectors,

@@ -27,6 +27,7 @@ pub fn pages(catalog: &Catalog, modules_dir: &Path) -> Vec<(String, String)> {
         })
         .collect();
     pages.push(("modules/README.md".into(), index_page(catalog)));
+    pages.push(("kpis.md".into(), crate::kpi::reference()));
     pages.push(("packs.md".into(), packs_page(catalog)));
     pages
 }
@@ -131,9 +132,11 @@ fn module_page(
     if m.kpis.is_empty() {
         out.push_str("None declared.\n\n");
     } else {
-        for kpi in &m.kpis {
-            let _ = writeln!(out, "- `{kpi}`");
+        for name in &m.kpis {
+            let definition = crate::kpi::kpi(name).map_or("", |k| k.definition);
+            let _ = writeln!(out, "- `{name}`: {definition}");
         }
+        out.push_str("\n`GET /v1/metrics?module=…` answers them ([definitions](../kpis.md)).\n");
         out.push('\n');
     }
 

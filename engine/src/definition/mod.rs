@@ -210,6 +210,17 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
             format!("not a valid JSON Schema: {e}"),
         ));
     }
+    for (i, name) in module.kpis.iter().enumerate() {
+        if crate::kpi::kpi(name).is_none() {
+            let known: Vec<&str> = crate::kpi::KPIS.iter().map(|k| k.name).collect();
+            let message = format!("no KPI `{name}`; the engine computes: {}", known.join(", "));
+            diagnostics.push(Diagnostic::new(
+                Severity::Error,
+                format!("/kpis/{i}"),
+                message,
+            ));
+        }
+    }
     let config_keys: Vec<String> = module
         .config
         .as_ref()

@@ -7,6 +7,7 @@ mod clock;
 mod connector;
 mod edge;
 mod listing;
+mod metrics;
 mod queue;
 mod store;
 mod suppressions;
@@ -21,6 +22,7 @@ pub use edge::{Delivery, EdgeStore};
 pub use listing::{
     ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };
+pub use metrics::{MetricsStore, Share};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,

@@ -9,6 +9,7 @@ mod health;
 pub mod hooks;
 mod installations;
 mod keys;
+mod kpis;
 mod modules;
 mod personal_data;
 mod runs;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(flow_tools::router())
         .merge(modules::router())
         .merge(installations::router())
+        .merge(kpis::router())
         .merge(contacts::router())
         .merge(personal_data::router())
         .merge(events::router())

@@ -15,6 +15,7 @@ mod flows;
 mod group_commit;
 mod listing;
 mod messages;
+mod metrics;
 mod runs;
 mod schedules;
 mod scope;

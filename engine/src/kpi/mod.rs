@@ -1,0 +1,283 @@
+//! Module KPIs: what each measures, exactly, and how it is computed from a tenant's runs of
+//! the module's flow, their messages and steps, and the contact's events, for the runs
+//! started in a period. A module declares the KPIs it is judged by (`kpis:` in its file; an
+//! unknown name is a validation error); `GET /v1/metrics` answers them with these
+//! definitions, and docs/kpis.md is generated from them.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::ports::{MetricsStore, Share, StoreError};
+
+/// How a KPI reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Seconds,
+    Percent,
+    Count,
+    /// The Net Promoter Score, −100 to 100.
+    Score,
+}
+
+/// How a KPI is computed.
+#[derive(Debug, Clone, Copy)]
+enum Compute {
+    /// Percentiles of the time from a run's start to its first message.
+    FirstResponse,
+    /// The share of runs whose contact had one of these events within this many days.
+    FollowedBy(&'static [&'static str], i64),
+    /// The number of runs whose contact had one of these events within this many days.
+    CountFollowedBy(&'static [&'static str], i64),
+    /// The share of runs that reached a step whose id starts with this.
+    ReachedStep(&'static str),
+    /// Events of the first type per event of the second, received in the period.
+    EventRatio(&'static str, &'static str),
+    /// The NPS of contacts scored in the period (`fields.nps_score`, `fields.nps_at`).
+    Nps,
+}
+
+/// A KPI a module can declare.
+#[derive(Debug, Clone, Copy)]
+pub struct Kpi {
+    pub name: &'static str,
+    pub unit: Unit,
+    /// What it measures, exactly.
+    pub definition: &'static str,
+    compute: Compute,
+}
+
+/// Every KPI, by name.
+pub const KPIS: &[Kpi] = &[
+    Kpi {
+        name: "time_to_first_response",
+        unit: Unit::Seconds,
+        definition: "For the module's runs started in the period that sent a message: the time from the run's start (the event that started it being stored) to its first message, as the median (p50) and the 90th percentile (p90). `value` is p50.",
+        compute: Compute::FirstResponse,
+    },
+    Kpi {
+        name: "booking_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact booked (an `appointment.booked` event) within 7 days of the run's start.",
+        compute: Compute::FollowedBy(&["appointment.booked"], 7),
+    },
+    Kpi {
+        name: "reply_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact replied (a `message.received` event) within 7 days of the run's start.",
+        compute: Compute::FollowedBy(&["message.received"], 7),
+    },
+    Kpi {
+        name: "response_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact answered (a `message.received` event) within 3 days of the run's start.",
+        compute: Compute::FollowedBy(&["message.received"], 3),
+    },
+    Kpi {
+        name: "opt_out_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact opted out (a `contact.opted_out` event: STOP, or an unsubscribe) within 7 days of the run's start.",
+        compute: Compute::FollowedBy(&["contact.opted_out"], 7),
+    },
+    Kpi {
+        name: "confirmation_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `confirmed` (the contact confirmed the appointment).",
+        compute: Compute::ReachedStep("confirmed"),
+    },
+    Kpi {
+        name: "no_show_rate",
+        unit: Unit::Percent,
+        definition: "`appointment.no_show` events received in the period (from the calendar or marked by staff) per 100 `appointment.booked` events received in the period.",
+        compute: Compute::EventRatio("appointment.no_show", "appointment.booked"),
+    },
+    Kpi {
+        name: "reactivation_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact booked (`appointment.booked`) or paid (`payment.succeeded`) within 30 days of the run's start.",
+        compute: Compute::FollowedBy(&["appointment.booked", "payment.succeeded"], 30),
+    },
+    Kpi {
+        name: "revived_contacts",
+        unit: Unit::Count,
+        definition: "The number of the module's runs started in the period whose contact booked (`appointment.booked`) or paid (`payment.succeeded`) within 30 days of the run's start.",
+        compute: Compute::CountFollowedBy(&["appointment.booked", "payment.succeeded"], 30),
+    },
+    Kpi {
+        name: "nps",
+        unit: Unit::Score,
+        definition: "The Net Promoter Score of the contacts whose score was recorded in the period (`fields.nps_score` 0–10, at `fields.nps_at`): the percentage of promoters (9–10) minus the percentage of detractors (0–6), from −100 to 100.",
+        compute: Compute::Nps,
+    },
+];
+
+/// The KPI of this name.
+pub fn kpi(name: &str) -> Option<&'static Kpi> {
+    KPIS.iter().find(|k| k.name == name)
+}
+
+/// A KPI's value over a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Measured {
+    pub name: String,
+    pub unit: Unit,
+    /// `None` when nothing in the period could be measured (no runs, no scores).
+    pub value: Option<f64>,
+    /// For times: the median and the 90th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p90: Option<f64>,
+    /// What the value is made of: the numerator (runs with the outcome, promoters minus
+    /// detractors, events) and the denominator (runs, respondents, events).
+    pub numerator: u64,
+    pub denominator: u64,
+    pub definition: String,
+}
+
+/// The `q`-th percentile (0–100) of sorted `values`, by the nearest-rank method.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted.get(rank - 1).copied()
+}
+
+fn percent(with: u64, of: u64) -> Option<f64> {
+    (of > 0).then(|| (with as f64 * 1000.0 / of as f64).round() / 10.0)
+}
+
+impl Kpi {
+    /// This KPI for the tenant's runs of `flow_id` started in `[from, to)`.
+    pub async fn measure(
+        &self,
+        store: &dyn MetricsStore,
+        tenant_id: &str,
+        flow_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Measured, StoreError> {
+        let mut measured = Measured {
+            name: self.name.to_owned(),
+            unit: self.unit,
+            value: None,
+            p50: None,
+            p90: None,
+            numerator: 0,
+            denominator: 0,
+            definition: self.definition.to_owned(),
+        };
+        let days = |n: i64| SignedDuration::from_hours(24 * n);
+        match self.compute {
+            Compute::FirstResponse => {
+                let mut seconds = store
+                    .first_response_seconds(tenant_id, flow_id, from, to)
+                    .await?;
+                seconds.sort_by(f64::total_cmp);
+                measured.p50 = percentile(&seconds, 50.0);
+                measured.p90 = percentile(&seconds, 90.0);
+                measured.value = measured.p50;
+                measured.denominator = seconds.len() as u64;
+            }
+            Compute::FollowedBy(types, within) | Compute::CountFollowedBy(types, within) => {
+                let Share { runs, with } = store
+                    .runs_followed_by(tenant_id, flow_id, from, to, types, days(within))
+                    .await?;
+                (measured.numerator, measured.denominator) = (with, runs);
+                measured.value = match self.compute {
+                    Compute::CountFollowedBy(..) => Some(with as f64),
+                    _ => percent(with, runs),
+                };
+            }
+            Compute::ReachedStep(step) => {
+                let Share { runs, with } = store
+                    .runs_reaching(tenant_id, flow_id, from, to, step)
+                    .await?;
+                (measured.numerator, measured.denominator) = (with, runs);
+                measured.value = percent(with, runs);
+            }
+            Compute::EventRatio(numerator, denominator) => {
+                let n = store
+                    .events_received(tenant_id, numerator, from, to)
+                    .await?;
+                let d = store
+                    .events_received(tenant_id, denominator, from, to)
+                    .await?;
+                (measured.numerator, measured.denominator) = (n, d);
+                measured.value = percent(n, d);
+            }
+            Compute::Nps => {
+                let (mut promoters, mut detractors, mut respondents) = (0u64, 0u64, 0u64);
+                for fields in store.contacts_with_field(tenant_id, "nps_score").await? {
+                    let at = fields
+                        .get("nps_at")
+                        .and_then(|v| v.as_str())
+                        .and_then(|t| t.parse::<Timestamp>().ok());
+                    let score = fields.get("nps_score").and_then(|v| {
+                        v.as_i64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    });
+                    let (Some(at), Some(score)) = (at, score) else {
+                        continue;
+                    };
+                    if at < from || at >= to || !(0..=10).contains(&score) {
+                        continue;
+                    }
+                    respondents += 1;
+                    match score {
+                        9..=10 => promoters += 1,
+                        0..=6 => detractors += 1,
+                        _ => {}
+                    }
+                }
+                measured.denominator = respondents;
+                measured.numerator = promoters.saturating_sub(detractors);
+                measured.value = (respondents > 0).then(|| {
+                    ((promoters as f64 - detractors as f64) * 100.0 / respondents as f64).round()
+                });
+            }
+        }
+        Ok(measured)
+    }
+}
+
+/// docs/kpis.md, from [`KPIS`].
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# KPIs\n\n<!-- Generated by `stepwise docs --write docs` from engine/src/kpi; do not edit. -->\n\nWhat `GET /v1/metrics` answers for each installed module, over the module's runs started in the period asked (`from` inclusive, `to` exclusive; default the last 30 days). Each answer carries its `numerator` and `denominator`, so a rate can be checked by hand; a KPI with nothing to measure is `null`.\n\n| KPI | unit | definition |\n| --- | --- | --- |\n",
+    );
+    for kpi in KPIS {
+        let unit = serde_json::to_value(kpi.unit)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| `{}` | {unit} | {} |\n",
+            kpi.name, kpi.definition
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&values, 50.0), Some(5.0));
+        assert_eq!(percentile(&values, 90.0), Some(9.0));
+        assert_eq!(percentile(&[3.0], 90.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn percentages_have_one_decimal() {
+        assert_eq!(percent(1, 3), Some(33.3));
+        assert_eq!(percent(0, 0), None);
+    }
+}
