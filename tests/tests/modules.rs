@@ -40,21 +40,22 @@ async fn first_reply(api: &Client, key: &str, n: u32) -> String {
         .to_owned()
 }
 
-/// The operator's folder with a newer speed-to-lead: new follow-up copy.
+/// The operator's folder with a newer speed-to-lead: new copy for both its texts.
 fn newer_module(dir: &std::path::Path) -> std::path::PathBuf {
     let builtin = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../modules/speed-to-lead/module.yaml"
     ))
     .unwrap();
-    let start = builtin.find("  follow_up:").expect("a follow_up template");
-    let end = start + builtin[start..].find('\n').unwrap();
-    let newer = format!(
-        "{}  follow_up: \"New in 1.1: {{{{contact.first_name}}}}, book here {{{{config.booking_link}}}}\"{}",
-        &builtin[..start],
-        &builtin[end..]
-    )
-    .replacen("version: 1.0.0", "version: 1.1.0", 1);
+    let mut newer = builtin.replacen("version: 1.0.0", "version: 1.1.0", 1);
+    for name in ["first_reply", "follow_up"] {
+        let start = newer.find(&format!("  {name}:")).expect("the template");
+        let end = start + newer[start..].find('\n').unwrap();
+        let line = format!(
+            "  {name}: \"New in 1.1: {{{{contact.first_name}}}}, {{{{config.booking_link}}}}\""
+        );
+        newer.replace_range(start..end, &line);
+    }
     let folder = dir.join("operator-modules");
     std::fs::create_dir_all(folder.join("modules/speed-to-lead")).unwrap();
     std::fs::write(folder.join("modules/speed-to-lead/module.yaml"), newer).unwrap();
@@ -131,25 +132,59 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         "a refused install changes nothing"
     );
 
-    let body = json!({"config": {"booking_link": BOOKING}});
+    let body = json!({"config": {"booking_link": BOOKING, "reschedule_link": BOOKING,
+        "review_link": "https://g.page/r/brightsmile/review"}});
     let installed = api.post(install, &key, &body).await;
     assert_eq!(installed.status, StatusCode::CREATED, "{}", installed.body);
     let again = api.post(install, &key, &body).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-    assert_eq!(again.body["data"][0]["changed"], false);
-    let listed = api.get("/v1/installations", &key).await;
-    let installation = &listed.body["data"][0];
+    let modules: Vec<&str> = again.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["installation"]["module"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            "speed-to-lead",
+            "show-up-saver",
+            "reactivation",
+            "loyalty-nps"
+        ]
+    );
+    assert!(
+        again.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["changed"] == false),
+        "{}",
+        again.body
+    );
+    let listed = api.get("/v1/installations/speed-to-lead", &key).await;
+    let installation = &listed.body;
     assert_eq!(installation["module"], "speed-to-lead", "{}", listed.body);
     assert_eq!(installation["version"], "1.0.0");
     assert_eq!(installation["pack"], "dental");
     assert_eq!(installation["flow_version"], 1);
 
     // The pack's copy, with the tenant's name and booking link.
+    let copy = pack.body["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "speed-to-lead")
+        .map(|m| m["templates"]["first_reply"].as_str().unwrap().to_owned())
+        .unwrap();
+    // (Its text around the link is fixed; the greeting has an `{{#if}}`.)
+    let (_, after_link) = copy.split_once("{{config.booking_link}}").unwrap();
     let text = first_reply(&api, &key, 1).await;
-    assert_eq!(
-        text,
-        format!("Hi Ana, thanks for contacting Business clinic! Book your visit: {BOOKING}")
+    assert!(
+        text.starts_with("Hi Ana, thanks for contacting Business clinic!"),
+        "{text}"
     );
+    assert!(text.ends_with(&format!("{BOOKING}{after_link}")), "{text}");
 
     // The tenant edits its copy: a new flow version, and the next lead hears it.
     let edit = json!({"templates": {"first_reply": "Welcome {{contact.first_name}}! {{config.booking_link}}",
@@ -182,62 +217,124 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     let own =
         "id: speed-to-lead\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: hi}\n";
     api.yaml(Method::POST, "/v1/flows", &other, own).await;
+    let just_the_link = json!({"config": {"booking_link": BOOKING}});
     let taken = api
-        .post("/v1/modules/speed-to-lead/install", &other, &body)
+        .post("/v1/modules/speed-to-lead/install", &other, &just_the_link)
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
 
-    // The operator ships 1.1.0, with new follow-up copy.
+    // A salon installs the module alone and edits its follow-up.
+    let salon = api.tenant("salon").await;
+    let alone = api
+        .post("/v1/modules/speed-to-lead/install", &salon, &just_the_link)
+        .await;
+    assert_eq!(alone.status, StatusCode::CREATED, "{}", alone.body);
+    let mine = json!({"templates": {"follow_up": "My own nudge, {{contact.first_name}}"}});
+    let edited = patch(&api, "/v1/installations/speed-to-lead", &salon, &mine).await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+
+    // The operator ships 1.1.0, with new copy for both texts.
     drop(server);
     let folder = newer_module(dir);
     let folder = folder.to_str().unwrap();
     let (_server, base) =
         common::start_server_with(dir, backend, "all", &[("STEPWISE_MODULES_DIR", folder)]);
     let api = Client::new(&base);
-    let shown = api.get("/v1/installations/speed-to-lead", &key).await;
+    let shown = api.get("/v1/installations/speed-to-lead", &salon).await;
     assert_eq!(shown.body["upgrade_to"], "1.1.0", "{}", shown.body);
     let upgrade = "/v1/installations/speed-to-lead/upgrade";
-    let plan = api.post(upgrade, &key, &json!({"dry_run": true})).await;
+    // Both changed the follow-up: a conflict; the first reply the salon left alone arrives.
+    let plan = api.post(upgrade, &salon, &json!({"dry_run": true})).await;
     assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
-    assert_eq!(
-        plan.body["conflicts"][0]["template"], "follow_up",
+    let conflicts = &plan.body["conflicts"];
+    assert_eq!(conflicts.as_array().unwrap().len(), 1, "{}", plan.body);
+    assert_eq!(conflicts[0]["template"], "follow_up");
+    assert_eq!(conflicts[0]["mine"], "My own nudge, {{contact.first_name}}");
+    assert!(
+        conflicts[0]["theirs"]
+            .as_str()
+            .unwrap()
+            .starts_with("New in 1.1")
+    );
+    assert!(
+        plan.body["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["template"] == "first_reply"),
         "{}",
         plan.body
     );
-    assert_eq!(
-        plan.body["conflicts"][0]["mine"],
-        "My own nudge, {{contact.first_name}}"
-    );
-    let blocked = api.post(upgrade, &key, &json!({})).await;
+    let blocked = api.post(upgrade, &salon, &json!({})).await;
     assert_eq!(blocked.status, StatusCode::CONFLICT, "{}", blocked.body);
     assert_eq!(
         blocked.body["error"]["details"]["plan"]["conflicts"][0]["template"],
         "follow_up"
     );
-    let still = api.get("/v1/installations/speed-to-lead", &key).await;
+    let still = api.get("/v1/installations/speed-to-lead", &salon).await;
     assert_eq!(
         still.body["version"], "1.0.0",
         "a refused upgrade changes nothing"
     );
 
-    let resolved = json!({"resolve": {"follow_up": "theirs"}});
-    let done = api.post(upgrade, &key, &resolved).await;
+    let resolved = json!({"resolve": {"follow_up": "mine"}});
+    let done = api.post(upgrade, &salon, &resolved).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["flow_version"], 3);
-    let flow = api.get("/v1/flows/speed-to-lead", &key).await;
+    let flow = api.get("/v1/flows/speed-to-lead", &salon).await;
     let copy = &flow.body["templates"];
     assert_eq!(
-        copy["first_reply"], "Welcome {{contact.first_name}}! {{config.booking_link}}",
-        "the tenant's edit is kept"
+        copy["follow_up"], "My own nudge, {{contact.first_name}}",
+        "the salon's edit is kept"
     );
     assert!(
-        copy["follow_up"]
+        copy["first_reply"]
             .as_str()
             .unwrap()
             .starts_with("New in 1.1"),
         "the module's new copy arrived: {copy}"
     );
     assert_eq!(flow.body["origin"]["version"], "1.1.0");
+
+    // The clinic's copy is the dental pack's and its own: nothing conflicts, all is kept.
+    let done = api.post(upgrade, &key, &json!({})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["conflicts"], json!([]));
+    let flow = api.get("/v1/flows/speed-to-lead", &key).await;
+    assert_eq!(
+        flow.body["templates"]["first_reply"],
+        "Welcome {{contact.first_name}}! {{config.booking_link}}"
+    );
+    assert_eq!(flow.body["origin"]["version"], "1.1.0");
+
+    // The module's KPIs: lead 1 books; 1 of the 2 runs booked within 7 days, both answered.
+    let booked = json!({"type": "appointment.booked", "contact": {"id": "lead1"}});
+    let posted = api.post("/v1/events", &key, &booked).await;
+    assert_eq!(posted.status, StatusCode::ACCEPTED, "{}", posted.body);
+    let metrics = api.get("/v1/metrics?module=speed-to-lead", &viewer).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.body);
+    let kpis = metrics.body["data"][0]["kpis"].as_array().unwrap().clone();
+    let named = |name: &str| kpis.iter().find(|k| k["name"] == name).cloned().unwrap();
+    let booking = named("booking_rate");
+    assert_eq!(
+        (
+            &booking["numerator"],
+            &booking["denominator"],
+            &booking["value"]
+        ),
+        (&json!(1), &json!(2), &json!(50.0)),
+        "{booking}"
+    );
+    let first = named("time_to_first_response");
+    assert_eq!(first["denominator"], 2, "{first}");
+    assert!(first["p90"].as_f64().unwrap() < 60.0, "{first}");
+    let bad = api
+        .get(
+            "/v1/metrics?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z",
+            &viewer,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 
     // Uninstall, cancelling the running runs: nothing starts any more.
     let removed = api
@@ -250,12 +347,16 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         )
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
-    assert_eq!(removed.body["cancelled"], 2, "{}", removed.body);
+    assert_eq!(
+        removed.body["cancelled"], 1,
+        "lead 2's run; lead 1's ended on its booking: {}",
+        removed.body
+    );
     let lead = json!({"type": "lead.created", "contact": {"id": "late", "phone": "+15125559999"}});
     let posted = api.post("/v1/events", &key, &lead).await;
     assert_eq!(posted.body["started"], json!([]), "{}", posted.body);
-    let listed = api.get("/v1/installations", &key).await;
-    assert_eq!(listed.body["data"][0]["enabled"], false);
+    let listed = api.get("/v1/installations/speed-to-lead", &key).await;
+    assert_eq!(listed.body["enabled"], false);
 }
 
 common::place::on_both_backends!(

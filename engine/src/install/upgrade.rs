@@ -98,6 +98,14 @@ fn merge(
     (kept, conflicts)
 }
 
+/// A published source without its first line, which names the module version it came from.
+fn steps_of(source: &str) -> &str {
+    source
+        .split_once('\n')
+        .filter(|(first, _)| first.starts_with("# Installed from"))
+        .map_or(source, |(_, rest)| rest)
+}
+
 fn changes(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
@@ -143,7 +151,8 @@ impl Installer {
             module: module_id.to_owned(),
             from: origin.version.clone(),
             to: module.module.version.clone(),
-            flow_changed: current.is_some_and(|(_, _, doc)| doc.source != module.flow_source),
+            flow_changed: current
+                .is_some_and(|(_, _, doc)| steps_of(&doc.source) != steps_of(&module.flow_source)),
             changes: changes(&before, &after),
             conflicts,
             flow_version: None,
