@@ -90,6 +90,10 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("lower", |_: ()| String::new());
     engine.register_fn("upper", |s: &str| s.to_uppercase());
     engine.register_fn("upper", |_: ()| String::new());
+    // rhai's own `trim` trims its argument in place and gives `()`, so `lower(trim(x))`
+    // was always "": here it gives the trimmed text, as every other helper does.
+    engine.register_fn("trim", |s: &str| s.trim().to_owned());
+    engine.register_fn("trim", |_: ()| String::new());
     engine.register_fn("contains_any", |s: &str, words: Array| {
         contains_any(s, &words)
     });

@@ -31,6 +31,18 @@ fn evaluates_conditions_with_helpers() {
 }
 
 #[test]
+fn trim_gives_the_trimmed_text() {
+    let mut b = bindings();
+    b.set("reply", json!("  C \n"));
+    let confirm = Expr::compile("lower(trim(reply)) == \"c\"", &["reply"]).unwrap();
+    assert!(confirm.eval_bool(&mut b).unwrap());
+    let method = Expr::compile("reply.trim() == \"C\"", &["reply"]).unwrap();
+    assert!(method.eval_bool(&mut b).unwrap());
+    let missing = Expr::compile("trim(contact.nickname) == \"\"", &[]).unwrap();
+    assert!(missing.eval_bool(&mut b).unwrap());
+}
+
+#[test]
 fn hours_are_exact_and_days_follow_the_calendar_across_dst() {
     let mut b = bindings();
     // 2026-03-08 is the spring-forward day in Chicago: 10:00 CDT is 15:00Z.

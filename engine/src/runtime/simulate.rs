@@ -86,14 +86,14 @@ pub async fn simulate(
         origin: None,
     };
     let published = engine.publish(&tenant_id, doc, None).await?;
-    let manual = engine
+    let trigger = engine
         .deployment(&tenant_id, &published.flow_id, published.version)
         .await?
         .flow
         .flow
         .trigger
-        .manual
-        .unwrap_or(false);
+        .clone();
+    let manual = trigger.manual.unwrap_or(false);
     let mut pending = input.injections;
     pending.sort_by_key(|i| i.after);
     let mut pending = pending.into_iter().peekable();
@@ -111,6 +111,16 @@ pub async fn simulate(
             )
             .await?;
         matches!(enrolment, super::Enrolment::Started { .. })
+    } else if trigger.schedule.is_some() {
+        // A scheduled flow starts on its first tick after the start, for the contact if its
+        // audience takes them (the tick's later repeats are not played).
+        match store.next_schedule(&tenant_id) {
+            Some(first) if first <= input.start + input.horizon => {
+                clock.advance_to(first);
+                engine.fire_schedules_once().await? > 0
+            }
+            _ => false,
+        }
     } else {
         let outcome = engine
             .ingest(&tenant_id, &contact_id, input.event.clone())

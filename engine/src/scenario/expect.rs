@@ -9,8 +9,9 @@ use crate::runtime::{TimelineWhat as Entry, offset};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
-    /// How the run ends: `completed`, `cancelled`, `failed`, or `waiting` (still waiting at
-    /// the horizon).
+    /// How the run ends: `completed`, `cancelled`, `failed`, `waiting` (still waiting at
+    /// the horizon), or `not_started` (the trigger, `when` or audience did not take the
+    /// contact).
     pub ends: String,
     /// Everything that reaches outside, in order: messages, calls, suppressed sends and
     /// sends held by quiet hours.
@@ -52,6 +53,13 @@ pub enum Outward {
 /// The outward entries of a simulation.
 pub fn outward(simulation: &Simulation) -> Vec<Outward> {
     let mut out = Vec::new();
+    let started = simulation
+        .entries
+        .iter()
+        .any(|e| matches!(&e.what, Entry::Record(Happening::Started { .. })));
+    if !started {
+        out.push(Outward::Ended("not_started".into()));
+    }
     for entry in &simulation.entries {
         let Entry::Record(what) = &entry.what else {
             continue;

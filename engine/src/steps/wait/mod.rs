@@ -45,7 +45,7 @@ pub struct Wait;
 /// up), and a timer the business would never see fire.
 pub const MAX_WAIT_DAYS: i64 = 1_826;
 
-fn too_far(field: &str) -> StepError {
+pub(crate) fn too_far(field: &str) -> StepError {
     StepError {
         field: field.into(),
         message: format!(

@@ -23,3 +23,28 @@ fn waits_for_the_event_until_the_timeout() {
     );
     assert!(filtered);
 }
+
+#[test]
+fn waits_until_a_computed_time() {
+    let outcome =
+        plan_step(json!({"wait_for": {"event": "message.received", "until": "now + days(2)"}}))
+            .unwrap();
+    let StepOutcome::WaitFor { timeout_at, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        timeout_at.map(|t| t.to_string()).as_deref(),
+        Some("2026-06-03T15:00:00Z")
+    );
+    // A time already past times out at once.
+    let past =
+        plan_step(json!({"wait_for": {"event": "message.received", "until": "now - hours(1)"}}))
+            .unwrap();
+    let StepOutcome::WaitFor { timeout_at, .. } = past else {
+        panic!("{past:?}")
+    };
+    assert_eq!(
+        timeout_at.map(|t| t.to_string()).as_deref(),
+        Some("2026-06-01T15:00:00Z")
+    );
+}

@@ -66,6 +66,13 @@ impl MemoryStore {
         runs
     }
 
+    /// The earliest next tick of the tenant's scheduled flows.
+    pub fn next_schedule(&self, tenant_id: &str) -> Option<Timestamp> {
+        self.with(tenant_id, |t| {
+            t.schedules.values().map(|s| s.next_fire_at).min()
+        })
+    }
+
     /// How many step records the tenant's runs hold, all together.
     pub fn record_count(&self, tenant_id: &str) -> usize {
         self.with(tenant_id, |t| t.records.values().map(Vec::len).sum())
