@@ -7,11 +7,14 @@
 //!   ceiling for the same writes, and memory with many waiting runs.
 //! - `api`: events accepted durably per second by the REST API, and request latency at a
 //!   steady 200 events/s, against the same ceiling.
+//! - `kpis`: each module KPI over a busy tenant's year (1,000,000 messages), against one pass
+//!   over the tenant's messages.
 //! - `workers`: how much faster two `stepwise worker` processes drain a backlog than one.
 
 mod api;
 mod ceiling;
 mod flow;
+mod kpis;
 mod process;
 mod sink;
 mod timers;
@@ -36,6 +39,8 @@ enum What {
     Flow(flow::FlowArgs),
     /// Events accepted per second by the REST API, with latency at a fixed rate and the ceiling.
     Api(api::ApiArgs),
+    /// Module KPIs over a busy tenant's year of data, against one pass over its messages.
+    Kpis(kpis::KpiArgs),
     /// One `stepwise worker` process against two on the same backlog (PostgreSQL + Redis).
     Workers(workers::WorkerArgs),
 }
@@ -49,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Flow(args) => runtime.block_on(flow::run(args)),
         What::Workers(args) => runtime.block_on(workers::run(args)),
         What::Api(args) => runtime.block_on(api::run(args)),
+        What::Kpis(args) => runtime.block_on(kpis::run(args)),
     }
 }
 
