@@ -186,6 +186,35 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     );
     assert!(text.ends_with(&format!("{BOOKING}{after_link}")), "{text}");
 
+    // The onboarding checklist follows what the clinic did.
+    let checklist = |body: &Value| -> Vec<(String, bool)> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["check"].as_str().unwrap().to_owned(), i["done"] == true))
+            .collect()
+    };
+    let done = |list: &[(String, bool)], check: &str| {
+        list.iter()
+            .find(|(c, _)| c == check)
+            .map(|(_, d)| *d)
+            .unwrap()
+    };
+    let list = checklist(&api.get("/v1/onboarding?pack=dental", &viewer).await.body);
+    assert!(done(&list, "modules") && done(&list, "contacts") && done(&list, "test_run"));
+    assert!(
+        !done(&list, "sms_provider") && !done(&list, "help_text"),
+        "{list:?}"
+    );
+    let help = json!({"help_text": "Bright Smile: call 512-555-0100. Reply STOP to opt out."});
+    assert_eq!(
+        patch(&api, "/v1/settings", &key, &help).await.status,
+        StatusCode::OK
+    );
+    let list = checklist(&api.get("/v1/onboarding?pack=dental", &viewer).await.body);
+    assert!(done(&list, "help_text"), "{list:?}");
+
     // The tenant edits its copy: a new flow version, and the next lead hears it.
     let edit = json!({"templates": {"first_reply": "Welcome {{contact.first_name}}! {{config.booking_link}}",
         "follow_up": "My own nudge, {{contact.first_name}}"}});

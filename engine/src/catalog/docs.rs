@@ -216,6 +216,17 @@ fn packs_page(catalog: &Catalog) -> String {
             let _ = writeln!(out, "\n{description}");
         }
         out.push('\n');
+        if !pack.checklist.is_empty() {
+            out.push_str("Getting started (`GET /v1/onboarding?pack=…` says which are done):\n\n");
+            for (i, item) in pack.checklist.iter().enumerate() {
+                let check = serde_json::to_value(item.check)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{}. {} (`{check}`)", i + 1, item.title);
+            }
+            out.push('\n');
+        }
         for entry in &pack.modules {
             let _ = writeln!(out, "### [{}](modules/{}.md)\n", entry.module, entry.module);
             if entry.config.is_empty() && entry.templates.is_empty() {

@@ -5,6 +5,7 @@
 //! against the module's config schema, and the flow compiles with the copy spliced in, before
 //! anything is stored. Installing what is already installed changes nothing.
 
+mod onboarding;
 mod upgrade;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use onboarding::ChecklistState;
 pub use upgrade::{Conflict, Resolution, TemplateChange, UpgradePlan};
 
 use crate::catalog::{Catalog, CatalogModule};

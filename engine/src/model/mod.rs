@@ -17,7 +17,7 @@ pub use contact_change::ContactChange;
 pub use duration::{DURATION_PATTERN, DurationError, DurationUnit, FlowDuration};
 pub use event::{Event, check_event_type, event_types_of};
 pub use flow::{Concurrency, ConcurrencyKey, Flow, OnConflict};
-pub use module::{Module, Origin, Pack, PackModule};
+pub use module::{Check, ChecklistItem, Module, Origin, Pack, PackModule};
 pub use run::{Run, RunId, RunStatus, Waiting};
 pub use settings::{
     ClockTime, OnError, OnUncertain, Purpose, QuietHoursKeyword, QuietHoursSetting, QuietWindow,

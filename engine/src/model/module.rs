@@ -54,6 +54,44 @@ pub struct Pack {
     /// The modules it installs, with their pack-level settings.
     #[schemars(length(min = 1))]
     pub modules: Vec<PackModule>,
+    /// What the business does to get going, in its own words; `GET /v1/onboarding?pack=`
+    /// answers which items are done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<ChecklistItem>,
+}
+
+/// One onboarding step of a pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    /// What the engine checks to call it done.
+    pub check: Check,
+    /// What to do, as the business would say it.
+    pub title: String,
+}
+
+/// What an onboarding item checks in the tenant's settings and data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// A real SMS provider (not the sandbox) is set for `sms`.
+    SmsProvider,
+    /// A real email provider is set for `email`.
+    EmailProvider,
+    /// A calendar's bookings come in (the Cal.com source, or a `calendar` provider).
+    Calendar,
+    /// A sender is set (`senders.sms` or `senders.email`).
+    Sender,
+    /// The HELP answer (`help_text`) is set.
+    HelpText,
+    /// At least one contact exists (imported or arrived).
+    Contacts,
+    /// At least one module is installed and on.
+    Modules,
+    /// An installed module has run at least once (a test lead, say).
+    TestRun,
 }
 
 /// One module of a pack, with config defaults and copy for the niche.

@@ -10,13 +10,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use stepwise_engine::catalog::CatalogModule;
-use stepwise_engine::install::{Installed, Overrides};
+use stepwise_engine::install::{ChecklistState, Installed, Overrides};
 use stepwise_engine::model::Pack;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::server::extract::{ApiPath, OptionalJson};
+use crate::server::extract::{ApiPath, ApiQuery, OptionalJson};
 use crate::server::{ApiError, AppState, Caller, Editor};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_packs))
         .routes(routes!(show_pack))
         .routes(routes!(install_pack))
+        .routes(routes!(onboarding))
 }
 
 /// A module as the catalog offers it.
@@ -212,4 +213,29 @@ async fn install_pack(
         installed_status(changed),
         Json(json!({ "data": installed })),
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OnboardingQuery {
+    /// The pack whose checklist to answer (default: the general one).
+    pack: Option<String>,
+}
+
+/// The onboarding checklist, each item answered done or not from the tenant's settings and
+/// data (connected providers, a sender, the HELP answer, contacts, installed modules, a first
+/// run).
+#[utoipa::path(get, path = "/v1/onboarding", tag = "modules", params(OnboardingQuery),
+    responses((status = 200, description = "`{data: [{check, title, done}]}`", body = Object)))]
+async fn onboarding(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<OnboardingQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let items: Vec<ChecklistState> = state
+        .installer
+        .onboarding(caller.tenant(), q.pack.as_deref())
+        .await?;
+    Ok(Json(json!({ "data": items })))
 }
