@@ -69,12 +69,12 @@ async fn event(store: &SqlStore, tenant: &str, n: i64, kind: &str, contact: &str
         &[&tenant, &id.as_str(), &kind, &contact, &at(when)]).await;
 }
 
-async fn step(store: &SqlStore, tenant: &str, run: &str, name: &str) {
+async fn step(store: &SqlStore, tenant: &str, run: &str, name: &str, when: i64) {
     exec(
         store,
         "INSERT INTO run_steps (tenant_id, run_id, seq, idx, at, step, attempt, kind, doc) \
-                 VALUES ($1, $2, 1, 0, 0, $3, 0, 'sent', '{}')",
-        &[&tenant, &run, &name],
+                 VALUES ($1, $2, 1, 0, $4, $3, 0, 'sent', '{}')",
+        &[&tenant, &run, &name, &at(when)],
     )
     .await;
 }
@@ -130,8 +130,8 @@ async fn seed(store: &SqlStore) {
     event(store, t, 6, "message.received", "c4", 4 * H + 2 * D).await;
     event(store, t, 7, "appointment.no_show", "c3", 3 * D).await;
     // r1 reached a `confirmed…` step; r2 only `confirm1`.
-    step(store, t, "r1", "confirmed_reply1").await;
-    step(store, t, "r2", "confirm1").await;
+    step(store, t, "r1", "confirmed_reply1", H + 60).await;
+    step(store, t, "r2", "confirm1", 2 * H + 60).await;
     // Scores in the period: 10, 9, 3, 7; one before it (0).
     for (c, score, when) in [
         ("c1", 10, D),

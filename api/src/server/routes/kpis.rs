@@ -54,7 +54,8 @@ struct MetricsAnswer {
 
 /// The KPIs of the tenant's installed modules over a period (at most 400 days).
 #[utoipa::path(get, path = "/v1/metrics", tag = "modules", params(MetricsQuery),
-    responses((status = 200, body = MetricsAnswer)))]
+    responses((status = 200, body = MetricsAnswer),
+              (status = 404, description = "`not_found`: the module named is not installed", body = crate::server::openapi::ErrorBody)))]
 async fn metrics(
     State(state): State<AppState>,
     caller: Caller,

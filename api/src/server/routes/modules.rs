@@ -227,7 +227,8 @@ struct OnboardingQuery {
 /// data (connected providers, a sender, the HELP answer, contacts, installed modules, a first
 /// run).
 #[utoipa::path(get, path = "/v1/onboarding", tag = "modules", params(OnboardingQuery),
-    responses((status = 200, description = "`{data: [{check, title, done}]}`", body = Object)))]
+    responses((status = 200, description = "`{data: [{check, title, done}]}`", body = Object),
+              (status = 404, description = "`not_found`: no such pack", body = crate::server::openapi::ErrorBody)))]
 async fn onboarding(
     State(state): State<AppState>,
     caller: Caller,
