@@ -50,7 +50,7 @@ async fn show(
 /// published as a new flow version. Running runs finish on their version.
 #[utoipa::path(patch, path = "/v1/installations/{id}", tag = "modules",
     params(("id" = String, Path, description = "The module's id")),
-    request_body(content = Object, description = "`{\"config\": {...}, \"templates\": {...}}`, as a merge patch"),
+    request_body(content = InstallationPatch, description = "`{\"config\": {...}, \"templates\": {...}}`, as a merge patch"),
     responses((status = 200, body = Installed),
               (status = 400, description = "`invalid_input`: not a patch of `{config, templates}`", body = crate::server::openapi::ErrorBody),
               (status = 409, description = "`conflict`: the catalog has a newer version; upgrade first", body = crate::server::openapi::ErrorBody),
@@ -59,8 +59,9 @@ async fn change(
     State(state): State<AppState>,
     Editor(caller): Editor,
     ApiPath(module): ApiPath<String>,
-    ApiJson(patch): ApiJson<Value>,
+    ApiJson(patch): ApiJson<InstallationPatch>,
 ) -> Result<Json<Installed>, ApiError> {
+    let patch = serde_json::to_value(&patch).unwrap_or(Value::Null);
     let audit = caller.audit_entry(
         "installation.change",
         &format!("module:{module}"),
@@ -71,6 +72,19 @@ async fn change(
         .change(caller.tenant(), &module, &patch, Some(&audit))
         .await?;
     Ok(Json(installed))
+}
+
+/// A change to an installation: a JSON merge patch of the tenant's values (a key set to null
+/// goes back to the module's or the pack's).
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InstallationPatch {
+    /// Config values by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<serde_json::Map<String, Value>>,
+    /// Copy by template name (a text, or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    templates: Option<serde_json::Map<String, Value>>,
 }
 
 /// An upgrade's choices.
