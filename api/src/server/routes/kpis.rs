@@ -28,10 +28,8 @@ struct MetricsQuery {
     /// One installed module (default: every installed module).
     module: Option<String>,
     /// The period's start, RFC 3339 (default: 30 days before `to`).
-    #[param(value_type = Option<String>)]
     from: Option<Timestamp>,
     /// The period's end, exclusive, RFC 3339 (default: now).
-    #[param(value_type = Option<String>)]
     to: Option<Timestamp>,
 }
 
@@ -45,9 +43,7 @@ struct ModuleKpis {
 /// The answer.
 #[derive(Debug, Serialize, ToSchema)]
 struct MetricsAnswer {
-    #[schema(value_type = String)]
     from: Timestamp,
-    #[schema(value_type = String)]
     to: Timestamp,
     data: Vec<ModuleKpis>,
 }
