@@ -164,6 +164,19 @@ pub async fn simulate(
         clock.advance_to(next);
         while let Some(injection) = pending.next_if(|i| input.start + i.after <= clock.now()) {
             let event_type = injection.event.event_type.clone();
+            // In production the inbound service records an opt-out (STOP) before the event is
+            // ingested; the simulator does the same, so later sends are suppressed.
+            if event_type == "contact.opted_out" {
+                let mut contact = store.contact(&tenant_id, &contact_id).await?;
+                let email =
+                    injection.event.data.get("channel").and_then(|c| c.as_str()) == Some("email");
+                if email {
+                    contact.email_opt_out = true;
+                } else {
+                    contact.sms_opt_out = true;
+                }
+                store.put_contact(&tenant_id, &contact).await?;
+            }
             let outcome = engine
                 .ingest(&tenant_id, &contact_id, injection.event)
                 .await?;

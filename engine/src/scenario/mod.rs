@@ -70,11 +70,62 @@ pub struct Scenario {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Later {
-    pub at: FlowDuration,
+    pub at: Offset,
     #[serde(rename = "type")]
     pub event_type: String,
     #[serde(default)]
     pub data: Value,
+}
+
+/// Time after the start, written as the timeline writes it: `+1d5h30m`, `29h40m`, `15m`
+/// (the `+` is optional; a day is 24 hours, as in the timeline's offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offset(pub SignedDuration);
+
+impl std::str::FromStr for Offset {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let fail = || format!("\"{text}\" is not an offset (write e.g. +15m, +1d5h30m)");
+        let mut rest = text.strip_prefix('+').unwrap_or(text);
+        if rest.is_empty() {
+            return Err(fail());
+        }
+        let mut seconds: i64 = 0;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let (number, tail) = rest.split_at(digits);
+            let amount: i64 = number.parse().map_err(|_| fail())?;
+            let unit = match tail.chars().next() {
+                Some('d') => 86_400,
+                Some('h') => 3_600,
+                Some('m') => 60,
+                Some('s') => 1,
+                _ => return Err(fail()),
+            };
+            seconds = amount
+                .checked_mul(unit)
+                .and_then(|s| seconds.checked_add(s))
+                .filter(|s| *s <= 400 * 86_400)
+                .ok_or_else(fail)?;
+            rest = &tail[1..];
+        }
+        Ok(Self(SignedDuration::from_secs(seconds)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Offset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let start = Timestamp::UNIX_EPOCH;
+        f.write_str(&crate::runtime::offset(start, start + self.0))
+    }
 }
 
 /// What one play of a scenario found.
@@ -241,7 +292,7 @@ async fn play(
             let mut event = Event::new(&later.event_type, later.data.clone());
             event.source = "scenario".into();
             Injection {
-                after: SignedDuration::from_secs(later.at.approx_seconds()),
+                after: later.at.0,
                 event,
             }
         })
@@ -273,4 +324,22 @@ async fn play(
         other => fail(other.to_string()),
     })?;
     Ok(expect::outward(&simulation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_read_as_the_timeline_writes_them() {
+        let secs = |t: &str| t.parse::<Offset>().map(|o| o.0.as_secs());
+        assert_eq!(secs("+1d5h30m"), Ok(86_400 + 5 * 3_600 + 30 * 60));
+        assert_eq!(secs("29h40m"), Ok(29 * 3_600 + 40 * 60));
+        assert_eq!(secs("+0s"), Ok(0));
+        assert!(secs("").is_err() && secs("5").is_err() && secs("2w").is_err());
+        assert_eq!(
+            Offset(SignedDuration::from_secs(93_600)).to_string(),
+            "+1d2h"
+        );
+    }
 }
