@@ -28,6 +28,7 @@ const MODULES: &[(&str, &str)] = &[
     embedded!("modules/reactivation/module.yaml"),
     embedded!("modules/drip-campaign/module.yaml"),
     embedded!("modules/loyalty-nps/module.yaml"),
+    embedded!("modules/ai-reply/module.yaml"),
 ];
 
 /// The built-in packs: `packs/<id>.yaml`.
