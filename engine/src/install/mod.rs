@@ -5,136 +5,27 @@
 //! against the module's config schema, and the flow compiles with the copy spliced in, before
 //! anything is stored. Installing what is already installed changes nothing.
 
+mod change;
 mod onboarding;
 mod upgrade;
+mod values;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use onboarding::ChecklistState;
 pub use upgrade::{Conflict, Resolution, TemplateChange, UpgradePlan};
+pub use values::{Effective, Overrides, effective};
 
 use crate::catalog::{Catalog, CatalogModule};
 use crate::definition::config::{self, ConfigProblem};
 use crate::error::EngineError;
-use crate::model::{Origin, Pack, RunStatus};
-use crate::ports::{AuditEntry, FlowDocument, Listings, RunFilter, StoreError};
+use crate::model::{Origin, Pack};
+use crate::ports::{AuditEntry, FlowDocument, Listings, StoreError};
 use crate::runtime::Engine;
-
-/// Config values and copy given over a module's own: by a pack, or by the tenant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Overrides {
-    /// Values for the module's config keys.
-    #[serde(default)]
-    pub config: Map<String, Value>,
-    /// Texts for the module's templates, by name.
-    #[serde(default)]
-    pub templates: BTreeMap<String, String>,
-}
-
-/// What a flow installed from a module runs with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Effective {
-    /// The config values, checked, with the module's defaults filled in.
-    pub config: Value,
-    /// The copy: the module's, then the pack's, then the tenant's.
-    pub templates: BTreeMap<String, String>,
-    /// The copy before the tenant's.
-    pub base_templates: BTreeMap<String, String>,
-}
-
-/// The values `module` runs with under `pack`'s and `tenant`'s overrides: every problem at
-/// once, each at its place in the tenant's request (`/config/…`, `/templates/…`).
-pub fn effective(
-    module: &CatalogModule,
-    pack: Option<&Overrides>,
-    tenant: &Overrides,
-) -> Result<Effective, EngineError> {
-    let module_def = &module.module;
-    let mut problems = Vec::new();
-    let declared = module_def
-        .config
-        .as_ref()
-        .map(config::declared_keys)
-        .unwrap_or_default();
-    let mut base_templates = module_def.templates.clone();
-    let mut values = Map::new();
-    for layer in pack.into_iter().chain([tenant]) {
-        for (name, text) in &layer.templates {
-            let pointer = format!("/templates/{}", crate::steps::context::escape(name));
-            if !module_def.templates.contains_key(name) {
-                let known: Vec<&str> = module_def.templates.keys().map(String::as_str).collect();
-                let message = format!(
-                    "the module has no template `{name}` (it has: {})",
-                    known.join(", ")
-                );
-                problems.push(ConfigProblem { pointer, message });
-                continue;
-            }
-            if let Err(e) = crate::template::Templates::check(text) {
-                problems.push(ConfigProblem {
-                    pointer: pointer.clone(),
-                    message: e.message,
-                });
-            }
-            for message in crate::steps::fields::unknown_fields(text) {
-                problems.push(ConfigProblem {
-                    pointer: pointer.clone(),
-                    message,
-                });
-            }
-            for key in crate::steps::context::references(text, "config.") {
-                if !declared.iter().any(|k| k == key) {
-                    let message = format!("config.{key} is not one of the module's config keys");
-                    problems.push(ConfigProblem {
-                        pointer: pointer.clone(),
-                        message,
-                    });
-                }
-            }
-        }
-        values.extend(layer.config.clone());
-    }
-    if let Some(pack) = pack {
-        base_templates.extend(pack.templates.clone());
-    }
-    let mut templates = base_templates.clone();
-    templates.extend(tenant.templates.clone());
-    let config = match &module_def.config {
-        Some(schema) => match config::resolve(schema, &Value::Object(values)) {
-            Ok(resolved) => resolved,
-            Err(found) => {
-                problems.extend(found.into_iter().map(|p| ConfigProblem {
-                    pointer: format!("/config{}", p.pointer),
-                    message: p.message,
-                }));
-                Value::Null
-            }
-        },
-        None if values.is_empty() => Value::Object(Map::new()),
-        None => {
-            problems.push(ConfigProblem {
-                pointer: "/config".into(),
-                message: "the module takes no config values".into(),
-            });
-            Value::Null
-        }
-    };
-    if problems.is_empty() {
-        Ok(Effective {
-            config,
-            templates,
-            base_templates,
-        })
-    } else {
-        Err(EngineError::InvalidConfig(problems))
-    }
-}
 
 /// A module installed for a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -443,147 +334,5 @@ impl Installer {
     /// One installation.
     pub async fn get(&self, tenant_id: &str, module_id: &str) -> Result<Installation, EngineError> {
         Ok(self.installed(tenant_id, module_id).await?.0)
-    }
-
-    /// Changes the tenant's overrides by a JSON merge patch (RFC 7396: a key set to null goes
-    /// back to the module's or pack's value) and publishes the result as a new flow version.
-    pub async fn change(
-        &self,
-        tenant_id: &str,
-        module_id: &str,
-        patch: &Value,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Installed, EngineError> {
-        let (_, origin) = self.installed(tenant_id, module_id).await?;
-        let current = Overrides {
-            config: origin.config.clone(),
-            templates: origin.templates.clone(),
-        };
-        let mut merged = serde_json::to_value(&current).unwrap_or_default();
-        merge_patch(&mut merged, patch);
-        let overrides: Overrides = serde_json::from_value(merged)
-            .map_err(|e| EngineError::InvalidInput(format!("the change: {e}")))?;
-        let module = self.module(module_id)?;
-        if module.module.version != origin.version {
-            return Err(EngineError::WrongState(format!(
-                "{module_id} is installed at {} and the catalog has {}: upgrade it first",
-                origin.version, module.module.version
-            )));
-        }
-        self.install(
-            tenant_id,
-            module_id,
-            origin.pack.as_deref(),
-            overrides,
-            audit,
-        )
-        .await
-    }
-
-    /// Uninstalls: the flow starts no new runs; its running runs go on, or are cancelled.
-    pub async fn uninstall(
-        &self,
-        tenant_id: &str,
-        module_id: &str,
-        cancel_runs: bool,
-        audit: Option<&AuditEntry>,
-    ) -> Result<u32, EngineError> {
-        self.installed(tenant_id, module_id).await?;
-        self.engine
-            .set_flow_enabled(tenant_id, module_id, false, audit)
-            .await?;
-        if !cancel_runs {
-            return Ok(0);
-        }
-        self.cancel_runs(tenant_id, module_id, audit).await
-    }
-
-    /// Cancels every active run of the flow; answers how many.
-    async fn cancel_runs(
-        &self,
-        tenant_id: &str,
-        flow_id: &str,
-        audit: Option<&AuditEntry>,
-    ) -> Result<u32, EngineError> {
-        let mut cancelled = 0;
-        for status in [
-            RunStatus::Queued,
-            RunStatus::Ready,
-            RunStatus::Sleeping,
-            RunStatus::Waiting,
-        ] {
-            let filter = RunFilter {
-                flow_id: Some(flow_id.to_owned()),
-                status: Some(status),
-                ..RunFilter::default()
-            };
-            // Cancelled runs leave the filter, so the first page is always the next one.
-            loop {
-                let page = self
-                    .listings
-                    .list_runs(tenant_id, &filter, None, 200)
-                    .await?;
-                if page.is_empty() {
-                    break;
-                }
-                for run in page {
-                    let reason = "the module was uninstalled";
-                    match self
-                        .engine
-                        .cancel_run(
-                            tenant_id,
-                            run.id,
-                            reason,
-                            audit.map(|a| a.on(&format!("run:{}", run.id))),
-                        )
-                        .await
-                    {
-                        Ok(()) => cancelled += 1,
-                        // It ended meanwhile.
-                        Err(EngineError::WrongState(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        Ok(cancelled)
-    }
-}
-
-/// RFC 7396 JSON merge patch.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(map) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                map.remove(key);
-            } else {
-                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_merge_patch_sets_and_removes() {
-        let mut target = serde_json::json!({"config": {"a": 1, "b": 2}, "templates": {"x": "hi"}});
-        merge_patch(
-            &mut target,
-            &serde_json::json!({"config": {"a": null, "c": 3}, "templates": {"y": "yo"}}),
-        );
-        assert_eq!(
-            target,
-            serde_json::json!({"config": {"b": 2, "c": 3}, "templates": {"x": "hi", "y": "yo"}})
-        );
     }
 }
