@@ -2,13 +2,16 @@
 //! attack of each class (recursive and exploding templates, blocking expressions, a
 //! simulation that never ends, a flow whose `when` fails, characters the database cannot
 //! store, a letter in a phone number, a malformed Authorization header, a flood of webhooks
-//! on its web form and on made-up hook tokens), tenant `victim`
+//! on its web form and on made-up hook tokens, a module install with unsendable copy, KPI
+//! requests over the longest period), tenant `victim`
 //! keeps sending events and reading its runs: every one of its requests is answered, p99
 //! under 1 s, and the server never restarts. Each attack is also checked for its own answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
+#[path = "hostile/edge.rs"]
+mod edge;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use axum::http::StatusCode;
 use common::client::Client;
 use common::place::on_both_backends;
 use common::{Backend, start_server, start_server_with};
+use edge::{HOOK_RATE, form_url, module_limits, webhook_flood};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -275,100 +279,6 @@ async fn bad_inputs(api: &Client, admin: &str) {
 }
 
 /// The webhook rate of the server under attack (bursts of twice that).
-const HOOK_RATE: &str = "20";
-
-/// Turns on the tenant's web form and answers its URL.
-async fn form_url(api: &Client, admin: &str) -> String {
-    let settings = json!({"sources": {"form": {}}});
-    let answer = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            admin,
-            "application/json",
-            settings.to_string(),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    let token = api.get("/v1/settings", admin).await.body["hook_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    format!("{}/hooks/{token}/form", api.base)
-}
-
-/// Posts `count` distinct leads (numbered from 0) to `url`, `at_once` at a time: how each
-/// was answered, by number.
-async fn flood(api: &Client, url: &str, count: usize, at_once: usize) -> Vec<(usize, StatusCode)> {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut posters = tokio::task::JoinSet::new();
-    for _ in 0..at_once {
-        let (http, url, next) = (api.http.clone(), url.to_owned(), next.clone());
-        posters.spawn(async move {
-            let mut answers = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= count {
-                    return answers;
-                }
-                let lead = json!({"name": "Flood", "phone": flood_phone(n)});
-                let posted = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(lead.to_string())
-                    .send()
-                    .await
-                    .unwrap();
-                answers.push((n, posted.status()));
-            }
-        });
-    }
-    posters.join_all().await.concat()
-}
-
-fn flood_phone(n: usize) -> String {
-    format!("+1512{}", 5_000_000 + n)
-}
-
-/// A flood on a tenant's web form is cut by its own webhook bucket before anything is
-/// stored, and made-up hook tokens cost nothing but a 404; the victim's own form still works.
-async fn webhook_flood(api: &Client, mallory: &str, victim_form: &str) {
-    let url = form_url(api, mallory).await;
-    let answers = flood(api, &url, 400, 16).await;
-    let (accepted, limited): (Vec<_>, Vec<_>) =
-        answers.iter().partition(|(_, status)| status.is_success());
-    assert!(
-        limited
-            .iter()
-            .all(|(_, status)| *status == StatusCode::TOO_MANY_REQUESTS),
-        "{limited:?}"
-    );
-    assert!(!limited.is_empty(), "the flood was never limited");
-    assert!(!accepted.is_empty(), "the form took nothing");
-    // Every accepted post made its lead; a few refused ones made nothing.
-    let stored = |n: usize| async move {
-        let path = format!("/v1/contacts?phone={}", flood_phone(n).replace('+', "%2B"));
-        let page = api.get(&path, mallory).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        page.body["data"].as_array().unwrap().len()
-    };
-    for (n, _) in &accepted {
-        assert_eq!(stored(*n).await, 1, "accepted lead {n}");
-    }
-    for (n, _) in limited.iter().take(10) {
-        assert_eq!(stored(*n).await, 0, "refused lead {n}");
-    }
-
-    let made_up = format!("{}/hooks/{}/form", api.base, "0".repeat(64));
-    let answers = flood(api, &made_up, 200, 16).await;
-    assert!(
-        answers.iter().all(|(_, s)| *s == StatusCode::NOT_FOUND),
-        "{answers:?}"
-    );
-    let answers = flood(api, victim_form, 3, 1).await;
-    assert!(answers.iter().all(|(_, s)| s.is_success()), "{answers:?}");
-}
-
 async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     let (mut server, base) = start_server_with(
         dir,
@@ -396,6 +306,7 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     one_bad_flow(&api, &mallory, &editor).await;
     bad_inputs(&api, &mallory).await;
     webhook_flood(&api, &mallory, &victim_form).await;
+    module_limits(&api, &mallory).await;
     stop.store(true, Ordering::Relaxed);
     let seen = probing.await.unwrap();
 
