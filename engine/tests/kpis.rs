@@ -6,6 +6,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use stepwise_engine::kpi::kpi;
+mod common;
+
+use common::TestDb;
 use stepwise_engine::store::SqlStore;
 
 const T0: &str = "2026-03-01T00:00:00Z";
@@ -191,47 +194,16 @@ async fn kpis_are_computed_as_defined(store: &SqlStore) {
 
 #[tokio::test]
 async fn kpis_on_sqlite() {
-    let path = std::env::temp_dir().join(format!("stepwise_kpis_{}.db", std::process::id()));
-    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    kpis_are_computed_as_defined(&store).await;
-    drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let db = TestDb::sqlite("stepwise_kpis").await;
+    kpis_are_computed_as_defined(&db.store).await;
+    db.finish().await;
 }
 
 #[tokio::test]
 async fn kpis_on_postgres() {
-    let Some(url) = std::env::var("STEPWISE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u != "skip")
-    else {
-        eprintln!("SKIPPED: STEPWISE_TEST_DATABASE_URL is unset or `skip`: PostgreSQL not tested");
+    let Some(db) = TestDb::postgres("stepwise_kpis").await else {
         return;
     };
-    let name = format!("stepwise_kpis_{}", std::process::id());
-    let admin = SqlStore::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(admin.pool())
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').unwrap().0;
-    let store = SqlStore::connect(&format!("{base}/{name}")).await.unwrap();
-    store.migrate().await.unwrap();
-    kpis_are_computed_as_defined(&store).await;
-    drop(store);
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
+    kpis_are_computed_as_defined(&db.store).await;
+    db.finish().await;
 }

@@ -4,23 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use stepwise_engine::store::{SqlStore, conformance};
+mod common;
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        uuid::Uuid::now_v7().simple()
-    )
-}
+use common::TestDb;
+use stepwise_engine::store::{SqlStore, conformance};
 
 #[tokio::test]
 async fn sqlite_conforms() {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("stepwise_conformance")));
-    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("open SQLite");
-    store.migrate().await.expect("migrate");
+    let db = TestDb::sqlite("stepwise_conformance").await;
+    let store = db.store.clone();
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
     admin_writes_commit_with_their_audit_entries(&store).await;
@@ -30,33 +22,15 @@ async fn sqlite_conforms() {
         .await;
     conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
     drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    db.finish().await;
 }
 
 #[tokio::test]
 async fn postgres_conforms() {
-    let Some(url) = std::env::var("STEPWISE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u != "skip")
-    else {
-        eprintln!("SKIPPED: STEPWISE_TEST_DATABASE_URL is unset or `skip`: PostgreSQL not tested");
+    let Some(db) = TestDb::postgres("stepwise_t").await else {
         return;
     };
-    let admin = SqlStore::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"));
-    let name = unique("stepwise_t");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .expect("create database");
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    let store = SqlStore::connect(&format!("{base}/{name}"))
-        .await
-        .expect("connect to the new database");
-    store.migrate().await.expect("migrate");
+    let store = db.store.clone();
     store.migrate().await.expect("migrations are idempotent");
     conformance::run_all(&store).await;
     admin_writes_commit_with_their_audit_entries(&store).await;
@@ -66,11 +40,8 @@ async fn postgres_conforms() {
         .await;
     conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
     young_tables_get_statistics(&store).await;
-    store.pool().close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop database");
+    drop(store);
+    db.finish().await;
 }
 
 /// A young table's statistics are taken by the store's maintenance once it has grown, so that
