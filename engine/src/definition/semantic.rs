@@ -9,7 +9,7 @@ use super::program::{CompiledFlow, ErrorPolicy, Instr, QuietPolicy, StepMeta};
 use super::{Diagnostic, Severity};
 use crate::expr::Expr;
 use crate::model::{Flow, OnError, QuietHoursKeyword, QuietHoursSetting, Step, StepBody};
-use crate::steps::context::{Artifacts, CheckCx, CheckSink};
+use crate::steps::context::{Artifacts, CheckCx, CheckSink, EarlierStep};
 use crate::steps::registry;
 use crate::template::Templates;
 
@@ -69,6 +69,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
             exprs: HashMap::new(),
         },
         earlier_steps: Vec::new(),
+        check_outputs: !around.stored,
         config_keys,
         copy: around.copy.cloned(),
     };
@@ -295,7 +296,11 @@ impl Lowering<'_> {
                 let expr = self.sink.artifacts.exprs.remove(&format!("{pc}/if"));
                 let meta = self.meta(step, id.clone(), "if");
                 self.program.push(Instr::Jump { to: 0 }); // the branch, patched below
-                self.sink.earlier_steps.push(id.clone());
+                self.sink.earlier_steps.push(EarlierStep {
+                    id: id.clone(),
+                    kind: "if",
+                    outputs: Some(vec!["result".to_owned()]),
+                });
                 self.list(then, &format!("{at}/then"), Some((&id, "then")));
                 let else_pc = if otherwise.is_empty() {
                     self.program.len()
@@ -323,7 +328,7 @@ impl Lowering<'_> {
                     self.error(at.to_owned(), format!("unknown step kind `{key}`"));
                     return;
                 };
-                match kind.parse(config) {
+                let outputs = match kind.parse(config) {
                     Ok(parsed) => {
                         let pointer = format!("{at}/{key}");
                         let mut cx = CheckCx {
@@ -333,18 +338,25 @@ impl Lowering<'_> {
                             flow: self.flow,
                         };
                         parsed.check(&mut cx);
+                        let outputs = parsed.outputs();
                         let meta = self.meta(step, id.clone(), kind.key());
                         self.program.push(Instr::Step {
                             meta,
                             config: parsed,
                         });
+                        Some(outputs)
                     }
                     Err(e) => {
                         self.error(format!("{at}/{key}"), e.to_string());
                         self.program.push(Instr::Jump { to: pc + 1 });
+                        None
                     }
-                }
-                self.sink.earlier_steps.push(id);
+                };
+                self.sink.earlier_steps.push(EarlierStep {
+                    id,
+                    kind: kind.key(),
+                    outputs,
+                });
             }
         }
     }

@@ -256,3 +256,47 @@ fn module_flows_may_only_name_declared_config_and_templates() {
         ]
     );
 }
+
+/// A flow reading outputs of earlier steps: `{field}` is where a test puts the reference.
+const READS_OUTPUTS: &str = "id: a
+trigger: {event: lead.created}
+steps:
+  - id: first
+    send_sms: {body: hi}
+  - id: booked
+    wait_for: {event: appointment.booked, timeout: 15m}
+  - id: calc
+    set: {score: '2'}
+  - id: hot
+    if: 'steps.booked.timed_out && steps.calc.score > 1 && steps.booked.event.data.x == 1'
+    then:
+      - notify: {text: '{{steps.first.message_id}} {{steps.first.error}} {{steps.hot.result}} {field}'}
+";
+
+#[test]
+fn a_misspelt_step_output_is_an_error_with_a_suggestion() {
+    let source = READS_OUTPUTS.replace("{field}", "{{steps.first.mesage_id}} {{steps.calc.scor}}");
+    let messages: Vec<String> = errors(&source).into_iter().map(|d| d.message).collect();
+    assert_eq!(
+        messages,
+        [
+            "steps.first.mesage_id is not an output of `first` (did you mean `message_id`?); a send_sms step gives status, message_id, to, segments, sandbox, reason, error",
+            "steps.calc.scor is not an output of `calc` (did you mean `score`?); a set step gives score, status, error",
+        ]
+    );
+    // The outputs a step does have, open data below them (`event.data.x`) and method calls
+    // pass.
+    let fine = READS_OUTPUTS.replace("{field}", "{{steps.booked.received}}");
+    assert_eq!(errors(&fine), []);
+}
+
+#[test]
+fn versions_stored_before_the_output_check_still_compile() {
+    let source = READS_OUTPUTS.replace("{field}", "{{steps.first.mesage_id}}");
+    let stored = Setting {
+        stored: true,
+        ..Setting::default()
+    };
+    assert!(compile_flow("f.yaml", &source, stored).is_ok());
+    assert!(compile_flow("f.yaml", &source, Setting::default()).is_err());
+}

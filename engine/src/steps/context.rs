@@ -22,12 +22,26 @@ pub struct Artifacts {
 pub struct CheckSink {
     pub diagnostics: Vec<Diagnostic>,
     pub artifacts: Artifacts,
-    /// Ids of the steps before the one being checked (what `steps.<id>` may name).
-    pub earlier_steps: Vec<String>,
+    /// The steps before the one being checked (what `steps.<id>` may name).
+    pub earlier_steps: Vec<EarlierStep>,
+    /// Whether `steps.<id>.<field>` must be one of the step's outputs (not for versions stored
+    /// before that rule, which must keep loading).
+    pub check_outputs: bool,
     /// For module flows: the config keys the module declares.
     pub config_keys: Option<Vec<String>>,
     /// For module flows: the module's copy (`templates.*`), by name.
     pub copy: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A step before the one being checked.
+#[derive(Debug)]
+pub struct EarlierStep {
+    pub id: String,
+    /// `send_sms`, `if`, ...
+    pub kind: &'static str,
+    /// The fields it leaves in `steps.<id>`; `None` when its configuration did not parse (its
+    /// own error is reported, so references to it are not).
+    pub outputs: Option<Vec<String>>,
 }
 
 /// Checking one step's configuration.
@@ -198,22 +212,73 @@ impl CheckCx<'_> {
         }
     }
 
-    /// `steps.<id>` in `source` names a step before this one; `context` prefixes the message.
+    /// `steps.<id>` in `source` names a step before this one, and `steps.<id>.<field>` one of
+    /// its outputs; `context` prefixes the message.
     fn check_step_references(&mut self, field: &str, source: &str, context: &str) {
-        for name in references(source, "steps.") {
-            if !self.sink.earlier_steps.iter().any(|s| s == name) {
+        for (name, output) in step_references(source) {
+            let Some(step) = self.sink.earlier_steps.iter().find(|s| s.id == name) else {
                 let known = if self.sink.earlier_steps.is_empty() {
                     "no step comes before this one".to_owned()
                 } else {
-                    format!("earlier steps: {}", self.sink.earlier_steps.join(", "))
+                    let ids: Vec<&str> = self
+                        .sink
+                        .earlier_steps
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    format!("earlier steps: {}", ids.join(", "))
                 };
                 self.error(
                     field,
                     format!("{context}steps.{name} does not name an earlier step ({known})"),
                 );
+                continue;
+            };
+            let (Some(output), Some(outputs), true) =
+                (output, &step.outputs, self.sink.check_outputs)
+            else {
+                continue;
+            };
+            let mut known: Vec<&str> = outputs.iter().map(String::as_str).collect();
+            for failed in super::FAILED_OUTPUTS {
+                if !known.contains(&failed) {
+                    known.push(failed);
+                }
             }
+            if known.contains(&output) {
+                continue;
+            }
+            let nearest = known
+                .iter()
+                .map(|f| (strsim::levenshtein(f, output), *f))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, f)| format!(" (did you mean `{f}`?)"))
+                .unwrap_or_default();
+            let message = format!(
+                "{context}steps.{name}.{output} is not an output of `{name}`{nearest}; a {} step gives {}",
+                step.kind,
+                known.join(", ")
+            );
+            self.error(field, message);
         }
     }
+}
+
+/// Each `steps.<id>` in `source` with the field read from it, if any
+/// (`steps.booked.timed_out` → (`booked`, `timed_out`)).
+fn step_references(source: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    references(source, "steps.").map(move |id| {
+        // `id` is a slice of `source`; what follows it decides whether a field is read.
+        let end = id.as_ptr() as usize - source.as_ptr() as usize + id.len();
+        let field = source[end..].strip_prefix('.').and_then(|rest| {
+            let len = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (len > 0 && !rest[len..].starts_with('(')).then(|| &rest[..len])
+        });
+        (id, field)
+    })
 }
 
 /// Identifiers following `prefix` in `source` (`steps.` → `booked` in `steps.booked.timed_out`).

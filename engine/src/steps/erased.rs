@@ -20,6 +20,8 @@ pub trait ErasedKind: Send + Sync {
 /// A parsed configuration of some kind.
 pub trait StepConfig: Send + Sync + std::fmt::Debug {
     fn check(&self, cx: &mut CheckCx<'_>);
+    /// The fields the step leaves in `steps.<id>` ([`StepKind::outputs`]).
+    fn outputs(&self) -> Vec<String>;
     fn plan(&self, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError>;
 }
 
@@ -47,6 +49,9 @@ impl<K: StepKind> std::fmt::Debug for Configured<K> {
 impl<K: StepKind> StepConfig for Configured<K> {
     fn check(&self, cx: &mut CheckCx<'_>) {
         K::check(&self.0, cx);
+    }
+    fn outputs(&self) -> Vec<String> {
+        K::outputs(&self.0)
     }
     fn plan(&self, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
         K::plan(&self.0, cx)

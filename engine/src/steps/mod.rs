@@ -44,7 +44,17 @@ pub trait StepKind: Send + Sync + 'static {
     const KEY: &'static str;
     /// One line for the schema and the docs.
     const SUMMARY: &'static str;
+    /// The fields the step leaves in `steps.<id>` for later steps, from every outcome it can
+    /// have (a call's result, and `reason` where the runtime suppresses a send). Besides these,
+    /// any step may hold [`FAILED_OUTPUTS`]. A misspelt `steps.<id>.<field>` is a validation
+    /// error because of this list.
+    const OUTPUTS: &'static [&'static str];
     type Config: DeserializeOwned + JsonSchema + std::fmt::Debug + Send + Sync + 'static;
+
+    /// [`StepKind::OUTPUTS`], for kinds whose fields depend on their configuration (`set`).
+    fn outputs(_config: &Self::Config) -> Vec<String> {
+        Self::OUTPUTS.iter().map(|f| (*f).to_owned()).collect()
+    }
 
     /// Semantic checks beyond the schema; registers templates and expressions to compile.
     fn check(config: &Self::Config, cx: &mut CheckCx<'_>);
@@ -52,6 +62,10 @@ pub trait StepKind: Send + Sync + 'static {
     /// What the step asks for now.
     fn plan(config: &Self::Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError>;
 }
+
+/// What any step holds after it failed or its send was uncertain and `on_error` went on:
+/// `{ status: failed | uncertain, error }`.
+pub const FAILED_OUTPUTS: [&str; 2] = ["status", "error"];
 
 /// A call a step asks the runtime to make.
 #[derive(Debug, Clone, PartialEq)]

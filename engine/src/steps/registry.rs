@@ -31,3 +31,131 @@ pub fn kinds() -> &'static [&'static dyn ErasedKind] {
 pub fn find(key: &str) -> Option<&'static dyn ErasedKind> {
     KINDS.iter().copied().find(|k| k.key() == key)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each kind's declared outputs cover what its outcomes write, so a reference the
+    //! validator accepts is one the runtime can answer.
+
+    use serde_json::{Value, json};
+
+    use crate::steps::{FAILED_OUTPUTS, StepOutcome};
+    use crate::testing::plan_step;
+    use stepwise_core::{
+        CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, Request,
+        Response, Sent,
+    };
+
+    /// The fullest answer a provider gives to `request`: every optional field present.
+    fn fullest_answer(request: &Request) -> Response {
+        let sent = |segments| {
+            Response::Sent(Sent {
+                status: DeliveryStatus::Sent,
+                message_id: "m".into(),
+                to: "+15125550100".into(),
+                segments,
+                sandbox: true,
+            })
+        };
+        match request {
+            Request::Sms(_) => sent(Some(1)),
+            Request::Email(_) => sent(None),
+            Request::Notify(n) => Response::Notified(Notified {
+                status: DeliveryStatus::Sent,
+                channel: n.audience,
+                sandbox: true,
+            }),
+            Request::Http(_) => Response::Http(HttpResponse {
+                status: 200,
+                body: json!({}),
+                sandbox: true,
+            }),
+            Request::Crm(c) => Response::Crm(CrmRecord {
+                status: "ok",
+                action: c.action,
+                id: "r".into(),
+                sandbox: true,
+            }),
+            Request::Calendar(c) => Response::Calendar(CalendarAnswer {
+                status: "ok",
+                action: c.action,
+                slots: Some(vec![]),
+                booking_id: Some("b".into()),
+                sandbox: true,
+            }),
+            Request::Llm(_) => Response::Llm(LlmAnswer {
+                text: "t".into(),
+                json: json!({}),
+                sandbox: true,
+            }),
+        }
+    }
+
+    /// One configuration of each kind, as a flow would write it.
+    fn examples() -> Vec<Value> {
+        vec![
+            json!({"send_sms": {"body": "hi"}}),
+            json!({"send_email": {"subject": "s", "body": "b"}}),
+            json!({"notify": {"text": "t"}}),
+            json!({"http": {"url": "https://example.com"}}),
+            json!({"crm": {"action": "upsert_contact", "fields": {"email": "a@example.com"}}}),
+            json!({"calendar": {"action": "cancel", "fields": {"booking_id": "b"}}}),
+            json!({"llm": {"prompt": "p"}}),
+            json!({"wait": {"for": "1m"}}),
+            json!({"wait": {"until": "now - hours(1)"}}),
+            json!({"wait_for": {"event": "message.received", "timeout": "1h"}}),
+            json!({"set": {"score": "1 + 1"}}),
+            json!({"tag": {"add": ["hot"]}}),
+            json!({"update_contact": {"first_name": "Ana"}}),
+            json!({"stop": "done"}),
+        ]
+    }
+
+    fn keys(output: &Value) -> Vec<String> {
+        output
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn declared_outputs_cover_every_outcome() {
+        let mut covered: Vec<&str> = Vec::new();
+        for step in examples() {
+            let key = step.as_object().and_then(|o| o.keys().next()).cloned();
+            let key = key.unwrap_or_default();
+            let kind = super::find(&key).unwrap_or_else(|| panic!("no kind {key}"));
+            covered.push(kind.key());
+            let config = kind.parse(&step[&key]).unwrap();
+            let declared = config.outputs();
+            let written = match plan_step(step.clone()).unwrap() {
+                StepOutcome::Next(output) | StepOutcome::Sleep { output, .. } => keys(&output),
+                StepOutcome::Call(draft) => {
+                    let mut written = keys(&fullest_answer(&draft.request).output());
+                    if draft.message.is_some() {
+                        // A send the runtime suppresses: `{ status: suppressed, reason }`.
+                        written.extend(["status".into(), "reason".into()]);
+                    }
+                    written
+                }
+                StepOutcome::WaitFor { .. } => ["received", "timed_out", "event"]
+                    .map(String::from)
+                    .to_vec(),
+                StepOutcome::Stop(_) => Vec::new(),
+            };
+            for field in written {
+                assert!(
+                    declared.contains(&field) || FAILED_OUTPUTS.contains(&field.as_str()),
+                    "{key} writes `{field}` but declares only {declared:?}"
+                );
+            }
+        }
+        for kind in super::kinds() {
+            assert!(
+                covered.contains(&kind.key()),
+                "no example of {}",
+                kind.key()
+            );
+        }
+    }
+}

@@ -26,6 +26,8 @@ pub struct Calendar;
 impl StepKind for Calendar {
     const KEY: &'static str = "calendar";
     const SUMMARY: &'static str = "Find slots, book, reschedule or cancel appointments.";
+    const OUTPUTS: &'static [&'static str] =
+        &["status", "action", "slots", "booking_id", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

@@ -26,6 +26,7 @@ pub struct Crm;
 impl StepKind for Crm {
     const KEY: &'static str = "crm";
     const SUMMARY: &'static str = "Create or update CRM records.";
+    const OUTPUTS: &'static [&'static str] = &["status", "action", "id", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

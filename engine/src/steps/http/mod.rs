@@ -88,6 +88,7 @@ pub struct Http;
 impl StepKind for Http {
     const KEY: &'static str = "http";
     const SUMMARY: &'static str = "Call an HTTP endpoint.";
+    const OUTPUTS: &'static [&'static str] = &["status", "body", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

@@ -45,6 +45,7 @@ pub struct Llm;
 impl StepKind for Llm {
     const KEY: &'static str = "llm";
     const SUMMARY: &'static str = "Ask a language model.";
+    const OUTPUTS: &'static [&'static str] = &["text", "json", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

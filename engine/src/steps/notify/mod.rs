@@ -26,6 +26,7 @@ pub struct Notify;
 impl StepKind for Notify {
     const KEY: &'static str = "notify";
     const SUMMARY: &'static str = "Alert the business owner or team.";
+    const OUTPUTS: &'static [&'static str] = &["status", "channel", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

@@ -34,6 +34,7 @@ pub struct SendEmail;
 impl StepKind for SendEmail {
     const KEY: &'static str = "send_email";
     const SUMMARY: &'static str = "Send an email to the contact.";
+    const OUTPUTS: &'static [&'static str] = &["status", "message_id", "to", "sandbox", "reason"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

@@ -38,6 +38,14 @@ pub struct SendSms;
 impl StepKind for SendSms {
     const KEY: &'static str = "send_sms";
     const SUMMARY: &'static str = "Send a text message to the contact.";
+    const OUTPUTS: &'static [&'static str] = &[
+        "status",
+        "message_id",
+        "to",
+        "segments",
+        "sandbox",
+        "reason",
+    ];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

@@ -22,7 +22,12 @@ pub struct Set;
 impl StepKind for Set {
     const KEY: &'static str = "set";
     const SUMMARY: &'static str = "Compute values into vars.";
+    const OUTPUTS: &'static [&'static str] = &[];
     type Config = Config;
+
+    fn outputs(config: &Config) -> Vec<String> {
+        config.0.keys().cloned().collect()
+    }
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         for (name, expression) in &config.0 {

@@ -16,6 +16,7 @@ pub struct Stop;
 impl StepKind for Stop {
     const KEY: &'static str = "stop";
     const SUMMARY: &'static str = "End the run here.";
+    const OUTPUTS: &'static [&'static str] = &[];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

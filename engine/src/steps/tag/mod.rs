@@ -25,6 +25,7 @@ pub struct Tag;
 impl StepKind for Tag {
     const KEY: &'static str = "tag";
     const SUMMARY: &'static str = "Add or remove contact tags.";
+    const OUTPUTS: &'static [&'static str] = &["added", "removed"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

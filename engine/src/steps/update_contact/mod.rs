@@ -55,6 +55,7 @@ fn text_field<'c>(config: &'c Config, name: &str) -> Option<&'c String> {
 impl StepKind for UpdateContact {
     const KEY: &'static str = "update_contact";
     const SUMMARY: &'static str = "Change the contact's fields.";
+    const OUTPUTS: &'static [&'static str] = &["changed"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

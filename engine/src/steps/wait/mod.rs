@@ -58,6 +58,7 @@ pub(crate) fn too_far(field: &str) -> StepError {
 impl StepKind for Wait {
     const KEY: &'static str = "wait";
     const SUMMARY: &'static str = "Pause for a duration or until a time.";
+    const OUTPUTS: &'static [&'static str] = &["until", "past"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

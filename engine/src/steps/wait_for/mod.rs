@@ -39,6 +39,7 @@ pub struct WaitFor;
 impl StepKind for WaitFor {
     const KEY: &'static str = "wait_for";
     const SUMMARY: &'static str = "Wait for an event for the contact, with a timeout.";
+    const OUTPUTS: &'static [&'static str] = &["received", "timed_out", "event"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
