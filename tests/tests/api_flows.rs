@@ -280,3 +280,58 @@ async fn config_values_are_checked_when_a_flow_is_published() {
     );
     place.finish().await;
 }
+
+#[tokio::test]
+async fn a_misspelt_event_type_or_step_output_is_named() {
+    let place = Place::sqlite("flow-mistakes");
+    let (_server, base) = start_server(&place.dir, &place.backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("clinic").await;
+    let other = api.tenant("salon").await;
+    let flow = "id: greet\ntrigger: {event: lead.created}\nsteps:\n  - id: hello\n    send_sms: {body: hi}\n";
+    let published = api.yaml(Method::POST, "/v1/flows", &key, flow).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+
+    // A form that sends `lead.craeted` starts nothing; the run list says so, with the fix.
+    for n in 0..2 {
+        let event = json!({"type": "lead.craeted", "external_id": format!("form-{n}"),
+                           "contact": {"phone": format!("+1512555019{n}")}});
+        let answer = api.post("/v1/events", &key, &event).await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    }
+    let runs = api.get("/v1/runs", &key).await;
+    assert_eq!(runs.body["data"], json!([]));
+    let unheard = &runs.body["unheard"];
+    assert_eq!(unheard.as_array().map(Vec::len), Some(1), "{unheard}");
+    assert_eq!(unheard[0]["event_type"], "lead.craeted");
+    assert_eq!(unheard[0]["count"], 2);
+    assert_eq!(unheard[0]["did_you_mean"], "lead.created");
+    let elsewhere = api.get("/v1/runs", &other).await;
+    assert_eq!(
+        elsewhere.body["unheard"],
+        json!([]),
+        "another tenant's list"
+    );
+
+    // Once a flow listens for the type, it is no longer named.
+    let listens = flow
+        .replace("greet", "greet_typo")
+        .replace("lead.created", "lead.craeted");
+    let published = api.yaml(Method::POST, "/v1/flows", &key, &listens).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    assert_eq!(api.get("/v1/runs", &key).await.body["unheard"], json!([]));
+
+    // Reading an output the step does not give is refused at publish, with the right name.
+    let misread = format!("{flow}  - notify: {{text: 'sent {{{{steps.hello.mesage_id}}}}'}}\n")
+        .replace("greet", "misread");
+    let answer = api.yaml(Method::POST, "/v1/flows", &key, &misread).await;
+    assert_eq!(answer.code(), "invalid_definition", "{}", answer.body);
+    assert!(
+        answer.body.to_string().contains(
+            "steps.hello.mesage_id is not an output of `hello` (did you mean `message_id`?)"
+        ),
+        "{}",
+        answer.body
+    );
+    place.finish().await;
+}

@@ -26,6 +26,6 @@ pub use metrics::{MetricsStore, Share};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
-    StoredEvent, TenantChange, Transition,
+    StoredEvent, TenantChange, Transition, UnheardType,
 };
 pub use suppressions::{Suppression, SuppressionFilter, Suppressions, opted_out_addresses};

@@ -73,6 +73,17 @@ impl Message {
 pub type TenantChange<'a> = dyn Fn(Tenant) -> Option<Tenant> + Send + Sync + 'a;
 
 /// An accepted event as stored: duplicates are recognised by `(source, external_id)`.
+/// Events of one type that arrived while no live flow listened for it
+/// ([`Store::note_unheard`]): how a misspelt `lead.craeted` gets noticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnheardType {
+    pub event_type: String,
+    /// How many arrived unheard since `first_at`.
+    pub count: u64,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub id: String,
@@ -214,6 +225,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &StoredEvent,
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError>;
+    /// Counts an event of `event_type` that arrived at `at` while no live flow listened for it.
+    async fn note_unheard(
+        &self,
+        tenant_id: &str,
+        event_type: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The types [`Store::note_unheard`] counted whose last one arrived at or after `since`,
+    /// the most recent first, at most `limit`.
+    async fn unheard_types(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<UnheardType>, StoreError>;
     /// Stores the first event of a new contact: the event (processed), the contact and the
     /// runs the event starts, in one commit where the store can. Stores nothing and answers
     /// false when `(source, external_id)` was seen before, or when a stored contact has the

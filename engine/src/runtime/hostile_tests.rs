@@ -166,4 +166,24 @@ async fn an_event_no_flow_listens_for_is_kept_and_named_with_the_nearest_type() 
         .await
         .unwrap();
     assert!(heard.warnings.is_empty(), "{heard:?}");
+    // The run list names the type until a flow listens for it.
+    engine
+        .ingest("t1", "c1", Event::new("lead.craeted", json!({})))
+        .await
+        .unwrap();
+    let unheard = engine.unheard_types("t1").await.unwrap();
+    assert_eq!(unheard.len(), 1, "{unheard:?}");
+    assert_eq!(
+        (
+            unheard[0].event_type.as_str(),
+            unheard[0].count,
+            unheard[0].did_you_mean.as_deref()
+        ),
+        ("lead.craeted", 2, Some("lead.created"))
+    );
+    assert_eq!(engine.unheard_types("t2").await.unwrap(), []);
+    let listens =
+        "id: typo\ntrigger: {event: lead.craeted}\nsteps:\n  - id: s\n    set: {a: '1'}\n";
+    engine.publish("t1", doc(listens), None).await.unwrap();
+    assert_eq!(engine.unheard_types("t1").await.unwrap(), []);
 }

@@ -20,6 +20,7 @@ pub mod schedule;
 mod simulate;
 mod start;
 mod timeline;
+mod unheard;
 
 pub use advance::{Pause, RunCx};
 pub use cache::{Expiring, FRESH_FOR};
@@ -30,6 +31,7 @@ pub use ingest::{ContactWrite, run_id_for};
 pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{Entry as TimelineWhat, TimelineEntry, offset, render_text};
+pub use unheard::{UNHEARD_WINDOW, Unheard};
 
 #[cfg(test)]
 mod hostile_tests;

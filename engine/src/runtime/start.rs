@@ -48,47 +48,6 @@ impl Engine {
         Ok(live)
     }
 
-    /// When the event did nothing, a warning if no live flow listens for its type at all
-    /// (trigger, `cancel_on` or `wait_for`), naming the nearest type one does.
-    pub(super) async fn unheard(
-        &self,
-        tenant_id: &str,
-        event: &Event,
-        outcome: &mut IngestOutcome,
-    ) -> Result<(), EngineError> {
-        let nothing = outcome.started.is_empty()
-            && outcome.resumed.is_empty()
-            && outcome.cancelled.is_empty()
-            && outcome.skipped.is_empty()
-            && outcome.failed.is_empty();
-        if !nothing || event.source == "schedule" {
-            return Ok(());
-        }
-        let live = self.live(tenant_id).await?;
-        let mut heard: Vec<&str> = live
-            .iter()
-            .flat_map(|d| crate::model::event_types_of(&d.flow.flow))
-            .collect();
-        if heard.contains(&event.event_type.as_str()) {
-            return Ok(());
-        }
-        heard.sort_unstable();
-        heard.dedup();
-        let nearest = heard
-            .iter()
-            .map(|t| (strsim::levenshtein(t, &event.event_type), *t))
-            .filter(|(d, _)| *d <= 3)
-            .min()
-            .map(|(_, t)| format!(" (did you mean {t}?)"))
-            .unwrap_or_default();
-        tracing::info!(%tenant_id, event_type = %event.event_type, "no live flow listens for this event type");
-        outcome.warnings.push(format!(
-            "no live flow listens for {}{nearest}: the event was stored and did nothing",
-            event.event_type
-        ));
-        Ok(())
-    }
-
     /// The runs `event` starts for `contact`, not yet stored: one for each of the flows it
     /// `triggered` whose `when` and concurrency allow it. On a `replay`, a run started before
     /// the interruption is only named in `outcome`.

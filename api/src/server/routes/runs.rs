@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepwise_engine::model::{Run, RunId, RunStatus};
 use stepwise_engine::ports::{Message, MessageFilter, RunFilter};
-use stepwise_engine::runtime::TimelineEntry;
+use stepwise_engine::runtime::{TimelineEntry, Unheard};
 
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -111,15 +111,33 @@ async fn list_page(
     ))
 }
 
-/// List runs, newest first, with filters.
+/// A page of runs, and the events of the last 7 days that started none.
+#[derive(Debug, Serialize, ToSchema)]
+struct RunList {
+    data: Vec<RunSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+    /// Event types that arrived in the last 7 days while no live flow listened for them, and
+    /// that still none does (a misspelt type, or its flow switched off), the most recent
+    /// first; the same on every page.
+    unheard: Vec<Unheard>,
+}
+
+/// List runs, newest first, with filters; `unheard` names event types that started nothing.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", params(ListQuery),
-    responses((status = 200, body = Page<RunSummary>)))]
+    responses((status = 200, body = RunList)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Page<RunSummary>>, ApiError> {
-    list_page(&state, &caller, q).await
+) -> Result<Json<RunList>, ApiError> {
+    let Json(Page { data, next_cursor }) = list_page(&state, &caller, q).await?;
+    let unheard = state.engine.unheard_types(caller.tenant()).await?;
+    Ok(Json(RunList {
+        data,
+        next_cursor,
+        unheard,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -100,3 +100,45 @@ pub(super) async fn events_are_stored_once(store: &dyn Store) {
         .expect("repeat with contact");
     assert_eq!(store.contact("a", "ana").await.expect("stored"), ana);
 }
+
+pub(super) async fn unheard_types_are_counted_per_tenant(store: &dyn Store) {
+    for (at_text, event_type) in [
+        ("2026-06-01T15:00:00Z", "lead.craeted"),
+        ("2026-06-01T16:00:00Z", "lead.craeted"),
+        ("2026-06-01T15:30:00Z", "form.sent"),
+        ("2026-05-01T15:30:00Z", "old.type"),
+    ] {
+        store
+            .note_unheard("a", event_type, at(at_text))
+            .await
+            .expect("note unheard");
+    }
+    let found = store
+        .unheard_types("a", at("2026-05-25T00:00:00Z"), 10)
+        .await
+        .expect("unheard types");
+    let summary: Vec<(&str, u64)> = found
+        .iter()
+        .map(|u| (u.event_type.as_str(), u.count))
+        .collect();
+    assert_eq!(
+        summary,
+        [("lead.craeted", 2), ("form.sent", 1)],
+        "most recent first, older than `since` left out"
+    );
+    assert_eq!(found[0].first_at, at("2026-06-01T15:00:00Z"));
+    assert_eq!(found[0].last_at, at("2026-06-01T16:00:00Z"));
+    let limited = store
+        .unheard_types("a", at("2026-01-01T00:00:00Z"), 1)
+        .await
+        .expect("unheard types");
+    assert_eq!(limited.len(), 1);
+    assert!(
+        store
+            .unheard_types("b", at("2026-01-01T00:00:00Z"), 10)
+            .await
+            .expect("other tenant")
+            .is_empty(),
+        "another tenant sees none of them"
+    );
+}

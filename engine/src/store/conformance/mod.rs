@@ -60,6 +60,7 @@ pub(super) fn record(what: Happening) -> StepRecord {
 pub async fn run_all(store: &dyn Store) {
     contacts::tenants_and_contacts(store).await;
     events::events_are_stored_once(store).await;
+    events::unheard_types_are_counted_per_tenant(store).await;
     flow_versions_are_immutable(store).await;
     transitions_apply_once(store).await;
     tenants_are_isolated(store).await;

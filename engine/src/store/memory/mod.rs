@@ -35,6 +35,8 @@ struct TenantData {
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
+    /// Event type → the events that arrived unheard.
+    unheard: HashMap<String, crate::ports::UnheardType>,
     /// The suppression list: (channel, address).
     suppressed: std::collections::HashSet<(crate::ports::Channel, String)>,
 }
@@ -154,6 +156,45 @@ impl Store for MemoryStore {
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
         self.with(tenant_id, |t| t.record_event(event, contact))
+    }
+
+    async fn note_unheard(
+        &self,
+        tenant_id: &str,
+        event_type: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            let entry = t.unheard.entry(event_type.to_owned()).or_insert_with(|| {
+                crate::ports::UnheardType {
+                    event_type: event_type.to_owned(),
+                    count: 0,
+                    first_at: at,
+                    last_at: at,
+                }
+            });
+            entry.count += 1;
+            entry.last_at = entry.last_at.max(at);
+        });
+        Ok(())
+    }
+
+    async fn unheard_types(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::UnheardType>, StoreError> {
+        let mut found: Vec<_> = self.with(tenant_id, |t| {
+            t.unheard
+                .values()
+                .filter(|u| u.last_at >= since)
+                .cloned()
+                .collect()
+        });
+        found.sort_by(|a, b| (b.last_at, &a.event_type).cmp(&(a.last_at, &b.event_type)));
+        found.truncate(limit as usize);
+        Ok(found)
     }
 
     async fn mark_event_processed(

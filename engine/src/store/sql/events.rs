@@ -1,9 +1,12 @@
-//! Events in the SQL store: stored once per `(tenant, source, external_id)`.
+//! Events in the SQL store: stored once per `(tenant, source, external_id)`; and the count of
+//! event types that arrived while no flow listened.
 
 use sqlx::Row;
 
-use super::{Scope, SqlStore, Tx, corrupt, micros, unavailable};
-use crate::ports::{EventInsert, StoreError, StoredEvent};
+use jiff::Timestamp;
+
+use super::{Scope, SqlStore, Tx, corrupt, micros, time_column, unavailable};
+use crate::ports::{EventInsert, StoreError, StoredEvent, UnheardType};
 
 /// Inserts an event (already `processed`, when its runs commit with it) unless
 /// `(source, external_id)` was seen; answers whether it was new. The caller commits (see
@@ -67,4 +70,61 @@ pub(super) async fn mark_processed(
         .await
         .map_err(unavailable)?;
     Ok(())
+}
+
+/// Counts one unheard event of `event_type` (see [`crate::ports::Store::note_unheard`]).
+pub(super) async fn note_unheard(
+    store: &SqlStore,
+    tenant_id: &str,
+    event_type: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    store
+        .execute(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "INSERT INTO unheard_events (tenant_id, event_type, count, first_at, last_at) \
+                 VALUES ($1, $2, 1, $3, $3) ON CONFLICT (tenant_id, event_type) DO UPDATE \
+                 SET count = unheard_events.count + 1, \
+                 last_at = CASE WHEN excluded.last_at > unheard_events.last_at \
+                 THEN excluded.last_at ELSE unheard_events.last_at END",
+            )
+            .bind(tenant_id)
+            .bind(event_type)
+            .bind(micros(at)),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The unheard types last seen at or after `since`, most recent first.
+pub(super) async fn unheard_types(
+    store: &SqlStore,
+    tenant_id: &str,
+    since: Timestamp,
+    limit: u32,
+) -> Result<Vec<UnheardType>, StoreError> {
+    let rows = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT event_type, count, first_at, last_at FROM unheard_events \
+                 WHERE tenant_id = $1 AND last_at >= $2 ORDER BY last_at DESC, event_type LIMIT $3",
+            )
+            .bind(tenant_id)
+            .bind(micros(since))
+            .bind(i64::from(limit)),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(UnheardType {
+                event_type: row.try_get("event_type").map_err(unavailable)?,
+                count: u64::try_from(row.try_get::<i64, _>("count").map_err(unavailable)?)
+                    .unwrap_or_default(),
+                first_at: time_column(row, "first_at")?,
+                last_at: time_column(row, "last_at")?,
+            })
+        })
+        .collect()
 }

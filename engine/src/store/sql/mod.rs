@@ -35,7 +35,7 @@ use sqlx::{AnyPool, Executor};
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
     AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
-    Store, StoreError, StoredEvent, TenantChange, Transition,
+    Store, StoreError, StoredEvent, TenantChange, Transition, UnheardType,
 };
 use crate::runtime::StepRecord;
 
@@ -331,6 +331,22 @@ impl Store for SqlStore {
         event_id: &str,
     ) -> Result<(), StoreError> {
         self.group()?.mark_processed(tenant_id, event_id).await
+    }
+    async fn note_unheard(
+        &self,
+        tenant_id: &str,
+        event_type: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        events::note_unheard(self, tenant_id, event_type, at).await
+    }
+    async fn unheard_types(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<UnheardType>, StoreError> {
+        events::unheard_types(self, tenant_id, since, limit).await
     }
     async fn save_flow(
         &self,
