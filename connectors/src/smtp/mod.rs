@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lettre::message::Mailbox;
 use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -203,6 +203,7 @@ impl Smtp {
             );
         }
         let mut body = email.body.clone();
+        let mut html = email.html.clone();
         if email.marketing {
             let target = LinkTarget {
                 tenant_id: cx.tenant_id.clone(),
@@ -228,10 +229,15 @@ impl Smtp {
             if let Some(address) = &email.postal_address {
                 body.push_str(&format!("\n{address}"));
             }
+            if let Some(html) = &mut html {
+                html_footer(html, &url, email.postal_address.as_deref());
+            }
         }
-        let message = builder
-            .body(body)
-            .map_err(|e| ConnectorError::permanent("bad_message", e.to_string()))?;
+        let message = match html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(body, html)),
+            None => builder.body(body),
+        }
+        .map_err(|e| ConnectorError::permanent("bad_message", e.to_string()))?;
         Ok((message, message_id))
     }
 
@@ -263,6 +269,30 @@ impl Smtp {
             Err(e) => Err(classify(&e)),
         }
     }
+}
+
+/// Puts the unsubscribe link and postal address at the end of an HTML body (before
+/// `</body>` when it has one), escaped.
+fn html_footer(html: &mut String, url: &str, postal_address: Option<&str>) {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut footer = format!(
+        "<p style=\"font-size:12px;color:#666\"><a href=\"{}\">Unsubscribe</a>",
+        escape(url)
+    );
+    if let Some(address) = postal_address {
+        footer.push_str(&format!("<br>{}", escape(address)));
+    }
+    footer.push_str("</p>");
+    let at = html
+        .to_ascii_lowercase()
+        .rfind("</body>")
+        .unwrap_or(html.len());
+    html.insert_str(at, &footer);
 }
 
 /// SMTP's answer in the runtime's terms: 4xx retryable; 5xx permanent, and a hard bounce

@@ -175,6 +175,45 @@ async fn sends_marketing_email_with_one_click_unsubscribe_and_the_postal_address
 }
 
 #[tokio::test]
+async fn an_html_body_goes_beside_the_text_with_the_footer_in_both() {
+    let (relay, script) = fake_smtp().await;
+    let smtp = smtp_at(&relay);
+    let cx = CallCx::bare("t1", "r", "s");
+    let Request::Email(mut send) = email(true) else {
+        unreachable!()
+    };
+    send.html = Some("<html><body><h1>See you Tuesday.</h1></body></html>".into());
+    smtp.call(&Request::Email(send), &options(), &cx)
+        .await
+        .unwrap();
+    let raw = script.lock().unwrap().messages[0].clone();
+    // Undo quoted-printable's soft line breaks and `=` so the parts read as written.
+    let message = raw.replace("=\n", "").replace("=3D", "=");
+    assert!(
+        message.contains("Content-Type: multipart/alternative"),
+        "{message}"
+    );
+    let (text, html) = (
+        message
+            .find("Content-Type: text/plain")
+            .expect("a text part"),
+        message
+            .find("Content-Type: text/html")
+            .expect("an html part"),
+    );
+    assert!(text < html, "the text part comes first: {message}");
+    assert!(message.contains("<h1>See you Tuesday.</h1>"), "{message}");
+    let footer = message
+        .find("\">Unsubscribe</a><br>12 Main St, Austin, TX 78701</p></body>")
+        .expect("the footer, before </body>");
+    assert!(footer > html, "{message}");
+    assert!(
+        message[text..html].contains("Unsubscribe: https://stepwise.test/unsubscribe/"),
+        "the text part has its footer too: {message}"
+    );
+}
+
+#[tokio::test]
 async fn answers_are_classified_and_a_hard_bounce_is_rejected() {
     let (relay, script) = fake_smtp().await;
     let smtp = smtp_at(&relay);

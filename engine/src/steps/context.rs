@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::definition::{Diagnostic, Severity};
 use crate::expr::{Bindings, Expr};
 use crate::model::{Contact, Flow};
-use crate::template::{Segments, Templates, limits};
+use crate::template::{Segments, TemplateData, Templates, limits};
 
 /// Compiled templates and expressions of a flow, keyed `"<pc>/<field>"`.
 #[derive(Debug, Clone)]
@@ -296,6 +296,20 @@ pub fn references<'s>(source: &'s str, prefix: &'s str) -> impl Iterator<Item = 
     })
 }
 
+/// `value` with every string HTML-escaped, for templates rendered as HTML.
+fn html_escaped(value: &Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(handlebars::html_escape(text)),
+        Value::Array(items) => Value::Array(items.iter().map(html_escaped).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), html_escaped(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A step's failure at run time (a template naming a missing value, an expression error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -343,6 +357,19 @@ impl StepCx<'_> {
         self.artifacts
             .templates
             .render_data(&self.key(field), self.bindings.template_data())
+            .map_err(|e| StepError {
+                field: field.into(),
+                message: e.message,
+            })
+    }
+
+    /// Renders the template checked as `field` as HTML: every value it shows is HTML-escaped
+    /// (a contact named `<b>Ana</b>` shows as text), the template's own markup is kept.
+    pub fn render_html(&mut self, field: &str) -> Result<String, StepError> {
+        let escaped = TemplateData::new(html_escaped(self.bindings.template_data().value()));
+        self.artifacts
+            .templates
+            .render_data(&self.key(field), &escaped)
             .map_err(|e| StepError {
                 field: field.into(),
                 message: e.message,

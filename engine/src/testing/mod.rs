@@ -28,6 +28,11 @@ pub fn ana() -> Contact {
 
 /// Compiles a one-step flow around `step` and plans that step for [`ana`] at 2026-06-01 15:00Z.
 pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
+    plan_step_for(step, ana())
+}
+
+/// [`plan_step`] for `contact`.
+pub fn plan_step_for(step: Value, contact: Contact) -> Result<StepOutcome, StepError> {
     let mut step = step;
     step["id"] = json!("s");
     let doc = json!({"id": "t", "trigger": {"event": "lead.created"}, "steps": [step]}).to_string();
@@ -36,7 +41,7 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
     let Some(Instr::Step { config, .. }) = flow.program.first() else {
         panic!("not a step")
     };
-    let mut contact = ana();
+    let mut contact = contact;
     let now: jiff::Timestamp = "2026-06-01T15:00:00Z".parse().unwrap_or_default();
     let mut bindings = Bindings::empty();
     bindings.set("now", json!(crate::expr::format_time(now)));

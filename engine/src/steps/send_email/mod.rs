@@ -27,6 +27,11 @@ pub struct Config {
     #[serde(default)]
     #[schemars(with = "String")]
     pub reply_to: Option<String>,
+    /// An HTML body (template), sent beside `body` (multipart/alternative) for mail readers
+    /// that show HTML. Every value it shows is HTML-escaped; its own markup is kept.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub html: Option<String>,
 }
 
 pub struct SendEmail;
@@ -43,6 +48,9 @@ impl StepKind for SendEmail {
         cx.template_limited("body", &config.body, limits::EMAIL_BODY);
         if let Some(reply_to) = &config.reply_to {
             cx.template("reply_to", reply_to);
+        }
+        if let Some(html) = &config.html {
+            cx.template_limited("html", html, limits::EMAIL_BODY);
         }
     }
 
@@ -61,6 +69,11 @@ impl StepKind for SendEmail {
             .as_ref()
             .map(|_| cx.render("reply_to"))
             .transpose()?;
+        let html = config
+            .html
+            .as_ref()
+            .map(|_| cx.render_html("html"))
+            .transpose()?;
         Ok(StepOutcome::Call(Box::new(ActionDraft {
             request: Request::Email(EmailSend {
                 to: to.clone(),
@@ -68,7 +81,7 @@ impl StepKind for SendEmail {
                 reply_to,
                 subject: subject.clone(),
                 body: text.clone(),
-                html: None,
+                html,
                 // Set by the runtime, which knows the step's purpose.
                 marketing: false,
                 postal_address: None,
@@ -82,5 +95,33 @@ impl StepKind for SendEmail {
             }),
             idempotent: false,
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::ports::Request;
+    use crate::steps::StepOutcome;
+    use crate::testing::{ana, plan_step_for};
+
+    #[test]
+    fn the_html_body_escapes_values_and_the_text_body_does_not() {
+        let mut contact = ana();
+        contact.first_name = Some("<b>Ana</b> & co".into());
+        let step = json!({"send_email": {"subject": "Hi", "body": "Hi {{contact.first_name}}",
+            "html": "<p>Hi <em>{{contact.first_name}}</em></p>"}});
+        let Ok(StepOutcome::Call(draft)) = plan_step_for(step, contact) else {
+            panic!("not a call")
+        };
+        let Request::Email(email) = draft.request else {
+            panic!("not an email")
+        };
+        assert_eq!(email.body, "Hi <b>Ana</b> & co");
+        assert_eq!(
+            email.html.as_deref(),
+            Some("<p>Hi <em>&lt;b&gt;Ana&lt;/b&gt; &amp; co</em></p>")
+        );
     }
 }
