@@ -17,6 +17,7 @@ pub mod registry;
 pub mod sandbox;
 pub mod slack;
 pub mod smtp;
+pub mod staff;
 pub mod twilio;
 
 #[cfg(test)]

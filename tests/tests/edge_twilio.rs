@@ -37,6 +37,7 @@ const TOKEN: &str = "e2e-twilio-auth-token-5f1c";
 const PUBLIC: &str = "https://stepwise.test";
 const LEAD: &str = "+15125550177";
 const NUMBER: &str = "+15125550100";
+const OWNER: &str = "+15125550188";
 
 /// Posts a webhook signed with `token` over the public URL of `path`.
 async fn hook(
@@ -380,6 +381,35 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
         .run_until(&key, &waiting, |r| r["run"]["status"] == "cancelled")
         .await;
     assert_eq!(run["run"]["status"], "cancelled", "{run}");
+
+    // Staff alerts by SMS: `notify` goes to the owner's mobile through the same account.
+    let notify = json!({"providers": {"notify": {"provider": "twilio", "account_sid": ACCOUNT,
+        "from": NUMBER, "owner": OWNER}}});
+    let patched = api
+        .send(
+            Method::PATCH,
+            "/v1/settings",
+            &key,
+            "application/json",
+            notify.to_string(),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let alert = "id: missed\npurpose: transactional\ntrigger: {event: call.missed}\nsteps:\n  - notify: {channel: owner, text: 'Missed call from {{contact.phone}}'}\n";
+    let published = api.yaml(Method::POST, "/v1/flows", &key, alert).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let before = twilio.sends().len();
+    let missed = json!({"type": "call.missed", "contact": {"phone": "+15125550179"}});
+    let accepted = api.post("/v1/events", &key, &missed).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let sends = twilio
+        .until_sends(before + 1, Duration::from_secs(20))
+        .await;
+    let owner_sms = &sends[before];
+    assert_eq!(
+        (owner_sms.field("To"), owner_sms.field("Body")),
+        (Some(OWNER), Some("Missed call from +15125550179"))
+    );
 
     // The other tenant saw none of it.
     assert_eq!(api.count("/v1/contacts", &other).await, 0);

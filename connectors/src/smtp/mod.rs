@@ -7,6 +7,9 @@
 //! from: "Bright Smile <hello@brightsmile.example>"}` and the credential `smtp_password`.
 //! The server's address must be public (the SSRF guard); the operator may point `smtp` at a
 //! relay of its own (`STEPWISE_PROVIDER_URLS=smtp=smtp://127.0.0.1:2525`, plain, for tests).
+//!
+//! Alerts to staff by email: `providers.notify: {provider: smtp, host: …, from: …, owner:
+//! owner@…, team: [desk@…]}` (see [`crate::staff`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,11 +23,13 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use stepwise_core::{
-    CallCx, Capability, ConnectorError, DeliveryStatus, EmailSend, Request, Response, Sent,
+    CallCx, Capability, ConnectorError, DeliveryStatus, EmailSend, Notified, Notify, Request,
+    Response, Sent,
 };
 
 use crate::links::LinkTarget;
 use crate::provider::{Env, Provider, call_options, options, unsupported};
+use crate::staff::{Staff, shortened};
 
 /// How the connection is encrypted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -271,6 +276,37 @@ impl Smtp {
     }
 }
 
+impl Smtp {
+    /// A staff alert: one email to each person it is for, its first line as the subject.
+    async fn alert(
+        &self,
+        notify: &Notify,
+        staff: &Staff,
+        options: &Options,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
+        let first_line = notify.text.lines().next().unwrap_or_default();
+        for to in staff.recipients(notify.audience)? {
+            let email = EmailSend {
+                to: to.to_owned(),
+                from: None,
+                reply_to: None,
+                subject: shortened(first_line, 78),
+                body: notify.text.clone(),
+                html: None,
+                marketing: false,
+                postal_address: None,
+            };
+            self.send(&email, options, cx).await?;
+        }
+        Ok(Response::Notified(Notified {
+            status: DeliveryStatus::Sent,
+            channel: notify.audience,
+            sandbox: false,
+        }))
+    }
+}
+
 /// Puts the unsubscribe link and postal address at the end of an HTML body (before
 /// `</body>` when it has one), escaped.
 fn html_footer(html: &mut String, url: &str, postal_address: Option<&str>) {
@@ -327,10 +363,20 @@ impl Provider for Smtp {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::Email]
+        &[Capability::Email, Capability::Notify]
     }
 
-    fn check(&self, _: Capability, map: &Map<String, Value>) -> Result<(), String> {
+    fn check(&self, capability: Capability, map: &Map<String, Value>) -> Result<(), String> {
+        if capability == Capability::Notify {
+            let (staff, rest) = Staff::split(map)?;
+            staff.check(|address| {
+                address
+                    .parse::<Mailbox>()
+                    .map(|_| ())
+                    .map_err(|e| format!("\"{address}\" is not an email address: {e}"))
+            })?;
+            return options::<Options>(&rest)?.check();
+        }
         options::<Options>(map)?.check()
     }
 
@@ -340,9 +386,18 @@ impl Provider for Smtp {
         map: &Map<String, Value>,
         cx: &CallCx,
     ) -> Result<Response, ConnectorError> {
-        let options: Options = call_options("smtp", map)?;
         match request {
-            Request::Email(email) => self.send(email, &options, cx).await,
+            Request::Email(email) => {
+                let options: Options = call_options("smtp", map)?;
+                self.send(email, &options, cx).await
+            }
+            Request::Notify(notify) => {
+                let (staff, rest) = Staff::split(map).map_err(|e| {
+                    ConnectorError::permanent("provider_settings", format!("notify: {e}"))
+                })?;
+                let options: Options = call_options("smtp", &rest)?;
+                self.alert(notify, &staff, &options, cx).await
+            }
             other => Err(unsupported("smtp", other)),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use stepwise_core::{CallCx, ConnectorError, EmailSend, Request, Response};
+use stepwise_core::{CallCx, ConnectorError, EmailSend, Notify, NotifyAudience, Request, Response};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::Smtp;
@@ -211,6 +211,46 @@ async fn an_html_body_goes_beside_the_text_with_the_footer_in_both() {
         message[text..html].contains("Unsubscribe: https://stepwise.test/unsubscribe/"),
         "the text part has its footer too: {message}"
     );
+}
+
+#[tokio::test]
+async fn staff_alerts_email_the_team_with_the_first_line_as_subject() {
+    let (relay, script) = fake_smtp().await;
+    let smtp = smtp_at(&relay);
+    let cx = CallCx::bare("t1", "r", "s");
+    let mut settings = options();
+    settings.insert("owner".into(), json!("owner@brightsmile.example"));
+    settings.insert(
+        "team".into(),
+        json!(["desk@brightsmile.example", "dr.lee@brightsmile.example"]),
+    );
+    let alert = Request::Notify(Notify {
+        audience: NotifyAudience::Team,
+        text: "Unhappy patient: Ben (3/10)\nCall him today: +15125550111".into(),
+    });
+    let answer = smtp.call(&alert, &settings, &cx).await.unwrap();
+    assert!(matches!(answer, Response::Notified(ref n) if n.channel == NotifyAudience::Team));
+    let messages = script.lock().unwrap().messages.clone();
+    assert_eq!(messages.len(), 2);
+    for (message, to) in messages
+        .iter()
+        .zip(["desk@brightsmile.example", "dr.lee@brightsmile.example"])
+    {
+        assert!(message.contains(&format!("To: {to}")), "{message}");
+        assert!(
+            message.contains("Subject: Unhappy patient: Ben (3/10)"),
+            "{message}"
+        );
+        assert!(message.contains("Call him today"), "{message}");
+        assert!(!message.contains("List-Unsubscribe"), "{message}");
+    }
+    let check = |v: serde_json::Map<String, serde_json::Value>| {
+        smtp.check(stepwise_core::Capability::Notify, &v)
+    };
+    assert!(check(settings.clone()).is_ok());
+    let mut bad = settings.clone();
+    bad.insert("owner".into(), json!("not an address"));
+    assert!(check(bad).unwrap_err().contains("owner"));
 }
 
 #[tokio::test]

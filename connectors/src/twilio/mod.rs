@@ -6,6 +6,9 @@
 //! `messaging_service_sid: MG…`), and the credential `twilio_auth_token` (or, with
 //! `api_key_sid: SK…`, the credential `twilio_api_key_secret` for sending; webhooks are always
 //! signed with the Auth Token).
+//!
+//! Alerts to staff by SMS: `providers.notify: {provider: twilio, account_sid: AC…, from: "+1…",
+//! owner: "+1…", team: ["+1…"]}` (see [`crate::staff`]).
 
 mod hooks;
 pub mod signature;
@@ -16,13 +19,18 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use stepwise_core::{
-    CallCx, Capability, ConnectorError, DeliveryStatus, Request, Response, Segments, Sent, SmsSend,
+    CallCx, Capability, ConnectorError, DeliveryStatus, Notified, Notify, Request, Response,
+    Segments, Sent, SmsSend,
 };
 
 pub use hooks::TwilioHooks;
 
 use crate::outbound;
 use crate::provider::{Env, Provider, call_options, options, unsupported};
+use crate::staff::{Staff, shortened};
+
+/// The longest SMS Twilio takes (10 segments); a longer staff alert is shortened to it.
+const MAX_BODY: usize = 1_600;
 
 /// Twilio's API, unless the operator overrides `twilio`'s base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
@@ -85,16 +93,23 @@ impl Options {
         {
             return Err("api_key_sid is SK followed by 32 hex digits".into());
         }
-        if let Some(from) = &self.from
-            && !(from.starts_with('+')
-                && from.len() > 4
-                && from[1..].bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(format!(
-                "from \"{from}\" is not a number in E.164 (e.g. +15125550100)"
-            ));
+        if let Some(from) = &self.from {
+            e164(from).map_err(|e| format!("from {e}"))?;
         }
         Ok(())
+    }
+}
+
+fn e164(number: &str) -> Result<(), String> {
+    let ok = number.starts_with('+')
+        && number.len() > 4
+        && number[1..].bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{number}\" is not a number in E.164 (e.g. +15125550100)"
+        ))
     }
 }
 
@@ -229,6 +244,35 @@ impl Twilio {
     }
 }
 
+impl Twilio {
+    /// A staff alert: one SMS to each person it is for.
+    async fn alert(
+        &self,
+        notify: &Notify,
+        staff: &Staff,
+        options: &Options,
+        cx: &CallCx,
+    ) -> Result<Response, ConnectorError> {
+        let mut status = DeliveryStatus::Sent;
+        for to in staff.recipients(notify.audience)? {
+            let sms = SmsSend {
+                to: to.to_owned(),
+                from: None,
+                body: shortened(&notify.text, MAX_BODY),
+                media_urls: Vec::new(),
+            };
+            if let Response::Sent(sent) = self.send(&sms, options, cx).await? {
+                status = sent.status;
+            }
+        }
+        Ok(Response::Notified(Notified {
+            status,
+            channel: notify.audience,
+            sandbox: false,
+        }))
+    }
+}
+
 #[async_trait]
 impl Provider for Twilio {
     fn name(&self) -> &'static str {
@@ -236,10 +280,15 @@ impl Provider for Twilio {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::Sms]
+        &[Capability::Sms, Capability::Notify]
     }
 
-    fn check(&self, _: Capability, map: &Map<String, Value>) -> Result<(), String> {
+    fn check(&self, capability: Capability, map: &Map<String, Value>) -> Result<(), String> {
+        if capability == Capability::Notify {
+            let (staff, rest) = Staff::split(map)?;
+            staff.check(e164)?;
+            return options::<Options>(&rest)?.check();
+        }
         options::<Options>(map)?.check()
     }
 
@@ -249,9 +298,18 @@ impl Provider for Twilio {
         map: &Map<String, Value>,
         cx: &CallCx,
     ) -> Result<Response, ConnectorError> {
-        let options: Options = call_options("twilio", map)?;
         match request {
-            Request::Sms(sms) => self.send(sms, &options, cx).await,
+            Request::Sms(sms) => {
+                let options: Options = call_options("twilio", map)?;
+                self.send(sms, &options, cx).await
+            }
+            Request::Notify(notify) => {
+                let (staff, rest) = Staff::split(map).map_err(|e| {
+                    ConnectorError::permanent("provider_settings", format!("notify: {e}"))
+                })?;
+                let options: Options = call_options("twilio", &rest)?;
+                self.alert(notify, &staff, &options, cx).await
+            }
             other => Err(unsupported("twilio", other)),
         }
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use stepwise_core::{
-    CallCx, ConnectorError, DeliveryStatus, HookError, HookRequest, InboundFact, ProviderSetting,
-    Request, Response, Secret, SmsSend, WebhookSource,
+    CallCx, ConnectorError, DeliveryStatus, HookError, HookRequest, InboundFact, Notify,
+    NotifyAudience, ProviderSetting, Request, Response, Secret, SmsSend, WebhookSource,
 };
 
 use super::{Twilio, TwilioHooks, signature};
@@ -59,6 +59,110 @@ async fn twilio_meets_the_connector_contract() {
         deduplicates: false,
     })
     .await;
+}
+
+fn notify_setting() -> ProviderSetting {
+    serde_json::from_value(json!({"provider": "twilio", "account_sid": ACCOUNT,
+        "from": "+15125550100", "owner": "+15125550190", "team": ["+15125550191", "+15125550192"]}))
+    .unwrap()
+}
+
+fn alert(audience: NotifyAudience, text: &str) -> Request {
+    Request::Notify(Notify {
+        audience,
+        text: text.into(),
+    })
+}
+
+#[tokio::test]
+async fn twilio_staff_alerts_meet_the_connector_contract() {
+    conformance(Case {
+        name: "twilio",
+        make: |env| Arc::new(Twilio::new(env)),
+        request: |_| alert(NotifyAudience::Owner, "Hot lead: Ana, +15125550111"),
+        setting: notify_setting(),
+        credentials: vec![("twilio_auth_token", TOKEN)],
+        success: created(),
+        client_error: (
+            Answer::json(
+                400,
+                json!({"code": 21211, "message": "The 'To' number is not valid.", "status": 400}),
+            ),
+            "21211",
+        ),
+        deduplicates: false,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn staff_alerts_text_the_owner_or_each_of_the_team() {
+    let fake = Fake::start(created()).await;
+    let twilio = Twilio::new(env(
+        "twilio",
+        &fake.base,
+        MapVault::with("t1", &[("twilio_auth_token", TOKEN)]),
+    ));
+    let cx = CallCx::bare("t1", "r", "s");
+    let options = &notify_setting().options;
+    let long = "x".repeat(2_000);
+    let answer = twilio
+        .call(&alert(NotifyAudience::Owner, &long), options, &cx)
+        .await
+        .unwrap();
+    assert!(matches!(answer, Response::Notified(ref n) if n.channel == NotifyAudience::Owner));
+    twilio
+        .call(
+            &alert(NotifyAudience::Team, "Detractor: Ben gave 3"),
+            options,
+            &cx,
+        )
+        .await
+        .unwrap();
+    let sent: Vec<(String, String)> = fake
+        .seen()
+        .iter()
+        .map(|seen| {
+            let form: BTreeMap<String, String> = form_urlencoded::parse(seen.body.as_bytes())
+                .into_owned()
+                .collect();
+            (form["To"].clone(), form["Body"].clone())
+        })
+        .collect();
+    let to: Vec<&str> = sent.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(to, ["+15125550190", "+15125550191", "+15125550192"]);
+    assert_eq!(
+        sent[0].1.chars().count(),
+        1_600,
+        "shortened to one SMS's most"
+    );
+    assert!(sent[0].1.ends_with('…'));
+    assert_eq!(sent[2].1, "Detractor: Ben gave 3");
+
+    // The settings check wants an owner, numbers in E.164, and refuses them for sms.
+    let check = |v: serde_json::Value| {
+        twilio.check(stepwise_core::Capability::Notify, v.as_object().unwrap())
+    };
+    assert!(check(json!({"account_sid": ACCOUNT, "owner": "+15125550190"})).is_ok());
+    assert!(
+        check(json!({"account_sid": ACCOUNT}))
+            .unwrap_err()
+            .contains("owner")
+    );
+    assert!(
+        check(json!({"account_sid": ACCOUNT, "owner": "5125550190"}))
+            .unwrap_err()
+            .contains("E.164")
+    );
+    let sms_with_owner = json!({"account_sid": ACCOUNT, "owner": "+15125550190"});
+    assert!(
+        twilio
+            .check(
+                stepwise_core::Capability::Sms,
+                sms_with_owner.as_object().unwrap()
+            )
+            .is_err()
+    );
 }
 
 #[tokio::test]
