@@ -18,7 +18,7 @@ pub struct EdgeArgs {
     /// The server's public base URL, e.g. `https://automations.example.com`: webhook URLs shown
     /// in settings and given to providers (Twilio's status callbacks) start with it.
     #[arg(long, env = "STEPWISE_PUBLIC_URL")]
-    public_url: Option<String>,
+    pub public_url: Option<String>,
     /// A provider's API base URL instead of its own, as NAME=URL (tests, regional endpoints),
     /// e.g. `twilio=http://127.0.0.1:4010`; several separated by commas.
     #[arg(

@@ -174,7 +174,7 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     let lease = jiff::SignedDuration::from_secs(i64::try_from(args.call_lease).unwrap_or(120));
     let store = Arc::new(store);
     let connectors = Arc::new(args.edge.connectors(store.clone(), secret_key)?);
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         store.clone(),
         queue,
         Arc::new(SystemClock),
@@ -182,6 +182,9 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     )
     .with_call_lease(lease)
     .with_timer_mode(TimerMode::Database);
+    if let Some(public_url) = &args.edge.public_url {
+        engine = engine.with_public_url(public_url);
+    }
     Ok(Parts {
         engine: Arc::new(engine),
         store,

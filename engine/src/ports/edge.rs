@@ -12,6 +12,18 @@ use stepwise_core::DeliveryStatus;
 
 use super::{AuditEntry, Channel, StoreError};
 
+/// A tracked link as stored: who it was made for and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLink {
+    pub code: String,
+    pub tenant_id: String,
+    pub run_id: String,
+    pub flow_id: String,
+    pub contact_id: String,
+    pub url: String,
+    pub clicks: u64,
+}
+
 /// A provider's report on a message it accepted from us.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
@@ -25,6 +37,15 @@ pub struct Delivery {
 pub trait EdgeStore: Send + Sync + std::fmt::Debug {
     /// The tenant whose webhook token this is.
     async fn tenant_by_hook_token(&self, token: &str) -> Result<Option<String>, StoreError>;
+    /// The tracked link with this code, whichever tenant made it (the code is unguessable).
+    async fn link(&self, code: &str) -> Result<Option<StoredLink>, StoreError>;
+    /// Counts a click on the tenant's link; answers its clicks so far, `None` if it is gone.
+    async fn count_click(
+        &self,
+        tenant_id: &str,
+        code: &str,
+        at: Timestamp,
+    ) -> Result<Option<u64>, StoreError>;
     /// Records a report; answers whether it moved the message forward.
     async fn record_delivery(&self, tenant_id: &str, report: &Delivery)
     -> Result<bool, StoreError>;

@@ -18,7 +18,7 @@ pub use connector::{
     ActionRequest, CallCx, Channel, Connector, ConnectorError, HttpResponse, OutboundMessage,
     Request, Response, Secret, Vault, VaultError,
 };
-pub use edge::{Delivery, EdgeStore};
+pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{
     ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };
@@ -26,6 +26,6 @@ pub use metrics::{MetricsStore, Share};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,
-    StoredEvent, TenantChange, Transition, UnheardType,
+    StoredEvent, TenantChange, TrackedLink, Transition, UnheardType,
 };
 pub use suppressions::{Suppression, SuppressionFilter, Suppressions, opted_out_addresses};

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::{AdvanceTask, AuditEntry};
 use crate::model::{Contact, ContactChange, Event, Origin, Run, RunId, Tenant};
 use crate::runtime::StepRecord;
+pub use crate::template::track::TrackedLink;
 
 /// An outbound message in the outbox: one per send a run made, with the provider's id for it
 /// and its delivery status: what the provider answered (`queued`, `sent`), moved on by its
@@ -225,6 +226,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &StoredEvent,
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError>;
+    /// Stores the tracked links `run` rendered (see [`crate::template::track`]); a link
+    /// already stored is kept as it is.
+    async fn save_links(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        links: &[TrackedLink],
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Counts an event of `event_type` that arrived at `at` while no live flow listened for it.
     async fn note_unheard(
         &self,

@@ -13,6 +13,7 @@ use crate::expr::Bindings;
 use crate::model::{Contact, OnUncertain, Purpose, Run, RunStatus, Tenant};
 use crate::ports::{ActionRequest, Channel, ConnectorError, Request, Response};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
+use crate::template::track::{LinkScope, TrackedLink};
 
 /// Why the run stopped moving.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,10 @@ pub struct RunCx<'a> {
     pub records: Vec<StepRecord>,
     pub contact_changed: bool,
     pub now: Timestamp,
+    /// Where this run's `{{track …}}` links point; `None`: not tracked.
+    pub link_scope: Option<LinkScope>,
+    /// Links rendered and not yet stored: the caller stores them before the next call.
+    pub tracked: Vec<TrackedLink>,
 }
 
 impl RunCx<'_> {
@@ -127,6 +132,8 @@ impl RunCx<'_> {
                         bindings: &mut self.bindings,
                         contact: &mut self.contact,
                         contact_changed: false,
+                        link_scope: self.link_scope.as_ref(),
+                        tracked: &mut self.tracked,
                     };
                     let planned = config.plan(&mut cx);
                     self.contact_changed |= cx.contact_changed;

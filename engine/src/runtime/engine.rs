@@ -19,6 +19,7 @@ use crate::model::{Contact, ContactChange, OnConflict, Run, RunId, RunStatus, Te
 use crate::ports::{
     ActionRequest, AdvanceTask, AuditEntry, CallCx, Clock, Connector, Queue, Store, Transition,
 };
+use crate::template::track::LinkScope;
 
 /// How long a started call may take before the reconciler treats it as interrupted
 /// (the default; see [`Engine::with_call_lease`]).
@@ -54,6 +55,8 @@ pub struct Engine {
     pub(super) caches: Caches,
     call_lease: jiff::SignedDuration,
     timers: TimerMode,
+    /// The base of tracked links (`https://…/l/`); `None`: `{{track}}` renders URLs as written.
+    link_base: Option<String>,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -82,6 +85,7 @@ impl Engine {
             caches: Caches::default(),
             call_lease: CALL_LEASE,
             timers: TimerMode::Queue,
+            link_base: None,
         }
     }
 
@@ -95,6 +99,12 @@ impl Engine {
     /// interrupted; it must exceed every connector timeout.
     pub fn with_call_lease(mut self, lease: jiff::SignedDuration) -> Self {
         self.call_lease = lease;
+        self
+    }
+
+    /// Tracks `{{track …}}` links at `<public_url>/l/<code>`.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.link_base = Some(format!("{}/l/", public_url.trim_end_matches('/')));
         self
     }
 
@@ -135,6 +145,11 @@ impl Engine {
         run: Run,
     ) -> RunCx<'a> {
         let bindings = self.bindings(d, tenant, &contact, &run);
+        let link_scope = self.link_base.as_ref().map(|base| LinkScope {
+            base: base.clone(),
+            tenant_id: tenant.id.clone(),
+            run_id: run.id.to_string(),
+        });
         RunCx {
             flow: &d.flow,
             tenant,
@@ -145,7 +160,22 @@ impl Engine {
             records: Vec::new(),
             contact_changed: false,
             now: self.clock.now(),
+            link_scope,
+            tracked: Vec::new(),
         }
+    }
+
+    /// Stores the links the run rendered since the last call, before what carries them goes
+    /// out (a repeat stores nothing new: a link's code is fixed by its run and URL).
+    async fn store_links(&self, tenant_id: &str, cx: &mut RunCx<'_>) -> Result<(), EngineError> {
+        if cx.tracked.is_empty() {
+            return Ok(());
+        }
+        let links = std::mem::take(&mut cx.tracked);
+        self.store
+            .save_links(tenant_id, &cx.run, &links, cx.now)
+            .await?;
+        Ok(())
     }
 
     /// Persists the run's new state (with `audit` when an admin's action made it); returns
@@ -285,6 +315,7 @@ impl Engine {
         loop {
             match cx.advance() {
                 Pause::Call(request) => {
+                    self.store_links(&task.tenant_id, &mut cx).await?;
                     // Record the start before calling, so a crash leaves the call visible as in flight.
                     let records = std::mem::take(&mut cx.records);
                     let started = Transition {
@@ -330,10 +361,14 @@ impl Engine {
                     );
                     cx.now = self.clock.now();
                     if let Some(pause) = cx.on_result(&request, result) {
+                        self.store_links(&task.tenant_id, &mut cx).await?;
                         return self.finish(&task, seq, cx, pause).await;
                     }
                 }
-                pause => return self.finish(&task, seq, cx, pause).await,
+                pause => {
+                    self.store_links(&task.tenant_id, &mut cx).await?;
+                    return self.finish(&task, seq, cx, pause).await;
+                }
             }
         }
     }

@@ -253,6 +253,8 @@ fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
         records: Vec::new(),
         contact_changed: false,
         now: start(),
+        link_scope: None,
+        tracked: Vec::new(),
     };
     let pause = cx.advance();
     (pause, cx.records.into_iter().map(|r| r.what).collect())

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::definition::{Diagnostic, Severity};
 use crate::expr::{Bindings, Expr};
 use crate::model::{Contact, Flow};
+use crate::template::track::{LinkScope, TrackedLink, tracking};
 use crate::template::{Segments, TemplateData, Templates, limits};
 
 /// Compiled templates and expressions of a flow, keyed `"<pc>/<field>"`.
@@ -329,6 +330,10 @@ pub struct StepCx<'a> {
     pub(crate) contact: &'a mut Contact,
     /// Set when the step changed the contact, so the runtime stores it.
     pub(crate) contact_changed: bool,
+    /// Where `{{track …}}` links point; `None`: URLs are rendered as written.
+    pub(crate) link_scope: Option<&'a LinkScope>,
+    /// The tracked links renders made, for the runtime to store before sending.
+    pub(crate) tracked: &'a mut Vec<TrackedLink>,
 }
 
 impl StepCx<'_> {
@@ -354,26 +359,27 @@ impl StepCx<'_> {
 
     /// Renders the template checked as `field`.
     pub fn render(&mut self, field: &str) -> Result<String, StepError> {
-        self.artifacts
-            .templates
-            .render_data(&self.key(field), self.bindings.template_data())
-            .map_err(|e| StepError {
-                field: field.into(),
-                message: e.message,
-            })
+        let key = self.key(field);
+        let (templates, data) = (&self.artifacts.templates, self.bindings.template_data());
+        let (rendered, links) = tracking(self.link_scope, || templates.render_data(&key, data));
+        self.tracked.extend(links);
+        rendered.map_err(|e| StepError {
+            field: field.into(),
+            message: e.message,
+        })
     }
 
     /// Renders the template checked as `field` as HTML: every value it shows is HTML-escaped
     /// (a contact named `<b>Ana</b>` shows as text), the template's own markup is kept.
     pub fn render_html(&mut self, field: &str) -> Result<String, StepError> {
         let escaped = TemplateData::new(html_escaped(self.bindings.template_data().value()));
-        self.artifacts
-            .templates
-            .render_data(&self.key(field), &escaped)
-            .map_err(|e| StepError {
-                field: field.into(),
-                message: e.message,
-            })
+        let (key, templates) = (self.key(field), &self.artifacts.templates);
+        let (rendered, links) = tracking(self.link_scope, || templates.render_data(&key, &escaped));
+        self.tracked.extend(links);
+        rendered.map_err(|e| StepError {
+            field: field.into(),
+            message: e.message,
+        })
     }
 
     /// Renders the template checked as `field`, with its SMS segment count.

@@ -8,6 +8,7 @@
 pub mod copy;
 mod includes;
 pub mod limits;
+pub mod track;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -70,6 +71,7 @@ impl Templates {
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         registry.set_prevent_indent(true);
+        registry.register_helper("track", Box::new(track::track_helper));
         registry
     }
 

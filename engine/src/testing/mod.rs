@@ -49,6 +49,7 @@ pub fn plan_step_for(step: Value, contact: Contact) -> Result<StepOutcome, StepE
         "contact",
         serde_json::to_value(&contact).unwrap_or_default(),
     );
+    let mut tracked = Vec::new();
     let mut cx = StepCx {
         pc: 0,
         step_id: "s",
@@ -57,6 +58,8 @@ pub fn plan_step_for(step: Value, contact: Contact) -> Result<StepOutcome, StepE
         bindings: &mut bindings,
         contact: &mut contact,
         contact_changed: false,
+        link_scope: None,
+        tracked: &mut tracked,
     };
     config.plan(&mut cx)
 }

@@ -10,6 +10,7 @@ pub mod hooks;
 mod installations;
 mod keys;
 mod kpis;
+mod links;
 mod modules;
 mod personal_data;
 mod runs;
@@ -44,4 +45,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(suppressions::router())
         .merge(hooks::router())
         .merge(unsubscribe::router())
+        .merge(links::router())
 }

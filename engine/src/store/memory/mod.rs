@@ -35,6 +35,8 @@ struct TenantData {
     /// Run → the seq its timer was queued for.
     queued: HashMap<RunId, u64>,
     records: HashMap<RunId, Vec<StepRecord>>,
+    /// Tracked links: code → (run, URL).
+    links: HashMap<String, (RunId, String)>,
     /// Event type → the events that arrived unheard.
     unheard: HashMap<String, crate::ports::UnheardType>,
     /// The suppression list: (channel, address).
@@ -156,6 +158,23 @@ impl Store for MemoryStore {
         contact: Option<EventContact<'_>>,
     ) -> Result<EventInsert, StoreError> {
         self.with(tenant_id, |t| t.record_event(event, contact))
+    }
+
+    async fn save_links(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        links: &[crate::ports::TrackedLink],
+        _at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with(tenant_id, |t| {
+            for link in links {
+                t.links
+                    .entry(link.code.clone())
+                    .or_insert_with(|| (run.id, link.url.clone()));
+            }
+        });
+        Ok(())
     }
 
     async fn note_unheard(

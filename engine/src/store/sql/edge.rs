@@ -6,7 +6,7 @@ use stepwise_core::DeliveryStatus;
 
 use super::{Backend, Scope, SqlStore, micros, unavailable};
 use crate::model::Tenant;
-use crate::ports::{AuditEntry, Channel, Delivery, EdgeStore, StoreError};
+use crate::ports::{AuditEntry, Channel, Delivery, EdgeStore, StoreError, StoredLink};
 
 /// The `hook_token` column of a tenant's row: its token, or NULL while it has none.
 pub(super) fn hook_token_column(tenant: &Tenant) -> Option<String> {
@@ -24,6 +24,19 @@ impl EdgeStore for SqlStore {
             .await?;
         row.map(|r| r.try_get("id").map_err(unavailable))
             .transpose()
+    }
+
+    async fn link(&self, code: &str) -> Result<Option<StoredLink>, StoreError> {
+        super::links::link(self, code).await
+    }
+
+    async fn count_click(
+        &self,
+        tenant_id: &str,
+        code: &str,
+        at: jiff::Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        super::links::count_click(self, tenant_id, code, at).await
     }
 
     async fn record_delivery(

@@ -19,6 +19,8 @@ pub struct Erased {
     pub runs: u64,
     pub messages: u64,
     pub timeline_entries: u64,
+    /// Tracked links made for the person (their URLs may name them).
+    pub links: u64,
 }
 
 /// What a message sent to an erased person reads as.
@@ -137,6 +139,13 @@ pub(super) async fn erase_contact(
         )
         .await?;
     }
+    erased.links += changed(
+        &mut tx,
+        sqlx::query("DELETE FROM links WHERE tenant_id = $1 AND contact_id = $2")
+            .bind(tenant_id)
+            .bind(contact_id),
+    )
+    .await?;
     changed(
         &mut tx,
         sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")

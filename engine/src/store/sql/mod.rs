@@ -13,6 +13,7 @@ mod events;
 mod first_events;
 mod flows;
 mod group_commit;
+mod links;
 mod listing;
 mod messages;
 mod metrics;
@@ -35,7 +36,7 @@ use sqlx::{AnyPool, Executor};
 use crate::model::{Contact, ContactChange, Run, RunId, Tenant};
 use crate::ports::{
     AdvanceTask, AuditEntry, EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule,
-    Store, StoreError, StoredEvent, TenantChange, Transition, UnheardType,
+    Store, StoreError, StoredEvent, TenantChange, TrackedLink, Transition, UnheardType,
 };
 use crate::runtime::StepRecord;
 
@@ -331,6 +332,15 @@ impl Store for SqlStore {
         event_id: &str,
     ) -> Result<(), StoreError> {
         self.group()?.mark_processed(tenant_id, event_id).await
+    }
+    async fn save_links(
+        &self,
+        tenant_id: &str,
+        run: &Run,
+        links: &[TrackedLink],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        links::save_links(self, tenant_id, run, links, at).await
     }
     async fn note_unheard(
         &self,

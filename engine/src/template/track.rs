@@ -1,0 +1,179 @@
+//! Tracked links: `{{track "https://…"}}` (or `{{track config.booking_link}}`) in any template
+//! renders a short link served by Stepwise (`<public URL>/l/<code>`), one per run and URL, that
+//! records a `link.clicked` event for the contact and redirects to the URL. The code is a hash
+//! of the tenant, the run and the URL, so a retried step renders the same link.
+//!
+//! The links a render makes are collected on the rendering thread ([`tracking`]) and stored by
+//! the runtime before the message carrying them is sent. Without a public URL (the simulator,
+//! a server without `STEPWISE_PUBLIC_URL`) the URL is rendered as written and nothing is
+//! tracked.
+
+use std::cell::RefCell;
+
+use base64::Engine as _;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use sha2::{Digest, Sha256};
+
+/// The longest URL `track` takes.
+pub const MAX_URL: usize = 2_048;
+
+/// A link a render made: its code and the URL it redirects to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedLink {
+    pub code: String,
+    pub url: String,
+}
+
+/// Where a run's links point and what they are made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkScope {
+    /// `https://stepwise.example.com/l/`.
+    pub base: String,
+    pub tenant_id: String,
+    pub run_id: String,
+}
+
+struct Collecting {
+    scope: LinkScope,
+    links: Vec<TrackedLink>,
+}
+
+thread_local! {
+    static COLLECTING: RefCell<Option<Collecting>> = const { RefCell::new(None) };
+}
+
+/// Runs `render` with `scope` armed on this thread; answers its result and the links it made.
+/// With no scope, `track` renders URLs as written.
+pub fn tracking<T>(scope: Option<&LinkScope>, render: impl FnOnce() -> T) -> (T, Vec<TrackedLink>) {
+    let Some(scope) = scope else {
+        return (render(), Vec::new());
+    };
+    let previous = COLLECTING.with(|c| {
+        c.replace(Some(Collecting {
+            scope: scope.clone(),
+            links: Vec::new(),
+        }))
+    });
+    let result = render();
+    let collected = COLLECTING.with(|c| c.replace(previous));
+    (result, collected.map(|c| c.links).unwrap_or_default())
+}
+
+/// The code of `url`'s link in a run: 12 URL-safe characters (72 bits of SHA-256).
+pub fn code_for(tenant_id: &str, run_id: &str, url: &str) -> String {
+    let digest = Sha256::digest(format!("{tenant_id}\n{run_id}\n{url}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..9])
+}
+
+/// Whether `text` is a URL `track` takes: http(s), with a host, at most [`MAX_URL`] long.
+pub fn trackable(text: &str) -> Result<(), String> {
+    if text.len() > MAX_URL {
+        return Err(format!("a tracked URL may be at most {MAX_URL} characters"));
+    }
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(format!("track needs an http(s) URL, not \"{text}\"")),
+    }
+}
+
+/// The `track` helper.
+pub(super) fn track_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let url = h.param(0).and_then(|p| p.value().as_str()).ok_or_else(|| {
+        RenderErrorReason::Other("track needs a URL: {{track \"https://…\"}}".into())
+    })?;
+    trackable(url).map_err(RenderErrorReason::Other)?;
+    let short = COLLECTING.with(|c| {
+        let mut c = c.borrow_mut();
+        let collecting = c.as_mut()?;
+        let scope = &collecting.scope;
+        let code = code_for(&scope.tenant_id, &scope.run_id, url);
+        let short = format!("{}{code}", scope.base);
+        if !collecting.links.iter().any(|l| l.code == code) {
+            collecting.links.push(TrackedLink {
+                code,
+                url: url.to_owned(),
+            });
+        }
+        Some(short)
+    });
+    out.write(short.as_deref().unwrap_or(url))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::template::Templates;
+
+    fn scope() -> LinkScope {
+        LinkScope {
+            base: "https://go.example/l/".into(),
+            tenant_id: "t1".into(),
+            run_id: "r1".into(),
+        }
+    }
+
+    #[test]
+    fn a_tracked_url_becomes_a_short_link_collected_once() {
+        let mut templates = Templates::without_snippets();
+        templates
+            .add("t", "Book: {{track config.link}} or {{track config.link}}, see {{track \"https://x.example/a\"}}")
+            .unwrap();
+        let data = json!({"config": {"link": "https://book.example/ana?src=sms"}});
+        let (text, links) = tracking(Some(&scope()), || templates.render("t", &data));
+        let code = code_for("t1", "r1", "https://book.example/ana?src=sms");
+        assert_eq!(code.len(), 12);
+        assert_eq!(
+            text.unwrap(),
+            format!(
+                "Book: https://go.example/l/{code} or https://go.example/l/{code}, see https://go.example/l/{}",
+                code_for("t1", "r1", "https://x.example/a")
+            )
+        );
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].url, "https://book.example/ana?src=sms");
+        // The same run and URL make the same code; another run another one.
+        assert_ne!(
+            code,
+            code_for("t1", "r2", "https://book.example/ana?src=sms")
+        );
+        assert_ne!(
+            code,
+            code_for("t2", "r1", "https://book.example/ana?src=sms")
+        );
+    }
+
+    #[test]
+    fn without_a_scope_the_url_is_rendered_as_written() {
+        let mut templates = Templates::without_snippets();
+        templates
+            .add("t", "{{track \"https://x.example/a\"}}")
+            .unwrap();
+        let (text, links) = tracking(None, || templates.render("t", &json!({})));
+        assert_eq!(text.unwrap(), "https://x.example/a");
+        assert!(links.is_empty());
+    }
+
+    #[test]
+    fn only_http_urls_are_tracked() {
+        let mut templates = Templates::without_snippets();
+        templates.add("t", "{{track config.link}}").unwrap();
+        for bad in ["javascript:alert(1)", "book now", "ftp://x.example/f"] {
+            let (text, _) = tracking(Some(&scope()), || {
+                templates.render("t", &json!({"config": {"link": bad}}))
+            });
+            let error = text.unwrap_err().message;
+            assert!(error.contains("http(s) URL"), "{bad}: {error}");
+        }
+    }
+}
