@@ -120,6 +120,8 @@ fn benches(c: &mut Criterion) {
                     records: Vec::new(),
                     contact_changed: false,
                     now,
+                    link_scope: None,
+                    tracked: Vec::new(),
                 };
                 loop {
                     match cx.advance() {
