@@ -132,9 +132,15 @@ async fn seed(store: &SqlStore) {
     event(store, t, 5, "message.received", "c2", 3 * H).await;
     event(store, t, 6, "message.received", "c4", 4 * H + 2 * D).await;
     event(store, t, 7, "appointment.no_show", "c3", 3 * D).await;
+    // c3 and c4 opened a tracked link; c1 only 9 days after its run.
+    event(store, t, 8, "link.clicked", "c3", 3 * H + 60).await;
+    event(store, t, 9, "link.clicked", "c4", 4 * H + D).await;
+    event(store, t, 10, "link.clicked", "c1", H + 9 * D).await;
     // r1 reached a `confirmed…` step; r2 only `confirm1`.
     step(store, t, "r1", "confirmed_reply1", H + 60).await;
     step(store, t, "r2", "confirm1", 2 * H + 60).await;
+    // r3 reached `complete_message`.
+    step(store, t, "r3", "complete_message", 3 * H + 60).await;
     // Scores in the period: 10, 9, 3, 7; one before it (0).
     for (c, score, when) in [
         ("c1", 10, D),
@@ -172,6 +178,11 @@ async fn kpis_are_computed_as_defined(store: &SqlStore) {
     );
     // 2 of 4 replied within 7 days.
     assert_eq!(measure("reply_rate").await.value, Some(50.0));
+    // 2 of 4 opened a tracked link within 7 days (c3, c4).
+    let clicks = measure("click_rate").await;
+    assert_eq!((clicks.value, clicks.numerator), (Some(50.0), 2));
+    // 1 of 4 reached a step named complete….
+    assert_eq!(measure("checklist_completion").await.value, Some(25.0));
     // 1 of 4 reached a step named confirmed….
     assert_eq!(measure("confirmation_rate").await.value, Some(25.0));
     // 1 no-show per 3 bookings received in the period.

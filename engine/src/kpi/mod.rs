@@ -81,6 +81,18 @@ pub const KPIS: &[Kpi] = &[
         compute: Compute::FollowedBy(&["contact.opted_out"], 7),
     },
     Kpi {
+        name: "click_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact opened a tracked link (a `link.clicked` event, from `{{track …}}`) within 7 days of the run's start.",
+        compute: Compute::FollowedBy(&["link.clicked"], 7),
+    },
+    Kpi {
+        name: "checklist_completion",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `complete` (every item of the checklist was done).",
+        compute: Compute::ReachedStep("complete"),
+    },
+    Kpi {
         name: "confirmation_rate",
         unit: Unit::Percent,
         definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `confirmed` (the contact confirmed the appointment).",

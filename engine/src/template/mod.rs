@@ -6,6 +6,7 @@
 //! than its limit. What a template may include is checked in `includes.rs`.
 
 pub mod copy;
+mod helpers;
 mod includes;
 pub mod limits;
 pub mod track;
@@ -142,6 +143,7 @@ impl Templates {
         let Some(template) = self.registry.get_template(name) else {
             return Ok(Vec::new());
         };
+        helpers::check(template)?;
         let included = includes::included(template)?;
         if let Some(snippet_min) = &self.snippet_min {
             if let Some(missing) = included.iter().find(|n| !snippet_min.contains_key(*n)) {
@@ -170,7 +172,7 @@ impl Templates {
     pub fn check(source: &str) -> Result<(), TemplateError> {
         handlebars::Template::compile(source)
             .map_err(|e| parse_error(&e))
-            .and_then(|t| includes::included(&t).map(drop))
+            .and_then(|t| helpers::check(&t).and_then(|()| includes::included(&t).map(drop)))
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -166,3 +166,37 @@ fn a_render_stops_at_its_limit_and_a_text_that_cannot_fit_is_refused_when_added(
         fits
     );
 }
+
+#[test]
+fn only_known_helpers_are_called_and_a_literal_tracked_url_is_checked() {
+    let mut t = templates();
+    for (source, expected) in [
+        (
+            "{{trak config.link}}",
+            "`trak` is not a helper (did you mean `track`?)",
+        ),
+        (
+            "{{#iff x}}y{{/iff}}",
+            "`iff` is not a helper (did you mean `if`?)",
+        ),
+        ("{{log \"hi\"}}", "`log` is not a helper"),
+        (
+            "{{#if (eqq a b)}}y{{/if}}",
+            "`eqq` is not a helper (did you mean `eq`?)",
+        ),
+        ("{{track \"book now\"}}", "track needs an http(s) URL"),
+    ] {
+        let error = t.add("bad", source).unwrap_err().message;
+        assert!(error.starts_with(expected), "{source}: {error}");
+        assert!(Templates::check(source).is_err(), "{source}");
+    }
+    for fine in [
+        "{{#if (eq contact.first_name \"Ana\")}}Hi{{/if}}",
+        "{{#each contact.tags}}{{this}}{{/each}}",
+        "{{track \"https://x.example/a\"}} {{track config.link}}",
+        "{{contact.first_name}}",
+    ] {
+        t.add("fine", fine)
+            .unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+}
