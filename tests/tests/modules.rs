@@ -150,7 +150,8 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
             "speed-to-lead",
             "show-up-saver",
             "reactivation",
-            "loyalty-nps"
+            "loyalty-nps",
+            "smart-proposals"
         ]
     );
     assert!(

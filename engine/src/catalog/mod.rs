@@ -29,6 +29,10 @@ const MODULES: &[(&str, &str)] = &[
     embedded!("modules/drip-campaign/module.yaml"),
     embedded!("modules/loyalty-nps/module.yaml"),
     embedded!("modules/ai-reply/module.yaml"),
+    embedded!("modules/smart-proposals/module.yaml"),
+    embedded!("modules/outbound-lead-machine/module.yaml"),
+    embedded!("modules/ai-draft-assistant/module.yaml"),
+    embedded!("modules/onboarding-autopilot/module.yaml"),
 ];
 
 /// The built-in packs: `packs/<id>.yaml`.

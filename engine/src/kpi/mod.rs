@@ -93,6 +93,12 @@ pub const KPIS: &[Kpi] = &[
         compute: Compute::ReachedStep("complete"),
     },
     Kpi {
+        name: "approval_rate",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `approved` (a reviewer approved what the run prepared).",
+        compute: Compute::ReachedStep("approved"),
+    },
+    Kpi {
         name: "confirmation_rate",
         unit: Unit::Percent,
         definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `confirmed` (the contact confirmed the appointment).",

@@ -31,16 +31,33 @@ impl StepKind for Set {
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         for (name, expression) in &config.0 {
-            cx.expression(&crate::steps::context::escape(name), expression, &[]);
+            let field = crate::steps::context::escape(name);
+            cx.expression(&field, expression, &[]);
+            // Every value is computed from `vars` as they were before the step, so one that
+            // reads a sibling would get its old value: say so rather than surprise.
+            let siblings = crate::steps::context::references(expression, "vars.")
+                .filter(|read| *read != name && config.0.contains_key(*read));
+            for sibling in siblings {
+                cx.error(
+                    &field,
+                    format!(
+                        "vars.{sibling} is set by this same step, and every value here is computed \
+                         from vars as they were before it: set {name} in a later `set` step"
+                    ),
+                );
+            }
         }
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
+        // All values first, then all stored: none sees another's new value.
         let mut output = serde_json::Map::new();
         for name in config.0.keys() {
             let value = cx.eval(&crate::steps::context::escape(name))?;
-            cx.set_var(name, value.clone());
             output.insert(name.clone(), value);
+        }
+        for (name, value) in &output {
+            cx.set_var(name, value.clone());
         }
         Ok(StepOutcome::Next(Value::Object(output)))
     }
