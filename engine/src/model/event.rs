@@ -74,7 +74,12 @@ pub fn event_types_of(flow: &super::Flow) -> Vec<&str> {
                     steps(otherwise, out);
                 }
                 super::StepBody::Kind { key, config } if key == "wait_for" => {
-                    out.extend(config.get("event").and_then(serde_json::Value::as_str));
+                    match config.get("event") {
+                        Some(serde_json::Value::Array(types)) => {
+                            out.extend(types.iter().filter_map(serde_json::Value::as_str));
+                        }
+                        other => out.extend(other.and_then(serde_json::Value::as_str)),
+                    }
                 }
                 super::StepBody::Kind { .. } => {}
             }

@@ -65,8 +65,18 @@ impl RunStatus {
 pub struct Waiting {
     /// The event type, e.g. `appointment.booked`.
     pub event: String,
+    /// More event types that end the wait as well (`wait_for.event` given as a list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub or: Vec<String>,
     /// When the wait gives up, if ever.
     pub timeout_at: Option<jiff::Timestamp>,
+}
+
+impl Waiting {
+    /// Whether an event of this type ends the wait.
+    pub fn takes(&self, event_type: &str) -> bool {
+        self.event == event_type || self.or.iter().any(|t| t == event_type)
+    }
 }
 
 /// The durable state of a run: everything needed to resume it anywhere.

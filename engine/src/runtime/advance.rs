@@ -180,17 +180,25 @@ impl RunCx<'_> {
                 Some(self.sleep(until))
             }
             StepOutcome::WaitFor {
-                event, timeout_at, ..
+                event,
+                or,
+                timeout_at,
+                ..
             } => {
                 self.record(
                     Some(&meta.id),
                     Happening::WaitingFor {
                         event: event.clone(),
+                        or: or.clone(),
                         timeout_at,
                     },
                 );
                 self.run.status = RunStatus::Waiting;
-                self.run.waiting = Some(crate::model::Waiting { event, timeout_at });
+                self.run.waiting = Some(crate::model::Waiting {
+                    event,
+                    or,
+                    timeout_at,
+                });
                 self.run.wake_at = timeout_at;
                 Some(Pause::WaitFor)
             }

@@ -267,7 +267,7 @@ impl Engine {
         let waits_for_it = run
             .waiting
             .as_ref()
-            .is_some_and(|w| w.event == event.event_type);
+            .is_some_and(|w| w.takes(&event.event_type));
         if run.status != RunStatus::Waiting || !waits_for_it {
             return Ok(None);
         }

@@ -81,6 +81,9 @@ pub enum Happening {
     },
     WaitingFor {
         event: String,
+        /// More event types that end the wait as well.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        or: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         timeout_at: Option<Timestamp>,
     },

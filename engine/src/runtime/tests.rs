@@ -178,6 +178,33 @@ async fn wait_for_match_ignores_events_that_do_not_match() {
 }
 
 #[tokio::test]
+async fn a_wait_for_several_types_ends_on_the_first_to_arrive() {
+    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: either\n    wait_for: {event: [link.clicked, message.received], timeout: 1d}\n  - notify: {text: 'got {{steps.either.event.type}}'}\n";
+    let at = |m: i64, kind: &str| Injection {
+        after: SignedDuration::from_mins(m),
+        event: Event::new(kind, json!({})),
+    };
+    let connector = Arc::new(RecordingConnector::default());
+    let entries = run(
+        yaml,
+        connector.clone(),
+        vec![at(5, "appointment.booked"), at(10, "message.received")],
+    )
+    .await;
+    let calls = connector.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        serde_json::to_value(&calls[0]).unwrap_or_default()["text"],
+        "got message.received"
+    );
+    let waiting = entries
+        .iter()
+        .find(|e| e["kind"] == "waiting_for")
+        .unwrap_or_else(|| panic!("{entries:?}"));
+    assert_eq!(waiting["or"], json!(["message.received"]), "{waiting}");
+}
+
+#[tokio::test]
 async fn concurrency_skip_and_replace() {
     let base = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - wait: {for: 1h}\n  - notify: {text: done}\n";
     let again = || {

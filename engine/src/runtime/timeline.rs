@@ -152,10 +152,18 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
         Happening::Computed { output } => format!("done: {output}"),
         Happening::Sleeping { until } => format!("waiting until {}", when(until)),
         Happening::WaitSkipped { until } => format!("wait skipped: {} already passed", when(until)),
-        Happening::WaitingFor { event, timeout_at } => match timeout_at {
-            Some(t) => format!("waiting for {event} until {}", when(t)),
-            None => format!("waiting for {event} (no timeout)"),
-        },
+        Happening::WaitingFor {
+            event,
+            or,
+            timeout_at,
+        } => {
+            let events = std::iter::once(event).chain(or).map(String::as_str);
+            let events = events.collect::<Vec<_>>().join(" or ");
+            match timeout_at {
+                Some(t) => format!("waiting for {events} until {}", when(t)),
+                None => format!("waiting for {events} (no timeout)"),
+            }
+        }
         Happening::Woke { by } => format!("woke: {by}"),
         Happening::RetryScheduled { retry_at, error } => {
             format!("failed ({error}); retry at {}", when(retry_at))

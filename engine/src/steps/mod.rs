@@ -89,6 +89,8 @@ pub enum StepOutcome {
     /// `filtered`: the step has a `match` expression the event must satisfy.
     WaitFor {
         event: String,
+        /// More event types that end the wait as well.
+        or: Vec<String>,
         timeout_at: Option<Timestamp>,
         filtered: bool,
     },

@@ -9,15 +9,36 @@ use crate::model::FlowDuration;
 use crate::steps::wait::{MAX_WAIT_DAYS, too_far};
 use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
+/// The most event types one wait listens for.
+pub const MAX_EVENT_TYPES: usize = 8;
+
+/// One event type, or several: the first of any of them to arrive ends the wait. (Their form
+/// is checked with the flow, not by the schema, whose `anyOf` would word it poorly.)
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EventTypes {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl EventTypes {
+    pub fn all(&self) -> &[String] {
+        match self {
+            EventTypes::One(t) => std::slice::from_ref(t),
+            EventTypes::Many(types) => types,
+        }
+    }
+}
+
 /// Wait for an event for this contact, until a `timeout` or an `until` time.
 /// `steps.<id>` becomes `{ received, timed_out, event }`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "WaitForConfig")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The event type, e.g. `appointment.booked`.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"))]
-    pub event: String,
+    /// The event type, e.g. `appointment.booked`, or a list of them (`[link.clicked,
+    /// message.received]`): the first to arrive ends the wait, and `event.type` says which.
+    pub event: EventTypes,
     /// A rhai condition on the arriving event, bound as `incoming`.
     #[serde(default, rename = "match")]
     #[schemars(with = "String")]
@@ -43,8 +64,24 @@ impl StepKind for WaitFor {
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
-        if let Err(message) = crate::model::check_event_type(&config.event) {
-            cx.error("event", message);
+        let types = config.event.all();
+        if types.is_empty() || types.len() > MAX_EVENT_TYPES {
+            cx.error(
+                "event",
+                format!("wait for 1 to {MAX_EVENT_TYPES} event types"),
+            );
+        }
+        for (i, event_type) in types.iter().enumerate() {
+            let field = match config.event {
+                EventTypes::One(_) => "event".to_owned(),
+                EventTypes::Many(_) => format!("event/{i}"),
+            };
+            if let Err(message) = crate::model::check_event_type(event_type) {
+                cx.error(&field, message);
+            }
+            if types[..i].contains(event_type) {
+                cx.error(&field, format!("{event_type} is listed twice"));
+            }
         }
         if let Some(condition) = &config.match_ {
             cx.expression("match", condition, &["incoming"]);
@@ -98,8 +135,13 @@ impl StepKind for WaitFor {
             }
             (None, None) => None,
         };
+        let (first, more) = config.event.all().split_first().ok_or_else(|| StepError {
+            field: "event".into(),
+            message: "no event type to wait for".into(),
+        })?;
         Ok(StepOutcome::WaitFor {
-            event: config.event.clone(),
+            event: first.clone(),
+            or: more.to_vec(),
             timeout_at,
             filtered: config.match_.is_some(),
         })

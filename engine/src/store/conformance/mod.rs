@@ -164,6 +164,7 @@ async fn transitions_apply_once(store: &dyn Store) {
     next.status = RunStatus::Waiting;
     next.waiting = Some(Waiting {
         event: "appointment.booked".into(),
+        or: vec!["message.received".into()],
         timeout_at: Some(at("2026-06-01T15:15:00Z")),
     });
     next.wake_at = Some(at("2026-06-01T15:15:00Z"));
@@ -171,6 +172,7 @@ async fn transitions_apply_once(store: &dyn Store) {
     changed.tags = vec!["hot".into()];
     let waiting = record(Happening::WaitingFor {
         event: "appointment.booked".into(),
+        or: Vec::new(),
         timeout_at: next.wake_at,
     });
     let transition = Transition {
