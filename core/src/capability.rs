@@ -22,10 +22,11 @@ pub enum Capability {
     Crm,
     Calendar,
     Llm,
+    Payments,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Sms,
         Capability::Email,
         Capability::Notify,
@@ -33,6 +34,7 @@ impl Capability {
         Capability::Crm,
         Capability::Calendar,
         Capability::Llm,
+        Capability::Payments,
     ];
 
     /// The name in settings (`providers.sms`) and in the timeline (`connector: sms`).
@@ -45,6 +47,7 @@ impl Capability {
             Capability::Crm => "crm",
             Capability::Calendar => "calendar",
             Capability::Llm => "llm",
+            Capability::Payments => "payments",
         }
     }
 
@@ -64,6 +67,7 @@ pub enum Request {
     Crm(CrmCall),
     Calendar(CalendarCall),
     Llm(LlmCall),
+    Payments(PaymentsCall),
 }
 
 impl Request {
@@ -76,6 +80,7 @@ impl Request {
             Request::Crm(_) => Capability::Crm,
             Request::Calendar(_) => Capability::Calendar,
             Request::Llm(_) => Capability::Llm,
+            Request::Payments(_) => Capability::Payments,
         }
     }
 
@@ -87,6 +92,7 @@ impl Request {
             Request::Crm(c) => c.action.as_str(),
             Request::Calendar(c) => c.action.as_str(),
             Request::Llm(_) => "complete",
+            Request::Payments(p) => p.action.as_str(),
         }
     }
 }
@@ -269,6 +275,36 @@ impl CalendarAction {
 pub struct CalendarCall {
     #[serde(skip)]
     pub action: CalendarAction,
+    pub fields: Map<String, Value>,
+}
+
+/// What a `payments` step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "PaymentsAction")]
+pub enum PaymentsAction {
+    /// Create and send an invoice for the contact (`amount` in the currency's minor unit,
+    /// e.g. cents; `currency`; `description`; optional `due_days`); answers its id and the
+    /// page where it is paid.
+    CreateInvoice,
+    /// Void an open invoice (`invoice_id`).
+    VoidInvoice,
+}
+
+impl PaymentsAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentsAction::CreateInvoice => "create_invoice",
+            PaymentsAction::VoidInvoice => "void_invoice",
+        }
+    }
+}
+
+/// A call to the tenant's payments provider.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaymentsCall {
+    #[serde(skip)]
+    pub action: PaymentsAction,
     pub fields: Map<String, Value>,
 }
 

@@ -16,8 +16,8 @@ mod vault;
 
 pub use capability::{
     CalendarAction, CalendarCall, Capability, CrmAction, CrmCall, EmailSend, HttpAuth,
-    HttpAuthScheme, HttpCall, HttpMethod, LlmCall, LlmTier, Notify, NotifyAudience, Request,
-    SmsSend,
+    HttpAuthScheme, HttpCall, HttpMethod, LlmCall, LlmTier, Notify, NotifyAudience, PaymentsAction,
+    PaymentsCall, Request, SmsSend,
 };
 pub use connector::{CallCx, Connector, ProviderSetting};
 pub use error::ConnectorError;
@@ -26,7 +26,8 @@ pub use inbound::{
     WebhookSource,
 };
 pub use response::{
-    CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, Response, Sent,
+    CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, PaymentAnswer,
+    Response, Sent,
 };
 pub use segments::{Encoding, Segments};
 pub use vault::{Secret, Vault, VaultError};

@@ -123,6 +123,19 @@ pub struct LlmAnswer {
     pub sandbox: bool,
 }
 
+/// A payments provider's answer: the invoice acted on and where it is paid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaymentAnswer {
+    pub status: &'static str,
+    pub action: crate::PaymentsAction,
+    pub invoice_id: String,
+    /// The page where the customer pays (`create_invoice`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub sandbox: bool,
+}
+
 /// What a successful call returned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -133,6 +146,7 @@ pub enum Response {
     Crm(CrmRecord),
     Calendar(CalendarAnswer),
     Llm(LlmAnswer),
+    Payment(PaymentAnswer),
 }
 
 impl Response {
@@ -147,6 +161,7 @@ impl Response {
             Response::Sent(s) => Some(&s.message_id),
             Response::Crm(r) => Some(&r.id),
             Response::Calendar(c) => c.booking_id.as_deref(),
+            Response::Payment(p) => Some(&p.invoice_id),
             Response::Notified(_) | Response::Http(_) | Response::Llm(_) => None,
         }
     }
@@ -160,6 +175,7 @@ impl Response {
             Response::Crm(r) => r.sandbox,
             Response::Calendar(r) => r.sandbox,
             Response::Llm(r) => r.sandbox,
+            Response::Payment(r) => r.sandbox,
         }
     }
 }

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use stepwise_core::{
     CalendarAction, CalendarAnswer, CallCx, Capability, Connector, ConnectorError, CrmRecord,
-    DeliveryStatus, HttpResponse, LlmAnswer, Notified, Request, Response, Segments, Sent,
+    DeliveryStatus, HttpResponse, LlmAnswer, Notified, PaymentAnswer, PaymentsAction, Request,
+    Response, Segments, Sent,
 };
 
 use crate::provider::Provider;
@@ -104,6 +105,27 @@ impl Sandbox {
                     .map_or(Value::Null, |_| json!({})),
                 sandbox: true,
             }),
+            Request::Payments(payments) => {
+                let invoice_id = match payments.action {
+                    PaymentsAction::CreateInvoice => Self::next_id("in"),
+                    PaymentsAction::VoidInvoice => payments
+                        .fields
+                        .get("invoice_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                // `.invalid` never resolves: a sandbox invoice cannot be paid by mistake.
+                let url = (payments.action == PaymentsAction::CreateInvoice)
+                    .then(|| format!("https://pay.sandbox.invalid/{invoice_id}"));
+                Response::Payment(PaymentAnswer {
+                    status: "ok",
+                    action: payments.action,
+                    invoice_id,
+                    url,
+                    sandbox: true,
+                })
+            }
         }
     }
 

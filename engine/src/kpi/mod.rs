@@ -93,6 +93,12 @@ pub const KPIS: &[Kpi] = &[
         compute: Compute::ReachedStep("complete"),
     },
     Kpi {
+        name: "paid_in_7_days",
+        unit: Unit::Percent,
+        definition: "Of the module's runs started in the period, the percentage whose contact paid (a `payment.succeeded` event) within 7 days of the run's start.",
+        compute: Compute::FollowedBy(&["payment.succeeded"], 7),
+    },
+    Kpi {
         name: "approval_rate",
         unit: Unit::Percent,
         definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `approved` (a reviewer approved what the run prepared).",

@@ -14,6 +14,7 @@ mod crm;
 mod http;
 mod llm;
 mod notify;
+mod payments;
 mod send_email;
 mod send_sms;
 mod set;

@@ -2,11 +2,11 @@
 
 use super::erased::{ErasedKind, Kind};
 use super::{
-    calendar, crm, http, llm, notify, send_email, send_sms, set, stop, tag, update_contact, wait,
-    wait_for,
+    calendar, crm, http, llm, notify, payments, send_email, send_sms, set, stop, tag,
+    update_contact, wait, wait_for,
 };
 
-static KINDS: [&dyn ErasedKind; 13] = [
+static KINDS: [&dyn ErasedKind; 14] = [
     &Kind::<send_sms::SendSms>::NEW,
     &Kind::<send_email::SendEmail>::NEW,
     &Kind::<notify::Notify>::NEW,
@@ -14,6 +14,7 @@ static KINDS: [&dyn ErasedKind; 13] = [
     &Kind::<crm::Crm>::NEW,
     &Kind::<calendar::Calendar>::NEW,
     &Kind::<llm::Llm>::NEW,
+    &Kind::<payments::Payments>::NEW,
     &Kind::<wait::Wait>::NEW,
     &Kind::<wait_for::WaitFor>::NEW,
     &Kind::<set::Set>::NEW,
@@ -42,8 +43,8 @@ mod tests {
     use crate::steps::{FAILED_OUTPUTS, StepOutcome};
     use crate::testing::plan_step;
     use stepwise_core::{
-        CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, Request,
-        Response, Sent,
+        CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified,
+        PaymentAnswer, Request, Response, Sent,
     };
 
     /// The fullest answer a provider gives to `request`: every optional field present.
@@ -88,6 +89,13 @@ mod tests {
                 json: json!({}),
                 sandbox: true,
             }),
+            Request::Payments(p) => Response::Payment(PaymentAnswer {
+                status: "ok",
+                action: p.action,
+                invoice_id: "in_1".into(),
+                url: Some("https://pay.example/in_1".into()),
+                sandbox: true,
+            }),
         }
     }
 
@@ -101,6 +109,7 @@ mod tests {
             json!({"crm": {"action": "upsert_contact", "fields": {"email": "a@example.com"}}}),
             json!({"calendar": {"action": "cancel", "fields": {"booking_id": "b"}}}),
             json!({"llm": {"prompt": "p"}}),
+            json!({"payments": {"action": "create_invoice", "fields": {"amount": 100, "currency": "usd", "description": "d"}}}),
             json!({"wait": {"for": "1m"}}),
             json!({"wait": {"until": "now - hours(1)"}}),
             json!({"wait_for": {"event": "message.received", "timeout": "1h"}}),
