@@ -72,6 +72,17 @@ async fn event(store: &SqlStore, tenant: &str, n: i64, kind: &str, contact: &str
         &[&tenant, &id.as_str(), &kind, &contact, &at(when)]).await;
 }
 
+/// A `payment.succeeded` of `paid` cents leaving `due` cents.
+async fn payment(store: &SqlStore, n: i64, contact: &str, when: i64, paid: i64, due: i64) {
+    let id = format!("p{n}");
+    let doc = format!(
+        r#"{{"type":"payment.succeeded","data":{{"amount_paid":{paid},"amount_due":{due}}}}}"#
+    );
+    exec(store, "INSERT INTO events (tenant_id, id, source, external_id, event_type, contact_id, doc, received_at, processed) \
+                 VALUES ($1, $2, 'api', $2, 'payment.succeeded', $3, $4, $5, TRUE)",
+        &[&"clinic", &id.as_str(), &contact, &doc.as_str(), &at(when)]).await;
+}
+
 async fn step(store: &SqlStore, tenant: &str, run: &str, name: &str, when: i64) {
     exec(
         store,
@@ -136,6 +147,12 @@ async fn seed(store: &SqlStore) {
     event(store, t, 8, "link.clicked", "c3", 3 * H + 60).await;
     event(store, t, 9, "link.clicked", "c4", 4 * H + D).await;
     event(store, t, 10, "link.clicked", "c1", H + 9 * D).await;
+    // Payments: c1 half of 200.00 after 2 days, the rest after 4; c2 100.00 in full after 10
+    // days; c4 35.00 after 40 days (outside the 30-day revenue window, inside DSO's 90).
+    payment(store, 1, "c1", H + 2 * D, 10_000, 10_000).await;
+    payment(store, 2, "c1", H + 4 * D, 10_000, 0).await;
+    payment(store, 3, "c2", 2 * H + 10 * D, 10_000, 0).await;
+    payment(store, 4, "c4", 4 * H + 40 * D, 3_500, 0).await;
     // r1 reached a `confirmed…` step; r2 only `confirm1`.
     step(store, t, "r1", "confirmed_reply1", H + 60).await;
     step(store, t, "r2", "confirm1", 2 * H + 60).await;
@@ -178,6 +195,18 @@ async fn kpis_are_computed_as_defined(store: &SqlStore) {
     );
     // 2 of 4 replied within 7 days.
     assert_eq!(measure("reply_rate").await.value, Some(50.0));
+    // Revenue within 30 days: 100.00 + 100.00 (c1) + 100.00 (c2), from 2 of 4 runs.
+    let revenue = measure("revived_revenue").await;
+    assert_eq!(
+        (revenue.value, revenue.numerator, revenue.denominator),
+        (Some(30_000.0), 2, 4)
+    );
+    // Paid in full after 4, 10 and 40 days: mean 18 days; p50 10, p90 40.
+    let dso = measure("days_sales_outstanding").await;
+    assert_eq!(
+        (dso.value, dso.p50, dso.p90, dso.numerator, dso.denominator),
+        (Some(18.0), Some(10.0), Some(40.0), 3, 4)
+    );
     // 2 of 4 opened a tracked link within 7 days (c3, c4).
     let clicks = measure("click_rate").await;
     assert_eq!((clicks.value, clicks.numerator), (Some(50.0), 2));

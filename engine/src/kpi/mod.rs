@@ -19,6 +19,9 @@ pub enum Unit {
     Count,
     /// The Net Promoter Score, −100 to 100.
     Score,
+    /// Money in the currency's minor unit (cents).
+    Cents,
+    Days,
 }
 
 /// How a KPI is computed.
@@ -36,6 +39,10 @@ enum Compute {
     EventRatio(&'static str, &'static str),
     /// The NPS of contacts scored in the period (`fields.nps_score`, `fields.nps_at`).
     Nps,
+    /// The sum of `data.amount_paid` of `payment.succeeded` events within this many days.
+    RevenueWithin(i64),
+    /// Days from a run's start to the contact's first payment in full within this many days.
+    DaysToPaid(i64),
 }
 
 /// A KPI a module can declare.
@@ -91,6 +98,18 @@ pub const KPIS: &[Kpi] = &[
         unit: Unit::Percent,
         definition: "Of the module's runs started in the period, the percentage that reached a step whose id starts with `complete` (every item of the checklist was done).",
         compute: Compute::ReachedStep("complete"),
+    },
+    Kpi {
+        name: "revived_revenue",
+        unit: Unit::Cents,
+        definition: "The sum of `data.amount_paid` (in the currency's minor unit, e.g. cents) of the `payment.succeeded` events of each contact within 30 days after the start of its run of the module, for the runs started in the period. `numerator`: the runs followed by a payment; `denominator`: the runs.",
+        compute: Compute::RevenueWithin(30),
+    },
+    Kpi {
+        name: "days_sales_outstanding",
+        unit: Unit::Days,
+        definition: "For the module's runs started in the period whose contact paid in full (a `payment.succeeded` event whose `data.amount_due` is 0 or absent) within 90 days of the run's start: the days from the run's start (the invoice) to that payment, as the mean, with the median (p50) and the 90th percentile (p90). `numerator`: the runs paid in full; `denominator`: the runs. Unpaid invoices are not in the mean: read it with `paid_in_7_days`.",
+        compute: Compute::DaysToPaid(90),
     },
     Kpi {
         name: "paid_in_7_days",
@@ -170,6 +189,22 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     sorted.get(rank - 1).copied()
 }
 
+/// The event a payment is.
+const PAID: &str = "payment.succeeded";
+
+/// An amount in cents as a payment event gives it (a whole number, or its text); 0 otherwise.
+fn cents(value: &serde_json::Value) -> u64 {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().unwrap_or(0),
+        serde_json::Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn round_tenth(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 fn percent(with: u64, of: u64) -> Option<f64> {
     (of > 0).then(|| (with as f64 * 1000.0 / of as f64).round() / 10.0)
 }
@@ -232,6 +267,44 @@ impl Kpi {
                     .await?;
                 (measured.numerator, measured.denominator) = (n, d);
                 measured.value = percent(n, d);
+            }
+            Compute::RevenueWithin(within) => {
+                let share = store
+                    .runs_followed_by(tenant_id, flow_id, from, to, &[PAID], days(within))
+                    .await?;
+                let payments = store
+                    .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
+                    .await?;
+                let cents: u64 = payments.iter().map(|p| cents(&p.data["amount_paid"])).sum();
+                (measured.numerator, measured.denominator) = (share.with, share.runs);
+                measured.value = (share.runs > 0).then_some(cents as f64);
+            }
+            Compute::DaysToPaid(within) => {
+                let share = store
+                    .runs_followed_by(tenant_id, flow_id, from, to, &[PAID], days(within))
+                    .await?;
+                let payments = store
+                    .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
+                    .await?;
+                // Each run's first payment that left nothing due.
+                let mut first: std::collections::HashMap<&str, f64> = Default::default();
+                for p in payments
+                    .iter()
+                    .filter(|p| cents(&p.data["amount_due"]) == 0)
+                {
+                    let waited = p.at.duration_since(p.run_started).as_secs_f64() / 86_400.0;
+                    first
+                        .entry(p.run_id.as_str())
+                        .and_modify(|d| *d = d.min(waited))
+                        .or_insert(waited);
+                }
+                let mut waited: Vec<f64> = first.into_values().collect();
+                waited.sort_by(f64::total_cmp);
+                (measured.numerator, measured.denominator) = (waited.len() as u64, share.runs);
+                measured.p50 = percentile(&waited, 50.0).map(round_tenth);
+                measured.p90 = percentile(&waited, 90.0).map(round_tenth);
+                measured.value = (!waited.is_empty())
+                    .then(|| round_tenth(waited.iter().sum::<f64>() / waited.len() as f64));
             }
             Compute::Nps => {
                 let (mut promoters, mut detractors, mut respondents) = (0u64, 0u64, 0u64);

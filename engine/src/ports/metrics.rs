@@ -9,6 +9,16 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::StoreError;
 
+/// An event of the contact that followed one of the runs counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowingEvent {
+    pub run_id: String,
+    pub run_started: Timestamp,
+    pub at: Timestamp,
+    /// The event's `data`.
+    pub data: serde_json::Value,
+}
+
 /// How many of the runs counted and how many of them had the outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Share {
@@ -47,6 +57,17 @@ pub trait MetricsStore: Send + Sync + std::fmt::Debug {
         to: Timestamp,
         step_prefix: &str,
     ) -> Result<Share, StoreError>;
+    /// Every event of one of `event_types` that the contact of a run of `flow_id` had within
+    /// `within` of the run's start, with its run.
+    async fn events_following_runs(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+        event_types: &[&str],
+        within: SignedDuration,
+    ) -> Result<Vec<FollowingEvent>, StoreError>;
     /// Events of `event_type` received in the period.
     async fn events_received(
         &self,

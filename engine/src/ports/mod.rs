@@ -22,7 +22,7 @@ pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{
     ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };
-pub use metrics::{MetricsStore, Share};
+pub use metrics::{FollowingEvent, MetricsStore, Share};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{
     EventContact, EventInsert, FlowDocument, LiveFlow, Message, Schedule, Store, StoreError,

@@ -6,8 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
 use sqlx::Row;
 
-use super::{Backend, Scope, SqlStore, micros, unavailable};
-use crate::ports::{MetricsStore, Share, StoreError};
+use super::{Backend, Scope, SqlStore, micros, time_column, unavailable};
+use crate::ports::{FollowingEvent, MetricsStore, Share, StoreError};
 
 /// The runs of one flow started in a period; `$1` tenant, `$2` flow, `$3` from, `$4` to.
 const RUNS: &str =
@@ -127,6 +127,48 @@ impl MetricsStore for SqlStore {
             .bind(pattern);
         let row = self.fetch_one(Scope::Tenant(tenant_id), query).await?;
         share(&row)
+    }
+
+    async fn events_following_runs(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+        event_types: &[&str],
+        within: SignedDuration,
+    ) -> Result<Vec<FollowingEvent>, StoreError> {
+        let types: Vec<String> = (0..event_types.len())
+            .map(|i| format!("${}", i + 6))
+            .collect();
+        // Payments and the like are few next to runs: the contact's events of these types are
+        // probed by index (`events_by_contact_type`) for each run of the period.
+        let sql = format!(
+            "SELECT r.id AS run_id, r.created_at AS run_started, e.received_at AS at, e.doc AS doc              FROM runs r JOIN events e ON e.tenant_id = r.tenant_id AND e.contact_id = r.contact_id              AND e.event_type IN ({}) AND e.received_at >= r.created_at AND e.received_at < r.created_at + $5              WHERE r.tenant_id = $1 AND r.flow_id = $2 AND r.created_at >= $3 AND r.created_at < $4",
+            types.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(flow_id)
+            .bind(micros(from))
+            .bind(micros(to))
+            .bind(within.as_micros() as i64);
+        for t in event_types {
+            query = query.bind(*t);
+        }
+        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
+        rows.iter()
+            .map(|row| {
+                let doc: String = row.try_get("doc").map_err(unavailable)?;
+                let event: Value = serde_json::from_str(&doc).unwrap_or(Value::Null);
+                Ok(FollowingEvent {
+                    run_id: row.try_get("run_id").map_err(unavailable)?,
+                    run_started: time_column(row, "run_started")?,
+                    at: time_column(row, "at")?,
+                    data: event.get("data").cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect()
     }
 
     async fn events_received(
