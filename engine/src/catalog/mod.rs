@@ -33,6 +33,7 @@ const MODULES: &[(&str, &str)] = &[
     embedded!("modules/outbound-lead-machine/module.yaml"),
     embedded!("modules/ai-draft-assistant/module.yaml"),
     embedded!("modules/onboarding-autopilot/module.yaml"),
+    embedded!("modules/invoice-autoflow/module.yaml"),
 ];
 
 /// The built-in packs: `packs/<id>.yaml`.

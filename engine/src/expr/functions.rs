@@ -102,6 +102,10 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("is_blank", |_: ()| true);
     engine.register_fn("is_blank", |a: Array| a.is_empty());
     engine.register_fn("is_blank", |m: rhai::Map| m.is_empty());
+    // A number or a flag is a value, whatever it is (event data is the sender's JSON).
+    engine.register_fn("is_blank", |_: i64| false);
+    engine.register_fn("is_blank", |_: f64| false);
+    engine.register_fn("is_blank", |_: bool| false);
 
     engine.register_fn("seconds", |n: i64| span_of(n, |n| n.seconds()));
     engine.register_fn("minutes", |n: i64| span_of(n, |n| n.minutes()));

@@ -31,6 +31,21 @@ fn evaluates_conditions_with_helpers() {
 }
 
 #[test]
+fn numbers_and_flags_are_never_blank() {
+    let mut b = bindings();
+    b.set("amount", json!(12550));
+    b.set("price", json!(0.5));
+    b.set("paid", json!(false));
+    b.set("nothing", json!(null));
+    let expr = Expr::compile(
+        "!is_blank(amount) && !is_blank(price) && !is_blank(paid) && is_blank(nothing)",
+        &["amount", "price", "paid", "nothing"],
+    )
+    .unwrap();
+    assert!(expr.eval_bool(&mut b).unwrap());
+}
+
+#[test]
 fn trim_gives_the_trimmed_text() {
     let mut b = bindings();
     b.set("reply", json!("  C \n"));
