@@ -76,6 +76,12 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
             return Err(format!("{field}: 1 to {most} characters"));
         }
     }
+    if tenant.holidays.len() > stepwise_engine::model::MAX_HOLIDAYS {
+        return Err(format!(
+            "holidays: at most {} days",
+            stepwise_engine::model::MAX_HOLIDAYS
+        ));
+    }
     check_snippets(&tenant.snippets)
 }
 

@@ -24,5 +24,5 @@ pub use settings::{
     RetryPolicy,
 };
 pub use step::{COMMON_KEYS, STEP_ID_PATTERN, Step, StepBody, missing_kind_message};
-pub use tenant::Tenant;
+pub use tenant::{MAX_HOLIDAYS, Tenant};
 pub use trigger::Trigger;

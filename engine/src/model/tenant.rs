@@ -23,6 +23,12 @@ pub struct Tenant {
     /// Quiet period applied to sends that honour quiet hours.
     #[serde(default)]
     pub quiet_hours: QuietWindow,
+    /// Days the business is closed (public holidays), as local dates: marketing messages are
+    /// not sent on them but held to the next open day's end of quiet hours. At most
+    /// [`MAX_HOLIDAYS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, format = Date, max_items = 400))]
+    pub holidays: Vec<jiff::civil::Date>,
     /// Retry policy for actions whose step and flow set none.
     #[serde(default)]
     pub retry: RetryPolicy,
@@ -64,6 +70,10 @@ pub struct Tenant {
     pub postal_address: Option<String>,
 }
 
+/// The most holidays a tenant keeps (a year's public holidays are a dozen; this leaves
+/// several years ahead).
+pub const MAX_HOLIDAYS: usize = 400;
+
 fn default_country() -> String {
     "US".into()
 }
@@ -79,6 +89,7 @@ impl Default for Tenant {
             name: "Demo Business".into(),
             timezone: default_timezone(),
             quiet_hours: QuietWindow::default(),
+            holidays: Vec::new(),
             retry: RetryPolicy::default(),
             snippets: BTreeMap::new(),
             country: default_country(),

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::quiet_hours::next_allowed;
+use super::quiet_hours::next_open;
 use crate::definition::{CompiledFlow, QuietPolicy};
 use crate::model::{Contact, Purpose, Tenant};
 use crate::ports::{Channel, OutboundMessage};
@@ -56,9 +56,22 @@ pub fn check(
         QuietPolicy::Window(window) => window,
     };
     let (zone, zone_name) = zone_of(contact, tenant);
-    let until = next_allowed(now, &zone, &window);
+    // The business's closed days hold marketing only: a reminder or a receipt still goes.
+    let closed: &[jiff::civil::Date] = if purpose == Purpose::Marketing {
+        &tenant.holidays
+    } else {
+        &[]
+    };
+    let until = next_open(now, &zone, &window, closed);
     if until <= now {
         return Verdict::Send;
+    }
+    let today = now.to_zoned(zone.clone()).date();
+    if closed.contains(&today) {
+        return Verdict::Hold {
+            until,
+            reason: format!("{today} is a holiday of the business in {zone_name} (marketing send)"),
+        };
     }
     let purpose = if purpose == Purpose::Marketing {
         "marketing"
@@ -70,4 +83,50 @@ pub fn check(
         window.start, window.end
     );
     Verdict::Hold { until, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::ana;
+
+    fn flow() -> CompiledFlow {
+        let source = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: hi}\n";
+        crate::definition::load_flow("f.yaml", source, None)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_holiday_holds_marketing_and_lets_transactional_go() {
+        let tenant = Tenant {
+            timezone: "America/Chicago".into(),
+            holidays: vec!["2026-12-25".parse().unwrap()],
+            ..Tenant::default()
+        };
+        let message = OutboundMessage {
+            channel: Channel::Sms,
+            to: "+15125550100".into(),
+            subject: None,
+            text: "hi".into(),
+            segments: None,
+        };
+        let noon: Timestamp = "2026-12-25T18:00:00Z".parse().unwrap(); // 12:00 CST
+        let flow = flow();
+        let verdict = check(&flow, &tenant, &ana(), Purpose::Marketing, &message, noon);
+        let Verdict::Hold { until, reason } = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(until, "2026-12-26T14:00:00Z".parse::<Timestamp>().unwrap());
+        assert!(reason.contains("2026-12-25 is a holiday"), "{reason}");
+        let transactional = check(
+            &flow,
+            &tenant,
+            &ana(),
+            Purpose::Transactional,
+            &message,
+            noon,
+        );
+        assert_eq!(transactional, Verdict::Send);
+    }
 }

@@ -18,6 +18,32 @@ fn is_quiet(t: Time, window: &QuietWindow) -> bool {
     }
 }
 
+/// The first moment at or after `now` that is allowed in `zone` and not on one of `closed`
+/// days (local dates): the end of quiet hours on the first open day after them.
+pub fn next_open(
+    now: Timestamp,
+    zone: &TimeZone,
+    window: &QuietWindow,
+    closed: &[jiff::civil::Date],
+) -> Timestamp {
+    let mut at = next_allowed(now, zone, window);
+    // Each closed day moves the send to the next morning; a run of closed days is crossed
+    // one by one (bounded by the number of closed days).
+    for _ in 0..=closed.len() {
+        let local = at.to_zoned(zone.clone());
+        if !closed.contains(&local.date()) {
+            return at;
+        }
+        let next_day = local.date().tomorrow().unwrap_or(local.date());
+        at = next_day
+            .to_datetime(window.end.0)
+            .to_zoned(zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(at);
+    }
+    at
+}
+
 /// The first moment at or after `now` when sending is allowed in `zone`. A window end that
 /// falls in a daylight-saving gap resolves to the first valid time after it.
 pub fn next_allowed(now: Timestamp, zone: &TimeZone, window: &QuietWindow) -> Timestamp {
@@ -67,6 +93,22 @@ mod tests {
                 "from {now}"
             );
         }
+    }
+
+    #[test]
+    fn closed_days_move_the_send_to_the_next_open_morning() {
+        let w = QuietWindow::default();
+        let christmas: jiff::civil::Date = "2026-12-25".parse().unwrap();
+        let boxing: jiff::civil::Date = "2026-12-26".parse().unwrap();
+        // Christmas Eve 22:00 CST: held to 08:00, which is Christmas, then the 26th, so 27th.
+        let eve = at("2026-12-25T04:00:00Z");
+        assert_eq!(
+            next_open(eve, &chicago(), &w, &[christmas, boxing]),
+            at("2026-12-27T14:00:00Z")
+        );
+        // An open day sends as quiet hours allow.
+        let noon = at("2026-12-23T18:00:00Z");
+        assert_eq!(next_open(noon, &chicago(), &w, &[christmas]), noon);
     }
 
     #[test]
