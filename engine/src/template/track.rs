@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 /// The longest URL `track` takes.
 pub const MAX_URL: usize = 2_048;
 
+/// The most distinct tracked links one text may make (each is a row stored before the send).
+pub const MAX_LINKS_PER_TEXT: usize = 20;
+
 /// A link a render made: its code and the URL it redirects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedLink {
@@ -92,18 +95,25 @@ pub(super) fn track_helper(
     trackable(url).map_err(RenderErrorReason::Other)?;
     let short = COLLECTING.with(|c| {
         let mut c = c.borrow_mut();
-        let collecting = c.as_mut()?;
+        let Some(collecting) = c.as_mut() else {
+            return Ok(None);
+        };
         let scope = &collecting.scope;
         let code = code_for(&scope.tenant_id, &scope.run_id, url);
         let short = format!("{}{code}", scope.base);
         if !collecting.links.iter().any(|l| l.code == code) {
+            if collecting.links.len() >= MAX_LINKS_PER_TEXT {
+                return Err(RenderErrorReason::Other(format!(
+                    "one text may track at most {MAX_LINKS_PER_TEXT} links"
+                )));
+            }
             collecting.links.push(TrackedLink {
                 code,
                 url: url.to_owned(),
             });
         }
-        Some(short)
-    });
+        Ok(Some(short))
+    })?;
     out.write(short.as_deref().unwrap_or(url))?;
     Ok(())
 }
@@ -151,6 +161,25 @@ mod tests {
             code,
             code_for("t2", "r1", "https://book.example/ana?src=sms")
         );
+    }
+
+    #[test]
+    fn one_text_tracks_a_bounded_number_of_links() {
+        let mut templates = Templates::without_snippets();
+        templates
+            .add("t", "{{#each config.links}}{{track this}} {{/each}}")
+            .unwrap();
+        let links: Vec<String> = (0..=MAX_LINKS_PER_TEXT)
+            .map(|n| format!("https://x.example/{n}"))
+            .collect();
+        let data = json!({"config": {"links": links}});
+        let (text, _) = tracking(Some(&scope()), || templates.render("t", &data));
+        let error = text.unwrap_err().message;
+        assert!(error.contains("at most 20 links"), "{error}");
+        let fits = json!({"config": {"links": links[..MAX_LINKS_PER_TEXT]}});
+        let (text, made) = tracking(Some(&scope()), || templates.render("t", &fits));
+        assert!(text.is_ok());
+        assert_eq!(made.len(), MAX_LINKS_PER_TEXT);
     }
 
     #[test]
