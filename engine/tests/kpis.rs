@@ -72,15 +72,27 @@ async fn event(store: &SqlStore, tenant: &str, n: i64, kind: &str, contact: &str
         &[&tenant, &id.as_str(), &kind, &contact, &at(when)]).await;
 }
 
-/// A `payment.succeeded` of `paid` cents leaving `due` cents.
+/// A `payment.succeeded` of `paid` cents leaving `due` cents, to the clinic.
 async fn payment(store: &SqlStore, n: i64, contact: &str, when: i64, paid: i64, due: i64) {
+    payment_to(store, "clinic", n, contact, when, paid, due).await;
+}
+
+async fn payment_to(
+    store: &SqlStore,
+    tenant: &str,
+    n: i64,
+    contact: &str,
+    when: i64,
+    paid: i64,
+    due: i64,
+) {
     let id = format!("p{n}");
     let doc = format!(
         r#"{{"type":"payment.succeeded","data":{{"amount_paid":{paid},"amount_due":{due}}}}}"#
     );
     exec(store, "INSERT INTO events (tenant_id, id, source, external_id, event_type, contact_id, doc, received_at, processed) \
                  VALUES ($1, $2, 'api', $2, 'payment.succeeded', $3, $4, $5, TRUE)",
-        &[&"clinic", &id.as_str(), &contact, &doc.as_str(), &at(when)]).await;
+        &[&tenant, &id.as_str(), &contact, &doc.as_str(), &at(when)]).await;
 }
 
 async fn step(store: &SqlStore, tenant: &str, run: &str, name: &str, when: i64) {
@@ -223,6 +235,27 @@ async fn kpis_are_computed_as_defined(store: &SqlStore) {
     // Promoters 2 (10, 9), detractors 1 (3), passives 1 (7): (2 − 1) / 4 = 25.
     let nps = measure("nps").await;
     assert_eq!((nps.value, nps.denominator), (Some(25.0), 4));
+    // A contact with two invoices (two runs): its one payment counts once, for the later run.
+    run(store, "shop", "i1", "invoice", "c1", H).await;
+    run(store, "shop", "i2", "invoice", "c1", H + 2 * D).await;
+    payment_to(store, "shop", 20, "c1", H + 3 * D, 5_000, 0).await;
+    let shop = |name: &'static str| async move {
+        kpi(name)
+            .unwrap()
+            .measure(store, "shop", "invoice", from, to)
+            .await
+            .unwrap()
+    };
+    let revenue = shop("revived_revenue").await;
+    assert_eq!(
+        (revenue.value, revenue.numerator, revenue.denominator),
+        (Some(5_000.0), 1, 2)
+    );
+    let dso = shop("days_sales_outstanding").await;
+    assert_eq!(
+        (dso.value, dso.numerator, dso.denominator),
+        (Some(1.0), 1, 2)
+    );
     // Nothing to measure: null, not zero.
     let empty = kpi("booking_rate")
         .unwrap()

@@ -32,7 +32,7 @@ pub struct Surroundings<'a> {
 /// Checks and compiles `flow`. Returns the compiled flow when there is no error, and every
 /// diagnostic (errors and warnings) with pointers relative to the document.
 pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
-    let (templates, mut diagnostics) = match around.partials.map(Templates::new) {
+    let (mut templates, mut diagnostics) = match around.partials.map(Templates::new) {
         None => (Templates::without_snippets(), Vec::new()),
         Some(Ok(t)) => (t, Vec::new()),
         Some(Err((name, e))) => {
@@ -47,6 +47,8 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
             )
         }
     };
+    // A version stored before the helper check keeps compiling (its runs go on).
+    templates.check_helpers(!around.stored);
     // The config keys `config.*` may name: a module's, else the flow's own declaration; a
     // flow that declares none may name none (unless stored before that rule).
     if let Some(schema) = &flow.config

@@ -7,7 +7,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::ports::{MetricsStore, Share, StoreError};
+use crate::ports::{FollowingEvent, MetricsStore, Share, StoreError};
 
 /// How a KPI reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -201,6 +201,32 @@ fn cents(value: &serde_json::Value) -> u64 {
     }
 }
 
+/// Whether a payment left nothing due: `amount_due` absent, or zero. An amount that cannot be
+/// read is not taken for zero.
+fn nothing_due(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().is_ok_and(|d| d == 0.0),
+        _ => false,
+    }
+}
+
+/// Each event once, with the contact's latest run that started before it: a contact with
+/// several runs (an invoice per job) has each payment counted for one of them.
+fn each_to_its_run(events: Vec<FollowingEvent>) -> Vec<FollowingEvent> {
+    let mut latest: std::collections::HashMap<String, FollowingEvent> = Default::default();
+    for event in events {
+        match latest.get(&event.event_id) {
+            Some(kept) if kept.run_started >= event.run_started => {}
+            _ => {
+                latest.insert(event.event_id.clone(), event);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 fn round_tenth(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -275,8 +301,11 @@ impl Kpi {
                 let payments = store
                     .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
                     .await?;
+                let payments = each_to_its_run(payments);
                 let cents: u64 = payments.iter().map(|p| cents(&p.data["amount_paid"])).sum();
-                (measured.numerator, measured.denominator) = (share.with, share.runs);
+                let paid_runs: std::collections::HashSet<&str> =
+                    payments.iter().map(|p| p.run_id.as_str()).collect();
+                (measured.numerator, measured.denominator) = (paid_runs.len() as u64, share.runs);
                 measured.value = (share.runs > 0).then_some(cents as f64);
             }
             Compute::DaysToPaid(within) => {
@@ -287,10 +316,11 @@ impl Kpi {
                     .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
                     .await?;
                 // Each run's first payment that left nothing due.
+                let payments = each_to_its_run(payments);
                 let mut first: std::collections::HashMap<&str, f64> = Default::default();
                 for p in payments
                     .iter()
-                    .filter(|p| cents(&p.data["amount_due"]) == 0)
+                    .filter(|p| nothing_due(&p.data["amount_due"]))
                 {
                     let waited = p.at.duration_since(p.run_started).as_secs_f64() / 86_400.0;
                     first

@@ -39,7 +39,8 @@ pub trait EdgeStore: Send + Sync + std::fmt::Debug {
     async fn tenant_by_hook_token(&self, token: &str) -> Result<Option<String>, StoreError>;
     /// The tracked link with this code, whichever tenant made it (the code is unguessable).
     async fn link(&self, code: &str) -> Result<Option<StoredLink>, StoreError>;
-    /// Counts a click on the tenant's link; answers its clicks so far, `None` if it is gone.
+    /// Counts a click on the tenant's link unless its last counted click was less than a
+    /// minute ago; answers its clicks so far, `None` when not counted or the link is gone.
     async fn count_click(
         &self,
         tenant_id: &str,

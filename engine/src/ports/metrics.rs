@@ -12,6 +12,7 @@ use super::StoreError;
 /// An event of the contact that followed one of the runs counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FollowingEvent {
+    pub event_id: String,
     pub run_id: String,
     pub run_started: Timestamp,
     pub at: Timestamp,

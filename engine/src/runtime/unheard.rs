@@ -44,7 +44,8 @@ impl Engine {
             && outcome.cancelled.is_empty()
             && outcome.skipped.is_empty()
             && outcome.failed.is_empty();
-        if !nothing || event.source == "schedule" {
+        // Ticks and clicks are the engine's own events, not something a sender misspelt.
+        if !nothing || matches!(event.source.as_str(), "schedule" | "link") {
             return Ok(());
         }
         let heard = self.heard_types(tenant_id).await?;

@@ -64,6 +64,12 @@ impl CheckCx<'_> {
         }
     }
 
+    /// Whether the rules added since a version was stored apply (`false` while a stored
+    /// version is recompiled, so that its runs go on).
+    pub fn checks_new_rules(&self) -> bool {
+        self.sink.check_outputs
+    }
+
     /// The flow being checked (for lints that depend on flow settings).
     pub fn flow(&self) -> &Flow {
         self.flow
@@ -361,7 +367,8 @@ impl StepCx<'_> {
     pub fn render(&mut self, field: &str) -> Result<String, StepError> {
         let key = self.key(field);
         let (templates, data) = (&self.artifacts.templates, self.bindings.template_data());
-        let (rendered, links) = tracking(self.link_scope, || templates.render_data(&key, data));
+        let (rendered, links) =
+            tracking(self.link_scope, false, || templates.render_data(&key, data));
         self.tracked.extend(links);
         rendered.map_err(|e| StepError {
             field: field.into(),
@@ -374,7 +381,9 @@ impl StepCx<'_> {
     pub fn render_html(&mut self, field: &str) -> Result<String, StepError> {
         let escaped = TemplateData::new(html_escaped(self.bindings.template_data().value()));
         let (key, templates) = (self.key(field), &self.artifacts.templates);
-        let (rendered, links) = tracking(self.link_scope, || templates.render_data(&key, &escaped));
+        let (rendered, links) = tracking(self.link_scope, true, || {
+            templates.render_data(&key, &escaped)
+        });
         self.tracked.extend(links);
         rendered.map_err(|e| StepError {
             field: field.into(),

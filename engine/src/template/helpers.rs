@@ -60,7 +60,7 @@ fn helper(call: &HelperTemplate) -> Result<(), String> {
     if name == "track"
         && let Some(Parameter::Literal(Value::String(url))) = call.params.first()
     {
-        trackable(url)?;
+        trackable(url).map(drop)?;
     }
     for parameter in call.params.iter().chain(call.hash.values()) {
         if let Parameter::Subexpression(sub) = parameter

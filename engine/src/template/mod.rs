@@ -58,6 +58,8 @@ pub struct Templates {
     limits: HashMap<String, limits::Limit>,
     /// Templates that include a snippet.
     including: Vec<String>,
+    /// Whether templates may call only [`helpers::HELPERS`] (not for versions stored before).
+    helper_check: bool,
 }
 
 /// Checks a tenant's snippets as a whole (syntax, includes, loops, depth), as a settings
@@ -91,6 +93,7 @@ impl Templates {
             snippet_min: Some(snippet_min),
             limits: HashMap::new(),
             including: Vec::new(),
+            helper_check: true,
         })
     }
 
@@ -102,7 +105,13 @@ impl Templates {
             snippet_min: None,
             limits: HashMap::new(),
             including: Vec::new(),
+            helper_check: true,
         }
+    }
+
+    /// Turns the helper check of [`Templates::add`] on or off.
+    pub fn check_helpers(&mut self, on: bool) {
+        self.helper_check = on;
     }
 
     /// Parses `source` and keeps it under `name`, with the default length limit.
@@ -143,7 +152,9 @@ impl Templates {
         let Some(template) = self.registry.get_template(name) else {
             return Ok(Vec::new());
         };
-        helpers::check(template)?;
+        if self.helper_check {
+            helpers::check(template)?;
+        }
         let included = includes::included(template)?;
         if let Some(snippet_min) = &self.snippet_min {
             if let Some(missing) = included.iter().find(|n| !snippet_min.contains_key(*n)) {

@@ -40,7 +40,21 @@ pub struct LinkScope {
 
 struct Collecting {
     scope: LinkScope,
+    /// The text renders as HTML, whose values arrive escaped: `track` unescapes its URL.
+    html: bool,
     links: Vec<TrackedLink>,
+}
+
+/// Puts back what was armed before a render, even when the render panics, so no scope is
+/// left on the thread for a later render.
+struct Restore(Option<Option<Collecting>>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            COLLECTING.with(|c| c.replace(previous));
+        }
+    }
 }
 
 thread_local! {
@@ -48,20 +62,32 @@ thread_local! {
 }
 
 /// Runs `render` with `scope` armed on this thread; answers its result and the links it made.
-/// With no scope, `track` renders URLs as written.
-pub fn tracking<T>(scope: Option<&LinkScope>, render: impl FnOnce() -> T) -> (T, Vec<TrackedLink>) {
-    let Some(scope) = scope else {
-        return (render(), Vec::new());
-    };
-    let previous = COLLECTING.with(|c| {
-        c.replace(Some(Collecting {
-            scope: scope.clone(),
-            links: Vec::new(),
-        }))
+/// With no scope, `track` renders URLs as written. `html`: the render's values are HTML-escaped.
+pub fn tracking<T>(
+    scope: Option<&LinkScope>,
+    html: bool,
+    render: impl FnOnce() -> T,
+) -> (T, Vec<TrackedLink>) {
+    let armed = scope.map(|scope| Collecting {
+        scope: scope.clone(),
+        html,
+        links: Vec::new(),
     });
+    let mut restore = Restore(Some(COLLECTING.with(|c| c.replace(armed))));
     let result = render();
-    let collected = COLLECTING.with(|c| c.replace(previous));
+    let collected = COLLECTING.with(|c| c.replace(restore.0.take().flatten()));
     (result, collected.map(|c| c.links).unwrap_or_default())
+}
+
+/// Undoes handlebars' HTML escaping (`&`, `<`, `>`, `"`, `'`, `` ` ``, `=`).
+fn unescape_html(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x60;", "`")
+        .replace("&#x3D;", "=")
+        .replace("&amp;", "&")
 }
 
 /// The code of `url`'s link in a run: 12 URL-safe characters (72 bits of SHA-256).
@@ -70,14 +96,18 @@ pub fn code_for(tenant_id: &str, run_id: &str, url: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..9])
 }
 
-/// Whether `text` is a URL `track` takes: http(s), with a host, at most [`MAX_URL`] long.
-pub fn trackable(text: &str) -> Result<(), String> {
+/// The URL `track` takes from `text`, as the parser writes it (spaces and line breaks a form
+/// left around it are gone): http(s), with a host, at most [`MAX_URL`] long.
+pub fn trackable(text: &str) -> Result<String, String> {
     if text.len() > MAX_URL {
         return Err(format!("a tracked URL may be at most {MAX_URL} characters"));
     }
     match url::Url::parse(text) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(format!("track needs an http(s) URL, not \"{text}\"")),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.into()),
+        _ => Err(format!(
+            "track needs an http(s) URL, not \"{}\"",
+            text.trim()
+        )),
     }
 }
 
@@ -89,17 +119,23 @@ pub(super) fn track_helper(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let url = h.param(0).and_then(|p| p.value().as_str()).ok_or_else(|| {
+    let given = h.param(0).and_then(|p| p.value().as_str()).ok_or_else(|| {
         RenderErrorReason::Other("track needs a URL: {{track \"https://…\"}}".into())
     })?;
-    trackable(url).map_err(RenderErrorReason::Other)?;
     let short = COLLECTING.with(|c| {
         let mut c = c.borrow_mut();
         let Some(collecting) = c.as_mut() else {
+            trackable(given).map_err(RenderErrorReason::Other)?;
             return Ok(None);
         };
+        let raw = if collecting.html {
+            unescape_html(given)
+        } else {
+            given.to_owned()
+        };
+        let url = trackable(&raw).map_err(RenderErrorReason::Other)?;
         let scope = &collecting.scope;
-        let code = code_for(&scope.tenant_id, &scope.run_id, url);
+        let code = code_for(&scope.tenant_id, &scope.run_id, &url);
         let short = format!("{}{code}", scope.base);
         if !collecting.links.iter().any(|l| l.code == code) {
             if collecting.links.len() >= MAX_LINKS_PER_TEXT {
@@ -107,14 +143,11 @@ pub(super) fn track_helper(
                     "one text may track at most {MAX_LINKS_PER_TEXT} links"
                 )));
             }
-            collecting.links.push(TrackedLink {
-                code,
-                url: url.to_owned(),
-            });
+            collecting.links.push(TrackedLink { code, url });
         }
         Ok(Some(short))
     })?;
-    out.write(short.as_deref().unwrap_or(url))?;
+    out.write(short.as_deref().unwrap_or(given))?;
     Ok(())
 }
 
@@ -140,7 +173,7 @@ mod tests {
             .add("t", "Book: {{track config.link}} or {{track config.link}}, see {{track \"https://x.example/a\"}}")
             .unwrap();
         let data = json!({"config": {"link": "https://book.example/ana?src=sms"}});
-        let (text, links) = tracking(Some(&scope()), || templates.render("t", &data));
+        let (text, links) = tracking(Some(&scope()), false, || templates.render("t", &data));
         let code = code_for("t1", "r1", "https://book.example/ana?src=sms");
         assert_eq!(code.len(), 12);
         assert_eq!(
@@ -173,13 +206,49 @@ mod tests {
             .map(|n| format!("https://x.example/{n}"))
             .collect();
         let data = json!({"config": {"links": links}});
-        let (text, _) = tracking(Some(&scope()), || templates.render("t", &data));
+        let (text, _) = tracking(Some(&scope()), false, || templates.render("t", &data));
         let error = text.unwrap_err().message;
         assert!(error.contains("at most 20 links"), "{error}");
         let fits = json!({"config": {"links": links[..MAX_LINKS_PER_TEXT]}});
-        let (text, made) = tracking(Some(&scope()), || templates.render("t", &fits));
+        let (text, made) = tracking(Some(&scope()), false, || templates.render("t", &fits));
         assert!(text.is_ok());
         assert_eq!(made.len(), MAX_LINKS_PER_TEXT);
+    }
+
+    #[test]
+    fn an_html_text_tracks_the_url_its_escaped_value_stands_for() {
+        let raw = "https://book.example/ana?src=sms&x=1";
+        let mut templates = Templates::without_snippets();
+        templates
+            .add("t", "<a href=\"{{track config.link}}\">Book</a>")
+            .unwrap();
+        let escaped = json!({"config": {"link": handlebars::html_escape(raw)}});
+        let (text, links) = tracking(Some(&scope()), true, || templates.render("t", &escaped));
+        let code = code_for("t1", "r1", raw);
+        assert_eq!(
+            text.unwrap(),
+            format!("<a href=\"https://go.example/l/{code}\">Book</a>")
+        );
+        assert_eq!(links[0].url, raw);
+    }
+
+    #[test]
+    fn the_url_is_stored_as_parsed() {
+        let mut templates = Templates::without_snippets();
+        templates.add("t", "{{track config.link}}").unwrap();
+        let data = json!({"config": {"link": " https://x.example/a\n"}});
+        let (text, links) = tracking(Some(&scope()), false, || templates.render("t", &data));
+        assert!(text.is_ok());
+        assert_eq!(links[0].url, "https://x.example/a");
+    }
+
+    #[test]
+    fn a_panicking_render_leaves_no_scope_behind() {
+        let caught = std::panic::catch_unwind(|| {
+            tracking(Some(&scope()), false, || panic!("a render that panics"))
+        });
+        assert!(caught.is_err());
+        assert!(COLLECTING.with(|c| c.borrow().is_none()));
     }
 
     #[test]
@@ -188,7 +257,7 @@ mod tests {
         templates
             .add("t", "{{track \"https://x.example/a\"}}")
             .unwrap();
-        let (text, links) = tracking(None, || templates.render("t", &json!({})));
+        let (text, links) = tracking(None, false, || templates.render("t", &json!({})));
         assert_eq!(text.unwrap(), "https://x.example/a");
         assert!(links.is_empty());
     }
@@ -198,7 +267,7 @@ mod tests {
         let mut templates = Templates::without_snippets();
         templates.add("t", "{{track config.link}}").unwrap();
         for bad in ["javascript:alert(1)", "book now", "ftp://x.example/f"] {
-            let (text, _) = tracking(Some(&scope()), || {
+            let (text, _) = tracking(Some(&scope()), false, || {
                 templates.render("t", &json!({"config": {"link": bad}}))
             });
             let error = text.unwrap_err().message;

@@ -1,7 +1,8 @@
 //! Tracked links: `GET /l/{code}` (no key) counts the click, records a `link.clicked` event for
 //! the contact the link was made for (so a `wait_for` or a flow can act on it), and redirects
-//! to the link's URL. The redirect is always given; what is recorded is bounded by the tenant's
-//! webhook rate, and link-preview fetchers (messaging apps unfurling the link) are not counted.
+//! to the link's URL. The redirect is always given; what is recorded is bounded (one click per
+//! link a minute, and the tenant's webhook rate), and link-preview fetchers (messaging apps
+//! unfurling the link) are not counted.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -79,9 +80,10 @@ async fn follow(
         .into_response())
 }
 
-/// Counts the click and ingests `link.clicked` for the link's contact.
+/// Counts the click and ingests `link.clicked` for the link's contact. Clicks on one link a
+/// minute apart or less count once, so one link cannot flood the tenant's events; those that
+/// count use the tenant's webhook budget.
 async fn record_click(state: &AppState, link: &StoredLink) -> Result<(), ApiError> {
-    state.auth.check_hook_rate(&link.tenant_id)?;
     let now = state.engine.clock.now();
     let Some(clicks) = state
         .edge
@@ -90,6 +92,7 @@ async fn record_click(state: &AppState, link: &StoredLink) -> Result<(), ApiErro
     else {
         return Ok(());
     };
+    state.auth.check_hook_rate(&link.tenant_id)?;
     let mut event = Event::new(
         "link.clicked",
         json!({"url": link.url, "code": link.code, "clicks": clicks,

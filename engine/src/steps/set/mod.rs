@@ -33,16 +33,20 @@ impl StepKind for Set {
         for (name, expression) in &config.0 {
             let field = crate::steps::context::escape(name);
             cx.expression(&field, expression, &[]);
-            // Every value is computed from `vars` as they were before the step, so one that
-            // reads a sibling would get its old value: say so rather than surprise.
+            // Values are computed in name order, not as written: one that reads a sibling
+            // would depend on how the names sort, so it is refused (versions stored before
+            // keep the name order they ran with).
+            if !cx.checks_new_rules() {
+                continue;
+            }
             let siblings = crate::steps::context::references(expression, "vars.")
                 .filter(|read| *read != name && config.0.contains_key(*read));
             for sibling in siblings {
                 cx.error(
                     &field,
                     format!(
-                        "vars.{sibling} is set by this same step, and every value here is computed \
-                         from vars as they were before it: set {name} in a later `set` step"
+                        "vars.{sibling} is set by this same step, which computes its values in no \
+                         order you can rely on: set {name} in a later `set` step"
                     ),
                 );
             }
@@ -50,14 +54,13 @@ impl StepKind for Set {
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
-        // All values first, then all stored: none sees another's new value.
+        // In name order, each stored as it is computed: what versions stored before the
+        // sibling rule ran with (for newer ones no value reads another, so order is moot).
         let mut output = serde_json::Map::new();
         for name in config.0.keys() {
             let value = cx.eval(&crate::steps::context::escape(name))?;
-            output.insert(name.clone(), value);
-        }
-        for (name, value) in &output {
             cx.set_var(name, value.clone());
+            output.insert(name.clone(), value);
         }
         Ok(StepOutcome::Next(Value::Object(output)))
     }

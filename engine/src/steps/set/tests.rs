@@ -33,3 +33,14 @@ fn a_value_may_not_read_a_sibling_set_by_the_same_step() {
     let split = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - set: {a: '1'}\n  - set: {total: 'vars.a + 1'}\n";
     assert!(crate::definition::load_flow("f.yaml", split, None).is_ok());
 }
+
+#[test]
+fn a_version_stored_before_the_rule_still_compiles() {
+    let flow = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - set: {total: 'vars.a + 1', a: '1'}\n  - notify: {text: '{{log \"x\"}}hi'}\n";
+    let stored = crate::definition::Setting {
+        stored: true,
+        ..crate::definition::Setting::default()
+    };
+    assert!(crate::definition::compile_flow("f.yaml", flow, stored).is_ok());
+    assert!(crate::definition::load_flow("f.yaml", flow, None).is_err());
+}

@@ -8,6 +8,10 @@ use super::{Scope, SqlStore, micros, unavailable};
 use crate::model::Run;
 use crate::ports::{StoreError, StoredLink, TrackedLink};
 
+/// Clicks on one link closer together than this count once (a double tap, a refresh, someone
+/// reloading it to flood the tenant's events).
+pub const CLICK_GAP: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// Saves `run`'s links; a code already saved is left as it is.
 pub(super) async fn save_links(
     store: &SqlStore,
@@ -64,7 +68,9 @@ pub(super) async fn link(store: &SqlStore, code: &str) -> Result<Option<StoredLi
     .transpose()
 }
 
-/// Counts a click; answers the link's clicks with this one, or `None` if it is gone.
+/// Counts a click unless the link's last counted click was less than [`CLICK_GAP`] ago;
+/// answers the link's clicks with this one, or `None` when it was not counted (or the link is
+/// gone).
 pub(super) async fn count_click(
     store: &SqlStore,
     tenant_id: &str,
@@ -76,11 +82,13 @@ pub(super) async fn count_click(
             Scope::Tenant(tenant_id),
             sqlx::query(
                 "UPDATE links SET clicks = clicks + 1, clicked_at = $1 \
-                 WHERE tenant_id = $2 AND code = $3 RETURNING clicks",
+                 WHERE tenant_id = $2 AND code = $3 AND (clicked_at IS NULL OR clicked_at <= $4) \
+                 RETURNING clicks",
             )
             .bind(micros(at))
             .bind(tenant_id)
-            .bind(code),
+            .bind(code)
+            .bind(micros(at - CLICK_GAP)),
         )
         .await?;
     row.map(|row| {

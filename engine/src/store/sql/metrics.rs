@@ -144,7 +144,7 @@ impl MetricsStore for SqlStore {
         // Payments and the like are few next to runs: the contact's events of these types are
         // probed by index (`events_by_contact_type`) for each run of the period.
         let sql = format!(
-            "SELECT r.id AS run_id, r.created_at AS run_started, e.received_at AS at, e.doc AS doc              FROM runs r JOIN events e ON e.tenant_id = r.tenant_id AND e.contact_id = r.contact_id              AND e.event_type IN ({}) AND e.received_at >= r.created_at AND e.received_at < r.created_at + $5              WHERE r.tenant_id = $1 AND r.flow_id = $2 AND r.created_at >= $3 AND r.created_at < $4",
+            "SELECT e.id AS event_id, r.id AS run_id, r.created_at AS run_started, e.received_at AS at, e.doc AS doc              FROM runs r JOIN events e ON e.tenant_id = r.tenant_id AND e.contact_id = r.contact_id              AND e.event_type IN ({}) AND e.received_at >= r.created_at AND e.received_at < r.created_at + $5              WHERE r.tenant_id = $1 AND r.flow_id = $2 AND r.created_at >= $3 AND r.created_at < $4",
             types.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -162,6 +162,7 @@ impl MetricsStore for SqlStore {
                 let doc: String = row.try_get("doc").map_err(unavailable)?;
                 let event: Value = serde_json::from_str(&doc).unwrap_or(Value::Null);
                 Ok(FollowingEvent {
+                    event_id: row.try_get("event_id").map_err(unavailable)?,
                     run_id: row.try_get("run_id").map_err(unavailable)?,
                     run_started: time_column(row, "run_started")?,
                     at: time_column(row, "at")?,
