@@ -3,6 +3,7 @@
 //! a channel instead and needs none of this.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use stepwise_core::{ConnectorError, NotifyAudience};
 
@@ -35,6 +36,28 @@ impl Staff {
         }
         let staff = serde_json::from_value(Value::Object(own)).map_err(|e| e.to_string())?;
         Ok((staff, rest))
+    }
+
+    /// Checks a `notify` setting (who gets alerts, with `valid`) and answers the provider's own
+    /// options from the rest of it, for the settings check.
+    pub fn checked_options<T: DeserializeOwned>(
+        map: &Map<String, Value>,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<T, String> {
+        let (staff, rest) = Staff::split(map)?;
+        staff.check(valid)?;
+        crate::provider::options(&rest)
+    }
+
+    /// Who gets alerts and the provider's own options, from a `notify` setting, for a call:
+    /// bad options fail the step permanently.
+    pub fn call_options<T: DeserializeOwned>(
+        provider: &str,
+        map: &Map<String, Value>,
+    ) -> Result<(Staff, T), ConnectorError> {
+        let (staff, rest) = Staff::split(map)
+            .map_err(|e| ConnectorError::permanent("provider_settings", format!("notify: {e}")))?;
+        Ok((staff, crate::provider::call_options(provider, &rest)?))
     }
 
     /// Checks the options of a `notify` setting; `valid` checks one address, answering what is

@@ -368,14 +368,13 @@ impl Provider for Smtp {
 
     fn check(&self, capability: Capability, map: &Map<String, Value>) -> Result<(), String> {
         if capability == Capability::Notify {
-            let (staff, rest) = Staff::split(map)?;
-            staff.check(|address| {
+            let mailbox = |address: &str| {
                 address
                     .parse::<Mailbox>()
-                    .map(|_| ())
+                    .map(drop)
                     .map_err(|e| format!("\"{address}\" is not an email address: {e}"))
-            })?;
-            return options::<Options>(&rest)?.check();
+            };
+            return Staff::checked_options::<Options>(map, mailbox)?.check();
         }
         options::<Options>(map)?.check()
     }
@@ -392,10 +391,7 @@ impl Provider for Smtp {
                 self.send(email, &options, cx).await
             }
             Request::Notify(notify) => {
-                let (staff, rest) = Staff::split(map).map_err(|e| {
-                    ConnectorError::permanent("provider_settings", format!("notify: {e}"))
-                })?;
-                let options: Options = call_options("smtp", &rest)?;
+                let (staff, options) = Staff::call_options::<Options>("smtp", map)?;
                 self.alert(notify, &staff, &options, cx).await
             }
             other => Err(unsupported("smtp", other)),

@@ -285,9 +285,7 @@ impl Provider for Twilio {
 
     fn check(&self, capability: Capability, map: &Map<String, Value>) -> Result<(), String> {
         if capability == Capability::Notify {
-            let (staff, rest) = Staff::split(map)?;
-            staff.check(e164)?;
-            return options::<Options>(&rest)?.check();
+            return Staff::checked_options::<Options>(map, e164)?.check();
         }
         options::<Options>(map)?.check()
     }
@@ -304,10 +302,7 @@ impl Provider for Twilio {
                 self.send(sms, &options, cx).await
             }
             Request::Notify(notify) => {
-                let (staff, rest) = Staff::split(map).map_err(|e| {
-                    ConnectorError::permanent("provider_settings", format!("notify: {e}"))
-                })?;
-                let options: Options = call_options("twilio", &rest)?;
+                let (staff, options) = Staff::call_options::<Options>("twilio", map)?;
                 self.alert(notify, &staff, &options, cx).await
             }
             other => Err(unsupported("twilio", other)),

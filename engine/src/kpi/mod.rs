@@ -212,6 +212,25 @@ fn nothing_due(value: &serde_json::Value) -> bool {
     }
 }
 
+/// The runs of the period, and the payments that followed them within `within`, each
+/// payment once (see [`each_to_its_run`]).
+async fn payments_after_runs(
+    store: &dyn MetricsStore,
+    tenant_id: &str,
+    flow_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    within: SignedDuration,
+) -> Result<(u64, Vec<FollowingEvent>), StoreError> {
+    let share = store
+        .runs_followed_by(tenant_id, flow_id, from, to, &[PAID], within)
+        .await?;
+    let payments = store
+        .events_following_runs(tenant_id, flow_id, from, to, &[PAID], within)
+        .await?;
+    Ok((share.runs, each_to_its_run(payments)))
+}
+
 /// Each event once, with the contact's latest run that started before it: a contact with
 /// several runs (an invoice per job) has each payment counted for one of them.
 fn each_to_its_run(events: Vec<FollowingEvent>) -> Vec<FollowingEvent> {
@@ -295,28 +314,18 @@ impl Kpi {
                 measured.value = percent(n, d);
             }
             Compute::RevenueWithin(within) => {
-                let share = store
-                    .runs_followed_by(tenant_id, flow_id, from, to, &[PAID], days(within))
-                    .await?;
-                let payments = store
-                    .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
-                    .await?;
-                let payments = each_to_its_run(payments);
+                let (runs, payments) =
+                    payments_after_runs(store, tenant_id, flow_id, from, to, days(within)).await?;
                 let cents: u64 = payments.iter().map(|p| cents(&p.data["amount_paid"])).sum();
                 let paid_runs: std::collections::HashSet<&str> =
                     payments.iter().map(|p| p.run_id.as_str()).collect();
-                (measured.numerator, measured.denominator) = (paid_runs.len() as u64, share.runs);
-                measured.value = (share.runs > 0).then_some(cents as f64);
+                (measured.numerator, measured.denominator) = (paid_runs.len() as u64, runs);
+                measured.value = (runs > 0).then_some(cents as f64);
             }
             Compute::DaysToPaid(within) => {
-                let share = store
-                    .runs_followed_by(tenant_id, flow_id, from, to, &[PAID], days(within))
-                    .await?;
-                let payments = store
-                    .events_following_runs(tenant_id, flow_id, from, to, &[PAID], days(within))
-                    .await?;
+                let (runs, payments) =
+                    payments_after_runs(store, tenant_id, flow_id, from, to, days(within)).await?;
                 // Each run's first payment that left nothing due.
-                let payments = each_to_its_run(payments);
                 let mut first: std::collections::HashMap<&str, f64> = Default::default();
                 for p in payments
                     .iter()
@@ -330,7 +339,7 @@ impl Kpi {
                 }
                 let mut waited: Vec<f64> = first.into_values().collect();
                 waited.sort_by(f64::total_cmp);
-                (measured.numerator, measured.denominator) = (waited.len() as u64, share.runs);
+                (measured.numerator, measured.denominator) = (waited.len() as u64, runs);
                 measured.p50 = percentile(&waited, 50.0).map(round_tenth);
                 measured.p90 = percentile(&waited, 90.0).map(round_tenth);
                 measured.value = (!waited.is_empty())
