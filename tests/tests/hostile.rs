@@ -3,9 +3,10 @@
 //! simulation that never ends, a flow whose `when` fails, characters the database cannot
 //! store, a letter in a phone number, a malformed Authorization header, a flood of webhooks
 //! on its web form and on made-up hook tokens, a module install with unsendable copy, KPI
-//! requests over the longest period), tenant `victim`
-//! keeps sending events and reading its runs: every one of its requests is answered, p99
-//! under 1 s, and the server never restarts. Each attack is also checked for its own answer.
+//! requests over the longest period, a text tracking too many links, a flood of clicks),
+//! tenant `victim` keeps sending events and reading its runs: every one of its requests is
+//! answered, p99 under 1 s, and the server never restarts. Each attack is also checked for
+//! its own answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -21,7 +22,7 @@ use axum::http::StatusCode;
 use common::client::Client;
 use common::place::on_both_backends;
 use common::{Backend, start_server, start_server_with};
-use edge::{HOOK_RATE, form_url, module_limits, webhook_flood};
+use edge::{HOOK_RATE, PUBLIC_URL, form_url, link_flood, module_limits, webhook_flood};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -284,7 +285,10 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
         dir,
         backend,
         "all",
-        &[("STEPWISE_HOOK_RATE_LIMIT", HOOK_RATE)],
+        &[
+            ("STEPWISE_HOOK_RATE_LIMIT", HOOK_RATE),
+            ("STEPWISE_PUBLIC_URL", PUBLIC_URL),
+        ],
     );
     let api = Client::new(&base);
     let victim = api.tenant("victim").await;
@@ -307,6 +311,7 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     bad_inputs(&api, &mallory).await;
     webhook_flood(&api, &mallory, &victim_form).await;
     module_limits(&api, &mallory).await;
+    link_flood(&api, &mallory).await;
     stop.store(true, Ordering::Relaxed);
     let seen = probing.await.unwrap();
 

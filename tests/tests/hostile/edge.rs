@@ -1,6 +1,6 @@
 //! The hostile tenant's attacks on what reaches beyond the flow language: a flood of webhooks
-//! on its web form and on made-up hook tokens, and module installs and KPI requests at their
-//! limits. `hostile.rs` runs them while the victim tenant is served.
+//! on its web form and on made-up hook tokens, module installs and KPI requests at their
+//! limits, and tracked links at theirs (links per text, clicks on one link). `hostile.rs` runs them while the victim tenant is served.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -135,4 +135,111 @@ pub async fn module_limits(api: &Client, mallory: &str) {
         api.get(longer, mallory).await.status,
         StatusCode::BAD_REQUEST
     );
+}
+
+/// The public base of tracked links on the server under attack.
+pub const PUBLIC_URL: &str = "https://stepwise.test";
+
+/// A flow that tracks as many links as one text may, and one that tracks one more.
+fn tracking_flow(id: &str, links: usize) -> String {
+    let body: Vec<String> = (0..links)
+        .map(|n| format!("{{{{track \"https://m.example/{n}\"}}}}"))
+        .collect();
+    format!(
+        "id: {id}\npurpose: transactional\ntrigger: {{event: {id}.go}}\nsteps:\n  - id: send\n    send_sms: {{body: '{}'}}\n",
+        body.join(" ")
+    )
+}
+
+/// Tracked links at their limits: a text tracks at most 20 links (the 21st fails that run,
+/// not the server); a flood of clicks on one link is redirected every time but recorded
+/// once a minute, so it starts one run, not hundreds; made-up codes are 404.
+pub async fn link_flood(api: &Client, mallory: &str) {
+    for (id, links) in [("many", 20), ("toomany", 21)] {
+        let published = api
+            .yaml(
+                Method::POST,
+                "/v1/flows",
+                mallory,
+                &tracking_flow(id, links),
+            )
+            .await;
+        assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    }
+    let counter = "id: clicked\npurpose: transactional\ntrigger: {event: link.clicked}\nsteps:\n  - id: note\n    set: {clicks: 'event.data.clicks'}\n";
+    let published = api.yaml(Method::POST, "/v1/flows", mallory, counter).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+
+    let go = |id: &str| json!({"type": format!("{id}.go"), "contact": {"id": "m-links", "phone": "+15125550999"}});
+    let mut runs = Vec::new();
+    for id in ["many", "toomany"] {
+        let accepted = api.post("/v1/events", mallory, &go(id)).await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+        let run = accepted.body["started"][0].as_str().unwrap().to_owned();
+        let done = api
+            .run_until(mallory, &run, |r| {
+                r["run"]["status"] == "completed" || r["run"]["status"] == "failed"
+            })
+            .await;
+        runs.push(done);
+    }
+    assert_eq!(runs[0]["run"]["status"], "completed", "{}", runs[0]);
+    assert_eq!(runs[1]["run"]["status"], "failed", "{}", runs[1]);
+    assert!(
+        runs[1].to_string().contains("at most 20 links"),
+        "{}",
+        runs[1]
+    );
+
+    let outbox = api.get("/v1/messages?limit=5", mallory).await.body;
+    let text = outbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|m| m["text"].as_str().filter(|t| t.contains("/l/")))
+        .unwrap_or_else(|| panic!("no tracked text: {outbox}"))
+        .to_owned();
+    let codes: Vec<&str> = text
+        .split(' ')
+        .map(|link| link.strip_prefix(&format!("{PUBLIC_URL}/l/")).unwrap())
+        .collect();
+    assert_eq!(codes.len(), 20, "{text}");
+
+    let clicks = flood_get(&format!("{}/l/{}", api.base, codes[0]), 300, 16).await;
+    assert!(clicks.iter().all(|s| *s == StatusCode::FOUND), "{clicks:?}");
+    let made_up = flood_get(&format!("{}/l/{}", api.base, "Z".repeat(12)), 100, 8).await;
+    assert!(
+        made_up.iter().all(|s| *s == StatusCode::NOT_FOUND),
+        "{made_up:?}"
+    );
+    // The one recorded click started its run; the rest started none.
+    let counted = api.get("/v1/runs?flow_id=clicked", mallory).await;
+    assert_eq!(counted.status, StatusCode::OK, "{}", counted.body);
+    assert_eq!(
+        counted.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        counted.body
+    );
+}
+
+/// Sends `count` GETs to `url`, `at_once` at a time, following no redirect: their statuses.
+async fn flood_get(url: &str, count: usize, at_once: usize) -> Vec<StatusCode> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut getters = tokio::task::JoinSet::new();
+    for _ in 0..at_once {
+        let (browser, url, next) = (browser.clone(), url.to_owned(), next.clone());
+        getters.spawn(async move {
+            let mut answers = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                answers.push(browser.get(&url).send().await.unwrap().status());
+            }
+            answers
+        });
+    }
+    getters.join_all().await.concat()
 }

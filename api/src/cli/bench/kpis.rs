@@ -1,9 +1,9 @@
 //! `stepwise bench kpis`: how long each module KPI takes for a busy tenant's year: a
 //! database seeded with `--messages` messages (default 1,000,000) from a quarter as many
 //! speed-to-lead runs spread over 365 days, with their leads, bookings, replies, no-shows,
-//! steps and NPS scores. Each KPI is timed over the whole year and over the last 30 days,
-//! against the database's own ceiling measured in the same run: one pass counting the
-//! tenant's messages.
+//! steps, NPS scores and payments (a quarter of the runs paid, some in two parts). Each KPI
+//! is timed over the whole year and over the last 30 days, against the database's own
+//! ceiling measured in the same run: one pass counting the tenant's messages.
 
 use std::time::Instant;
 
@@ -29,6 +29,7 @@ const TENANT: &str = "busy";
 const FLOW: &str = "speed-to-lead";
 /// Rows per INSERT statement.
 const BATCH: usize = 500;
+const PAID: &str = "payment.succeeded";
 
 /// The year being measured: it ends at `END`.
 fn end() -> Timestamp {
@@ -135,7 +136,7 @@ async fn seed(store: &SqlStore, messages: usize) -> anyhow::Result<[usize; 5]> {
                 Value::Int(first + m * 3_600_000_000),
             ]);
         }
-        let mut event = |kind: &str, at: i64| {
+        let mut event_with = |kind: &str, at: i64, doc: String| {
             event_id += 1;
             vec![
                 text(TENANT),
@@ -144,11 +145,30 @@ async fn seed(store: &SqlStore, messages: usize) -> anyhow::Result<[usize; 5]> {
                 text(format!("e{event_id}")),
                 text(kind),
                 text(contact.as_str()),
-                text("{}"),
+                text(doc),
                 Value::Int(at),
                 Value::Bool(true),
             ]
         };
+        // One run in four is paid: in 0–9 days, one in five of those in two parts.
+        if r % 4 == 0 {
+            let paid_at = created + (r % 10) as i64 * 86_400_000_000 + 60_000_000;
+            let amount = 5_000 + (r % 7) as i64 * 1_000;
+            if r % 20 == 0 {
+                let half = amount / 2;
+                event_rows.push(event_with(
+                    PAID,
+                    paid_at,
+                    format!("{{\"data\":{{\"amount_paid\":{half},\"amount_due\":{half}}}}}"),
+                ));
+            }
+            event_rows.push(event_with(
+                PAID,
+                paid_at + 3_600_000_000,
+                format!("{{\"data\":{{\"amount_paid\":{amount},\"amount_due\":0}}}}"),
+            ));
+        }
+        let mut event = |kind: &str, at: i64| event_with(kind, at, "{}".to_owned());
         event_rows.push(event("lead.created", created));
         if r % 5 == 0 {
             event_rows.push(event("appointment.booked", created + 86_400_000_000));
@@ -273,6 +293,9 @@ pub async fn run(args: KpiArgs) -> anyhow::Result<std::process::ExitCode> {
         "confirmation_rate",
         "no_show_rate",
         "nps",
+        "paid_in_7_days",
+        "revived_revenue",
+        "days_sales_outstanding",
     ] {
         let Some(k) = kpi(name) else { continue };
         let mut times = [0.0f64; 2];
@@ -294,7 +317,7 @@ pub async fn run(args: KpiArgs) -> anyhow::Result<std::process::ExitCode> {
         ));
     }
     report.push_str(&format!(
-        "{:<24} {:>12.0} {:>12.0}   (all six, as GET /v1/metrics computes them)\n",
+        "{:<24} {:>12.0} {:>12.0}   (all nine, as GET /v1/metrics computes them)\n",
         "total", total[0], total[1]
     ));
     print!("{report}");
