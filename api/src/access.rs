@@ -82,6 +82,7 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
             stepwise_engine::model::MAX_HOLIDAYS
         ));
     }
+    stepwise_engine::audience::fields::check_declarations(&tenant.custom_fields)?;
     check_snippets(&tenant.snippets)
 }
 

@@ -10,6 +10,7 @@
 //! - [`runtime`]: the executor, compliance (consent, quiet hours), retries, the simulator
 //! - [`ports`]: the seams (store, queue, clock, connector); [`store`], [`queue`]: in-memory implementations
 
+pub mod audience;
 pub mod catalog;
 pub mod definition;
 pub mod error;

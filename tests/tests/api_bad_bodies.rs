@@ -10,7 +10,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::client::{Client, oversized};
+use common::client::{Client, oversized, oversized_as};
 use common::fixture::{Tenant, operations};
 use common::{Backend, OPERATOR_KEY, start_server};
 use reqwest::Method;
@@ -39,16 +39,31 @@ async fn bad_bodies_are_refused(backend: &Backend, dir: &std::path::Path) {
         };
         let path = tenant.concrete(&path);
         let json = "application/json";
-        let cases = [
-            (json, "{,", StatusCode::BAD_REQUEST),
-            (json, "[1, 2]", StatusCode::UNPROCESSABLE_ENTITY),
-            (
-                json,
-                "{\"no_such_field\": 1}",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            ("text/csv", "a,b", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ];
+        // A file upload takes CSV: JSON is the wrong type, and a file naming no one is 422.
+        let csv = !op["requestBody"]["content"]["text/csv"].is_null();
+        let cases = if csv {
+            [
+                (json, "{,", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                (json, "[1, 2]", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                (
+                    "application/xml",
+                    "<a/>",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ),
+                ("text/csv", "a,b", StatusCode::UNPROCESSABLE_ENTITY),
+            ]
+        } else {
+            [
+                (json, "{,", StatusCode::BAD_REQUEST),
+                (json, "[1, 2]", StatusCode::UNPROCESSABLE_ENTITY),
+                (
+                    json,
+                    "{\"no_such_field\": 1}",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+                ("text/csv", "a,b", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ]
+        };
         for (content_type, body, status) in cases {
             let m: Method = method.parse().unwrap();
             let answer = api.send(m, &path, key, content_type, body).await;
@@ -63,7 +78,11 @@ async fn bad_bodies_are_refused(backend: &Backend, dir: &std::path::Path) {
                 answer.body
             );
         }
-        let (status, answer) = oversized(&base, &method, &path, key).await;
+        let (status, answer) = if csv {
+            oversized_as(&base, &method, &path, key, "text/csv", 65 << 20).await
+        } else {
+            oversized(&base, &method, &path, key).await
+        };
         assert_eq!(status, 413, "{method} {path}: {answer}");
         assert!(answer.contains("\"body_too_large\""), "{answer}");
         checked += 1;

@@ -67,7 +67,7 @@ enum ModuleCommand {
 
 /// Where the API is and the key to call it with.
 #[derive(Debug, clap::Args)]
-struct Server {
+pub(super) struct Server {
     /// The server's base URL.
     #[arg(
         long,
@@ -75,14 +75,14 @@ struct Server {
         default_value = "http://127.0.0.1:8080",
         global = true
     )]
-    url: String,
+    pub(super) url: String,
     /// A key of the tenant (editor or admin to install).
     #[arg(long, env = "STEPWISE_KEY", hide_env_values = true, global = true)]
-    key: Option<String>,
+    pub(super) key: Option<String>,
 }
 
 impl Server {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -129,7 +129,7 @@ fn module_pair(spec: &str) -> anyhow::Result<(String, String, Value)> {
 }
 
 /// The API's error, with every located problem, as the command's failure.
-fn refused(status: u16, body: &Value) -> anyhow::Error {
+pub(super) fn refused(status: u16, body: &Value) -> anyhow::Error {
     let error = &body["error"];
     let mut text = format!(
         "{status} {}: {}",

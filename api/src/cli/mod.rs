@@ -1,6 +1,7 @@
 //! Subcommands of `stepwise`, one file each.
 
 mod bench;
+mod contacts;
 mod docs;
 mod edge;
 mod install;
@@ -47,6 +48,9 @@ enum Command {
     Pack(install::PackArgs),
     /// The modules a server offers, and installing one: `module install speed-to-lead --set …`.
     Module(install::ModuleArgs),
+    /// Contacts through a server's API: `contacts import customers.csv` (STEPWISE_URL,
+    /// STEPWISE_KEY).
+    Contacts(contacts::Args),
     /// Write the reference pages of the modules and packs from their files (`--write docs`).
     Docs(docs::Args),
     /// Print or write the JSON Schemas of flows, modules and packs.
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(args),
         Command::Docs(args) => docs::run(args),
+        Command::Contacts(args) => contacts::run(args),
         Command::Pack(args) => install::pack(args),
         Command::Module(args) => install::module(args),
         Command::Schema(args) => schema::run(args),

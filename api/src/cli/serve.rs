@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use stepwise_connectors::Connectors;
-use stepwise_engine::ports::SystemClock;
+use stepwise_engine::audience::import::worker::run_imports;
+use stepwise_engine::ports::{AudienceStore, SystemClock};
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
 use stepwise_engine::runtime::reconcile::{run_reconciler, run_schedules, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
 use stepwise_engine::store::SqlStore;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use stepwise_engine::secrets::SecretBox;
 
@@ -287,7 +288,12 @@ fn background(
     backend: QueueBackend,
     args: &Args,
     stop: &watch::Receiver<bool>,
+    imports: (Arc<dyn AudienceStore>, Arc<Notify>),
 ) -> tokio::task::JoinHandle<()> {
+    // An import stopped with the process resumes from its last batch in another (or the
+    // restarted) process once its lease lapses.
+    let (audiences, queued) = imports;
+    tokio::spawn(run_imports(audiences, engine.store.clone(), queued));
     let reconciler = tokio::spawn(run_reconciler(
         engine.clone(),
         Duration::from_secs(args.reconcile_every),
@@ -331,9 +337,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         println!("stepwise listening on http://{}", listener.local_addr()?);
-        let background =
-            (args.role == "all").then(|| background(&engine, backend, &args.common, &stop));
-        let state = AppState::new(engine, store, connectors, config);
+        let state = AppState::new(engine.clone(), store.clone(), connectors, config);
+        let imports = (state.audiences.clone(), state.import_queued.clone());
+        let background = (args.role == "all")
+            .then(|| background(&engine, backend, &args.common, &stop, imports));
         axum::serve(listener, app(state))
             .with_graceful_shutdown(stopped(stop))
             .await?;
@@ -394,10 +401,12 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         } = engine(&args.common, key.as_deref()).await?;
         if let Some(listen) = &args.metrics_listen {
             serve_metrics(listen, stop.clone()).await?;
-            crate::server::metrics::sample_queue_depth(store);
+            crate::server::metrics::sample_queue_depth(store.clone());
         }
         println!("stepwise worker started (pid {})", std::process::id());
-        background(&engine, backend, &args.common, &stop).await?;
+        let imports: Arc<dyn AudienceStore> = store;
+        let queued = Arc::new(Notify::new());
+        background(&engine, backend, &args.common, &stop, (imports, queued)).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

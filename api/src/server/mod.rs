@@ -22,7 +22,9 @@ use axum::http::{HeaderName, Request};
 use stepwise_engine::catalog::Catalog;
 use stepwise_engine::inbound::Inbound;
 use stepwise_engine::install::Installer;
-use stepwise_engine::ports::{AccessStore, EdgeStore, Listings, MetricsStore, Suppressions};
+use stepwise_engine::ports::{
+    AccessStore, AudienceStore, EdgeStore, Listings, MetricsStore, Suppressions,
+};
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -49,6 +51,10 @@ pub struct AppState {
     /// What module KPIs are computed from.
     pub kpi_store: Arc<dyn MetricsStore>,
     pub suppressions: Arc<dyn Suppressions>,
+    /// Imports and segments.
+    pub audiences: Arc<dyn AudienceStore>,
+    /// Wakes this process's import worker when an upload is queued.
+    pub import_queued: Arc<tokio::sync::Notify>,
     /// Seals provider credentials.
     pub secrets: SecretBox,
     /// The providers and webhook sources (settings checks, `/hooks`).
@@ -81,7 +87,13 @@ impl AppState {
         config: ApiConfig,
     ) -> Self
     where
-        S: AccessStore + Listings + Suppressions + EdgeStore + MetricsStore + 'static,
+        S: AccessStore
+            + Listings
+            + Suppressions
+            + EdgeStore
+            + MetricsStore
+            + AudienceStore
+            + 'static,
     {
         let auth = Arc::new(Authenticator::new(
             config.operator_key.as_deref(),
@@ -107,6 +119,8 @@ impl AppState {
             access: store.clone(),
             listings: store.clone(),
             kpi_store: store.clone(),
+            audiences: store.clone(),
+            import_queued: Arc::new(tokio::sync::Notify::new()),
             suppressions: store,
             secrets: config.secret_key,
             connectors,

@@ -37,6 +37,27 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// This contact with what `update` sets: given names, addresses and zone replace these,
+    /// tags and custom fields are added, and an opt-out is never cleared.
+    #[must_use]
+    pub fn overlay(&self, update: Contact) -> Contact {
+        let mut merged = self.clone();
+        merged.phone = update.phone.or(merged.phone);
+        merged.email = update.email.or(merged.email);
+        merged.first_name = update.first_name.or(merged.first_name);
+        merged.last_name = update.last_name.or(merged.last_name);
+        merged.timezone = update.timezone.or(merged.timezone);
+        for tag in update.tags {
+            if !merged.tags.contains(&tag) {
+                merged.tags.push(tag);
+            }
+        }
+        merged.fields.extend(update.fields);
+        merged.sms_opt_out |= update.sms_opt_out;
+        merged.email_opt_out |= update.email_opt_out;
+        merged
+    }
+
     /// Writes the phone number in E.164 (a number without `+` is read as one of `region`, an
     /// ISO country code such as `US`) and checks the email's shape. The error names the field.
     pub fn normalise(&mut self, region: &str) -> Result<(), String> {

@@ -12,7 +12,7 @@ mod step;
 mod tenant;
 mod trigger;
 
-pub use contact::{Contact, load_phone_metadata};
+pub use contact::{Contact, e164, load_phone_metadata};
 pub use contact_change::ContactChange;
 pub use duration::{DURATION_PATTERN, DurationError, DurationUnit, FlowDuration};
 pub use event::{Event, check_event_type, event_types_of};

@@ -68,6 +68,11 @@ pub struct Tenant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 300))]
     pub postal_address: Option<String>,
+    /// The custom fields contacts carry, by name, with their type (`plan: text`, `visits:
+    /// number`): imports read a column as its field's type, and segments compare by it. At
+    /// most 100.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_fields: BTreeMap<String, crate::audience::fields::FieldType>,
 }
 
 /// The most holidays a tenant keeps (a year's public holidays are a dozen; this leaves
@@ -99,6 +104,7 @@ impl Default for Tenant {
             sources: BTreeMap::new(),
             help_text: None,
             postal_address: None,
+            custom_fields: BTreeMap::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and, for the admin API, access control, listings and the suppression list.
 
 mod access;
+mod audiences;
 mod clock;
 mod connector;
 mod edge;
@@ -13,6 +14,7 @@ mod store;
 mod suppressions;
 
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
+pub use audiences::{AudienceStore, ImportBatch};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use connector::{
     ActionRequest, CallCx, Channel, Connector, ConnectorError, HttpResponse, OutboundMessage,

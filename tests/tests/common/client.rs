@@ -143,14 +143,25 @@ impl Client {
 /// reads the answer (an HTTP client writing the whole body would see the connection close
 /// instead).
 pub async fn oversized(base: &str, method: &str, path: &str, key: &str) -> (u16, String) {
+    oversized_as(base, method, path, key, "application/json", 3 << 20).await
+}
+
+/// As [`oversized`], a body of `content_type` announced `announced` bytes long.
+pub async fn oversized_as(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    content_type: &str,
+    announced: usize,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{",
-        3 << 20
+         content-type: {content_type}\r\ncontent-length: {announced}\r\nconnection: close\r\n\r\n{{"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     // The server reads up to its limit (2 MiB), then answers without waiting for the rest.

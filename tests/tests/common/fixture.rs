@@ -94,6 +94,8 @@ impl Tenant {
             "/v1/runs".to_owned(),
             "/v1/messages".to_owned(),
             "/v1/suppressions".to_owned(),
+            "/v1/imports".to_owned(),
+            "/v1/segments".to_owned(),
             "/v1/audit?limit=200".to_owned(),
         ];
         all.extend(seen(api, &self.admin, &paths).await);

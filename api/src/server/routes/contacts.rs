@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use stepwise_engine::audience::segment::Filter;
 use stepwise_engine::model::{Contact, ContactChange};
 use stepwise_engine::ports::{ContactFilter, StoreError};
 
@@ -156,25 +157,6 @@ async fn store_change(
     }
 }
 
-/// Copies the fields `update` sets onto `base`.
-fn overlay(base: &Contact, update: Contact) -> Contact {
-    let mut merged = base.clone();
-    merged.phone = update.phone.or(merged.phone);
-    merged.email = update.email.or(merged.email);
-    merged.first_name = update.first_name.or(merged.first_name);
-    merged.last_name = update.last_name.or(merged.last_name);
-    merged.timezone = update.timezone.or(merged.timezone);
-    for tag in update.tags {
-        if !merged.tags.contains(&tag) {
-            merged.tags.push(tag);
-        }
-    }
-    merged.fields.extend(update.fields);
-    merged.sms_opt_out |= update.sms_opt_out;
-    merged.email_opt_out |= update.email_opt_out;
-    merged
-}
-
 /// Finds the contact by id, else phone, else email, and merges `contact` into it; or
 /// creates it. Answers the contact and whether it was created.
 pub async fn upsert_contact(
@@ -220,7 +202,7 @@ pub async fn resolve_contact(
     };
     Ok(match existing {
         Some(found) => {
-            let mut merged = overlay(&found, contact);
+            let mut merged = found.overlay(contact);
             merged.id.clone_from(&found.id);
             (merged, Some(found))
         }
@@ -370,17 +352,45 @@ struct ListQuery {
     cursor: Option<String>,
     phone: Option<String>,
     email: Option<String>,
+    /// Only the members of this segment (a page may then hold fewer than `limit`, even
+    /// none, with a `next_cursor`: each page reads at most 5,000 contacts).
+    segment: Option<String>,
+    /// Only contacts with this tag (as `segment`, pages may be short).
+    tag: Option<String>,
 }
 
-/// List contacts in id order, optionally by phone or email.
+/// List contacts in id order, optionally by phone or email, segment or tag.
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ListQuery),
-    responses((status = 200, body = Page<Contact>)))]
+    responses((status = 200, body = Page<Contact>),
+              (status = 404, description = "No such segment", body = crate::server::openapi::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Contact>>, ApiError> {
     let limit = page::limit(q.limit)?;
+    if q.segment.is_some() || q.tag.is_some() {
+        if q.phone.is_some() || q.email.is_some() {
+            return Err(ApiError::bad_request(
+                "segment and tag list members; look a contact up by phone or email without them",
+            )
+            .with_code(Code::InvalidQuery));
+        }
+        let mut filter = match &q.segment {
+            Some(name) => state.audiences.segment(caller.tenant(), name).await?.filter,
+            None => Filter::default(),
+        };
+        filter.tags_all.extend(q.tag);
+        let page = super::segments::member_page(
+            &state,
+            caller.tenant(),
+            &filter,
+            limit,
+            q.cursor.as_deref(),
+        )
+        .await?;
+        return Ok(Json(page));
+    }
     let after = q.cursor.as_deref().map(page::decode).transpose()?;
     let mut probe = Contact {
         phone: q.phone,

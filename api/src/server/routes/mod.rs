@@ -7,6 +7,7 @@ mod flow_tools;
 mod flows;
 mod health;
 pub mod hooks;
+mod imports;
 mod installations;
 mod keys;
 mod kpis;
@@ -14,6 +15,7 @@ mod links;
 mod modules;
 mod personal_data;
 mod runs;
+pub mod segments;
 mod settings;
 mod suppressions;
 mod tenants;
@@ -38,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(modules::router())
         .merge(installations::router())
         .merge(kpis::router())
+        .merge(imports::router())
+        .merge(segments::router())
         .merge(contacts::router())
         .merge(personal_data::router())
         .merge(events::router())

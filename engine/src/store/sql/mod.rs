@@ -4,6 +4,7 @@
 //! so that backend-specific features (row-level security on PostgreSQL) can be added there.
 
 mod access;
+mod audiences;
 mod contacts;
 mod credentials;
 mod edge;
@@ -13,6 +14,7 @@ mod events;
 mod first_events;
 mod flows;
 mod group_commit;
+mod imports;
 mod links;
 mod listing;
 mod messages;
@@ -20,6 +22,7 @@ mod metrics;
 mod runs;
 mod schedules;
 mod scope;
+mod segments;
 mod statistics;
 mod suppressions;
 

@@ -1,0 +1,118 @@
+//! The seam for contacts in bulk: imports (the uploaded file in chunks, their progress
+//! committed with each batch of contacts, the row report) and saved segments.
+//!
+//! Contract: every method takes the tenant and touches only its rows, except
+//! [`AudienceStore::claim_import`], which finds work across tenants. A batch is written with
+//! the import's progress in one transaction, and only if the progress is still the one the
+//! worker read (`expected_rows`): two workers never write one batch twice, and a crash
+//! leaves the import at its last whole batch.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{AuditEntry, StoreError};
+use crate::audience::import::{Import, OnExisting, ReportRow};
+use crate::audience::segment::Segment;
+use crate::model::Contact;
+
+/// A batch of an import to commit: the rows read (line, contact) and the report rows, with
+/// the import as it stands after them.
+#[derive(Debug)]
+pub struct ImportBatch<'a> {
+    /// Rows of the file already committed before this batch.
+    pub expected_rows: u64,
+    /// Rows of the file committed after it.
+    pub rows_after: u64,
+    pub contacts: Vec<(u64, Contact)>,
+    pub existing: OnExisting,
+    pub report: &'a [ReportRow],
+    /// The import after the batch, counts of `contacts` not yet added (the store adds them).
+    pub import: &'a Import,
+}
+
+#[async_trait]
+pub trait AudienceStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new import as being uploaded (not yet visible to workers).
+    async fn begin_import(&self, tenant_id: &str, import: &Import) -> Result<(), StoreError>;
+    /// Stores the `seq`th chunk of the import's file.
+    async fn put_import_chunk(
+        &self,
+        tenant_id: &str,
+        import_id: &str,
+        seq: u64,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError>;
+    /// The upload is whole: queues the import, unless the tenant already has one with this
+    /// fingerprint (the same file and options), which is answered instead and this one
+    /// deleted. Answers the import to report and whether it is the new one.
+    async fn seal_import(
+        &self,
+        tenant_id: &str,
+        import: &Import,
+        fingerprint: &str,
+        audit: &AuditEntry,
+    ) -> Result<(Import, bool), StoreError>;
+    /// Deletes an import and its chunks (an upload that failed).
+    async fn discard_import(&self, tenant_id: &str, import_id: &str) -> Result<(), StoreError>;
+    /// How many of the tenant's imports are queued, running or uploading.
+    async fn unfinished_imports(&self, tenant_id: &str) -> Result<u64, StoreError>;
+    async fn import(&self, tenant_id: &str, import_id: &str) -> Result<Import, StoreError>;
+    /// The tenant's imports, newest first.
+    async fn imports(&self, tenant_id: &str, limit: u32) -> Result<Vec<Import>, StoreError>;
+    /// The `seq`th chunk of the file, `None` past its end.
+    async fn import_chunk(
+        &self,
+        tenant_id: &str,
+        import_id: &str,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Takes the oldest queued import, or a running one whose worker let its lease lapse,
+    /// for `lease`: answers its tenant, the import and the rows already committed.
+    async fn claim_import(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+    ) -> Result<Option<(String, Import, u64)>, StoreError>;
+    /// Commits a batch (see [`ImportBatch`]) and extends the lease; answers the import as
+    /// stored after it, or `None` when another worker moved it on (nothing written).
+    async fn commit_import_batch(
+        &self,
+        tenant_id: &str,
+        batch: ImportBatch<'_>,
+        lease_until: Timestamp,
+    ) -> Result<Option<Import>, StoreError>;
+    /// Stores the import's final state (completed or failed) and deletes its file.
+    async fn finish_import(&self, tenant_id: &str, import: &Import) -> Result<(), StoreError>;
+    /// The import's report by line and column, after `after` (a line and column), at most
+    /// `limit` rows.
+    async fn import_report(
+        &self,
+        tenant_id: &str,
+        import_id: &str,
+        after: Option<(u64, &str)>,
+        limit: u32,
+    ) -> Result<Vec<ReportRow>, StoreError>;
+
+    /// Stores a segment (new or replaced) with its audit entry.
+    async fn put_segment(
+        &self,
+        tenant_id: &str,
+        segment: &Segment,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    async fn segment(&self, tenant_id: &str, name: &str) -> Result<Segment, StoreError>;
+    async fn segments(&self, tenant_id: &str) -> Result<Vec<Segment>, StoreError>;
+    /// Deletes a segment with its audit entry; answers whether it existed.
+    async fn delete_segment(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// When each of these contacts last had an event (those with none are absent).
+    async fn last_activity(
+        &self,
+        tenant_id: &str,
+        contact_ids: &[String],
+    ) -> Result<Vec<(String, Timestamp)>, StoreError>;
+}

@@ -1,0 +1,70 @@
+-- Contact imports: the uploaded file in chunks (so a worker on any process can read it, and
+-- a crash loses nothing), the import's state with its progress (`next_row`: rows of the
+-- file committed; each batch of contacts is committed with it), and its row report.
+-- `fingerprint` (the file and options hashed) makes re-uploading the same file one import.
+CREATE TABLE imports (
+    tenant_id    TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    doc          TEXT NOT NULL,
+    next_row     BIGINT NOT NULL,
+    lease_until  BIGINT,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE UNIQUE INDEX imports_by_fingerprint ON imports (tenant_id, fingerprint);
+CREATE INDEX imports_to_run ON imports (status, created_at);
+
+CREATE TABLE import_chunks (
+    tenant_id  TEXT NOT NULL,
+    import_id  TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
+    data       BYTEA NOT NULL,
+    PRIMARY KEY (tenant_id, import_id, seq)
+);
+
+CREATE TABLE import_report (
+    tenant_id  TEXT NOT NULL,
+    import_id  TEXT NOT NULL,
+    line       BIGINT NOT NULL,
+    col        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    result     TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, import_id, line, col)
+);
+
+-- Saved contact filters, by name.
+CREATE TABLE segments (
+    tenant_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    doc         TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+);
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'stepwise_app') THEN
+        EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON imports, import_chunks, import_report, segments TO stepwise_app';
+    END IF;
+END
+$$;
+
+ALTER TABLE imports ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON imports
+    USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on')
+    WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on');
+ALTER TABLE import_chunks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON import_chunks
+    USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on')
+    WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on');
+ALTER TABLE import_report ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON import_report
+    USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on')
+    WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on');
+ALTER TABLE segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON segments
+    USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on')
+    WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.system', true) = 'on');
