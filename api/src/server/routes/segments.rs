@@ -39,10 +39,23 @@ struct SegmentBody {
 /// A segment with how many contacts are in it now.
 #[derive(Debug, Serialize, ToSchema)]
 struct CountedSegment {
-    #[serde(flatten)]
-    segment: Segment,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    filter: Filter,
     /// Contacts in the segment, counted when asked.
     count: u64,
+}
+
+impl CountedSegment {
+    fn new(segment: Segment, count: u64) -> Self {
+        Self {
+            name: segment.name,
+            description: segment.description,
+            filter: segment.filter,
+            count,
+        }
+    }
 }
 
 /// Save a segment (editor): 201 when new, 200 when replaced. Its custom fields must be
@@ -97,7 +110,7 @@ async fn put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(CountedSegment { segment, count })))
+    Ok((status, Json(CountedSegment::new(segment, count))))
 }
 
 /// The tenant's segments, by name (without counts).
@@ -133,7 +146,7 @@ async fn show(
         &segment.filter,
     )
     .await?;
-    Ok(Json(CountedSegment { segment, count }))
+    Ok(Json(CountedSegment::new(segment, count)))
 }
 
 /// Delete a segment (editor).

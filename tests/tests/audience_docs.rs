@@ -1,0 +1,90 @@
+//! docs/audiences.md runs as written: its `sh` blocks, in order, in one bash session against
+//! the real binary (SQLite), with `API` and `KEY` set; where a block is followed at once by
+//! an output block, what the commands printed must be that output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use common::client::Client;
+use common::start_server;
+
+/// A fenced block of the page: its info string and its text.
+struct Block {
+    info: String,
+    text: String,
+    /// Only blank lines lie between it and the block before.
+    follows: bool,
+}
+
+fn blocks(page: &str) -> Vec<Block> {
+    let (mut blocks, mut current, mut gap_is_blank) = (Vec::new(), None::<Block>, false);
+    for line in page.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(info)) => {
+                current = Some(Block {
+                    info: info.trim().to_owned(),
+                    text: String::new(),
+                    follows: gap_is_blank,
+                });
+            }
+            (Some(_), Some(_)) => {
+                blocks.push(current.take().unwrap());
+                gap_is_blank = true;
+            }
+            (Some(block), None) => {
+                block.text.push_str(line);
+                block.text.push('\n');
+            }
+            (None, None) => gap_is_blank &= line.trim().is_empty(),
+        }
+    }
+    blocks
+}
+
+#[tokio::test]
+async fn the_audiences_guide_runs_as_written() {
+    let place = common::place::Place::sqlite("audience_docs");
+    let (_server, base) = start_server(&place.dir, &place.backend, "all");
+    let key = Client::new(&base).tenant("guide").await;
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/audiences.md"))
+            .unwrap();
+    let blocks = blocks(&page);
+    const MARK: &str = "@@ block @@";
+    let mut script = String::from("set -euo pipefail\n");
+    let mut expected = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        if block.info != "sh" {
+            continue;
+        }
+        script.push_str(&block.text);
+        script.push_str(&format!("echo '{MARK}'\n"));
+        let output = blocks
+            .get(i + 1)
+            .filter(|next| next.follows && ["json", "csv", ""].contains(&next.info.as_str()));
+        expected.push(output.map(|o| o.text.trim().to_owned()));
+    }
+    assert!(expected.len() >= 6, "{} sh blocks", expected.len());
+    let ran = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&place.dir)
+        .env("API", &base)
+        .env("KEY", &key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "the guide's commands failed: {}\n{stdout}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let printed: Vec<&str> = stdout.split(MARK).map(str::trim).collect();
+    for (n, want) in expected.iter().enumerate() {
+        if let Some(want) = want {
+            assert_eq!(printed[n], want, "sh block {} of docs/audiences.md", n + 1);
+        }
+    }
+    place.finish().await;
+}
