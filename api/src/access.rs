@@ -83,6 +83,7 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
         ));
     }
     stepwise_engine::audience::fields::check_declarations(&tenant.custom_fields)?;
+    stepwise_engine::audience::pools::check_pools(&tenant.sender_pools)?;
     check_snippets(&tenant.snippets)
 }
 

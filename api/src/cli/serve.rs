@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use stepwise_connectors::Connectors;
+use stepwise_engine::audience::campaign::dispatch::run_campaigns;
 use stepwise_engine::audience::import::worker::run_imports;
-use stepwise_engine::ports::{AudienceStore, SystemClock};
+use stepwise_engine::ports::{AudienceStore, CampaignStore, SystemClock};
 use stepwise_engine::queue::{ApalisQueue, QueueBackend, QueueSettings, run_workers};
 use stepwise_engine::runtime::reconcile::{run_reconciler, run_schedules, run_timers};
 use stepwise_engine::runtime::{Engine, TimerMode};
@@ -288,12 +289,13 @@ fn background(
     backend: QueueBackend,
     args: &Args,
     stop: &watch::Receiver<bool>,
-    imports: (Arc<dyn AudienceStore>, Arc<Notify>),
+    imports: (Arc<dyn AudienceStore>, Arc<dyn CampaignStore>, Arc<Notify>),
 ) -> tokio::task::JoinHandle<()> {
     // An import stopped with the process resumes from its last batch in another (or the
     // restarted) process once its lease lapses.
-    let (audiences, queued) = imports;
-    tokio::spawn(run_imports(audiences, engine.store.clone(), queued));
+    let (audiences, campaigns, queued) = imports;
+    tokio::spawn(run_imports(audiences.clone(), engine.store.clone(), queued));
+    tokio::spawn(run_campaigns(engine.clone(), audiences, campaigns));
     let reconciler = tokio::spawn(run_reconciler(
         engine.clone(),
         Duration::from_secs(args.reconcile_every),
@@ -338,7 +340,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         println!("stepwise listening on http://{}", listener.local_addr()?);
         let state = AppState::new(engine.clone(), store.clone(), connectors, config);
-        let imports = (state.audiences.clone(), state.import_queued.clone());
+        let imports = (
+            state.audiences.clone(),
+            state.campaigns.clone(),
+            state.import_queued.clone(),
+        );
         let background = (args.role == "all")
             .then(|| background(&engine, backend, &args.common, &stop, imports));
         axum::serve(listener, app(state))
@@ -404,9 +410,17 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             crate::server::metrics::sample_queue_depth(store.clone());
         }
         println!("stepwise worker started (pid {})", std::process::id());
-        let imports: Arc<dyn AudienceStore> = store;
+        let imports: Arc<dyn AudienceStore> = store.clone();
+        let campaigns: Arc<dyn CampaignStore> = store;
         let queued = Arc::new(Notify::new());
-        background(&engine, backend, &args.common, &stop, (imports, queued)).await?;
+        background(
+            &engine,
+            backend,
+            &args.common,
+            &stop,
+            (imports, campaigns, queued),
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
 }

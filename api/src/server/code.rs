@@ -40,6 +40,7 @@ pub enum Code {
     InvalidImport,
     ImportBusy,
     InvalidSegment,
+    InvalidCampaign,
     InvalidEvent,
     UnknownContact,
     IdMismatch,

@@ -23,7 +23,7 @@ use stepwise_engine::catalog::Catalog;
 use stepwise_engine::inbound::Inbound;
 use stepwise_engine::install::Installer;
 use stepwise_engine::ports::{
-    AccessStore, AudienceStore, EdgeStore, Listings, MetricsStore, Suppressions,
+    AccessStore, AudienceStore, CampaignStore, EdgeStore, Listings, MetricsStore, Suppressions,
 };
 use stepwise_engine::runtime::Engine;
 use stepwise_engine::secrets::SecretBox;
@@ -53,6 +53,7 @@ pub struct AppState {
     pub suppressions: Arc<dyn Suppressions>,
     /// Imports and segments.
     pub audiences: Arc<dyn AudienceStore>,
+    pub campaigns: Arc<dyn CampaignStore>,
     /// Wakes this process's import worker when an upload is queued.
     pub import_queued: Arc<tokio::sync::Notify>,
     /// Seals provider credentials.
@@ -93,6 +94,7 @@ impl AppState {
             + EdgeStore
             + MetricsStore
             + AudienceStore
+            + CampaignStore
             + 'static,
     {
         let auth = Arc::new(Authenticator::new(
@@ -120,6 +122,7 @@ impl AppState {
             listings: store.clone(),
             kpi_store: store.clone(),
             audiences: store.clone(),
+            campaigns: store.clone(),
             import_queued: Arc::new(tokio::sync::Notify::new()),
             suppressions: store,
             secrets: config.secret_key,

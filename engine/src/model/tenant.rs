@@ -73,6 +73,10 @@ pub struct Tenant {
     /// most 100.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_fields: BTreeMap<String, crate::audience::fields::FieldType>,
+    /// Numbers to send campaigns from, by pool name: `main: [{number: "+1512…", kind:
+    /// long_code}]`. At most 20 pools of 50 numbers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sender_pools: BTreeMap<String, Vec<crate::audience::pools::PoolNumber>>,
 }
 
 /// The most holidays a tenant keeps (a year's public holidays are a dozen; this leaves
@@ -105,6 +109,7 @@ impl Default for Tenant {
             help_text: None,
             postal_address: None,
             custom_fields: BTreeMap::new(),
+            sender_pools: BTreeMap::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{AuditEntry, StoreError};
+use crate::audience::campaign::{Campaign, MessageCounts, Progress};
 use crate::audience::import::{Import, OnExisting, ReportRow};
 use crate::audience::segment::Segment;
 use crate::model::Contact;
@@ -115,4 +116,90 @@ pub trait AudienceStore: Send + Sync + std::fmt::Debug {
         tenant_id: &str,
         contact_ids: &[String],
     ) -> Result<Vec<(String, Timestamp)>, StoreError>;
+}
+
+/// A campaign's state change, applied to its latest stored version inside the store's
+/// transaction: `None` leaves it unchanged (nothing is written).
+pub type CampaignChange<'a> =
+    &'a (dyn Fn(Campaign, Progress) -> Option<(Campaign, Progress)> + Send + Sync);
+
+/// A campaign a dispatcher holds: `claim` fences its writes.
+#[derive(Debug, Clone)]
+pub struct ClaimedCampaign {
+    pub tenant_id: String,
+    pub campaign: Campaign,
+    pub progress: Progress,
+    pub claim: String,
+}
+
+/// The campaign seam (see [`crate::audience::campaign`]).
+#[async_trait]
+pub trait CampaignStore: Send + Sync + std::fmt::Debug {
+    async fn create_campaign(
+        &self,
+        tenant_id: &str,
+        campaign: &Campaign,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    async fn campaign(&self, tenant_id: &str, id: &str) -> Result<Campaign, StoreError>;
+    /// The tenant's campaigns, newest first.
+    async fn campaigns(&self, tenant_id: &str, limit: u32) -> Result<Vec<Campaign>, StoreError>;
+    /// Applies `change` to the stored campaign with its audit entry; answers it as stored.
+    async fn change_campaign(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        change: CampaignChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Campaign, StoreError>;
+    /// Takes a running (or due scheduled) campaign whose next turn has come and whose last
+    /// holder's lease lapsed, for `lease`.
+    async fn claim_campaign(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+    ) -> Result<Option<ClaimedCampaign>, StoreError>;
+    /// Stores what a dispatcher's turn did (`change` sees the latest stored campaign: an
+    /// admin's pause or new rate meanwhile is kept) and lets the campaign go until `next_at`;
+    /// answers `false` when the claim was lost (nothing written).
+    async fn release_campaign(
+        &self,
+        claimed: &ClaimedCampaign,
+        change: CampaignChange<'_>,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Records the run a campaign started for a contact.
+    async fn add_campaign_run(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        contact_id: &str,
+        run_id: &str,
+    ) -> Result<(), StoreError>;
+    /// The pool number this contact hears from: the one stored, else `candidate` (stored).
+    async fn sticky_sender(
+        &self,
+        tenant_id: &str,
+        pool: &str,
+        contact_id: &str,
+        candidate: &str,
+        allowed: &[String],
+    ) -> Result<String, StoreError>;
+    /// Takes the pool number's next slot if it has come: answers `true` and moves its next
+    /// slot to `now + interval`, or `false` (nothing changes). One slot per number for every
+    /// campaign and worker process, so the number never goes faster than one start each
+    /// `interval`.
+    async fn take_number_slot(
+        &self,
+        tenant_id: &str,
+        number: &str,
+        now: Timestamp,
+        interval: SignedDuration,
+    ) -> Result<bool, StoreError>;
+    /// What the campaign's runs and their messages did.
+    async fn campaign_messages(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+    ) -> Result<MessageCounts, StoreError>;
 }

@@ -14,7 +14,7 @@ mod store;
 mod suppressions;
 
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
-pub use audiences::{AudienceStore, ImportBatch};
+pub use audiences::{AudienceStore, CampaignChange, CampaignStore, ClaimedCampaign, ImportBatch};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use connector::{
     ActionRequest, CallCx, Channel, Connector, ConnectorError, HttpResponse, OutboundMessage,

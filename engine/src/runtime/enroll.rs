@@ -41,6 +41,28 @@ impl Engine {
         enrolment: &str,
         not_before: Option<Timestamp>,
     ) -> Result<Enrolment, EngineError> {
+        self.enroll_with(
+            tenant_id,
+            flow_id,
+            contact_id,
+            enrolment,
+            not_before,
+            json!({}),
+        )
+        .await
+    }
+
+    /// [`Engine::enroll`] with more for the `enrolled` event's data (an object), e.g. the
+    /// campaign that enrolled the contact and the number it sends from.
+    pub async fn enroll_with(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        contact_id: &str,
+        enrolment: &str,
+        not_before: Option<Timestamp>,
+        data: serde_json::Value,
+    ) -> Result<Enrolment, EngineError> {
         let live = self.live_flows(tenant_id).await?;
         let Some(flow) = live.iter().find(|f| f.flow_id == flow_id) else {
             return Err(EngineError::WrongState(format!(
@@ -55,7 +77,12 @@ impl Engine {
         if self.store.run(tenant_id, run_id).await.is_ok() {
             return Ok(Enrolment::AlreadyEnrolled { run_id });
         }
-        let mut event = Event::new("enrolled", json!({ "enrolment": enrolment }));
+        let mut fields = match data {
+            serde_json::Value::Object(fields) => fields,
+            _ => serde_json::Map::new(),
+        };
+        fields.insert("enrolment".into(), json!(enrolment));
+        let mut event = Event::new("enrolled", serde_json::Value::Object(fields));
         event.source = "enroll".into();
         event.external_id = Some(key);
         let mut outcome = IngestOutcome::default();

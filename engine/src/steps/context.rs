@@ -249,6 +249,20 @@ impl StepCx<'_> {
             .collect()
     }
 
+    /// The pool number the campaign that started this run sends from, if any
+    /// (`event.data.campaign.sender`).
+    pub fn campaign_sender(&self) -> Option<String> {
+        let data = self.bindings.template_data();
+        let event = &data.value()["event"];
+        (event["type"] == "enrolled")
+            .then(|| {
+                event["data"]["campaign"]["sender"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .flatten()
+    }
+
     /// Renders the template checked as `field`.
     pub fn render(&mut self, field: &str) -> Result<String, StepError> {
         let key = self.key(field);

@@ -1,6 +1,7 @@
 //! Routes, one file per resource.
 
 mod audit;
+mod campaigns;
 mod contacts;
 mod events;
 mod flow_tools;
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(kpis::router())
         .merge(imports::router())
         .merge(segments::router())
+        .merge(campaigns::router())
         .merge(contacts::router())
         .merge(personal_data::router())
         .merge(events::router())

@@ -80,11 +80,11 @@ impl StepKind for SendSms {
             });
         }
         let (text, segments) = cx.render_sms("body")?;
-        let from = config
-            .from
-            .as_ref()
-            .map(|_| cx.render("from"))
-            .transpose()?;
+        let from = match &config.from {
+            Some(_) => Some(cx.render("from")?),
+            // A campaign from a sender pool names the contact's number.
+            None => cx.campaign_sender(),
+        };
         let mut media_urls = Vec::new();
         for i in 0..config.media.len() {
             let url = cx.render(&format!("media/{i}"))?;

@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{SqlStore, imports, segments};
+use super::{SqlStore, import_batch, imports, segments};
 use crate::audience::import::{Import, ReportRow};
 use crate::audience::segment::Segment;
 use crate::ports::{AudienceStore, AuditEntry, ImportBatch, StoreError};
@@ -72,7 +72,7 @@ impl AudienceStore for SqlStore {
         batch: ImportBatch<'_>,
         lease_until: Timestamp,
     ) -> Result<Option<Import>, StoreError> {
-        imports::commit_batch(self, tenant_id, batch, lease_until).await
+        import_batch::commit_batch(self, tenant_id, batch, lease_until).await
     }
 
     async fn finish_import(&self, tenant_id: &str, import: &Import) -> Result<(), StoreError> {

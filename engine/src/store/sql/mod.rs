@@ -5,6 +5,7 @@
 
 mod access;
 mod audiences;
+mod campaigns;
 mod contacts;
 mod credentials;
 mod edge;
@@ -14,6 +15,7 @@ mod events;
 mod first_events;
 mod flows;
 mod group_commit;
+mod import_batch;
 mod imports;
 mod links;
 mod listing;
