@@ -168,7 +168,13 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
         change: CampaignChange<'_>,
         next_at: Timestamp,
     ) -> Result<bool, StoreError>;
-    /// Records the run a campaign started for a contact.
+    /// How many contacts the campaign started (its recorded runs).
+    async fn campaign_enrolled(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+    ) -> Result<u64, StoreError>;
+    /// Records the run a campaign started for a contact (again is harmless).
     async fn add_campaign_run(
         &self,
         tenant_id: &str,
@@ -185,17 +191,17 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
         candidate: &str,
         allowed: &[String],
     ) -> Result<String, StoreError>;
-    /// Takes the pool number's next slot if it has come: answers `true` and moves its next
-    /// slot to `now + interval`, or `false` (nothing changes). One slot per number for every
-    /// campaign and worker process, so the number never goes faster than one start each
-    /// `interval`.
-    async fn take_number_slot(
+    /// Reserves the pool number's next slot, at `now` or after, unless that is more than
+    /// `horizon` away (the number is booked up: `None`, nothing changes). Slots are `interval`
+    /// apart for every campaign and worker process, so the number never sends faster.
+    async fn reserve_number_slot(
         &self,
         tenant_id: &str,
         number: &str,
         now: Timestamp,
         interval: SignedDuration,
-    ) -> Result<bool, StoreError>;
+        horizon: SignedDuration,
+    ) -> Result<Option<Timestamp>, StoreError>;
     /// What the campaign's runs and their messages did.
     async fn campaign_messages(
         &self,

@@ -10,8 +10,11 @@
 //! - `kpis`: each module KPI over a busy tenant's year (1,000,000 messages), against one pass
 //!   over the tenant's messages.
 //! - `workers`: how much faster two `stepwise worker` processes drain a backlog than one.
+//! - `campaign`: how closely a campaign holds its rate across worker processes, per pool
+//!   number, with none of its contacts texted in their quiet hours.
 
 mod api;
+mod campaign;
 mod ceiling;
 mod flow;
 mod kpis;
@@ -43,6 +46,8 @@ enum What {
     Kpis(kpis::KpiArgs),
     /// One `stepwise worker` process against two on the same backlog (PostgreSQL + Redis).
     Workers(workers::WorkerArgs),
+    /// A campaign's rate held over minutes, per pool number, across worker processes.
+    Campaign(campaign::CampaignArgs),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -55,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Workers(args) => runtime.block_on(workers::run(args)),
         What::Api(args) => runtime.block_on(api::run(args)),
         What::Kpis(args) => runtime.block_on(kpis::run(args)),
+        What::Campaign(args) => runtime.block_on(campaign::run(args)),
     }
 }
 

@@ -242,7 +242,7 @@ impl Api {
         }
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let key = self.key.get().map(String::as_str).unwrap_or_default();
         self.client
             .request(method, format!("{}{path}", self.base))

@@ -131,7 +131,13 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Campaign>>, ApiError> {
     let limit = page::limit(q.limit)?;
-    let data = state.campaigns.campaigns(caller.tenant(), limit).await?;
+    let mut data = state.campaigns.campaigns(caller.tenant(), limit).await?;
+    for c in &mut data {
+        c.counts.enrolled = state
+            .campaigns
+            .campaign_enrolled(caller.tenant(), &c.id)
+            .await?;
+    }
     Ok(Json(Page {
         data,
         next_cursor: None,
@@ -148,7 +154,11 @@ async fn show(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
-    let campaign = state.campaigns.campaign(caller.tenant(), &id).await?;
+    let mut campaign = state.campaigns.campaign(caller.tenant(), &id).await?;
+    campaign.counts.enrolled = state
+        .campaigns
+        .campaign_enrolled(caller.tenant(), &id)
+        .await?;
     let messages = state
         .campaigns
         .campaign_messages(caller.tenant(), &id)

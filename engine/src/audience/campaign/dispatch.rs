@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tracing::Instrument;
@@ -66,6 +67,45 @@ struct Turn<'a> {
     campaigns: &'a dyn CampaignStore,
 }
 
+/// How far ahead a pool number's slots may be booked; a number booked further is at its
+/// rate, and its contacts wait for a later turn.
+const SLOT_HORIZON: SignedDuration = SignedDuration::from_secs(1);
+/// Contacts started at once within a turn.
+const AT_ONCE: usize = 16;
+
+/// What the cheap checks decided for a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// No phone, or opted out.
+    Suppressed,
+    /// Started by an earlier pass.
+    Reached,
+    /// In its quiet hours or on a closed day.
+    Held,
+    Start,
+}
+
+/// What starting a chosen contact did.
+#[derive(Debug)]
+enum Outcome {
+    Started,
+    Skipped,
+    NotStarted,
+    /// Its pool number is at its rate.
+    Wait,
+    Failed(StoreError),
+}
+
+/// The run a campaign starts for a contact: the same whichever pass or process starts it.
+fn run_id_of(tenant: &Tenant, campaign: &Campaign, contact: &Contact) -> crate::model::RunId {
+    crate::runtime::run_id_for(
+        &tenant.id,
+        "enroll",
+        &format!("{}/{}", campaign.id, contact.id),
+        &campaign.flow_id,
+    )
+}
+
 /// What a turn changed.
 #[derive(Debug, Default)]
 struct Done {
@@ -98,6 +138,12 @@ impl Turn<'_> {
                 .reach(&tenant, campaign, &mut progress, allowed as u64, now)
                 .await?;
         }
+        tracing::debug!(
+            allowed,
+            enrolled = done.enrolled,
+            took_ms = Timestamp::now().duration_since(now).as_millis(),
+            "campaign turn"
+        );
         let next_at = if done.pass_over && done.held > 0 {
             now + HELD_RETRY
         } else {
@@ -121,7 +167,6 @@ impl Turn<'_> {
                 p.window_start = stored.window_start;
                 p.window_started = stored.window_started;
             }
-            c.counts.enrolled += done.enrolled;
             c.counts.suppressed += done.suppressed;
             c.counts.not_started += done.not_started;
             if done.pass_over {
@@ -146,8 +191,10 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// Starts up to `allowed` contacts after the cursor; moves the cursor past every contact
-    /// it decided on.
+    /// Starts up to `allowed` contacts after the cursor. Contacts are decided in order
+    /// (cheap checks), the chosen ones started [`AT_ONCE`] at a time, and then the cursor
+    /// and the counts move past each decided contact in order, up to the first whose number
+    /// is at its rate (it and those after it are decided again next turn).
     async fn reach(
         &self,
         tenant: &Tenant,
@@ -156,135 +203,192 @@ impl Turn<'_> {
         allowed: u64,
         now: Timestamp,
     ) -> Result<Done, StoreError> {
-        let mut done = Done::default();
         let first_pass = campaign.passes == 0;
+        let (mut decided, mut chosen, mut read) = (Vec::new(), 0u64, 0usize);
+        let mut after = progress.after.clone();
+        let mut end_of_pass = false;
+        'pages: loop {
+            let page = self.audience_page(tenant, campaign, after.clone()).await?;
+            read += page.contacts.len();
+            for contact in page.contacts {
+                if chosen >= allowed {
+                    break 'pages;
+                }
+                let (zone, _) = zone_of(&contact, tenant);
+                let decision = if contact.phone.is_none() || contact.sms_opt_out {
+                    Decision::Suppressed
+                } else if !first_pass && self.started_before(tenant, campaign, &contact).await? {
+                    Decision::Reached
+                } else if next_open(now, &zone, &tenant.quiet_hours, &tenant.holidays) > now {
+                    Decision::Held
+                } else {
+                    chosen += 1;
+                    Decision::Start
+                };
+                decided.push((contact, decision));
+            }
+            if page.resume_after.is_none() {
+                end_of_pass = true;
+                break;
+            }
+            after = page.resume_after;
+            if read >= READ_PER_TURN {
+                break;
+            }
+        }
+        let rotation = progress.rotation;
+        // Owned, so the futures borrow nothing of the loop (they run on a spawned task).
+        let work: Vec<(u64, Contact, Decision)> = decided
+            .iter()
+            .enumerate()
+            .map(|(i, (contact, decision))| (rotation + i as u64, contact.clone(), *decision))
+            .collect();
+        let outcomes: Vec<Outcome> = futures_util::stream::iter(work)
+            .map(|(turn, contact, decision)| async move {
+                match decision {
+                    Decision::Start => self.start(tenant, campaign, turn, &contact).await,
+                    _ => Outcome::Skipped,
+                }
+            })
+            .buffered(AT_ONCE)
+            .collect()
+            .await;
+        let mut done = Done::default();
+        for ((contact, decision), outcome) in decided.into_iter().zip(outcomes) {
+            match (decision, outcome) {
+                (_, Outcome::Wait) => return Ok(done),
+                (_, Outcome::Failed(e)) => return Err(e),
+                (Decision::Suppressed, _) if first_pass => done.suppressed += 1,
+                (Decision::Held, _) => progress.held_this_pass += 1,
+                (_, Outcome::Started) => {
+                    done.enrolled += 1;
+                    progress.window_started += 1;
+                }
+                (_, Outcome::NotStarted) => done.not_started += 1,
+                _ => {}
+            }
+            progress.rotation += 1;
+            progress.after = Some(contact.id);
+        }
+        if !end_of_pass {
+            // The turn read as far as it may; the rest of the page is the next turn's.
+            if chosen < allowed {
+                progress.after = after;
+            }
+            return Ok(done);
+        }
+        done.pass_over = true;
+        done.held = progress.held_this_pass;
+        Ok(done)
+    }
+
+    /// Whether an earlier pass started this contact; a run started by a turn that died
+    /// before recording it is recorded now.
+    async fn started_before(
+        &self,
+        tenant: &Tenant,
+        campaign: &Campaign,
+        contact: &Contact,
+    ) -> Result<bool, StoreError> {
+        let run_id = run_id_of(tenant, campaign, contact);
+        if self.engine.store.run(&tenant.id, run_id).await.is_err() {
+            return Ok(false);
+        }
+        self.campaigns
+            .add_campaign_run(&tenant.id, &campaign.id, &contact.id, &run_id.to_string())
+            .await?;
+        Ok(true)
+    }
+
+    /// Starts one chosen contact: its pool number's slot, then its run, recorded.
+    async fn start(
+        &self,
+        tenant: &Tenant,
+        campaign: &Campaign,
+        turn: u64,
+        contact: &Contact,
+    ) -> Outcome {
         let pool = campaign
             .pool
             .as_ref()
             .and_then(|p| tenant.sender_pools.get(p).map(|n| (p, n)));
-        let mut read = 0;
-        loop {
-            let page = self
-                .audience_page(tenant, campaign, progress.after.clone())
-                .await?;
-            read += page.contacts.len();
-            for contact in page.contacts {
-                if done.enrolled >= allowed {
-                    return Ok(done);
-                }
-                let reachable = contact.phone.is_some() && !contact.sms_opt_out;
-                if !reachable {
-                    if first_pass {
-                        done.suppressed += 1;
+        let (sender, not_before) = match pool {
+            Some((name, numbers)) => {
+                match self.sender(tenant, name, numbers, turn, contact).await {
+                    // A slot a moment ahead: the run sleeps until it (durably), then texts.
+                    Ok(Some((number, slot))) => {
+                        (Some(number), Some(slot).filter(|s| *s > Timestamp::now()))
                     }
-                    progress.after = Some(contact.id);
-                    continue;
+                    Ok(None) => return Outcome::Wait,
+                    Err(e) => return Outcome::Failed(e),
                 }
-                let run_id = crate::runtime::run_id_for(
-                    &tenant.id,
-                    "enroll",
-                    &format!("{}/{}", campaign.id, contact.id),
-                    &campaign.flow_id,
-                );
-                if self.engine.store.run(&tenant.id, run_id).await.is_ok() {
-                    progress.after = Some(contact.id);
-                    continue;
-                }
-                let (zone, _) = zone_of(&contact, tenant);
-                if next_open(now, &zone, &tenant.quiet_hours, &tenant.holidays) > now {
-                    done.held += 1;
-                    progress.held_this_pass += 1;
-                    progress.after = Some(contact.id);
-                    continue;
-                }
-                let sender = match pool {
-                    Some((name, numbers)) => {
-                        match self
-                            .sender(tenant, name, numbers, progress, &contact)
-                            .await?
-                        {
-                            Some(number) => Some(number),
-                            // Its number is at its own rate: this contact waits for the next turn.
-                            None => return Ok(done),
-                        }
-                    }
-                    None => None,
-                };
-                let data = json!({"campaign": {"id": campaign.id, "name": campaign.name, "sender": sender}});
-                let started = self
-                    .engine
-                    .enroll_with(
-                        &tenant.id,
-                        &campaign.flow_id,
-                        &contact.id,
-                        &campaign.id,
-                        None,
-                        data,
-                    )
+            }
+            None => (None, None),
+        };
+        let data =
+            json!({"campaign": {"id": campaign.id, "name": campaign.name, "sender": sender}});
+        let started = self
+            .engine
+            .enroll_with(
+                &tenant.id,
+                &campaign.flow_id,
+                &contact.id,
+                &campaign.id,
+                not_before,
+                data,
+            )
+            .await;
+        match started {
+            Ok(Enrolment::Started { run_id } | Enrolment::AlreadyEnrolled { run_id }) => {
+                let recorded = self
+                    .campaigns
+                    .add_campaign_run(&tenant.id, &campaign.id, &contact.id, &run_id.to_string())
                     .await;
-                match started {
-                    Ok(Enrolment::Started { run_id }) => {
-                        done.enrolled += 1;
-                        progress.window_started += 1;
-                        self.campaigns
-                            .add_campaign_run(
-                                &tenant.id,
-                                &campaign.id,
-                                &contact.id,
-                                &run_id.to_string(),
-                            )
-                            .await?;
-                    }
-                    Ok(Enrolment::AlreadyEnrolled { .. }) => {}
-                    Ok(Enrolment::NotStarted) => done.not_started += 1,
-                    Err(e) => {
-                        tracing::warn!(contact_id = %contact.id, error = %e, "a campaign contact could not be started");
-                        done.not_started += 1;
-                    }
+                match recorded {
+                    Ok(()) if matches!(started, Ok(Enrolment::Started { .. })) => Outcome::Started,
+                    Ok(()) => Outcome::Skipped,
+                    Err(e) => Outcome::Failed(e),
                 }
-                progress.after = Some(contact.id);
             }
-            if page.resume_after.is_none() {
-                done.pass_over = true;
-                done.held = progress.held_this_pass;
-                return Ok(done);
-            }
-            progress.after = page.resume_after;
-            if read >= READ_PER_TURN {
-                return Ok(done);
+            Ok(Enrolment::NotStarted) => Outcome::NotStarted,
+            Err(e) => {
+                tracing::warn!(contact_id = %contact.id, error = %e, "a campaign contact could not be started");
+                Outcome::NotStarted
             }
         }
     }
 
-    /// The pool number the contact hears from, when that number may start one more contact
-    /// now; `None` when it is at its rate.
+    /// The pool number the contact hears from and the slot reserved on it for the contact's
+    /// first text; `None` when the number is booked up past [`SLOT_HORIZON`].
     async fn sender(
         &self,
         tenant: &Tenant,
         pool: &str,
         numbers: &[PoolNumber],
-        progress: &mut Progress,
+        turn: u64,
         contact: &Contact,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, Timestamp)>, StoreError> {
         let allowed: Vec<String> = numbers.iter().map(|n| n.number.clone()).collect();
-        let turn = (progress.rotation as usize) % numbers.len();
-        let candidate = &numbers[turn].number;
+        let candidate = &numbers[(turn as usize) % numbers.len()].number;
         let number = self
             .campaigns
             .sticky_sender(&tenant.id, pool, &contact.id, candidate, &allowed)
             .await?;
-        if &number == candidate {
-            progress.rotation += 1;
-        }
         let Some(spec) = numbers.iter().find(|n| n.number == number) else {
             return Ok(None);
         };
-        let interval = SignedDuration::from_secs_f64(1.0 / spec.per_second());
-        let free = self
+        let interval = SignedDuration::from_secs_f64(1.0 / spec.planned_per_second());
+        let slot = self
             .campaigns
-            .take_number_slot(&tenant.id, &number, Timestamp::now(), interval)
+            .reserve_number_slot(
+                &tenant.id,
+                &number,
+                Timestamp::now(),
+                interval,
+                SLOT_HORIZON,
+            )
             .await?;
-        Ok(free.then_some(number))
+        Ok(slot.map(|at| (number, at)))
     }
 
     /// A page of the audience after `after`.

@@ -62,7 +62,8 @@ impl CampaignStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DispatchCounts {
-    /// Contacts whose run was started.
+    /// Contacts whose run was started (counted from the runs the campaign recorded, so a
+    /// dispatcher killed mid-turn loses none).
     pub enrolled: u64,
     /// Contacts in their quiet hours (or on a closed day) at the last pass: reached when
     /// their morning comes.

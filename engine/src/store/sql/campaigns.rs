@@ -242,6 +242,23 @@ impl CampaignStore for SqlStore {
         Ok(true)
     }
 
+    async fn campaign_enrolled(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+    ) -> Result<u64, StoreError> {
+        let row = self
+            .fetch_one(
+                Scope::Tenant(tenant_id),
+                sqlx::query("SELECT COUNT(*) AS n FROM campaign_runs WHERE tenant_id = $1 AND campaign_id = $2")
+                    .bind(tenant_id)
+                    .bind(campaign_id),
+            )
+            .await?;
+        let n: i64 = row.try_get("n").map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
     async fn add_campaign_run(
         &self,
         tenant_id: &str,
@@ -305,28 +322,34 @@ impl CampaignStore for SqlStore {
         Ok(candidate.to_owned())
     }
 
-    async fn take_number_slot(
+    async fn reserve_number_slot(
         &self,
         tenant_id: &str,
         number: &str,
         now: Timestamp,
         interval: SignedDuration,
-    ) -> Result<bool, StoreError> {
-        let taken = self
-            .execute(
+        horizon: SignedDuration,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let row = self
+            .fetch_optional(
                 Scope::Tenant(tenant_id),
                 sqlx::query(
-                    "INSERT INTO number_slots (tenant_id, number, next_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (tenant_id, number) DO UPDATE SET next_at = excluded.next_at \
-                     WHERE number_slots.next_at <= $4",
+                    "INSERT INTO number_slots (tenant_id, number, next_at) VALUES ($1, $2, $3 + $4) \
+                     ON CONFLICT (tenant_id, number) DO UPDATE SET next_at = \
+                     (CASE WHEN number_slots.next_at > $3 THEN number_slots.next_at ELSE $3 END) + $4 \
+                     WHERE number_slots.next_at <= $3 + $5 RETURNING next_at",
                 )
                 .bind(tenant_id)
                 .bind(number)
-                .bind(micros(now + interval))
-                .bind(micros(now)),
+                .bind(micros(now))
+                .bind(interval.as_micros() as i64)
+                .bind(horizon.as_micros() as i64),
             )
             .await?;
-        Ok(taken == 1)
+        let Some(row) = row else { return Ok(None) };
+        let next: i64 = row.try_get("next_at").map_err(unavailable)?;
+        let slot = next - interval.as_micros() as i64;
+        Ok(Some(Timestamp::from_microsecond(slot).unwrap_or(now)))
     }
 
     async fn campaign_messages(
