@@ -21,6 +21,7 @@ async fn sqlite_conforms() {
     conformance::concurrent_first_events_keep_their_own_outcome(std::sync::Arc::new(store.clone()))
         .await;
     conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
+    number_slots_are_spaced_and_bounded(&store).await;
     drop(store);
     db.finish().await;
 }
@@ -40,8 +41,54 @@ async fn postgres_conforms() {
         .await;
     conformance::concurrent_settings_changes_all_apply(std::sync::Arc::new(store.clone())).await;
     young_tables_get_statistics(&store).await;
+    number_slots_are_spaced_and_bounded(&store).await;
     drop(store);
     db.finish().await;
+}
+
+/// A pool number's slots: reserved at the same moment, each is one interval after the one
+/// before, none past the horizon; another number, and another tenant's same number, are free.
+async fn number_slots_are_spaced_and_bounded(store: &SqlStore) {
+    use jiff::{SignedDuration, Timestamp};
+    use stepwise_engine::ports::CampaignStore;
+
+    let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+    let every = SignedDuration::from_millis(250);
+    let horizon = SignedDuration::from_secs(1);
+    let mut slots = Vec::new();
+    while let Some(slot) = store
+        .reserve_number_slot("t1", "+15125550201", now, every, horizon)
+        .await
+        .unwrap()
+    {
+        slots.push(slot);
+        assert!(
+            slots.len() <= 10,
+            "the horizon bounds the bookings: {slots:?}"
+        );
+    }
+    let expected: Vec<Timestamp> = (0..5).map(|i| now + every * i).collect();
+    assert_eq!(
+        slots, expected,
+        "a slot each interval, up to a second ahead"
+    );
+    let other = store
+        .reserve_number_slot("t1", "+15125550202", now, every, horizon)
+        .await
+        .unwrap();
+    assert_eq!(other, Some(now));
+    let tenant = store
+        .reserve_number_slot("t2", "+15125550201", now, every, horizon)
+        .await
+        .unwrap();
+    assert_eq!(tenant, Some(now), "numbers are paced per tenant");
+    // Later, the number is free again from then on.
+    let later = now + SignedDuration::from_secs(5);
+    let again = store
+        .reserve_number_slot("t1", "+15125550201", later, every, horizon)
+        .await
+        .unwrap();
+    assert_eq!(again, Some(later));
 }
 
 /// A young table's statistics are taken by the store's maintenance once it has grown, so that

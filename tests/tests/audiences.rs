@@ -234,6 +234,33 @@ async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
     );
     assert_eq!(refused.code(), "invalid_segment");
 
+    // Erasing a person deletes the report rows that repeat their phone.
+    let first = api
+        .get("/v1/contacts?phone=%2B15125500000", &key)
+        .await
+        .body;
+    let ana = first["data"][0]["id"].as_str().unwrap().to_owned();
+    let erased = api
+        .send(
+            Method::POST,
+            &format!("/v1/contacts/{ana}/erase"),
+            &key,
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+    assert_eq!(erased.body["import_report_rows"], 1, "{}", erased.body);
+    let after = api
+        .get(&format!("/v1/imports/{id}/report?limit=200"), &key)
+        .await
+        .body;
+    assert_eq!(
+        after["data"].as_array().unwrap().len() as u64,
+        2 * bad,
+        "{after}"
+    );
+
     // Another tenant sees none of it.
     let other = api.tenant("other").await;
     assert_eq!(

@@ -1,8 +1,9 @@
 //! A person's data, for an export and for a real erase. The erase scrubs, in one transaction
 //! with its audit entry: the data of the contact's events and of its runs' triggers, outputs
 //! and variables (the rendered texts and addresses they hold), its runs' timelines, and the
-//! address and text of every message sent to it; then it deletes the contact. The suppression
-//! entries stay: they exist to protect the person.
+//! address and text of every message sent to it, its tracked links, the import-report rows that
+//! repeat its phone or email, and its campaign and pool-number records; then it deletes the
+//! contact. The suppression entries stay: they exist to protect the person.
 
 use sqlx::Row;
 
@@ -21,6 +22,8 @@ pub struct Erased {
     pub timeline_entries: u64,
     /// Tracked links made for the person (their URLs may name them).
     pub links: u64,
+    /// Rows of import reports that repeat the person's phone or email.
+    pub import_report_rows: u64,
 }
 
 /// What a message sent to an erased person reads as.
@@ -146,13 +149,34 @@ pub(super) async fn erase_contact(
             .bind(contact_id),
     )
     .await?;
-    changed(
-        &mut tx,
-        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+    let addresses =
+        sqlx::query("SELECT phone, email FROM contacts WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
-            .bind(contact_id),
-    )
-    .await?;
+            .bind(contact_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    if let Some(row) = addresses {
+        for column in ["phone", "email"] {
+            let address: Option<String> = row.try_get(column).map_err(unavailable)?;
+            let Some(address) = address else { continue };
+            erased.import_report_rows += changed(
+                &mut tx,
+                sqlx::query("DELETE FROM import_report WHERE tenant_id = $1 AND value = $2")
+                    .bind(tenant_id)
+                    .bind(address),
+            )
+            .await?;
+        }
+    }
+    // The campaigns it was in and the pool number it heard from name it too.
+    for sql in [
+        "DELETE FROM campaign_runs WHERE tenant_id = $1 AND contact_id = $2",
+        "DELETE FROM sender_assignments WHERE tenant_id = $1 AND contact_id = $2",
+        "DELETE FROM contacts WHERE tenant_id = $1 AND id = $2",
+    ] {
+        changed(&mut tx, sqlx::query(sql).bind(tenant_id).bind(contact_id)).await?;
+    }
     let mut audit = audit.clone();
     audit.details = serde_json::to_value(erased).unwrap_or_default();
     super::access::insert_audit(&mut tx, tenant_id, &audit).await?;
