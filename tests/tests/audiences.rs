@@ -281,6 +281,79 @@ async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
         api.get("/v1/contacts?tag=vip", &other).await.body["data"],
         json!([])
     );
+
+    // A segment as a schedule's audience: it must exist, and cannot go while the flow uses it.
+    let winback = "id: winback\npurpose: transactional\ntrigger:\n  schedule: '0 10 * * 2'\n  segment: lapsed\nsteps:\n  - notify: {text: 'win back {{contact.first_name}}'}\n";
+    let invalid = api
+        .yaml(Method::POST, "/v1/flows/validate", &key, winback)
+        .await;
+    assert_eq!(
+        invalid.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        invalid.body
+    );
+    let refused = api.yaml(Method::POST, "/v1/flows", &key, winback).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    let problem = &refused.body["error"]["details"]["diagnostics"][0];
+    assert_eq!(
+        (problem["line"].as_u64(), problem["path"].as_str()),
+        (Some(5), Some("trigger.segment")),
+        "{}",
+        refused.body
+    );
+    let lapsed = json!({"filter": {"inactive_for_days": 30}});
+    let saved = api
+        .send(
+            Method::PUT,
+            "/v1/segments/lapsed",
+            &key,
+            "application/json",
+            lapsed.to_string(),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+    let published = api.yaml(Method::POST, "/v1/flows", &key, winback).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let in_use = api
+        .send(
+            Method::DELETE,
+            "/v1/segments/lapsed",
+            &key,
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(
+        (in_use.status, in_use.code()),
+        (StatusCode::CONFLICT, "conflict"),
+        "{}",
+        in_use.body
+    );
+    assert!(
+        in_use.body.to_string().contains("flow winback"),
+        "{}",
+        in_use.body
+    );
+    let disabled = api
+        .post("/v1/flows/winback/disable", &key, &json!({}))
+        .await;
+    assert!(disabled.status.is_success(), "{}", disabled.body);
+    let deleted = api
+        .send(
+            Method::DELETE,
+            "/v1/segments/lapsed",
+            &key,
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
 }
 
 common::place::on_both_backends!(

@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::audience::{campaign_until, import, send_json, zone_at};
 use common::client::Client;
 use common::{Backend, start_server};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PROMO: &str = "id: promo
 trigger: {manual: true}
@@ -25,73 +26,6 @@ steps:
   - id: offer
     send_sms: {body: 'Spring cleaning is 20% off, {{contact.first_name}}. Reply STOP to opt out.'}
 ";
-
-/// A POSIX zone where it is now `hour` o'clock (give or take the minutes).
-fn zone_at(hour: i32) -> String {
-    let utc_hour = i32::from(
-        jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .hour(),
-    );
-    let mut offset = hour - utc_hour;
-    if offset > 14 {
-        offset -= 24;
-    }
-    if offset < -12 {
-        offset += 24;
-    }
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        n if n > 0 => format!("Etc/GMT-{n}"),
-        n => format!("Etc/GMT+{}", -n),
-    }
-}
-
-async fn send_json(
-    api: &Client,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> common::client::Answer {
-    api.send(method, path, key, "application/json", body.to_string())
-        .await
-}
-
-/// Imports `file` (CSV) with `query` and waits until it is imported.
-async fn import(api: &Client, key: &str, query: &str, file: String) {
-    let path = format!("/v1/imports{query}");
-    let accepted = api.send(Method::POST, &path, key, "text/csv", file).await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
-    let id = accepted.body["id"].as_str().unwrap();
-    for _ in 0..200 {
-        let now = api.get(&format!("/v1/imports/{id}"), key).await.body;
-        if now["status"] == "completed" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import {id} did not finish");
-}
-
-/// Polls the campaign until `done` holds (within 2 minutes: a restarted server takes over a
-/// campaign only once its lease lapses, and CI runs many servers at once).
-async fn campaign_until(api: &Client, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let now = api.get(&format!("/v1/campaigns/{id}"), key).await;
-        assert_eq!(now.status, StatusCode::OK, "{}", now.body);
-        if done(&now.body) {
-            return now.body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "campaign {id} never got there: {}",
-            now.body
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path) {
     let (_server, base) = start_server(dir, backend, "all");
@@ -250,8 +184,30 @@ async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path
         api.post(&path("pause"), &other, &json!({})).await.status,
         StatusCode::NOT_FOUND
     );
+    // Its segment cannot be deleted while the campaign may still reach it.
+    let in_use = api
+        .send(
+            Method::DELETE,
+            "/v1/segments/spring",
+            &key,
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{}", in_use.body);
+    assert!(in_use.body.to_string().contains(&id), "{}", in_use.body);
     let cancelled = api.post(&path("cancel"), &key, &json!({})).await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
+    let deleted = api
+        .send(
+            Method::DELETE,
+            "/v1/segments/spring",
+            &key,
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
 }
 
 common::place::on_both_backends!(

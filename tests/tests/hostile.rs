@@ -3,13 +3,17 @@
 //! simulation that never ends, a flow whose `when` fails, characters the database cannot
 //! store, a letter in a phone number, a malformed Authorization header, a flood of webhooks
 //! on its web form and on made-up hook tokens, a module install with unsendable copy, KPI
-//! requests over the longest period, a text tracking too many links, a flood of clicks),
+//! requests over the longest period, a text tracking too many links, a flood of clicks, CSV
+//! files past their limits or abandoned mid-upload, segments past theirs, a campaign at the
+//! highest rate over thousands of contacts),
 //! tenant `victim` keeps sending events and reading its runs: every one of its requests is
 //! answered, p99 under 1 s, and the server never restarts. Each attack is also checked for
 //! its own answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+#[path = "hostile/audience.rs"]
+mod audience;
 mod common;
 #[path = "hostile/edge.rs"]
 mod edge;
@@ -312,6 +316,9 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     webhook_flood(&api, &mallory, &victim_form).await;
     module_limits(&api, &mallory).await;
     link_flood(&api, &mallory).await;
+    audience::import_limits(&api, &mallory).await;
+    audience::segment_limits(&api, &mallory).await;
+    audience::campaign_flood(&api, &mallory).await;
     stop.store(true, Ordering::Relaxed);
     let seen = probing.await.unwrap();
 

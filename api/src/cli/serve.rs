@@ -183,7 +183,8 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
         connectors.clone(),
     )
     .with_call_lease(lease)
-    .with_timer_mode(TimerMode::Database);
+    .with_timer_mode(TimerMode::Database)
+    .with_audiences(store.clone());
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);
     }

@@ -54,6 +54,8 @@ pub struct AppState {
     /// Imports and segments.
     pub audiences: Arc<dyn AudienceStore>,
     pub campaigns: Arc<dyn CampaignStore>,
+    /// Segment counts, one at a time per tenant.
+    pub segment_counts: Arc<stepwise_engine::audience::members::Counting>,
     /// Wakes this process's import worker when an upload is queued.
     pub import_queued: Arc<tokio::sync::Notify>,
     /// Seals provider credentials.
@@ -123,6 +125,7 @@ impl AppState {
             kpi_store: store.clone(),
             audiences: store.clone(),
             campaigns: store.clone(),
+            segment_counts: Arc::default(),
             import_queued: Arc::new(tokio::sync::Notify::new()),
             suppressions: store,
             secrets: config.secret_key,

@@ -1,9 +1,10 @@
 //! Who is in a segment: the tenant's contacts read a page at a time in id order and matched
 //! against the filter (with their last activity when the filter asks for it). A page of
 //! members reads at most [`SCAN_BUDGET`] contacts, so one request stays bounded however
-//! few match; a count reads them all.
+//! few match; a count reads them all, one count at a time per tenant ([`Counting`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -73,6 +74,36 @@ pub async fn members(
     }
 }
 
+/// Segment counts one at a time per tenant: a count reads every contact of the tenant, so a
+/// burst of count requests from one tenant queues behind itself instead of taking the
+/// database from every other tenant.
+#[derive(Debug, Default)]
+pub struct Counting {
+    tenants: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Counting {
+    /// How many of the tenant's contacts are in the segment, once the tenant's counts before
+    /// it are done.
+    pub async fn count(
+        &self,
+        store: &dyn Store,
+        audiences: &dyn AudienceStore,
+        tenant: &Tenant,
+        filter: &Filter,
+    ) -> Result<u64, StoreError> {
+        let turn = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.id.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        count(store, audiences, tenant, filter).await
+    }
+}
+
 /// How many of the tenant's contacts are in the segment (reads every contact).
 pub async fn count(
     store: &dyn Store,
@@ -100,7 +131,7 @@ pub async fn count(
 }
 
 /// The last activity of the page's contacts, when the filter needs it.
-async fn activity(
+pub(crate) async fn activity(
     audiences: &dyn AudienceStore,
     tenant_id: &str,
     filter: &Filter,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use stepwise_core::DeliveryStatus;
 
 /// The most pools a tenant keeps, and numbers a pool holds.
 pub const MAX_POOLS: usize = 20;
@@ -68,6 +69,40 @@ impl PoolNumber {
 /// How fast campaigns may send from a pool in all: the sum of its numbers' planned rates.
 pub fn capacity(numbers: &[PoolNumber]) -> f64 {
     numbers.iter().map(PoolNumber::planned_per_second).sum()
+}
+
+/// Failed reports in a row (newest first) that take a number out of a campaign.
+pub const FAIL_STREAK: usize = 5;
+
+/// Error codes about the recipient, not the number (Twilio's unreachable handset, blocked by
+/// the recipient, unknown destination, landline, unsubscribed): they say nothing of the
+/// sender, so they neither count against it nor break its streak.
+const RECIPIENT_CODES: &[&str] = &["30003", "30004", "30005", "30006", "21610"];
+
+/// Whether a number keeps failing, from its latest delivery reports (newest first): the
+/// last [`FAIL_STREAK`] final reports about the number were all undelivered or failed.
+/// Answers the newest failure's error code (`"unknown"` without one).
+pub fn keeps_failing(reports: &[(DeliveryStatus, Option<String>)]) -> Option<String> {
+    let mut streak = Vec::new();
+    for (status, code) in reports {
+        match status {
+            DeliveryStatus::Delivered => break,
+            DeliveryStatus::Undelivered | DeliveryStatus::Failed => {
+                if code
+                    .as_deref()
+                    .is_some_and(|c| RECIPIENT_CODES.contains(&c))
+                {
+                    continue;
+                }
+                streak.push(code.clone().unwrap_or_else(|| "unknown".into()));
+                if streak.len() == FAIL_STREAK {
+                    return streak.into_iter().next();
+                }
+            }
+            DeliveryStatus::Queued | DeliveryStatus::Sent => {}
+        }
+    }
+    None
 }
 
 /// Checks a tenant's pools: named like identifiers, bounded, numbers in E.164 and once each,
@@ -139,5 +174,29 @@ mod tests {
         assert!(check_pools(&local).unwrap_err().contains("E.164"));
         let empty = BTreeMap::from([("main".to_owned(), vec![])]);
         assert!(check_pools(&empty).is_err());
+    }
+
+    #[test]
+    fn a_number_keeps_failing_after_a_streak_about_itself() {
+        let failed = |code: &str| (DeliveryStatus::Undelivered, Some(code.to_owned()));
+        let delivered = (DeliveryStatus::Delivered, None);
+        let sent = (DeliveryStatus::Sent, None);
+        let streak: Vec<_> = (0..FAIL_STREAK).map(|_| failed("30007")).collect();
+        assert_eq!(keeps_failing(&streak), Some("30007".into()));
+        // One short of the streak, or a delivery among the newest, keeps it in.
+        assert_eq!(keeps_failing(&streak[1..]), None);
+        let mut broken = streak.clone();
+        broken.insert(2, delivered.clone());
+        assert_eq!(keeps_failing(&broken), None);
+        // Reports still in flight and failures about the recipient are passed over.
+        let mut mixed = vec![sent, failed("30006"), failed("30034")];
+        mixed.extend(streak[1..].iter().cloned());
+        assert_eq!(keeps_failing(&mixed), Some("30034".into()));
+        let recipients: Vec<_> = (0..10).map(|_| failed("30003")).collect();
+        assert_eq!(keeps_failing(&recipients), None);
+        assert_eq!(
+            keeps_failing(&vec![(DeliveryStatus::Failed, None); FAIL_STREAK]),
+            Some("unknown".into())
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::FlowDuration;
 #[serde(deny_unknown_fields)]
 #[schemars(extend(
     "oneOf" = [{"required": ["event"]}, {"required": ["schedule"]}, {"required": ["manual"]}],
-    "dependentRequired" = {"when": ["event"], "audience": ["schedule"], "reenroll_after": ["schedule"]}
+    "dependentRequired" = {"when": ["event"], "audience": ["schedule"], "segment": ["schedule"], "reenroll_after": ["schedule"]}
 ))]
 pub struct Trigger {
     /// Start a run when an event of this type arrives, e.g. `lead.created`.
@@ -32,6 +32,11 @@ pub struct Trigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub audience: Option<String>,
+    /// For schedules: a saved segment (`PUT /v1/segments/{name}`); one run starts per
+    /// contact in it (and for whom `audience`, if given, is true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", regex(pattern = r"^[a-z0-9_-]{1,64}$"))]
+    pub segment: Option<String>,
     /// For schedules: a contact enrolled less than this long ago is not enrolled again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "FlowDuration")]

@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
+use stepwise_core::DeliveryStatus;
 
 use super::{AuditEntry, StoreError};
 use crate::audience::campaign::{Campaign, MessageCounts, Progress};
@@ -174,14 +175,28 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
         tenant_id: &str,
         campaign_id: &str,
     ) -> Result<u64, StoreError>;
-    /// Records the run a campaign started for a contact (again is harmless).
+    /// Records the run a campaign started for a contact, from `sender` (a pool number) at
+    /// `at` (again is harmless).
     async fn add_campaign_run(
         &self,
         tenant_id: &str,
         campaign_id: &str,
         contact_id: &str,
         run_id: &str,
+        sender: Option<&str>,
+        at: Timestamp,
     ) -> Result<(), StoreError>;
+    /// The delivery reports of the messages to the latest `limit` contacts the campaign
+    /// started from the pool number `sender` after `since`, newest first: status and error
+    /// code.
+    async fn sender_reports(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        sender: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(DeliveryStatus, Option<String>)>, StoreError>;
     /// The pool number this contact hears from: the one stored, else `candidate` (stored).
     async fn sticky_sender(
         &self,

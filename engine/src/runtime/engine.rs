@@ -57,6 +57,9 @@ pub struct Engine {
     timers: TimerMode,
     /// The base of tracked links (`https://…/l/`); `None`: `{{track}}` renders URLs as written.
     link_base: Option<String>,
+    /// Saved segments, for schedules whose audience is one; `None` (the simulator): such a
+    /// schedule starts no runs.
+    pub(super) audiences: Option<Arc<dyn crate::ports::AudienceStore>>,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -86,7 +89,15 @@ impl Engine {
             call_lease: CALL_LEASE,
             timers: TimerMode::Queue,
             link_base: None,
+            audiences: None,
         }
+    }
+
+    /// Lets schedules enrol the contacts of a saved segment (`trigger.segment`), and checks
+    /// at publish that the segment exists.
+    pub fn with_audiences(mut self, audiences: Arc<dyn crate::ports::AudienceStore>) -> Self {
+        self.audiences = Some(audiences);
+        self
     }
 
     /// Sets how timers are queued (see [`TimerMode`]).

@@ -95,8 +95,38 @@ impl Engine {
             .map_err(EngineError::InvalidDefinition)?;
         if !stored {
             marketing_email_has_a_postal_address(&tenant, &flow)?;
+            self.segment_exists(tenant_id, &flow, &doc.source).await?;
         }
         Ok((flow, warnings))
+    }
+
+    /// A schedule's `segment` names a saved segment: a located error otherwise (publish
+    /// and `POST /v1/flows/validate` both check it).
+    pub async fn segment_exists(
+        &self,
+        tenant_id: &str,
+        flow: &CompiledFlow,
+        source: &str,
+    ) -> Result<(), EngineError> {
+        let (Some(name), Some(audiences)) = (&flow.flow.trigger.segment, &self.audiences) else {
+            return Ok(());
+        };
+        match audiences.segment(tenant_id, name).await {
+            Ok(_) => Ok(()),
+            Err(crate::ports::StoreError::NotFound { .. }) => {
+                let missing = definition::Diagnostic::new(
+                    definition::Severity::Error,
+                    "/trigger/segment".into(),
+                    format!("no segment \"{name}\": save it first (PUT /v1/segments/{name})"),
+                );
+                let placed = match definition::Document::parse("flow.yaml", source) {
+                    Ok(document) => document.place(missing),
+                    Err(_) => missing,
+                };
+                Err(EngineError::InvalidDefinition(vec![placed]))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Validates and compiles `doc`, then stores it as the flow's next version, with `audit`
@@ -147,6 +177,24 @@ impl Engine {
             .await?;
         self.flows_changed(tenant_id);
         Ok(())
+    }
+
+    /// The enabled flows whose schedule enrols this segment.
+    pub async fn flows_using_segment(
+        &self,
+        tenant_id: &str,
+        segment: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut using = Vec::new();
+        for live in self.store.live_flows(tenant_id).await? {
+            let d = self
+                .deployment(tenant_id, &live.flow_id, live.version)
+                .await?;
+            if d.flow.flow.trigger.segment.as_deref() == Some(segment) {
+                using.push(live.flow_id);
+            }
+        }
+        Ok(using)
     }
 
     /// The compiled version a run uses.

@@ -1,9 +1,11 @@
-//! Schedule triggers: `trigger: { schedule: "0 9 * * *", audience: <rhai>, reenroll_after: 90d }`.
+//! Schedule triggers: `trigger: { schedule: "0 9 * * *", segment: lapsed, audience: <rhai>,
+//! reenroll_after: 90d }`.
 //!
 //! Each scheduled flow keeps its next fire time in the store, computed with croner in the
 //! tenant's time zone (5 fields, POSIX day-of-week; a daily time inside a daylight-saving gap
 //! fires at the first valid time after it, and one inside a repeated hour fires once). A tick
-//! enrols every contact matching the audience, except those enrolled less than
+//! enrols every contact in the segment (as it is at the tick) for whom the audience holds,
+//! except those enrolled less than
 //! `reenroll_after` ago, then moves the schedule on. Enrolment is idempotent (the run id
 //! derives from the flow, the tick and the contact), so a crash mid-tick repeats nothing, and a
 //! tick missed while everything was down still fires when the system is back.
@@ -18,7 +20,7 @@ use super::engine::{Engine, IngestOutcome};
 use super::ingest::run_id_for;
 use crate::error::EngineError;
 use crate::model::{Event, Run};
-use crate::ports::Schedule;
+use crate::ports::{Schedule, StoreError};
 
 /// The first tick of `expr` strictly after `after`, in `zone`.
 pub fn next_fire(expr: &str, zone: &TimeZone, after: Timestamp) -> Option<Timestamp> {
@@ -84,7 +86,12 @@ impl Engine {
         };
         let fire_at = schedule.next_fire_at;
         let mut outcome = IngestOutcome::default();
-        if current.is_some() {
+        let segment = match &trigger.segment {
+            Some(name) => self.segment_filter(&tenant.id, d.flow.id(), name).await?,
+            None => None,
+        };
+        let skipped = trigger.segment.is_some() && segment.is_none();
+        if current.is_some() && !skipped {
             let mut after: Option<String> = None;
             loop {
                 let page = self
@@ -93,7 +100,30 @@ impl Engine {
                     .await?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.id.clone());
+                let active = match (&segment, &self.audiences) {
+                    (Some(filter), Some(audiences)) => {
+                        crate::audience::members::activity(
+                            audiences.as_ref(),
+                            &tenant.id,
+                            filter,
+                            &page,
+                        )
+                        .await?
+                    }
+                    _ => Default::default(),
+                };
+                let now = self.clock.now();
                 for contact in &page {
+                    if let Some(filter) = &segment
+                        && !filter.matches(
+                            contact,
+                            &tenant.timezone,
+                            active.get(&contact.id).copied(),
+                            now,
+                        )
+                    {
+                        continue;
+                    }
                     if let Some(period) = trigger.reenroll_after {
                         let last = self
                             .store
@@ -151,6 +181,29 @@ impl Engine {
         let next = next_fire(expr, &zone, fire_at).unwrap_or(Timestamp::MAX);
         self.store.advance_schedule(schedule, next).await?;
         Ok(outcome.started.len())
+    }
+
+    /// The filter of the schedule's segment; `None` (logged) when there is no segment store
+    /// (the simulator) or the segment was deleted since the flow was published: the tick
+    /// starts no runs.
+    async fn segment_filter(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        name: &str,
+    ) -> Result<Option<crate::audience::segment::Filter>, EngineError> {
+        let Some(audiences) = &self.audiences else {
+            tracing::warn!(%tenant_id, %flow_id, segment = %name, "segments are not available here: the schedule's tick starts no runs");
+            return Ok(None);
+        };
+        match audiences.segment(tenant_id, name).await {
+            Ok(segment) => Ok(Some(segment.filter)),
+            Err(StoreError::NotFound { .. }) => {
+                tracing::warn!(%tenant_id, %flow_id, segment = %name, "the schedule's segment is gone: the tick starts no runs");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub mod audience;
 pub mod client;
 pub mod fake_smtp;
 pub mod fake_twilio;

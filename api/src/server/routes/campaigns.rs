@@ -98,6 +98,7 @@ async fn create(
         start_at: body.start_at,
         status: CampaignStatus::Draft,
         counts: DispatchCounts::default(),
+        numbers_out: Vec::new(),
         passes: 0,
         created_at: Timestamp::now(),
         finished_at: None,
@@ -266,6 +267,13 @@ async fn transition(
         if !from.contains(&c.status) {
             return None;
         }
+        let mut p = p;
+        if to == CampaignStatus::Running {
+            // The admin fixed what took its numbers out (or chose to try them again): the
+            // reports so far no longer count.
+            c.numbers_out.clear();
+            p.numbers_back_at = Some(Timestamp::now());
+        }
         c.status = to;
         let p = if matches!(to, CampaignStatus::Running | CampaignStatus::Scheduled) {
             reopened(p)
@@ -334,7 +342,7 @@ async fn pause(
     .await
 }
 
-/// Resume a paused campaign (editor), at its rate from now.
+/// Resume a paused campaign (editor), at its rate from now, with every pool number back in.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/resume", tag = "campaigns",
     params(("id" = String, Path, description = "The campaign's id")),
     responses((status = 200, body = Campaign),

@@ -47,6 +47,10 @@ async fn validate(
     let snippets = state.engine.tenant(caller.tenant()).await?.snippets;
     match definition::load_flow("flow.yaml", &source, Some(&snippets)) {
         Ok((flow, warnings)) => {
+            state
+                .engine
+                .segment_exists(caller.tenant(), &flow, &source)
+                .await?;
             // Config values sent beside the flow are checked as a publish checks them.
             let given = config.as_object().is_some_and(|c| !c.is_empty());
             if let (true, Some(schema)) = (given, &flow.flow.config) {

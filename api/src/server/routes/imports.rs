@@ -209,28 +209,56 @@ async fn create(
     let (mut import, preview, head, rest) = checked(&state, tenant, options, body).await?;
     import.mapping = preview.mapping;
     state.audiences.begin_import(tenant, &import).await?;
-    match spool(&state, tenant, &mut import, head, rest).await {
-        Ok(fingerprint) => {
-            let audit = caller.audit_entry(
-                "import.create",
-                &format!("import:{}", import.id),
-                json!({"bytes": import.bytes, "mode": import.options.mode}),
-            );
-            let (answer, new) = state
-                .audiences
-                .seal_import(tenant, &import, &fingerprint, &audit)
-                .await?;
-            if !new {
-                return Ok((StatusCode::OK, Json(answer)));
+    let mut upload = Unsealed {
+        audiences: state.audiences.clone(),
+        tenant: tenant.to_owned(),
+        id: import.id.clone(),
+        sealed: false,
+    };
+    let fingerprint = spool(&state, tenant, &mut import, head, rest).await?;
+    let audit = caller.audit_entry(
+        "import.create",
+        &format!("import:{}", import.id),
+        json!({"bytes": import.bytes, "mode": import.options.mode}),
+    );
+    let (answer, new) = state
+        .audiences
+        .seal_import(tenant, &import, &fingerprint, &audit)
+        .await?;
+    upload.sealed = true;
+    if !new {
+        return Ok((StatusCode::OK, Json(answer)));
+    }
+    state.import_queued.notify_one();
+    tracing::info!(tenant_id = %tenant, import_id = %answer.id, bytes = answer.bytes, "import queued");
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+/// An upload not sealed when its request ends (an error answered, or the client hung up
+/// mid-file, which drops the handler) is discarded: its chunks go, and the tenant may import
+/// again at once rather than after the upload is deemed abandoned.
+struct Unsealed {
+    audiences: std::sync::Arc<dyn stepwise_engine::ports::AudienceStore>,
+    tenant: String,
+    id: String,
+    sealed: bool,
+}
+
+impl Drop for Unsealed {
+    fn drop(&mut self) {
+        if self.sealed {
+            return;
+        }
+        let (audiences, tenant, id) = (
+            self.audiences.clone(),
+            std::mem::take(&mut self.tenant),
+            std::mem::take(&mut self.id),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = audiences.discard_import(&tenant, &id).await {
+                tracing::warn!(tenant_id = %tenant, import_id = %id, error = %e, "an unfinished upload could not be discarded");
             }
-            state.import_queued.notify_one();
-            tracing::info!(tenant_id = %tenant, import_id = %answer.id, bytes = answer.bytes, "import queued");
-            Ok((StatusCode::ACCEPTED, Json(answer)))
-        }
-        Err(e) => {
-            state.audiences.discard_import(tenant, &import.id).await?;
-            Err(e)
-        }
+        });
     }
 }
 

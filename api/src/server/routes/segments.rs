@@ -8,8 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use stepwise_engine::audience::campaign::{Audience, CampaignStatus};
 use stepwise_engine::audience::members;
 use stepwise_engine::audience::segment::{Filter, MAX_SEGMENTS, Segment};
+use stepwise_engine::error::EngineError;
 use stepwise_engine::model::Contact;
 use stepwise_engine::ports::StoreError;
 use utoipa::{IntoParams, ToSchema};
@@ -98,13 +100,15 @@ async fn put(
         .audiences
         .put_segment(tenant_id, &segment, &audit)
         .await?;
-    let count = members::count(
-        state.engine.store.as_ref(),
-        state.audiences.as_ref(),
-        &tenant,
-        &segment.filter,
-    )
-    .await?;
+    let count = state
+        .segment_counts
+        .count(
+            state.engine.store.as_ref(),
+            state.audiences.as_ref(),
+            &tenant,
+            &segment.filter,
+        )
+        .await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -139,26 +143,60 @@ async fn show(
 ) -> Result<Json<CountedSegment>, ApiError> {
     let tenant = state.engine.tenant(caller.tenant()).await?;
     let segment = state.audiences.segment(&tenant.id, &name).await?;
-    let count = members::count(
-        state.engine.store.as_ref(),
-        state.audiences.as_ref(),
-        &tenant,
-        &segment.filter,
-    )
-    .await?;
+    let count = state
+        .segment_counts
+        .count(
+            state.engine.store.as_ref(),
+            state.audiences.as_ref(),
+            &tenant,
+            &segment.filter,
+        )
+        .await?;
     Ok(Json(CountedSegment::new(segment, count)))
 }
 
-/// Delete a segment (editor).
+/// Delete a segment (editor); not while an enabled flow's schedule or an unfinished
+/// campaign reaches it.
 #[utoipa::path(delete, path = "/v1/segments/{name}", tag = "segments",
     params(("name" = String, Path, description = "The segment's name")),
     responses((status = 204, description = "Deleted"),
-              (status = 404, description = "No such segment", body = crate::server::openapi::ErrorBody)))]
+              (status = 404, description = "No such segment", body = crate::server::openapi::ErrorBody),
+              (status = 409, description = "`conflict`: a flow's schedule or a campaign reaches it", body = crate::server::openapi::ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     Editor(caller): Editor,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let mut users: Vec<String> = state
+        .engine
+        .flows_using_segment(caller.tenant(), &name)
+        .await?
+        .into_iter()
+        .map(|f| format!("flow {f}"))
+        .collect();
+    let campaigns = state
+        .campaigns
+        .campaigns(caller.tenant(), MAX_CAMPAIGNS_READ)
+        .await?;
+    users.extend(
+        campaigns
+            .iter()
+            .filter(|c| c.audience == Audience::Segment(name.clone()))
+            .filter(|c| {
+                !matches!(
+                    c.status,
+                    CampaignStatus::Completed | CampaignStatus::Cancelled
+                )
+            })
+            .map(|c| format!("campaign {}", c.id)),
+    );
+    if !users.is_empty() {
+        return Err(EngineError::WrongState(format!(
+            "segment {name} is the audience of {}: change or end them first",
+            users.join(", ")
+        ))
+        .into());
+    }
     let audit = caller.audit_entry("segment.delete", &format!("segment:{name}"), json!({}));
     if state
         .audiences
@@ -173,6 +211,10 @@ async fn delete(
         .into())
     }
 }
+
+/// The tenant's newest campaigns a deletion looks through for one still reaching the segment
+/// (an unfinished campaign is among the newest).
+const MAX_CAMPAIGNS_READ: u32 = 1_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -15,9 +15,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tracing::Instrument;
 
+use super::senders::usable_numbers;
 use super::{Audience, Campaign, CampaignStatus, Progress};
 use crate::audience::members;
-use crate::audience::pools::PoolNumber;
 use crate::audience::segment::Filter;
 use crate::model::{Contact, Tenant};
 use crate::ports::{AudienceStore, CampaignStore, ClaimedCampaign, StoreError};
@@ -61,15 +61,12 @@ pub async fn run_campaigns(
     }
 }
 
-struct Turn<'a> {
-    engine: &'a Engine,
-    audiences: &'a dyn AudienceStore,
-    campaigns: &'a dyn CampaignStore,
+pub(super) struct Turn<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) audiences: &'a dyn AudienceStore,
+    pub(super) campaigns: &'a dyn CampaignStore,
 }
 
-/// How far ahead a pool number's slots may be booked; a number booked further is at its
-/// rate, and its contacts wait for a later turn.
-const SLOT_HORIZON: SignedDuration = SignedDuration::from_secs(1);
 /// Contacts started at once within a turn.
 const AT_ONCE: usize = 16;
 
@@ -120,8 +117,15 @@ struct Done {
 impl Turn<'_> {
     async fn take(&self, claimed: ClaimedCampaign) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        let (campaign, mut progress) = (&claimed.campaign, claimed.progress.clone());
+        let mut progress = claimed.progress.clone();
         let tenant = self.engine.store.tenant(&claimed.tenant_id).await?;
+        let newly_out = self
+            .failing_numbers(&tenant, &claimed.campaign, &mut progress, now)
+            .await?;
+        let mut campaign = claimed.campaign.clone();
+        campaign.numbers_out.extend(newly_out.iter().cloned());
+        let pool_exhausted = usable_numbers(&tenant, &campaign).is_some_and(|n| n.is_empty());
+        let campaign = &campaign;
         let window_start = *progress.window_start.get_or_insert(now);
         let rate = campaign.per_second;
         // Time the dispatcher did not use (no process ran) is not spent later in a burst.
@@ -133,7 +137,7 @@ impl Turn<'_> {
             allowed = rate.ceil() as i64;
         }
         let mut done = Done::default();
-        if allowed > 0 {
+        if allowed > 0 && !pool_exhausted {
             done = self
                 .reach(&tenant, campaign, &mut progress, allowed as u64, now)
                 .await?;
@@ -169,6 +173,19 @@ impl Turn<'_> {
             }
             c.counts.suppressed += done.suppressed;
             c.counts.not_started += done.not_started;
+            // An admin's resume since the claim put the numbers back: this turn's reading
+            // predates it.
+            let resumed = stored.numbers_back_at != claimed.progress.numbers_back_at;
+            p.numbers_back_at = stored.numbers_back_at;
+            for out in newly_out.iter().filter(|_| !resumed) {
+                if !c.numbers_out.iter().any(|o| o.number == out.number) {
+                    c.numbers_out.push(out.clone());
+                }
+            }
+            if pool_exhausted && !resumed && c.status == CampaignStatus::Running {
+                tracing::warn!("every number of the campaign's pool keeps failing: it is paused");
+                c.status = CampaignStatus::Paused;
+            }
             if done.pass_over {
                 c.counts.held = done.held;
                 c.passes += 1;
@@ -294,8 +311,16 @@ impl Turn<'_> {
         if self.engine.store.run(&tenant.id, run_id).await.is_err() {
             return Ok(false);
         }
+        // The turn that started it died before recording it (and which number it had).
         self.campaigns
-            .add_campaign_run(&tenant.id, &campaign.id, &contact.id, &run_id.to_string())
+            .add_campaign_run(
+                &tenant.id,
+                &campaign.id,
+                &contact.id,
+                &run_id.to_string(),
+                None,
+                Timestamp::now(),
+            )
             .await?;
         Ok(true)
     }
@@ -308,13 +333,10 @@ impl Turn<'_> {
         turn: u64,
         contact: &Contact,
     ) -> Outcome {
-        let pool = campaign
-            .pool
-            .as_ref()
-            .and_then(|p| tenant.sender_pools.get(p).map(|n| (p, n)));
+        let pool = campaign.pool.as_ref().zip(usable_numbers(tenant, campaign));
         let (sender, not_before) = match pool {
             Some((name, numbers)) => {
-                match self.sender(tenant, name, numbers, turn, contact).await {
+                match self.sender(tenant, name, &numbers, turn, contact).await {
                     // A slot a moment ahead: the run sleeps until it (durably), then texts.
                     Ok(Some((number, slot))) => {
                         (Some(number), Some(slot).filter(|s| *s > Timestamp::now()))
@@ -342,7 +364,14 @@ impl Turn<'_> {
             Ok(Enrolment::Started { run_id } | Enrolment::AlreadyEnrolled { run_id }) => {
                 let recorded = self
                     .campaigns
-                    .add_campaign_run(&tenant.id, &campaign.id, &contact.id, &run_id.to_string())
+                    .add_campaign_run(
+                        &tenant.id,
+                        &campaign.id,
+                        &contact.id,
+                        &run_id.to_string(),
+                        sender.as_deref(),
+                        Timestamp::now(),
+                    )
                     .await;
                 match recorded {
                     Ok(()) if matches!(started, Ok(Enrolment::Started { .. })) => Outcome::Started,
@@ -356,39 +385,6 @@ impl Turn<'_> {
                 Outcome::NotStarted
             }
         }
-    }
-
-    /// The pool number the contact hears from and the slot reserved on it for the contact's
-    /// first text; `None` when the number is booked up past [`SLOT_HORIZON`].
-    async fn sender(
-        &self,
-        tenant: &Tenant,
-        pool: &str,
-        numbers: &[PoolNumber],
-        turn: u64,
-        contact: &Contact,
-    ) -> Result<Option<(String, Timestamp)>, StoreError> {
-        let allowed: Vec<String> = numbers.iter().map(|n| n.number.clone()).collect();
-        let candidate = &numbers[(turn as usize) % numbers.len()].number;
-        let number = self
-            .campaigns
-            .sticky_sender(&tenant.id, pool, &contact.id, candidate, &allowed)
-            .await?;
-        let Some(spec) = numbers.iter().find(|n| n.number == number) else {
-            return Ok(None);
-        };
-        let interval = SignedDuration::from_secs_f64(1.0 / spec.planned_per_second());
-        let slot = self
-            .campaigns
-            .reserve_number_slot(
-                &tenant.id,
-                &number,
-                Timestamp::now(),
-                interval,
-                SLOT_HORIZON,
-            )
-            .await?;
-        Ok(slot.map(|at| (number, at)))
     }
 
     /// A page of the audience after `after`.

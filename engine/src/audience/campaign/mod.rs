@@ -6,8 +6,11 @@
 
 pub mod dispatch;
 mod model;
+mod senders;
 
-pub use model::{Audience, Campaign, CampaignStatus, DispatchCounts, MessageCounts, Progress};
+pub use model::{
+    Audience, Campaign, CampaignStatus, DispatchCounts, MessageCounts, NumberOut, Progress,
+};
 
 use crate::model::Tenant;
 

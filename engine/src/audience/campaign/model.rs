@@ -95,6 +95,11 @@ pub struct Campaign {
     pub start_at: Option<Timestamp>,
     pub status: CampaignStatus,
     pub counts: DispatchCounts,
+    /// Pool numbers taken out of this campaign because they kept failing (their latest
+    /// delivery reports were failures); when every number is out the campaign pauses.
+    /// Resuming puts them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numbers_out: Vec<NumberOut>,
     /// Passes over the audience so far (a pass after the first reaches those held).
     pub passes: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -102,6 +107,17 @@ pub struct Campaign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
+}
+
+/// A pool number a campaign stopped sending from, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberOut {
+    pub number: String,
+    /// The provider's error code on its latest failure (`unknown` without one).
+    pub error_code: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub since: Timestamp,
 }
 
 /// Where a running campaign's dispatcher is: its pass's cursor, and the pacing window (the
@@ -118,6 +134,13 @@ pub struct Progress {
     /// The next sender of the pool's rotation.
     #[serde(default)]
     pub rotation: u64,
+    /// When the pool's numbers' delivery reports were last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_checked_at: Option<Timestamp>,
+    /// When the campaign's numbers were last put back (a resume): reports on texts started
+    /// before it no longer count against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers_back_at: Option<Timestamp>,
 }
 
 /// What the messages of a campaign's runs did, counted from the outbox and events.

@@ -4,6 +4,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
+use stepwise_core::DeliveryStatus;
 
 use super::{Backend, Scope, SqlStore, Tx, corrupt, micros, unavailable};
 use crate::audience::campaign::{Campaign, CampaignStatus, MessageCounts, Progress};
@@ -265,20 +266,59 @@ impl CampaignStore for SqlStore {
         campaign_id: &str,
         contact_id: &str,
         run_id: &str,
+        sender: Option<&str>,
+        at: Timestamp,
     ) -> Result<(), StoreError> {
         self.execute(
             Scope::Tenant(tenant_id),
             sqlx::query(
-                "INSERT INTO campaign_runs (tenant_id, campaign_id, contact_id, run_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO campaign_runs (tenant_id, campaign_id, contact_id, run_id, sender, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             )
             .bind(tenant_id)
             .bind(campaign_id)
             .bind(contact_id)
-            .bind(run_id),
+            .bind(run_id)
+            .bind(sender.map(str::to_owned))
+            .bind(micros(at)),
         )
         .await?;
         Ok(())
+    }
+
+    async fn sender_reports(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        sender: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(DeliveryStatus, Option<String>)>, StoreError> {
+        let rows = self
+            .fetch_all(
+                Scope::Tenant(tenant_id),
+                sqlx::query(
+                    "SELECT d.status, d.error_code FROM \
+                     (SELECT run_id, started_at FROM campaign_runs WHERE tenant_id = $1 AND campaign_id = $2 AND sender = $3 \
+                      AND started_at > $4 ORDER BY started_at DESC LIMIT $5) c \
+                     JOIN messages m ON m.tenant_id = $1 AND m.run_id = c.run_id \
+                     JOIN deliveries d ON d.tenant_id = $1 AND d.provider_id = m.provider_id \
+                     ORDER BY c.started_at DESC, m.created_at DESC",
+                )
+                .bind(tenant_id)
+                .bind(campaign_id)
+                .bind(sender)
+                .bind(micros(since))
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        let mut reports = Vec::with_capacity(rows.len());
+        for row in rows {
+            let status: String = row.try_get("status").map_err(unavailable)?;
+            let code: Option<String> = row.try_get("error_code").map_err(unavailable)?;
+            reports.extend(DeliveryStatus::parse(&status).map(|s| (s, code)));
+        }
+        Ok(reports)
     }
 
     async fn sticky_sender(
