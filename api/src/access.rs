@@ -35,6 +35,7 @@ pub fn new_key(tenant_id: &str, name: &str, role: Role) -> (String, ApiKey) {
         created_at: Timestamp::now(),
         last_used_at: None,
         revoked_at: None,
+        member_id: None,
     };
     (secret, key)
 }

@@ -179,6 +179,7 @@ async fn admin_writes_commit_with_their_audit_entries(store: &SqlStore) {
         created_at: jiff::Timestamp::now(),
         last_used_at: None,
         revoked_at: None,
+        member_id: None,
     };
     let tenant = Tenant {
         id: "audited".into(),

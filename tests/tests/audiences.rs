@@ -320,15 +320,7 @@ async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
     let published = api.yaml(Method::POST, "/v1/flows", &key, winback).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
-    let in_use = api
-        .send(
-            Method::DELETE,
-            "/v1/segments/lapsed",
-            &key,
-            "application/json",
-            String::new(),
-        )
-        .await;
+    let in_use = api.delete("/v1/segments/lapsed", &key).await;
     assert_eq!(
         (in_use.status, in_use.code()),
         (StatusCode::CONFLICT, "conflict"),
@@ -344,15 +336,7 @@ async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
         .post("/v1/flows/winback/disable", &key, &json!({}))
         .await;
     assert!(disabled.status.is_success(), "{}", disabled.body);
-    let deleted = api
-        .send(
-            Method::DELETE,
-            "/v1/segments/lapsed",
-            &key,
-            "application/json",
-            String::new(),
-        )
-        .await;
+    let deleted = api.delete("/v1/segments/lapsed", &key).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
 }
 

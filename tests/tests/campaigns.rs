@@ -185,28 +185,12 @@ async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path
         StatusCode::NOT_FOUND
     );
     // Its segment cannot be deleted while the campaign may still reach it.
-    let in_use = api
-        .send(
-            Method::DELETE,
-            "/v1/segments/spring",
-            &key,
-            "application/json",
-            String::new(),
-        )
-        .await;
+    let in_use = api.delete("/v1/segments/spring", &key).await;
     assert_eq!(in_use.status, StatusCode::CONFLICT, "{}", in_use.body);
     assert!(in_use.body.to_string().contains(&id), "{}", in_use.body);
     let cancelled = api.post(&path("cancel"), &key, &json!({})).await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
-    let deleted = api
-        .send(
-            Method::DELETE,
-            "/v1/segments/spring",
-            &key,
-            "application/json",
-            String::new(),
-        )
-        .await;
+    let deleted = api.delete("/v1/segments/spring", &key).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
 }
 

@@ -157,10 +157,11 @@ impl Caller {
         }
     }
 
-    /// An audit entry of this caller's, for the store write that stores it with its action.
+    /// An audit entry of the caller's action, for the store write that stores it with the
+    /// action: its actor is the team member whose key it is, else the key.
     pub fn audit_entry(&self, action: &str, target: &str, details: Value) -> AuditEntry {
         AuditEntry::now(
-            &self.key.id,
+            self.key.member_id.as_deref().unwrap_or(&self.key.id),
             Some(&self.key.prefix),
             action,
             target,

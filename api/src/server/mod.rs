@@ -47,6 +47,8 @@ pub struct AppState {
     pub installer: Installer,
     pub edge: Arc<dyn EdgeStore>,
     pub access: Arc<dyn AccessStore>,
+    /// The team members.
+    pub members: Arc<dyn stepwise_engine::ports::MemberStore>,
     pub listings: Arc<dyn Listings>,
     /// What module KPIs are computed from.
     pub kpi_store: Arc<dyn MetricsStore>,
@@ -97,6 +99,7 @@ impl AppState {
             + MetricsStore
             + AudienceStore
             + CampaignStore
+            + stepwise_engine::ports::MemberStore
             + 'static,
     {
         let auth = Arc::new(Authenticator::new(
@@ -121,6 +124,7 @@ impl AppState {
             installer,
             edge: store.clone(),
             access: store.clone(),
+            members: store.clone(),
             listings: store.clone(),
             kpi_store: store.clone(),
             audiences: store.clone(),

@@ -37,6 +37,7 @@ pub struct ErrorDetail {
     tags(
         (name = "tenants", description = "The platform operator's routes"),
         (name = "keys", description = "A tenant's API keys"),
+        (name = "members", description = "A business's team: its people, their roles and their keys"),
         (name = "settings", description = "Tenant settings and provider credentials"),
         (name = "flows", description = "Flow definitions and their versions"),
         (name = "modules", description = "Modules and packs, and what the tenant installed from them"),

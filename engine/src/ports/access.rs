@@ -21,6 +21,9 @@ use crate::model::Tenant;
 pub enum Role {
     /// Reads flows, runs, contacts, messages and settings.
     Viewer,
+    /// A team member who handles conversations: reads as a viewer does (the conversation
+    /// routes that need this role come with the inbox).
+    Agent,
     /// Also writes flows, contacts and events, and cancels, retries and enrolls runs.
     Editor,
     /// Also manages keys, settings and credentials, and reads the audit log.
@@ -31,6 +34,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
+            Role::Agent => "agent",
             Role::Editor => "editor",
             Role::Admin => "admin",
         }
@@ -39,6 +43,7 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "viewer" => Some(Role::Viewer),
+            "agent" => Some(Role::Agent),
             "editor" => Some(Role::Editor),
             "admin" => Some(Role::Admin),
             _ => None,
@@ -59,6 +64,10 @@ pub struct ApiKey {
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The team member the key belongs to (`POST /v1/members/{id}/keys`); `None`: a key of
+    /// the tenant (made with `POST /v1/keys` or at the tenant's creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
 }
 
 /// One admin action: who did what to which object, when and with which key.

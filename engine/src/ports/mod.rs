@@ -1,6 +1,6 @@
 //! The engine's seams, each a trait with its contract in its module doc: the store (durable
 //! state), the queue (when to look at a run), the clock, and connectors (outside systems);
-//! and, for the admin API, access control, listings and the suppression list.
+//! and, for the admin API, access control, team members, listings and the suppression list.
 
 mod access;
 mod audiences;
@@ -8,6 +8,7 @@ mod clock;
 mod connector;
 mod edge;
 mod listing;
+mod members;
 mod metrics;
 mod queue;
 mod store;
@@ -24,6 +25,7 @@ pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{
     ContactFilter, FlowSummary, FlowVersionInfo, Listings, MessageFilter, RunFilter, TimeCursor,
 };
+pub use members::{MAX_MEMBERS, Member, MemberRole, MemberStore};
 pub use metrics::{FollowingEvent, MetricsStore, Share};
 pub use queue::{AdvanceTask, Queue, QueueError};
 pub use store::{

@@ -94,6 +94,10 @@ impl Client {
         .await
     }
 
+    pub async fn delete(&self, path: &str, key: &str) -> Answer {
+        self.send(Method::DELETE, path, key, "", "").await
+    }
+
     pub async fn yaml(&self, method: Method, path: &str, key: &str, yaml: &str) -> Answer {
         self.send(method, path, key, "application/yaml", yaml.to_owned())
             .await

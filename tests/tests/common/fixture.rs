@@ -97,6 +97,7 @@ impl Tenant {
             "/v1/imports".to_owned(),
             "/v1/segments".to_owned(),
             "/v1/campaigns".to_owned(),
+            "/v1/members".to_owned(),
             "/v1/audit?limit=200".to_owned(),
         ];
         all.extend(seen(api, &self.admin, &paths).await);

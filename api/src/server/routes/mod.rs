@@ -13,6 +13,7 @@ mod installations;
 mod keys;
 mod kpis;
 mod links;
+mod members;
 mod modules;
 mod personal_data;
 mod runs;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(tenants::router())
         .merge(keys::router())
+        .merge(members::router())
         .merge(settings::router())
         .merge(audit::router())
         .merge(flows::router())

@@ -12,7 +12,7 @@ use stepwise_engine::audience::campaign::{Audience, CampaignStatus};
 use stepwise_engine::audience::members;
 use stepwise_engine::audience::segment::{Filter, MAX_SEGMENTS, Segment};
 use stepwise_engine::error::EngineError;
-use stepwise_engine::model::Contact;
+use stepwise_engine::model::{Contact, Tenant};
 use stepwise_engine::ports::StoreError;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -100,21 +100,26 @@ async fn put(
         .audiences
         .put_segment(tenant_id, &segment, &audit)
         .await?;
-    let count = state
-        .segment_counts
-        .count(
-            state.engine.store.as_ref(),
-            state.audiences.as_ref(),
-            &tenant,
-            &segment.filter,
-        )
-        .await?;
+    let count = count(&state, &tenant, &segment.filter).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(CountedSegment::new(segment, count))))
+}
+
+/// How many of the tenant's contacts are in the filter now (one count at a time per tenant).
+async fn count(state: &AppState, tenant: &Tenant, filter: &Filter) -> Result<u64, ApiError> {
+    Ok(state
+        .segment_counts
+        .count(
+            state.engine.store.as_ref(),
+            state.audiences.as_ref(),
+            tenant,
+            filter,
+        )
+        .await?)
 }
 
 /// The tenant's segments, by name (without counts).
@@ -143,15 +148,7 @@ async fn show(
 ) -> Result<Json<CountedSegment>, ApiError> {
     let tenant = state.engine.tenant(caller.tenant()).await?;
     let segment = state.audiences.segment(&tenant.id, &name).await?;
-    let count = state
-        .segment_counts
-        .count(
-            state.engine.store.as_ref(),
-            state.audiences.as_ref(),
-            &tenant,
-            &segment.filter,
-        )
-        .await?;
+    let count = count(&state, &tenant, &segment.filter).await?;
     Ok(Json(CountedSegment::new(segment, count)))
 }
 

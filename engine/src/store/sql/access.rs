@@ -9,7 +9,8 @@ use super::{Scope, SqlStore, Tx, changed_or_not_found, corrupt, micros, time_col
 use crate::model::Tenant;
 use crate::ports::{ApiKey, AuditEntry, Role, SecretInfo, StoreError};
 
-const KEY_COLUMNS: &str = "tenant_id, id, name, role, prefix, created_at, last_used_at, revoked_at";
+const KEY_COLUMNS: &str =
+    "tenant_id, id, name, role, prefix, created_at, last_used_at, revoked_at, member_id";
 
 fn optional_time(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
     let us: Option<i64> = row.try_get(column).map_err(unavailable)?;
@@ -28,13 +29,14 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
         created_at: time_column(row, "created_at")?,
         last_used_at: optional_time(row, "last_used_at")?,
         revoked_at: optional_time(row, "revoked_at")?,
+        member_id: row.try_get("member_id").map_err(unavailable)?,
     })
 }
 
-async fn insert_key(tx: &mut Tx, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
+pub(super) async fn insert_key(tx: &mut Tx, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO api_keys (tenant_id, id, name, role, prefix, digest, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (tenant_id, id, name, role, prefix, digest, created_at, member_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.tenant_id)
     .bind(&key.id)
@@ -43,6 +45,7 @@ async fn insert_key(tx: &mut Tx, key: &ApiKey, digest: &str) -> Result<(), Store
     .bind(&key.prefix)
     .bind(digest)
     .bind(micros(key.created_at))
+    .bind(key.member_id.clone())
     .execute(&mut **tx)
     .await
     .map_err(unavailable)?;

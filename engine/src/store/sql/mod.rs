@@ -19,6 +19,7 @@ mod import_batch;
 mod imports;
 mod links;
 mod listing;
+mod members;
 mod messages;
 mod metrics;
 mod runs;

@@ -1,6 +1,7 @@
-//! docs/audiences.md runs as written: its `sh` blocks, in order, in one bash session against
-//! the real binary (SQLite), with `API` and `KEY` set; where a block is followed at once by
-//! an output block, what the commands printed must be that output.
+//! The guides run as written (docs/audiences.md, docs/team.md): each page's `sh` blocks, in
+//! order, in one bash session against the real binary (SQLite), with `API` and `KEY` (a
+//! tenant admin key) set; where a block is followed at once by an output block, what the
+//! commands printed must be that output.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -42,15 +43,13 @@ fn blocks(page: &str) -> Vec<Block> {
     blocks
 }
 
-#[tokio::test]
-async fn the_audiences_guide_runs_as_written() {
-    let place = common::place::Place::sqlite("audience_docs");
+/// Runs `docs/<page>` against a fresh server; it has at least `at_least` `sh` blocks.
+async fn runs_as_written(page: &str, at_least: usize) {
+    let place = common::place::Place::sqlite("guides");
     let (_server, base) = start_server(&place.dir, &place.backend, "all");
     let key = Client::new(&base).tenant("guide").await;
-    let page =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/audiences.md"))
-            .unwrap();
-    let blocks = blocks(&page);
+    let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+    let blocks = blocks(&std::fs::read_to_string(path).unwrap());
     const MARK: &str = "@@ block @@";
     let mut script = String::from("set -euo pipefail\n");
     let mut expected = Vec::new();
@@ -65,7 +64,7 @@ async fn the_audiences_guide_runs_as_written() {
             .filter(|next| next.follows && ["json", "csv", ""].contains(&next.info.as_str()));
         expected.push(output.map(|o| o.text.trim().to_owned()));
     }
-    assert!(expected.len() >= 6, "{} sh blocks", expected.len());
+    assert!(expected.len() >= at_least, "{} sh blocks", expected.len());
     let ran = std::process::Command::new("bash")
         .arg("-c")
         .arg(&script)
@@ -77,14 +76,24 @@ async fn the_audiences_guide_runs_as_written() {
     let stdout = String::from_utf8_lossy(&ran.stdout);
     assert!(
         ran.status.success(),
-        "the guide's commands failed: {}\n{stdout}",
+        "the commands of docs/{page} failed: {}\n{stdout}",
         String::from_utf8_lossy(&ran.stderr)
     );
     let printed: Vec<&str> = stdout.split(MARK).map(str::trim).collect();
     for (n, want) in expected.iter().enumerate() {
         if let Some(want) = want {
-            assert_eq!(printed[n], want, "sh block {} of docs/audiences.md", n + 1);
+            assert_eq!(printed[n], want, "sh block {} of docs/{page}", n + 1);
         }
     }
     place.finish().await;
+}
+
+#[tokio::test]
+async fn the_audiences_guide_runs_as_written() {
+    runs_as_written("audiences.md", 6).await;
+}
+
+#[tokio::test]
+async fn the_team_guide_runs_as_written() {
+    runs_as_written("team.md", 5).await;
 }
