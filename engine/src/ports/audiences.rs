@@ -145,6 +145,8 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
     async fn campaign(&self, tenant_id: &str, id: &str) -> Result<Campaign, StoreError>;
     /// The tenant's campaigns, newest first.
     async fn campaigns(&self, tenant_id: &str, limit: u32) -> Result<Vec<Campaign>, StoreError>;
+    /// How many of the tenant's campaigns are scheduled or running.
+    async fn active_campaigns(&self, tenant_id: &str) -> Result<u64, StoreError>;
     /// Applies `change` to the stored campaign with its audit entry; answers it as stored.
     async fn change_campaign(
         &self,

@@ -1,7 +1,7 @@
 //! The hostile tenant's attacks on audiences and campaigns: CSV files over the size and column
 //! limits, an upload abandoned mid-file, a file whose bad cells would overflow the row report,
-//! a second import beside a running one, segments past their limits, and a campaign at the
-//! highest rate over thousands of contacts. `hostile.rs` runs them while the victim tenant is
+//! a second import beside a running one, segments past their limits, a campaign at the
+//! highest rate over thousands of contacts, and more campaigns at once than a tenant may run. `hostile.rs` runs them while the victim tenant is
 //! served.
 
 use std::time::{Duration, Instant};
@@ -216,4 +216,35 @@ pub async fn campaign_flood(api: &Client, mallory: &str) {
     })
     .await;
     assert_eq!(done["campaign"]["counts"]["enrolled"], GOOD_ROWS, "{done}");
+
+    // At most ten campaigns scheduled or running at once: dispatchers take turns per campaign.
+    let tomorrow = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    let later = json!({"name": "Later", "flow_id": "flood", "audience": {"tag": "hostile"},
+        "per_second": 1, "start_at": tomorrow.to_string()});
+    let mut launched = Vec::new();
+    for n in 0..=10 {
+        let made = api.post("/v1/campaigns", mallory, &later).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let id = made.body["id"].as_str().unwrap().to_owned();
+        let answer = api
+            .post(&format!("/v1/campaigns/{id}/launch"), mallory, &json!({}))
+            .await;
+        if n < 10 {
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            launched.push(id);
+        } else {
+            assert_eq!(
+                (answer.status, answer.code()),
+                (StatusCode::CONFLICT, "conflict"),
+                "{}",
+                answer.body
+            );
+        }
+    }
+    for id in launched {
+        let cancelled = api
+            .post(&format!("/v1/campaigns/{id}/cancel"), mallory, &json!({}))
+            .await;
+        assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    }
 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stepwise_engine::audience::campaign::{
-    self, Audience, Campaign, CampaignStatus, DispatchCounts, MessageCounts, Progress,
+    self, Audience, Campaign, CampaignStatus, DispatchCounts, MAX_ACTIVE, MessageCounts, Progress,
 };
 use stepwise_engine::error::EngineError;
 use utoipa::{IntoParams, ToSchema};
@@ -243,6 +243,15 @@ async fn transition(
         ))
         .into());
     }
+    if matches!(to, CampaignStatus::Scheduled | CampaignStatus::Running) {
+        let active = state.campaigns.active_campaigns(tenant_id).await?;
+        if active >= MAX_ACTIVE as u64 {
+            return Err(EngineError::WrongState(format!(
+                "{active} campaigns are scheduled or running (at most {MAX_ACTIVE}): pause, cancel or wait for one"
+            ))
+            .into());
+        }
+    }
     if to == CampaignStatus::Scheduled {
         checked(state, tenant_id, &current).await?;
         if !state
@@ -303,7 +312,7 @@ async fn transition(
     params(("id" = String, Path, description = "The campaign's id")),
     responses((status = 200, body = Campaign),
               (status = 404, description = "No such campaign", body = crate::server::openapi::ErrorBody),
-              (status = 409, description = "Not a draft, or its flow is disabled", body = crate::server::openapi::ErrorBody)))]
+              (status = 409, description = "Not a draft, its flow is disabled, or 10 campaigns are scheduled or running", body = crate::server::openapi::ErrorBody)))]
 async fn launch(
     State(state): State<AppState>,
     Editor(caller): Editor,
@@ -347,7 +356,7 @@ async fn pause(
     params(("id" = String, Path, description = "The campaign's id")),
     responses((status = 200, body = Campaign),
               (status = 404, description = "No such campaign", body = crate::server::openapi::ErrorBody),
-              (status = 409, description = "Not paused", body = crate::server::openapi::ErrorBody)))]
+              (status = 409, description = "Not paused, or 10 campaigns are scheduled or running", body = crate::server::openapi::ErrorBody)))]
 async fn resume(
     State(state): State<AppState>,
     Editor(caller): Editor,

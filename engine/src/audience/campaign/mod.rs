@@ -18,6 +18,9 @@ use crate::model::Tenant;
 pub const MAX_LISTED: usize = 1_000;
 /// The highest rate a campaign may ask for, contacts a second.
 pub const MAX_PER_SECOND: f64 = 1_000.0;
+/// The most campaigns a tenant has scheduled or running at once: dispatchers take turns per
+/// campaign, so this bounds the share of them one tenant can take.
+pub const MAX_ACTIVE: usize = 10;
 
 /// Checks a campaign against the tenant's settings: a rate in range and within its pool's
 /// capacity, a pool that exists, a bounded list.

@@ -167,6 +167,20 @@ impl CampaignStore for SqlStore {
         Ok(campaign)
     }
 
+    async fn active_campaigns(&self, tenant_id: &str) -> Result<u64, StoreError> {
+        let row = self
+            .fetch_one(
+                Scope::Tenant(tenant_id),
+                sqlx::query(
+                    "SELECT COUNT(*) AS n FROM campaigns WHERE tenant_id = $1 AND status IN ('scheduled', 'running')",
+                )
+                .bind(tenant_id),
+            )
+            .await?;
+        let n: i64 = row.try_get("n").map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
     async fn claim_campaign(
         &self,
         now: Timestamp,
