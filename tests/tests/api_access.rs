@@ -26,6 +26,7 @@ use serde_json::json;
 enum Minimum {
     None,
     Viewer,
+    Agent,
     Editor,
     Admin,
     Operator,
@@ -47,8 +48,11 @@ impl Key {
         let tenant_role = match self {
             Key::Missing => return (minimum != Minimum::None).then_some(StatusCode::UNAUTHORIZED),
             Key::Operator => {
-                return matches!(minimum, Minimum::Viewer | Minimum::Editor | Minimum::Admin)
-                    .then_some(StatusCode::UNAUTHORIZED);
+                return matches!(
+                    minimum,
+                    Minimum::Viewer | Minimum::Agent | Minimum::Editor | Minimum::Admin
+                )
+                .then_some(StatusCode::UNAUTHORIZED);
             }
             Key::Viewer => Minimum::Viewer,
             Key::Editor => Minimum::Editor,
@@ -74,6 +78,7 @@ fn documented_roles() -> Vec<(String, String, Minimum)> {
         let minimum = match cells[2] {
             "none" => Minimum::None,
             "viewer" => Minimum::Viewer,
+            "agent" => Minimum::Agent,
             "editor" => Minimum::Editor,
             "admin" => Minimum::Admin,
             "operator key" => Minimum::Operator,
@@ -155,10 +160,12 @@ async fn every_route_enforces_its_documented_role() {
 
     // Allowed: the minimum role gets past the check (to a 2xx, or a 404 or 422 for the made-up
     // ids and empty bodies sent here).
+    let (agent, _) = api.key(&tenant.admin, "agent").await;
     for (method, path, minimum) in &routes {
         let secret = match minimum {
             Minimum::None => "",
             Minimum::Viewer => tenant.viewer.as_str(),
+            Minimum::Agent => agent.as_str(),
             Minimum::Editor => tenant.editor.as_str(),
             Minimum::Admin => tenant.admin.as_str(),
             Minimum::Operator => OPERATOR_KEY,

@@ -267,6 +267,45 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
     );
     api.run_until(&key, &run_id, |r| r["run"]["status"] == "completed")
         .await;
+    // The inbox has the thread, both ways, the reply counted once (the retry changed nothing).
+    let inbox = api.get("/v1/conversations", &key).await.body;
+    let conversation = &inbox["data"][0];
+    assert_eq!(
+        (
+            inbox["data"].as_array().unwrap().len(),
+            &conversation["unread"]
+        ),
+        (1, &json!(1)),
+        "{inbox}"
+    );
+    let thread = api
+        .get(
+            &format!("/v1/conversations/{}", conversation["id"].as_str().unwrap()),
+            &key,
+        )
+        .await
+        .body;
+    let ways: Vec<(&str, &str)> = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().unwrap(),
+                m["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ways,
+        [
+            ("outbound", "Hi Ana, want a time this week? Just reply."),
+            ("inbound", "Tuesday works"),
+            ("outbound", "Thanks! You said: Tuesday works"),
+        ],
+        "{thread}"
+    );
+    assert_eq!(thread["messages"][0]["status"], "delivered", "{thread}");
 
     // STOP: suppressed at once, and the next send is suppressed with the reason.
     let stop = [

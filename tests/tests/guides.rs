@@ -1,4 +1,4 @@
-//! The guides run as written (docs/audiences.md, docs/team.md): each page's `sh` blocks, in
+//! The guides run as written (docs/audiences.md, docs/team.md, docs/conversations.md): each page's `sh` blocks, in
 //! order, in one bash session against the real binary (SQLite), with `API` and `KEY` (a
 //! tenant admin key) set; where a block is followed at once by an output block, what the
 //! commands printed must be that output.
@@ -91,6 +91,11 @@ async fn runs_as_written(page: &str, at_least: usize) {
 #[tokio::test]
 async fn the_audiences_guide_runs_as_written() {
     runs_as_written("audiences.md", 6).await;
+}
+
+#[tokio::test]
+async fn the_inbox_guide_runs_as_written() {
+    runs_as_written("conversations.md", 5).await;
 }
 
 #[tokio::test]

@@ -219,6 +219,20 @@ pub struct Editor(pub Caller);
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
 
+/// A caller whose key is an agent's or above (handles conversations).
+#[derive(Debug, Clone)]
+pub struct Agent(pub Caller);
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Agent)?;
+        Ok(Agent(caller))
+    }
+}
+
 impl FromRequestParts<AppState> for Editor {
     type Rejection = ApiError;
 

@@ -31,7 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::{Admin, Authenticator, Caller, Editor, Operator};
+pub use auth::{Admin, Agent, Authenticator, Caller, Editor, Operator};
 pub use error::{ApiError, Code};
 
 /// Largest request body: a batch of 1,000 events fits.
@@ -49,6 +49,8 @@ pub struct AppState {
     pub access: Arc<dyn AccessStore>,
     /// The team members.
     pub members: Arc<dyn stepwise_engine::ports::MemberStore>,
+    /// The inbox.
+    pub conversations: Arc<dyn stepwise_engine::ports::ConversationStore>,
     pub listings: Arc<dyn Listings>,
     /// What module KPIs are computed from.
     pub kpi_store: Arc<dyn MetricsStore>,
@@ -100,6 +102,7 @@ impl AppState {
             + AudienceStore
             + CampaignStore
             + stepwise_engine::ports::MemberStore
+            + stepwise_engine::ports::ConversationStore
             + 'static,
     {
         let auth = Arc::new(Authenticator::new(
@@ -125,6 +128,7 @@ impl AppState {
             edge: store.clone(),
             access: store.clone(),
             members: store.clone(),
+            conversations: store.clone(),
             listings: store.clone(),
             kpi_store: store.clone(),
             audiences: store.clone(),

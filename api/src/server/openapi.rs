@@ -42,6 +42,7 @@ pub struct ErrorDetail {
         (name = "flows", description = "Flow definitions and their versions"),
         (name = "modules", description = "Modules and packs, and what the tenant installed from them"),
         (name = "contacts", description = "The people a tenant talks to"),
+        (name = "conversations", description = "The inbox: a thread per contact and channel, handled by the team"),
         (name = "events", description = "What starts, resumes and cancels runs"),
         (name = "runs", description = "Runs, dead letters and the message outbox"),
         (name = "suppressions", description = "Addresses the tenant must not message"),

@@ -6,6 +6,7 @@ mod access;
 mod audiences;
 mod clock;
 mod connector;
+mod conversations;
 mod edge;
 mod listing;
 mod members;
@@ -20,6 +21,10 @@ pub use clock::{Clock, SystemClock, VirtualClock};
 pub use connector::{
     ActionRequest, CallCx, Channel, Connector, ConnectorError, HttpResponse, OutboundMessage,
     Request, Response, Secret, Vault, VaultError,
+};
+pub use conversations::{
+    Conversation, ConversationChange, ConversationFilter, ConversationStatus, ConversationStore,
+    Direction, ThreadMessage, conversation_id,
 };
 pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{

@@ -3,6 +3,7 @@
 mod audit;
 mod campaigns;
 mod contacts;
+mod conversations;
 mod events;
 mod flow_tools;
 mod flows;
@@ -47,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(segments::router())
         .merge(campaigns::router())
         .merge(contacts::router())
+        .merge(conversations::router())
         .merge(personal_data::router())
         .merge(events::router())
         .merge(runs::router())

@@ -173,6 +173,7 @@ pub(super) async fn erase_contact(
     for sql in [
         "DELETE FROM campaign_runs WHERE tenant_id = $1 AND contact_id = $2",
         "DELETE FROM sender_assignments WHERE tenant_id = $1 AND contact_id = $2",
+        "DELETE FROM conversations WHERE tenant_id = $1 AND contact_id = $2",
         "DELETE FROM contacts WHERE tenant_id = $1 AND id = $2",
     ] {
         changed(&mut tx, sqlx::query(sql).bind(tenant_id).bind(contact_id)).await?;

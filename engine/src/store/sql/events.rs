@@ -1,5 +1,6 @@
 //! Events in the SQL store: stored once per `(tenant, source, external_id)`; and the count of
-//! event types that arrived while no flow listened.
+//! event types that arrived while no flow listened. A contact's own message touches its
+//! conversation in the event's commit.
 
 use sqlx::Row;
 
@@ -35,6 +36,9 @@ pub(super) async fn insert_event(
     .await
     .map_err(unavailable)?
     .rows_affected();
+    if inserted == 1 {
+        super::conversations::touch_inbound(tx, tenant_id, stored).await?;
+    }
     Ok(inserted == 1)
 }
 

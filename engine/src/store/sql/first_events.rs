@@ -89,6 +89,10 @@ pub(super) async fn write<'a>(
         .map(|f| f.event.id.as_str())
         .collect();
     delete_events(tx, tenant_id, &taken_back).await?;
+    // A kept event that is the contact's own message counts in its conversation.
+    for f in batch.iter().filter(|f| stored(f)) {
+        super::conversations::touch_inbound(tx, tenant_id, f.event).await?;
+    }
     let runs: Vec<&'a (Run, Vec<StepRecord>)> = batch
         .iter()
         .filter(|f| stored(f))

@@ -1,12 +1,12 @@
 //! The outbox in the SQL store: a row per send, written with the run's history in one
-//! transaction (see [`super::group_commit`]), listed per run.
+//! transaction (see [`super::group_commit`]) with its conversation's touch, listed per run.
 
 use sqlx::Row;
 
 use super::runs::RecordRow;
 use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::model::RunId;
-use crate::ports::{Message, StoreError};
+use crate::ports::{Channel, Direction, Message, StoreError};
 
 /// Adds a message for every send among `records`. A send recorded again (it cannot be: its
 /// record commits once) would keep the first row.
@@ -15,7 +15,7 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         let Some(message) = Message::from_record(run.id, record) else {
             continue;
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO messages (tenant_id, id, run_id, step, channel, to_address, body, \
              provider_id, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, id) DO NOTHING",
@@ -32,7 +32,21 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         .bind(micros(message.at))
         .execute(&mut **tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .rows_affected();
+        if inserted == 1
+            && let Some(channel) = Channel::parse(&message.channel)
+        {
+            super::conversations::touch(
+                tx,
+                tenant_id,
+                &run.contact_id,
+                channel,
+                message.at,
+                Direction::Outbound,
+            )
+            .await?;
+        }
     }
     Ok(())
 }

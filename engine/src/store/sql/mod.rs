@@ -7,6 +7,8 @@ mod access;
 mod audiences;
 mod campaigns;
 mod contacts;
+mod conversation_thread;
+mod conversations;
 mod credentials;
 mod edge;
 mod erase;

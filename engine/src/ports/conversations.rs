@@ -1,0 +1,152 @@
+//! The seam to the inbox: a conversation per contact and channel, kept by the store in the
+//! same commit as each message that changes it (a run's send, an inbound message's event),
+//! listed newest first with filters, read as a thread, and handled by staff (read, assign,
+//! snooze, close).
+//!
+//! Contract: every method takes the tenant and touches only its rows. A new inbound message
+//! reopens a closed or snoozed conversation and counts as unread; a send does neither.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{AuditEntry, Channel, StoreError};
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ConversationStatus {
+    Open,
+    /// Out of the open list until `snoozed_until`, or the contact's next message.
+    Snoozed,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Snoozed => "snoozed",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Open, Self::Snoozed, Self::Closed]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// A conversation as the inbox lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    pub id: String,
+    pub contact_id: String,
+    pub channel: Channel,
+    /// As it is now: a snooze that has run out reads `open`.
+    pub status: ConversationStatus,
+    /// The member it is assigned to.
+    pub assignee: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub snoozed_until: Option<Timestamp>,
+    /// Inbound messages since it was last read.
+    pub unread: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub last_message_at: Timestamp,
+    pub last_direction: Direction,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+/// Which conversations to list; every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<String>,
+    pub unassigned: bool,
+    pub channel: Option<Channel>,
+    pub has_unread: bool,
+    /// Conversations whose last message is before this one's (`last_message_at`, `id`).
+    pub before: Option<(Timestamp, String)>,
+    pub now: Option<Timestamp>,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ThreadMessage {
+    pub direction: Direction,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    pub text: String,
+    /// Outbound: the run that sent it, its outbox status and the provider's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// Inbound: the event it arrived as (`message.received`, `contact.opted_out`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<Value>,
+}
+
+/// What staff do to a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConversationChange {
+    Read,
+    Assign(Option<String>),
+    Snooze(Timestamp),
+    Close,
+    Reopen,
+}
+
+/// The id of the conversation of a contact on a channel (the same on every process).
+pub fn conversation_id(contact_id: &str, channel: Channel) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\n{contact_id}", channel.as_str()).as_bytes());
+    format!("cv_{}", &hex::encode(digest)[..24])
+}
+
+#[async_trait]
+pub trait ConversationStore: Send + Sync + std::fmt::Debug {
+    /// Up to `limit` conversations, newest message first.
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError>;
+    async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError>;
+    /// The newest `limit` messages of the conversation, oldest first.
+    async fn thread(
+        &self,
+        tenant_id: &str,
+        conversation: &Conversation,
+        limit: u32,
+    ) -> Result<Vec<ThreadMessage>, StoreError>;
+    /// Applies a staff action, with its audit entry if it has one (marking read has none);
+    /// answers the conversation as it is now.
+    async fn change_conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        change: &ConversationChange,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Conversation, StoreError>;
+}

@@ -1,0 +1,89 @@
+//! A conversation's thread in the SQL store: the contact's runs' sent messages on the channel
+//! (with their latest delivery report) and the contact's own messages (inbound events whose
+//! `data` names the channel and has a `body`), merged by time.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::conversations::INBOUND_TYPES;
+use super::{Scope, SqlStore, time_column, unavailable};
+use crate::ports::{Conversation, Direction, StoreError, ThreadMessage};
+
+pub(super) async fn thread(
+    store: &SqlStore,
+    tenant_id: &str,
+    conversation: &Conversation,
+    limit: u32,
+) -> Result<Vec<ThreadMessage>, StoreError> {
+    let limit = i64::from(limit.clamp(1, 200));
+    let sent = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT m.run_id, m.body, m.provider_id, m.created_at, COALESCE(d.status, m.status) AS status \
+                 FROM runs r JOIN messages m ON m.tenant_id = r.tenant_id AND m.run_id = r.id \
+                 LEFT JOIN deliveries d ON d.tenant_id = m.tenant_id AND d.provider_id = m.provider_id \
+                 WHERE r.tenant_id = $1 AND r.contact_id = $2 AND m.channel = $3 \
+                 ORDER BY m.created_at DESC LIMIT $4",
+            )
+            .bind(tenant_id)
+            .bind(&conversation.contact_id)
+            .bind(conversation.channel.as_str())
+            .bind(limit),
+        )
+        .await?;
+    let mut messages = Vec::with_capacity(sent.len());
+    for row in &sent {
+        messages.push(ThreadMessage {
+            direction: Direction::Outbound,
+            at: time_column(row, "created_at")?,
+            text: row.try_get("body").map_err(unavailable)?,
+            run_id: Some(row.try_get("run_id").map_err(unavailable)?),
+            status: Some(row.try_get("status").map_err(unavailable)?),
+            provider_id: row.try_get("provider_id").map_err(unavailable)?,
+            event_type: None,
+            media: None,
+        });
+    }
+    let received = store
+        .fetch_all(
+            Scope::Tenant(tenant_id),
+            sqlx::query(
+                "SELECT event_type, doc, received_at FROM events \
+                 WHERE tenant_id = $1 AND contact_id = $2 AND event_type IN ($3, $4, $5) \
+                 ORDER BY received_at DESC LIMIT $6",
+            )
+            .bind(tenant_id)
+            .bind(&conversation.contact_id)
+            .bind(INBOUND_TYPES[0])
+            .bind(INBOUND_TYPES[1])
+            .bind(INBOUND_TYPES[2])
+            .bind(limit),
+        )
+        .await?;
+    for row in &received {
+        let doc: String = row.try_get("doc").map_err(unavailable)?;
+        let event: Value = serde_json::from_str(&doc).unwrap_or(Value::Null);
+        let data = &event["data"];
+        let (Some(channel), Some(body)) = (data["channel"].as_str(), data["body"].as_str()) else {
+            continue;
+        };
+        if channel != conversation.channel.as_str() {
+            continue;
+        }
+        messages.push(ThreadMessage {
+            direction: Direction::Inbound,
+            at: time_column(row, "received_at")?,
+            text: body.to_owned(),
+            run_id: None,
+            status: None,
+            provider_id: data["message_id"].as_str().map(str::to_owned),
+            event_type: Some(row.try_get("event_type").map_err(unavailable)?),
+            media: data.get("media").filter(|m| !m.is_null()).cloned(),
+        });
+    }
+    messages.sort_by_key(|m: &ThreadMessage| std::cmp::Reverse(m.at));
+    messages.truncate(limit as usize);
+    messages.reverse();
+    Ok(messages)
+}

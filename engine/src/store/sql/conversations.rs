@@ -1,0 +1,268 @@
+//! [`ConversationStore`] in SQL: the `conversations` table, touched in the commit of each
+//! message that changes it ([`touch`], from the outbox and from inbound events), listed by
+//! `last_message_at`, and threads read from `messages` (with their delivery reports) and
+//! `events`.
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::access::insert_audit;
+use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
+use crate::ports::{
+    AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
+    ConversationStore, Direction, StoreError, StoredEvent, ThreadMessage, conversation_id,
+};
+
+const COLUMNS: &str = "id, contact_id, channel, status, assignee, snoozed_until, unread, \
+                       last_message_at, last_direction, created_at";
+
+/// The events that are a contact's own messages (their `data` has `channel` and `body`).
+pub(super) const INBOUND_TYPES: [&str; 3] =
+    ["message.received", "contact.opted_out", "contact.opted_in"];
+
+/// Records a message in its conversation (made if new), inside the message's own commit: an
+/// inbound one counts as unread and reopens it.
+pub(super) async fn touch(
+    tx: &mut Tx,
+    tenant_id: &str,
+    contact_id: &str,
+    channel: Channel,
+    at: Timestamp,
+    direction: Direction,
+) -> Result<(), StoreError> {
+    let (unread, way) = match direction {
+        Direction::Inbound => (1i64, "inbound"),
+        Direction::Outbound => (0, "outbound"),
+    };
+    sqlx::query(
+        "INSERT INTO conversations (tenant_id, id, contact_id, channel, status, unread, last_message_at, last_direction, created_at) \
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $6) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET \
+         unread = conversations.unread + excluded.unread, \
+         last_direction = CASE WHEN excluded.last_message_at >= conversations.last_message_at \
+             THEN excluded.last_direction ELSE conversations.last_direction END, \
+         last_message_at = CASE WHEN excluded.last_message_at > conversations.last_message_at \
+             THEN excluded.last_message_at ELSE conversations.last_message_at END, \
+         status = CASE WHEN excluded.unread > 0 THEN 'open' ELSE conversations.status END, \
+         snoozed_until = CASE WHEN excluded.unread > 0 THEN NULL ELSE conversations.snoozed_until END",
+    )
+    .bind(tenant_id)
+    .bind(conversation_id(contact_id, channel))
+    .bind(contact_id)
+    .bind(channel.as_str())
+    .bind(unread)
+    .bind(micros(at))
+    .bind(way)
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Records a new event in its contact's conversation when it is the contact's own message
+/// (one of [`INBOUND_TYPES`] whose `data` names the channel and has a `body`).
+pub(super) async fn touch_inbound(
+    tx: &mut Tx,
+    tenant_id: &str,
+    stored: &StoredEvent,
+) -> Result<(), StoreError> {
+    let data = &stored.event.data;
+    if let Some(contact_id) = &stored.contact_id
+        && INBOUND_TYPES.contains(&stored.event.event_type.as_str())
+        && data["body"].is_string()
+        && let Some(channel) = data["channel"].as_str().and_then(Channel::parse)
+    {
+        touch(
+            tx,
+            tenant_id,
+            contact_id,
+            channel,
+            stored.received_at,
+            Direction::Inbound,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn at(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    let us: Option<i64> = row.try_get(column).map_err(unavailable)?;
+    Ok(us.and_then(|us| Timestamp::from_microsecond(us).ok()))
+}
+
+fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreError> {
+    let text = |column: &str| row.try_get::<String, _>(column).map_err(unavailable);
+    let snoozed_until = at(row, "snoozed_until")?;
+    let mut status =
+        ConversationStatus::parse(&text("status")?).unwrap_or(ConversationStatus::Open);
+    if status == ConversationStatus::Snoozed && snoozed_until.is_none_or(|until| until <= now) {
+        status = ConversationStatus::Open;
+    }
+    let unread: i64 = row.try_get("unread").map_err(unavailable)?;
+    Ok(Conversation {
+        id: text("id")?,
+        contact_id: text("contact_id")?,
+        channel: Channel::parse(&text("channel")?).unwrap_or(Channel::Sms),
+        status,
+        assignee: row.try_get("assignee").map_err(unavailable)?,
+        snoozed_until: snoozed_until.filter(|_| status == ConversationStatus::Snoozed),
+        unread: unread.max(0) as u64,
+        last_message_at: time_column(row, "last_message_at")?,
+        last_direction: if text("last_direction")? == "inbound" {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        },
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+/// A value bound to a listing's query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound {
+        what: format!("conversation {id}"),
+    }
+}
+
+#[async_trait::async_trait]
+impl ConversationStore for SqlStore {
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let now = filter.now.unwrap_or_else(Timestamp::now);
+        let mut binds = vec![Bind::Text(tenant_id.to_owned())];
+        let mut conditions = vec!["tenant_id = $1".to_owned()];
+        let mut bind = |value: Bind, condition: &dyn Fn(usize) -> String| {
+            binds.push(value);
+            conditions.push(condition(binds.len()));
+        };
+        match filter.status {
+            Some(ConversationStatus::Open) => bind(Bind::Int(micros(now)), &|n| {
+                format!("(status = 'open' OR (status = 'snoozed' AND snoozed_until <= ${n}))")
+            }),
+            Some(ConversationStatus::Snoozed) => bind(Bind::Int(micros(now)), &|n| {
+                format!("status = 'snoozed' AND snoozed_until > ${n}")
+            }),
+            Some(ConversationStatus::Closed) => {
+                bind(Bind::Text("closed".into()), &|n| format!("status = ${n}"))
+            }
+            None => {}
+        }
+        if let Some(member) = &filter.assignee {
+            bind(Bind::Text(member.clone()), &|n| format!("assignee = ${n}"));
+        }
+        if let Some(channel) = filter.channel {
+            bind(Bind::Text(channel.as_str().into()), &|n| {
+                format!("channel = ${n}")
+            });
+        }
+        if let Some((last, id)) = &filter.before {
+            bind(Bind::Int(micros(*last)), &|n| {
+                format!(
+                    "(last_message_at < ${n} OR (last_message_at = ${n} AND id < ${}))",
+                    n + 1
+                )
+            });
+            binds.push(Bind::Text(id.clone()));
+        }
+        if filter.unassigned {
+            conditions.push("assignee IS NULL".into());
+        }
+        if filter.has_unread {
+            conditions.push("unread > 0".into());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conversations WHERE {} ORDER BY last_message_at DESC, id DESC LIMIT {}",
+            conditions.join(" AND "),
+            limit.min(1_000)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
+        rows.iter().map(|r| conversation_of(r, now)).collect()
+    }
+
+    async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 AND id = $2");
+        let row = self
+            .fetch_optional(
+                Scope::Tenant(tenant_id),
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant_id)
+                    .bind(id),
+            )
+            .await?;
+        row.as_ref()
+            .map(|r| conversation_of(r, Timestamp::now()))
+            .transpose()?
+            .ok_or_else(|| not_found(id))
+    }
+
+    async fn thread(
+        &self,
+        tenant_id: &str,
+        conversation: &Conversation,
+        limit: u32,
+    ) -> Result<Vec<ThreadMessage>, StoreError> {
+        super::conversation_thread::thread(self, tenant_id, conversation, limit).await
+    }
+
+    async fn change_conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        change: &ConversationChange,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Conversation, StoreError> {
+        let (sql, value): (&str, Option<Bind>) = match change {
+            ConversationChange::Read => ("unread = 0", None),
+            ConversationChange::Assign(Some(member)) => {
+                ("assignee = $3", Some(Bind::Text(member.clone())))
+            }
+            ConversationChange::Assign(None) => ("assignee = NULL", None),
+            ConversationChange::Snooze(until) => (
+                "status = 'snoozed', snoozed_until = $3",
+                Some(Bind::Int(micros(*until))),
+            ),
+            ConversationChange::Close => ("status = 'closed', snoozed_until = NULL", None),
+            ConversationChange::Reopen => ("status = 'open', snoozed_until = NULL", None),
+        };
+        let mut tx = self.begin(Scope::Tenant(tenant_id)).await?;
+        let sql = format!("UPDATE conversations SET {sql} WHERE tenant_id = $1 AND id = $2");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(id);
+        query = match value {
+            Some(Bind::Text(text)) => query.bind(text),
+            Some(Bind::Int(n)) => query.bind(n),
+            None => query,
+        };
+        let changed = query
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(not_found(id));
+        }
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, tenant_id, audit).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        self.conversation(tenant_id, id).await
+    }
+}
