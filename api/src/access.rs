@@ -18,6 +18,13 @@ pub fn digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// A new key as answered once: its listing plus `key`, the key itself.
+pub fn key_answer(key: &ApiKey, secret: String) -> serde_json::Value {
+    let mut answer = serde_json::to_value(key).unwrap_or(serde_json::Value::Null);
+    answer["key"] = serde_json::Value::String(secret);
+    answer
+}
+
 /// A new key for `tenant_id`: the key itself (to show once) and its stored form.
 pub fn new_key(tenant_id: &str, name: &str, role: Role) -> (String, ApiKey) {
     // Two v4 UUIDs: 244 random bits from the operating system.

@@ -2,8 +2,8 @@
 //! (`text/csv`), stores it as it streams in, and queues it: 202 with the import, whose counts
 //! `GET /v1/imports/{id}` shows moving; the same file with the same options again is 200 with
 //! the first import, and changes nothing. `POST /v1/imports/preview` answers the column
-//! mapping and the first rows read, storing nothing. The row report is
-//! `GET /v1/imports/{id}/report` (JSON pages) or `/report.csv`.
+//! mapping and the first rows read, storing nothing. The row report is in
+//! [`super::import_reports`].
 
 use std::collections::BTreeMap;
 
@@ -11,14 +11,12 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepwise_engine::audience::import::mapping::ColumnMapping;
 use stepwise_engine::audience::import::{
     self, CHUNK_BYTES, Fingerprint, Import, ImportMode, ImportOptions, MAX_FILE_BYTES, OnExisting,
-    ReportRow,
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,8 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(preview))
         .routes(routes!(show))
-        .routes(routes!(report))
-        .routes(routes!(report_csv))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -336,117 +332,4 @@ async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Import>, ApiError> {
     Ok(Json(state.audiences.import(caller.tenant(), &id).await?))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct ReportQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-/// `line:column` of a report cursor.
-fn report_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
-    let text = page::decode(cursor)?;
-    text.split_once(':')
-        .and_then(|(line, col)| Some((line.parse().ok()?, col.to_owned())))
-        .ok_or_else(|| {
-            ApiError::bad_request("the cursor is not one this API gave out")
-                .with_code(Code::InvalidCursor)
-        })
-}
-
-/// The import's report: each bad cell (`failed`) and each row repeating an earlier one
-/// (`skipped`), by line.
-#[utoipa::path(get, path = "/v1/imports/{id}/report", tag = "imports",
-    params(("id" = String, Path, description = "The import's id"), ReportQuery),
-    responses((status = 200, body = Page<ReportRow>),
-              (status = 404, description = "No such import", body = crate::server::openapi::ErrorBody)))]
-async fn report(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ReportQuery>,
-) -> Result<Json<Page<ReportRow>>, ApiError> {
-    let limit = page::limit(q.limit)?;
-    let after = q.cursor.as_deref().map(report_cursor).transpose()?;
-    let tenant = caller.tenant();
-    state.audiences.import(tenant, &id).await?;
-    let rows = state
-        .audiences
-        .import_report(
-            tenant,
-            &id,
-            after.as_ref().map(|(l, c)| (*l, c.as_str())),
-            limit + 1,
-        )
-        .await?;
-    Ok(page::page(rows, limit, |r| {
-        page::encode(&format!("{}:{}", r.line, r.column))
-    }))
-}
-
-/// The import's report as a CSV file: `line,column,value,reason,result`.
-#[utoipa::path(get, path = "/v1/imports/{id}/report.csv", tag = "imports",
-    params(("id" = String, Path, description = "The import's id")),
-    responses((status = 200, description = "The report", content_type = "text/csv", body = String),
-              (status = 404, description = "No such import", body = crate::server::openapi::ErrorBody)))]
-async fn report_csv(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    let tenant = caller.tenant();
-    state.audiences.import(tenant, &id).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>, fields: [&str; 5]| {
-        out.write_record(fields).map_err(|e| {
-            ApiError::from(stepwise_engine::ports::StoreError::Unavailable(
-                e.to_string(),
-            ))
-        })
-    };
-    write(&mut out, ["line", "column", "value", "reason", "result"])?;
-    let mut after: Option<(u64, String)> = None;
-    loop {
-        let rows = state
-            .audiences
-            .import_report(
-                tenant,
-                &id,
-                after.as_ref().map(|(l, c)| (*l, c.as_str())),
-                1_000,
-            )
-            .await?;
-        for r in &rows {
-            write(
-                &mut out,
-                [
-                    &r.line.to_string(),
-                    &r.column,
-                    &r.value,
-                    &r.reason,
-                    &r.result,
-                ],
-            )?;
-        }
-        match rows.last() {
-            Some(last) if rows.len() == 1_000 => after = Some((last.line, last.column.clone())),
-            _ => break,
-        }
-    }
-    let bytes = out.into_inner().unwrap_or_default();
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{id}-report.csv\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
 }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{digest, new_key};
+use crate::access::{digest, key_answer, new_key};
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{Admin, ApiError, AppState};
@@ -56,9 +56,7 @@ async fn create(
         .access
         .create_key(&key, &digest(&secret), &audit)
         .await?;
-    let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
-    answer["key"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((StatusCode::CREATED, Json(key_answer(&key, secret))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

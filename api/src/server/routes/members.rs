@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{digest, new_key};
+use crate::access::{digest, key_answer, new_key};
 use crate::server::auth::Caller;
 use crate::server::extract::{ApiJson, ApiPath};
 use crate::server::page::Page;
@@ -287,7 +287,5 @@ async fn create_key(
         .access
         .create_key(&key, &digest(&secret), &audit)
         .await?;
-    let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
-    answer["key"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((StatusCode::CREATED, Json(key_answer(&key, secret))))
 }

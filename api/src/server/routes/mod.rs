@@ -9,6 +9,7 @@ mod flow_tools;
 mod flows;
 mod health;
 pub mod hooks;
+mod import_reports;
 mod imports;
 mod installations;
 mod keys;
@@ -45,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(installations::router())
         .merge(kpis::router())
         .merge(imports::router())
+        .merge(import_reports::router())
         .merge(segments::router())
         .merge(campaigns::router())
         .merge(contacts::router())

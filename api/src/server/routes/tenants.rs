@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{TenantError, create_tenant, mint_admin_key};
+use crate::access::{TenantError, create_tenant, key_answer, mint_admin_key};
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::page::{self, Page};
 use crate::server::{ApiError, AppState, Operator};
@@ -42,9 +42,7 @@ async fn mint_key(
             TenantError::Invalid(message) => ApiError::invalid(Code::InvalidTenant, message),
             TenantError::Store(e) => e.into(),
         })?;
-    let mut answer = serde_json::to_value(&key).unwrap_or(Value::Null);
-    answer["key"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((StatusCode::CREATED, Json(key_answer(&key, secret))))
 }
 
 /// Create a tenant with its first admin key (operator key only). The key is in the answer
@@ -64,8 +62,7 @@ async fn create(
                 TenantError::Invalid(message) => ApiError::invalid(Code::InvalidTenant, message),
                 TenantError::Store(e) => e.into(),
             })?;
-    let mut admin_key = serde_json::to_value(&key).unwrap_or(Value::Null);
-    admin_key["key"] = Value::String(secret);
+    let admin_key = key_answer(&key, secret);
     Ok((
         StatusCode::CREATED,
         Json(json!({ "tenant": tenant, "admin_key": admin_key })),
