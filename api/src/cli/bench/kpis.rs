@@ -43,7 +43,7 @@ fn micros(t: Timestamp) -> i64 {
 }
 
 /// Inserts `rows` (each a list of values) into `table (columns)`, `BATCH` rows a statement.
-async fn insert(
+pub(super) async fn insert(
     store: &SqlStore,
     table: &str,
     columns: &str,
@@ -74,6 +74,8 @@ async fn insert(
                     Value::Text(s) => query.bind(s.clone()),
                     Value::Int(i) => query.bind(*i),
                     Value::Bool(b) => query.bind(*b),
+                    Value::NullText => query.bind(None::<String>),
+                    Value::NullInt => query.bind(None::<i64>),
                 };
             }
         }
@@ -83,13 +85,16 @@ async fn insert(
 }
 
 #[derive(Debug, Clone)]
-enum Value {
+pub(super) enum Value {
     Text(String),
     Int(i64),
     Bool(bool),
+    /// A NULL of a text column, and of an integer column.
+    NullText,
+    NullInt,
 }
 
-fn text(s: impl Into<String>) -> Value {
+pub(super) fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 

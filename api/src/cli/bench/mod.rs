@@ -12,11 +12,14 @@
 //! - `workers`: how much faster two `stepwise worker` processes drain a backlog than one.
 //! - `campaign`: how closely a campaign holds its rate across worker processes, per pool
 //!   number, with none of its contacts texted in their quiet hours.
+//! - `inbox`: the inbox's list and thread requests over 50,000 conversations and 1,000,000
+//!   messages, against a 50 ms p99.
 
 mod api;
 mod campaign;
 mod ceiling;
 mod flow;
+mod inbox;
 mod kpis;
 mod process;
 mod sink;
@@ -48,6 +51,8 @@ enum What {
     Workers(workers::WorkerArgs),
     /// A campaign's rate held over minutes, per pool number, across worker processes.
     Campaign(campaign::CampaignArgs),
+    /// The inbox's requests over 50,000 conversations and 1,000,000 messages.
+    Inbox(inbox::InboxArgs),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -61,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Api(args) => runtime.block_on(api::run(args)),
         What::Kpis(args) => runtime.block_on(kpis::run(args)),
         What::Campaign(args) => runtime.block_on(campaign::run(args)),
+        What::Inbox(args) => runtime.block_on(inbox::run(args)),
     }
 }
 

@@ -20,10 +20,13 @@ pub(super) async fn thread(
         .fetch_all(
             Scope::Tenant(tenant_id),
             sqlx::query(
+                // CROSS JOIN: SQLite then reads the contact's runs first (by their index), not
+                // every message of the tenant in time order.
                 "SELECT m.run_id, m.body, m.provider_id, m.created_at, COALESCE(d.status, m.status) AS status \
-                 FROM runs r JOIN messages m ON m.tenant_id = r.tenant_id AND m.run_id = r.id \
+                 FROM runs r CROSS JOIN messages m \
                  LEFT JOIN deliveries d ON d.tenant_id = m.tenant_id AND d.provider_id = m.provider_id \
-                 WHERE r.tenant_id = $1 AND r.contact_id = $2 AND m.channel = $3 \
+                 WHERE m.tenant_id = r.tenant_id AND m.run_id = r.id \
+                 AND r.tenant_id = $1 AND r.contact_id = $2 AND m.channel = $3 \
                  ORDER BY m.created_at DESC LIMIT $4",
             )
             .bind(tenant_id)
