@@ -7,14 +7,13 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 use stepwise_engine::ports::{
     Channel, ConversationFilter, ConversationStatus, ConversationStore, conversation_id,
 };
 use stepwise_engine::store::SqlStore;
 
-use super::kpis::{Value, insert, text};
+use super::kpis::{Value, insert, open_seeded, text};
 use super::{bar, seconds_since};
 
 #[derive(Debug, clap::Args)]
@@ -116,16 +115,7 @@ fn spread(mut times: Vec<f64>) -> (f64, f64, f64) {
 }
 
 pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
-    let dir = std::env::temp_dir().join(format!("stepwise-bench-inbox-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("inbox.db").display()));
-    let store = SqlStore::connect(&url)
-        .await
-        .with_context(|| format!("cannot open {}", super::super::migrate::redact(&url)))?;
-    store.migrate().await?;
+    let (store, url, dir) = open_seeded("inbox", args.database_url.as_deref()).await?;
     let began = Instant::now();
     seed(&store, args.conversations, args.messages).await?;
     let seeded = seconds_since(began);

@@ -98,6 +98,26 @@ pub(super) fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
+/// A migrated database for a seeded bench: `database_url`, or a fresh SQLite file in a
+/// temporary folder named after `bench` (removed by the caller). Answers the store, its URL
+/// and the folder.
+pub(super) async fn open_seeded(
+    bench: &str,
+    database_url: Option<&str>,
+) -> anyhow::Result<(SqlStore, String, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("stepwise-bench-{bench}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = database_url.map_or_else(
+        || format!("sqlite://{}", dir.join(format!("{bench}.db")).display()),
+        str::to_owned,
+    );
+    let store = SqlStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open {}", super::super::migrate::redact(&url)))?;
+    store.migrate().await?;
+    Ok((store, url, dir))
+}
+
 /// Seeds the tenant's year; answers the row counts.
 async fn seed(store: &SqlStore, messages: usize) -> anyhow::Result<[usize; 5]> {
     let runs = messages / 4;
@@ -248,16 +268,7 @@ async fn seed(store: &SqlStore, messages: usize) -> anyhow::Result<[usize; 5]> {
 }
 
 pub async fn run(args: KpiArgs) -> anyhow::Result<std::process::ExitCode> {
-    let dir = std::env::temp_dir().join(format!("stepwise-bench-kpis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("kpis.db").display()));
-    let store = SqlStore::connect(&url)
-        .await
-        .with_context(|| format!("cannot open {}", super::super::migrate::redact(&url)))?;
-    store.migrate().await?;
+    let (store, url, dir) = open_seeded("kpis", args.database_url.as_deref()).await?;
     let began = Instant::now();
     let [runs, messages, events, steps, contacts] = seed(&store, args.messages).await?;
     let seeded = seconds_since(began);

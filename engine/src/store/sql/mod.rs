@@ -5,6 +5,7 @@
 
 mod access;
 mod audiences;
+mod campaign_counts;
 mod campaigns;
 mod contacts;
 mod conversation_thread;
