@@ -92,6 +92,7 @@ pub fn check_tenant(tenant: &Tenant) -> Result<(), String> {
     }
     stepwise_engine::audience::fields::check_declarations(&tenant.custom_fields)?;
     stepwise_engine::audience::pools::check_pools(&tenant.sender_pools)?;
+    tenant.takeover.check()?;
     check_snippets(&tenant.snippets)
 }
 

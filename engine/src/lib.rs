@@ -16,6 +16,7 @@ pub mod definition;
 pub mod error;
 pub mod expr;
 pub mod inbound;
+pub mod inbox;
 pub mod install;
 pub mod kpi;
 pub mod model;

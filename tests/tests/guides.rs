@@ -95,7 +95,7 @@ async fn the_audiences_guide_runs_as_written() {
 
 #[tokio::test]
 async fn the_inbox_guide_runs_as_written() {
-    runs_as_written("conversations.md", 5).await;
+    runs_as_written("conversations.md", 8).await;
 }
 
 #[tokio::test]

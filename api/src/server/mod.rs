@@ -51,6 +51,8 @@ pub struct AppState {
     pub members: Arc<dyn stepwise_engine::ports::MemberStore>,
     /// The inbox.
     pub conversations: Arc<dyn stepwise_engine::ports::ConversationStore>,
+    /// The inbox streams open, per tenant.
+    pub inbox_streams: Arc<routes::conversation_stream::StreamSlots>,
     pub listings: Arc<dyn Listings>,
     /// What module KPIs are computed from.
     pub kpi_store: Arc<dyn MetricsStore>,
@@ -111,6 +113,7 @@ impl AppState {
             config.hook_rate_limit,
         ));
         auth::spawn_upkeep(auth.clone());
+        routes::conversation_stream::spawn_prune(store.clone());
         let inbound = Inbound {
             engine: engine.clone(),
             edge: store.clone(),
@@ -129,6 +132,7 @@ impl AppState {
             access: store.clone(),
             members: store.clone(),
             conversations: store.clone(),
+            inbox_streams: Arc::default(),
             listings: store.clone(),
             kpi_store: store.clone(),
             audiences: store.clone(),

@@ -8,8 +8,9 @@
 //!   keyword becomes `contact.opted_out` (the number is suppressed in the event's own commit)
 //!   or, for an opted-out number, `contact.opted_in` (the suppression is lifted first: START,
 //!   YES and UNSTOP from anyone else are ordinary answers); HELP is answered with the
-//!   tenant's help text; anything else is `message.received`, which starts and resumes flows
-//!   (`wait_for: message.received`).
+//!   tenant's help text (and, when HELP is one of the tenant's takeover keywords, also kept
+//!   as a message that asks for a person); anything else is `message.received`, which starts
+//!   and resumes flows (`wait_for: message.received`).
 
 pub mod identity;
 pub mod keywords;
@@ -153,7 +154,12 @@ impl Inbound {
                             .unwrap_or_else(|| default_help(&tenant.name)),
                     );
                 }
-                return Ok(());
+                // HELP is answered as carriers require; where it is also a takeover keyword
+                // it asks for a person too, and is kept as the contact's message.
+                if !tenant.takeover.asks_for_a_person(&message.body) {
+                    return Ok(());
+                }
+                ("message.received", None)
             }
             None => ("message.received", None),
         };

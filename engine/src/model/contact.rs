@@ -34,6 +34,11 @@ pub struct Contact {
     /// The contact unsubscribed from email: no marketing email is sent to them.
     #[serde(default)]
     pub email_opt_out: bool,
+    /// A person handles this contact (one of its conversations needs a human): automated
+    /// messages hold. Read from the contact's conversations with its runs; not stored with
+    /// the contact, and not part of what flows see.
+    #[serde(skip)]
+    pub human_takeover: bool,
 }
 
 impl Contact {

@@ -77,6 +77,10 @@ pub struct Tenant {
     /// long_code}]`. At most 20 pools of 50 numbers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sender_pools: BTreeMap<String, Vec<crate::audience::pools::PoolNumber>>,
+    /// Human takeover: the words with which a contact asks for a person, and what automated
+    /// runs do while one handles them (see [the inbox](../../docs/conversations.md)).
+    #[serde(default)]
+    pub takeover: crate::inbox::Takeover,
 }
 
 /// The most holidays a tenant keeps (a year's public holidays are a dozen; this leaves
@@ -110,6 +114,7 @@ impl Default for Tenant {
             postal_address: None,
             custom_fields: BTreeMap::new(),
             sender_pools: BTreeMap::new(),
+            takeover: crate::inbox::Takeover::default(),
         }
     }
 }

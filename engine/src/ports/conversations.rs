@@ -4,7 +4,9 @@
 //! snooze, close).
 //!
 //! Contract: every method takes the tenant and touches only its rows. A new inbound message
-//! reopens a closed or snoozed conversation and counts as unread; a send does neither.
+//! reopens a closed or snoozed conversation and counts as unread; a send does neither. An
+//! inbound message that asks for a person (`data.takeover`) makes it `needs_human`, which
+//! only a release (or a close) ends.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -22,6 +24,9 @@ pub enum ConversationStatus {
     /// Out of the open list until `snoozed_until`, or the contact's next message.
     Snoozed,
     Closed,
+    /// A person must answer (the contact asked for one, or staff took it over): the
+    /// contact's automated messages hold until a member releases it.
+    NeedsHuman,
 }
 
 impl ConversationStatus {
@@ -30,11 +35,12 @@ impl ConversationStatus {
             Self::Open => "open",
             Self::Snoozed => "snoozed",
             Self::Closed => "closed",
+            Self::NeedsHuman => "needs_human",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Open, Self::Snoozed, Self::Closed]
+        [Self::Open, Self::Snoozed, Self::Closed, Self::NeedsHuman]
             .into_iter()
             .find(|c| c.as_str() == s)
     }
@@ -67,6 +73,9 @@ pub struct Conversation {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_message_at: Timestamp,
     pub last_direction: Direction,
+    /// The business's number the contact last wrote to: replies by hand go from it, so the
+    /// contact sees one thread.
+    pub sender: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
@@ -99,6 +108,12 @@ pub struct ThreadMessage {
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
+    /// Outbound: the flow of the run that sent it (`inbox-reply` for a reply by hand) and,
+    /// for a reply by hand, the member who sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
     /// Inbound: the event it arrived as (`message.received`, `contact.opted_out`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
@@ -114,6 +129,22 @@ pub enum ConversationChange {
     Snooze(Timestamp),
     Close,
     Reopen,
+    /// Staff take it over: `needs_human`, as if the contact had asked for a person.
+    TakeOver,
+    /// A member hands it back to automation: `open`; the contact's held runs go on.
+    Release,
+}
+
+/// One change of a tenant's inbox, as the live stream sends it: a new message (`message`)
+/// or a change to a conversation (`conversation`: read, assigned, snoozed, closed, reopened,
+/// taken over, released).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboxChange {
+    /// Numbered in commit order per store (the stream's event id).
+    pub seq: u64,
+    pub kind: String,
+    pub data: Value,
+    pub at: Timestamp,
 }
 
 /// The id of the conversation of a contact on a channel (the same on every process).
@@ -149,4 +180,15 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         change: &ConversationChange,
         audit: Option<&AuditEntry>,
     ) -> Result<Conversation, StoreError>;
+    /// Up to `limit` of the tenant's inbox changes numbered above `after`, in order.
+    async fn inbox_changes(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxChange>, StoreError>;
+    /// The number of the tenant's latest inbox change (0: none yet).
+    async fn last_inbox_change(&self, tenant_id: &str) -> Result<u64, StoreError>;
+    /// Forgets every tenant's inbox changes made before `before`; answers how many.
+    async fn prune_inbox_changes(&self, before: Timestamp) -> Result<u64, StoreError>;
 }

@@ -24,7 +24,7 @@ pub use connector::{
 };
 pub use conversations::{
     Conversation, ConversationChange, ConversationFilter, ConversationStatus, ConversationStore,
-    Direction, ThreadMessage, conversation_id,
+    Direction, InboxChange, ThreadMessage, conversation_id,
 };
 pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{

@@ -10,6 +10,8 @@ use super::record::{Happening, StepRecord};
 use super::retry;
 use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
 use crate::expr::Bindings;
+use crate::inbox::Automation;
+use crate::inbox::takeover::{RECHECK, TAKEOVER_HOLD};
 use crate::model::{Contact, OnUncertain, Purpose, Run, RunStatus, Tenant};
 use crate::ports::{ActionRequest, Channel, ConnectorError, Request, Response};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
@@ -219,8 +221,30 @@ impl RunCx<'_> {
         Pause::Sleep(until)
     }
 
-    /// Consent and quiet hours, then the call itself.
+    /// A person handles the contact: the automated message waits for their release, or
+    /// the run ends, as the tenant chose (`settings.takeover.automation`).
+    fn hold_for_a_person(&mut self, meta: &StepMeta) -> Pause {
+        if self.tenant.takeover.automation == Automation::End {
+            return self.end(
+                RunStatus::Cancelled,
+                "a person took over the conversation (takeover.automation: end)",
+            );
+        }
+        let reason = "a person handles this contact's conversation (human takeover)".to_owned();
+        self.record(Some(&meta.id), Happening::TakeoverHold { reason });
+        self.run.hold = Some(TAKEOVER_HOLD.into());
+        self.sleep(self.now + RECHECK)
+    }
+
+    /// Human takeover, consent and quiet hours, then the call itself.
     fn call(&mut self, meta: &StepMeta, draft: Box<ActionDraft>) -> Option<Pause> {
+        // A reply by hand is the person; every other message to the contact waits for them.
+        if draft.message.is_some()
+            && self.contact.human_takeover
+            && !super::builtin::is_builtin(self.flow.id())
+        {
+            return Some(self.hold_for_a_person(meta));
+        }
         if let Some(message) = &draft.message {
             match compliance::check(
                 self.flow,

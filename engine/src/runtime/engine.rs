@@ -415,7 +415,7 @@ impl Engine {
 
     /// Moves a run from its stored `seq` to ready now, with `records` (and `audit` when an
     /// admin's action made it), and queues it.
-    pub(super) async fn make_ready(
+    pub(crate) async fn make_ready(
         &self,
         tenant_id: &str,
         mut run: Run,

@@ -138,6 +138,18 @@ impl Engine {
         audit: Option<&AuditEntry>,
     ) -> Result<Published, EngineError> {
         let (flow, warnings) = self.compile(tenant_id, &doc, false).await?;
+        if super::builtin::is_builtin(flow.id()) {
+            return Err(EngineError::InvalidDefinition(vec![
+                definition::Diagnostic::new(
+                    definition::Severity::Error,
+                    "/id".into(),
+                    format!(
+                        "\"{}\" is the name of a flow Stepwise runs itself (replies from the inbox): choose another id",
+                        flow.id()
+                    ),
+                ),
+            ]));
+        }
         doc.config = resolve_config(flow.flow.config.as_ref(), &doc.config)?;
         let flow_id = flow.id().to_owned();
         let schedule = flow.flow.trigger.schedule.clone();
@@ -204,6 +216,9 @@ impl Engine {
         flow_id: &str,
         version: u32,
     ) -> Result<Deployment, EngineError> {
+        if let Some(d) = super::builtin::deployment(tenant_id, flow_id) {
+            return Ok(d);
+        }
         if let Some(d) = self.flows.get(tenant_id, flow_id, version) {
             return Ok(d);
         }

@@ -59,10 +59,21 @@ impl Engine {
         &self,
         tenant_id: &str,
         contact_id: &str,
-        event: Event,
+        mut event: Event,
     ) -> Result<IngestOutcome, EngineError> {
+        self.mark_takeover(tenant_id, &mut event).await?;
         self.ingest_with(tenant_id, contact_id, None, ContactWrite::Stored, event)
             .await
+    }
+
+    /// A contact's message that asks for a person is marked so (`data.takeover`), which its
+    /// conversation and flows read (see [`crate::inbox::takeover`]).
+    async fn mark_takeover(&self, tenant_id: &str, event: &mut Event) -> Result<(), EngineError> {
+        if event.event_type == "message.received" {
+            let tenant = self.tenant(tenant_id).await?;
+            crate::inbox::takeover::mark(&tenant.takeover, event);
+        }
+        Ok(())
     }
 
     /// Ingests an event for a contact the caller has in hand (no re-read), stored as `write`
@@ -72,8 +83,9 @@ impl Engine {
         tenant_id: &str,
         contact: Contact,
         write: ContactWrite,
-        event: Event,
+        mut event: Event,
     ) -> Result<IngestOutcome, EngineError> {
+        self.mark_takeover(tenant_id, &mut event).await?;
         if write == ContactWrite::Create
             && let Some(outcome) = self.ingest_new_contact(tenant_id, &contact, &event).await?
         {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod advance;
+pub mod builtin;
 mod cache;
 pub mod compliance;
 mod engine;

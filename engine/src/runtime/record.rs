@@ -66,6 +66,11 @@ pub enum Happening {
         until: Timestamp,
         reason: String,
     },
+    /// A message is held while a person handles the contact (human takeover); it goes on
+    /// when a member releases the conversation.
+    TakeoverHold {
+        reason: String,
+    },
     Condition {
         expression: String,
         result: bool,

@@ -132,7 +132,7 @@ impl Engine {
     /// [`Engine::start`], holding the new run asleep until `not_before` when that is later
     /// than now (paced enrolments): it then waits in the database like any timer.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn start_at(
+    pub(crate) async fn start_at(
         &self,
         d: &Deployment,
         tenant: &Tenant,

@@ -64,19 +64,26 @@ impl Client {
 
     /// Polls run `id` until `done` holds for its answer (within 30 s); answers that answer.
     pub async fn run_until(&self, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.get_until(&format!("/v1/runs/{id}"), key, done).await
+    }
+
+    /// Polls `GET path` until `done` holds for its answer (within 30 s); answers that answer.
+    pub async fn get_until(&self, path: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
+        let last = std::sync::Mutex::new(Value::Null);
         tokio::time::timeout(std::time::Duration::from_secs(30), async {
             loop {
-                let answer = self.get(&format!("/v1/runs/{id}"), key).await;
+                let answer = self.get(path, key).await;
                 assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
                 if done(&answer.body) {
                     return answer.body;
                 }
+                *last.lock().unwrap() = answer.body;
                 poll.tick().await;
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("run {id} did not get there"))
+        .unwrap_or_else(|_| panic!("GET {path} did not get there: {}", last.lock().unwrap()))
     }
 
     pub async fn get(&self, path: &str, key: &str) -> Answer {

@@ -39,7 +39,7 @@ const THREAD: u32 = 100;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
-    /// `open` (snoozes that ran out too), `snoozed` or `closed`.
+    /// `open` (snoozes that ran out too), `snoozed`, `closed` or `needs_human`.
     status: Option<ConversationStatus>,
     /// Assigned to this member.
     assignee: Option<String>,
@@ -133,6 +133,8 @@ async fn act(
         ConversationChange::Snooze(until) => Some(("conversation.snooze", json!({"until": until}))),
         ConversationChange::Close => Some(("conversation.close", json!({}))),
         ConversationChange::Reopen => Some(("conversation.reopen", json!({}))),
+        ConversationChange::TakeOver => Some(("conversation.take_over", json!({}))),
+        ConversationChange::Release => Some(("conversation.release", json!({}))),
     }
     .map(|(action, details)| caller.audit_entry(action, &format!("conversation:{id}"), details));
     Ok(Json(
@@ -206,6 +208,7 @@ struct Snooze {
     params(("id" = String, Path, description = "The conversation's id")), request_body = Snooze,
     responses((status = 200, body = Conversation),
               (status = 404, description = "No such conversation", body = crate::server::openapi::ErrorBody),
+              (status = 409, description = "`conflict`: the conversation needs a human (release it first)", body = crate::server::openapi::ErrorBody),
               (status = 422, description = "`invalid_body`: not in the coming year", body = crate::server::openapi::ErrorBody)))]
 async fn snooze(
     State(state): State<AppState>,
@@ -218,6 +221,17 @@ async fn snooze(
         return Err(ApiError::invalid(
             Code::InvalidBody,
             "until: a time in the coming year",
+        ));
+    }
+    let current = state
+        .conversations
+        .conversation(caller.tenant(), &id)
+        .await?;
+    if current.status == ConversationStatus::NeedsHuman {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            Code::Conflict,
+            "the conversation needs a human: release it (POST …/release) or close it first",
         ));
     }
     act(&state, &caller, &id, ConversationChange::Snooze(body.until)).await
@@ -233,7 +247,13 @@ async fn close(
     Agent(caller): Agent,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Conversation>, ApiError> {
-    act(&state, &caller, &id, ConversationChange::Close).await
+    let closed = act(&state, &caller, &id, ConversationChange::Close).await?;
+    // Closing a conversation that needed a human ends the takeover: held runs go on.
+    state
+        .engine
+        .release_held_runs(caller.tenant(), &closed.contact_id)
+        .await?;
+    Ok(closed)
 }
 
 /// Reopen a closed or snoozed conversation (agent).

@@ -3,6 +3,8 @@
 mod audit;
 mod campaigns;
 mod contacts;
+mod conversation_replies;
+pub mod conversation_stream;
 mod conversations;
 mod events;
 mod flow_tools;
@@ -51,6 +53,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(contacts::router())
         .merge(conversations::router())
+        .merge(conversation_replies::router())
+        .merge(conversation_stream::router())
         .merge(personal_data::router())
         .merge(events::router())
         .merge(runs::router())

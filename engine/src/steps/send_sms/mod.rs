@@ -80,11 +80,13 @@ impl StepKind for SendSms {
             });
         }
         let (text, segments) = cx.render_sms("body")?;
+        // An empty `from` (a template with nothing to say) means the tenant's sender; a
+        // campaign from a sender pool names the contact's number.
         let from = match &config.from {
-            Some(_) => Some(cx.render("from")?),
-            // A campaign from a sender pool names the contact's number.
-            None => cx.campaign_sender(),
-        };
+            Some(_) => Some(cx.render("from")?).filter(|from| !from.trim().is_empty()),
+            None => None,
+        }
+        .or_else(|| cx.campaign_sender());
         let mut media_urls = Vec::new();
         for i in 0..config.media.len() {
             let url = cx.render(&format!("media/{i}"))?;

@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::conversations::INBOUND_TYPES;
 use super::{Scope, SqlStore, time_column, unavailable};
 use crate::ports::{Conversation, Direction, StoreError, ThreadMessage};
+use crate::runtime::builtin::{INBOX_REPLY, INBOX_REPLY_ANYTIME};
 
 pub(super) async fn thread(
     store: &SqlStore,
@@ -22,7 +23,9 @@ pub(super) async fn thread(
             sqlx::query(
                 // CROSS JOIN: SQLite then reads the contact's runs first (by their index), not
                 // every message of the tenant in time order.
-                "SELECT m.run_id, m.body, m.provider_id, m.created_at, COALESCE(d.status, m.status) AS status \
+                // A reply by hand's run names its member in its trigger (read for those only).
+                "SELECT m.run_id, m.body, m.provider_id, m.created_at, COALESCE(d.status, m.status) AS status, \
+                 r.flow_id, CASE WHEN r.flow_id IN ($5, $6) THEN r.state END AS reply_state \
                  FROM runs r CROSS JOIN messages m \
                  LEFT JOIN deliveries d ON d.tenant_id = m.tenant_id AND d.provider_id = m.provider_id \
                  WHERE m.tenant_id = r.tenant_id AND m.run_id = r.id \
@@ -32,11 +35,21 @@ pub(super) async fn thread(
             .bind(tenant_id)
             .bind(&conversation.contact_id)
             .bind(conversation.channel.as_str())
-            .bind(limit),
+            .bind(limit)
+            .bind(INBOX_REPLY)
+            .bind(INBOX_REPLY_ANYTIME),
         )
         .await?;
     let mut messages = Vec::with_capacity(sent.len());
     for row in &sent {
+        let reply_state: Option<String> = row.try_get("reply_state").map_err(unavailable)?;
+        let member_id = reply_state
+            .and_then(|state| serde_json::from_str::<Value>(&state).ok())
+            .and_then(|run| {
+                run["trigger"]["data"]["member_id"]
+                    .as_str()
+                    .map(str::to_owned)
+            });
         messages.push(ThreadMessage {
             direction: Direction::Outbound,
             at: time_column(row, "created_at")?,
@@ -44,6 +57,8 @@ pub(super) async fn thread(
             run_id: Some(row.try_get("run_id").map_err(unavailable)?),
             status: Some(row.try_get("status").map_err(unavailable)?),
             provider_id: row.try_get("provider_id").map_err(unavailable)?,
+            flow_id: Some(row.try_get("flow_id").map_err(unavailable)?),
+            member_id,
             event_type: None,
             media: None,
         });
@@ -81,6 +96,8 @@ pub(super) async fn thread(
             run_id: None,
             status: None,
             provider_id: data["message_id"].as_str().map(str::to_owned),
+            flow_id: None,
+            member_id: None,
             event_type: Some(row.try_get("event_type").map_err(unavailable)?),
             media: data.get("media").filter(|m| !m.is_null()).cloned(),
         });

@@ -4,6 +4,7 @@
 //! `events`.
 
 use jiff::Timestamp;
+use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -11,52 +12,85 @@ use super::access::insert_audit;
 use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::ports::{
     AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
-    ConversationStore, Direction, StoreError, StoredEvent, ThreadMessage, conversation_id,
+    ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadMessage,
+    conversation_id,
 };
 
 const COLUMNS: &str = "id, contact_id, channel, status, assignee, snoozed_until, unread, \
-                       last_message_at, last_direction, created_at";
+                       last_message_at, last_direction, sender, created_at";
 
 /// The events that are a contact's own messages (their `data` has `channel` and `body`).
 pub(super) const INBOUND_TYPES: [&str; 3] =
     ["message.received", "contact.opted_out", "contact.opted_in"];
 
+/// A message in a conversation, as [`touch`] records it.
+pub(super) struct Touch<'a> {
+    pub contact_id: &'a str,
+    pub channel: Channel,
+    pub at: Timestamp,
+    pub direction: Direction,
+    /// The contact asked for a person (`needs_human`).
+    pub takeover: bool,
+    /// Inbound: the business's number it was sent to.
+    pub sender: Option<&'a str>,
+    /// The message's text, for the live stream.
+    pub text: &'a str,
+}
+
 /// Records a message in its conversation (made if new), inside the message's own commit: an
-/// inbound one counts as unread and reopens it.
+/// inbound one counts as unread and reopens it (a conversation that needs a human stays so,
+/// until released), and one that asks for a person makes it need one.
 pub(super) async fn touch(
     tx: &mut Tx,
     tenant_id: &str,
-    contact_id: &str,
-    channel: Channel,
-    at: Timestamp,
-    direction: Direction,
+    touch: Touch<'_>,
 ) -> Result<(), StoreError> {
-    let (unread, way) = match direction {
+    let (unread, way) = match touch.direction {
         Direction::Inbound => (1i64, "inbound"),
         Direction::Outbound => (0, "outbound"),
     };
+    let status = if touch.takeover {
+        "needs_human"
+    } else {
+        "open"
+    };
     sqlx::query(
-        "INSERT INTO conversations (tenant_id, id, contact_id, channel, status, unread, last_message_at, last_direction, created_at) \
-         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $6) \
+        "INSERT INTO conversations (tenant_id, id, contact_id, channel, status, unread, last_message_at, last_direction, sender, created_at) \
+         VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $9, $6) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET \
          unread = conversations.unread + excluded.unread, \
          last_direction = CASE WHEN excluded.last_message_at >= conversations.last_message_at \
              THEN excluded.last_direction ELSE conversations.last_direction END, \
          last_message_at = CASE WHEN excluded.last_message_at > conversations.last_message_at \
              THEN excluded.last_message_at ELSE conversations.last_message_at END, \
-         status = CASE WHEN excluded.unread > 0 THEN 'open' ELSE conversations.status END, \
-         snoozed_until = CASE WHEN excluded.unread > 0 THEN NULL ELSE conversations.snoozed_until END",
+         status = CASE WHEN excluded.status = 'needs_human' THEN 'needs_human' \
+             WHEN conversations.status = 'needs_human' THEN conversations.status \
+             WHEN excluded.unread > 0 THEN 'open' ELSE conversations.status END, \
+         snoozed_until = CASE WHEN excluded.unread > 0 THEN NULL ELSE conversations.snoozed_until END, \
+         sender = COALESCE(excluded.sender, conversations.sender)",
     )
     .bind(tenant_id)
-    .bind(conversation_id(contact_id, channel))
-    .bind(contact_id)
-    .bind(channel.as_str())
+    .bind(conversation_id(touch.contact_id, touch.channel))
+    .bind(touch.contact_id)
+    .bind(touch.channel.as_str())
     .bind(unread)
-    .bind(micros(at))
+    .bind(micros(touch.at))
     .bind(way)
+    .bind(status)
+    .bind(touch.sender)
     .execute(&mut **tx)
     .await
     .map_err(unavailable)?;
+    let id = conversation_id(touch.contact_id, touch.channel);
+    let message = json!({
+        "conversation_id": id, "contact_id": touch.contact_id, "channel": touch.channel.as_str(),
+        "direction": way, "text": touch.text, "at": touch.at,
+    });
+    super::inbox_changes::append(tx, tenant_id, &id, "message", &message, touch.at).await?;
+    if touch.takeover {
+        let change = json!({"conversation_id": id, "change": "take_over", "by": "contact"});
+        super::inbox_changes::append(tx, tenant_id, &id, "conversation", &change, touch.at).await?;
+    }
     Ok(())
 }
 
@@ -73,15 +107,16 @@ pub(super) async fn touch_inbound(
         && data["body"].is_string()
         && let Some(channel) = data["channel"].as_str().and_then(Channel::parse)
     {
-        touch(
-            tx,
-            tenant_id,
+        let touched = Touch {
             contact_id,
             channel,
-            stored.received_at,
-            Direction::Inbound,
-        )
-        .await?;
+            at: stored.received_at,
+            direction: Direction::Inbound,
+            takeover: data["takeover"] == true,
+            sender: data["to"].as_str().filter(|to| !to.is_empty()),
+            text: data["body"].as_str().unwrap_or_default(),
+        };
+        touch(tx, tenant_id, touched).await?;
     }
     Ok(())
 }
@@ -114,6 +149,7 @@ fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreEr
         } else {
             Direction::Outbound
         },
+        sender: row.try_get("sender").map_err(unavailable)?,
         created_at: time_column(row, "created_at")?,
     })
 }
@@ -122,6 +158,24 @@ fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreEr
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// A staff action as the live stream tells it, with the member (or key) who did it.
+fn change_data(id: &str, change: &ConversationChange, audit: Option<&AuditEntry>) -> Value {
+    let mut data = match change {
+        ConversationChange::Read => json!({"change": "read"}),
+        ConversationChange::Assign(member) => json!({"change": "assign", "assignee": member}),
+        ConversationChange::Snooze(until) => json!({"change": "snooze", "until": until}),
+        ConversationChange::Close => json!({"change": "close"}),
+        ConversationChange::Reopen => json!({"change": "reopen"}),
+        ConversationChange::TakeOver => json!({"change": "take_over"}),
+        ConversationChange::Release => json!({"change": "release"}),
+    };
+    data["conversation_id"] = json!(id);
+    if let Some(audit) = audit {
+        data["by"] = json!(audit.actor);
+    }
+    data
 }
 
 fn not_found(id: &str) -> StoreError {
@@ -152,8 +206,10 @@ impl ConversationStore for SqlStore {
             Some(ConversationStatus::Snoozed) => bind(Bind::Int(micros(now)), &|n| {
                 format!("status = 'snoozed' AND snoozed_until > ${n}")
             }),
-            Some(ConversationStatus::Closed) => {
-                bind(Bind::Text("closed".into()), &|n| format!("status = ${n}"))
+            Some(status @ (ConversationStatus::Closed | ConversationStatus::NeedsHuman)) => {
+                bind(Bind::Text(status.as_str().into()), &|n| {
+                    format!("status = ${n}")
+                })
             }
             None => {}
         }
@@ -239,7 +295,16 @@ impl ConversationStore for SqlStore {
                 Some(Bind::Int(micros(*until))),
             ),
             ConversationChange::Close => ("status = 'closed', snoozed_until = NULL", None),
-            ConversationChange::Reopen => ("status = 'open', snoozed_until = NULL", None),
+            // Reopening keeps a conversation that needs a human so: only a release ends that.
+            ConversationChange::Reopen => (
+                "status = CASE WHEN status = 'needs_human' THEN status ELSE 'open' END, snoozed_until = NULL",
+                None,
+            ),
+            ConversationChange::TakeOver => ("status = 'needs_human', snoozed_until = NULL", None),
+            ConversationChange::Release => (
+                "status = CASE WHEN status = 'needs_human' THEN 'open' ELSE status END",
+                None,
+            ),
         };
         let mut tx = self.begin(Scope::Tenant(tenant_id)).await?;
         let sql = format!("UPDATE conversations SET {sql} WHERE tenant_id = $1 AND id = $2");
@@ -262,7 +327,27 @@ impl ConversationStore for SqlStore {
         if let Some(audit) = audit {
             insert_audit(&mut tx, tenant_id, audit).await?;
         }
+        let now = Timestamp::now();
+        let change = change_data(id, change, audit);
+        super::inbox_changes::append(&mut tx, tenant_id, id, "conversation", &change, now).await?;
         tx.commit().await.map_err(unavailable)?;
         self.conversation(tenant_id, id).await
+    }
+
+    async fn inbox_changes(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxChange>, StoreError> {
+        super::inbox_changes::changes(self, tenant_id, after, limit).await
+    }
+
+    async fn last_inbox_change(&self, tenant_id: &str) -> Result<u64, StoreError> {
+        super::inbox_changes::last(self, tenant_id).await
+    }
+
+    async fn prune_inbox_changes(&self, before: Timestamp) -> Result<u64, StoreError> {
+        super::inbox_changes::prune(self, before).await
     }
 }

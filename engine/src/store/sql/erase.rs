@@ -169,6 +169,17 @@ pub(super) async fn erase_contact(
             .await?;
         }
     }
+    // The inbox's live stream carried its messages' text.
+    for channel in [crate::ports::Channel::Sms, crate::ports::Channel::Email] {
+        let conversation = crate::ports::conversation_id(contact_id, channel);
+        changed(
+            &mut tx,
+            sqlx::query("DELETE FROM inbox_changes WHERE tenant_id = $1 AND conversation_id = $2")
+                .bind(tenant_id)
+                .bind(conversation),
+        )
+        .await?;
+    }
     // The campaigns it was in and the pool number it heard from name it too.
     for sql in [
         "DELETE FROM campaign_runs WHERE tenant_id = $1 AND contact_id = $2",

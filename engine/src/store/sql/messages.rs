@@ -37,15 +37,16 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         if inserted == 1
             && let Some(channel) = Channel::parse(&message.channel)
         {
-            super::conversations::touch(
-                tx,
-                tenant_id,
-                &run.contact_id,
+            let touched = super::conversations::Touch {
+                contact_id: &run.contact_id,
                 channel,
-                message.at,
-                Direction::Outbound,
-            )
-            .await?;
+                at: message.at,
+                direction: Direction::Outbound,
+                takeover: false,
+                sender: None,
+                text: &message.text,
+            };
+            super::conversations::touch(tx, tenant_id, touched).await?;
         }
     }
     Ok(())

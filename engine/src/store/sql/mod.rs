@@ -20,6 +20,7 @@ mod flows;
 mod group_commit;
 mod import_batch;
 mod imports;
+mod inbox_changes;
 mod links;
 mod listing;
 mod members;

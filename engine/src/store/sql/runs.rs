@@ -183,7 +183,9 @@ pub(super) async fn run_and_contact(
           WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS sms_suppressed, \
          (SELECT COUNT(*) FROM contacts c JOIN suppressions s ON s.tenant_id = c.tenant_id \
           AND s.channel = 'email' AND s.address = c.email \
-          WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS email_suppressed \
+          WHERE c.tenant_id = r.tenant_id AND c.id = r.contact_id) AS email_suppressed, \
+         (SELECT COUNT(*) FROM conversations v WHERE v.tenant_id = r.tenant_id \
+          AND v.contact_id = r.contact_id AND v.status = 'needs_human') AS needs_human \
          FROM runs r WHERE r.tenant_id = $1 AND r.id = $2",
     )
     .await?;
@@ -194,7 +196,10 @@ pub(super) async fn run_and_contact(
             what: format!("contact {}", run.contact_id),
         });
     }
-    Ok((run, contact_of(&row)?))
+    let mut contact = contact_of(&row)?;
+    let needs_human: i64 = row.try_get("needs_human").map_err(unavailable)?;
+    contact.human_takeover = needs_human > 0;
+    Ok((run, contact))
 }
 
 /// The one row `sql` (taking tenant and run id) finds, or "not found".
