@@ -1,7 +1,7 @@
 //! Answering from the inbox through the real binary, on both backends: a member's reply by
 //! hand goes through the send path (quiet hours hold it unless overridden, the override and
-//! the member are recorded, a repeated key sends once, a bad template is refused, STOP is
-//! honoured); a contact who asks for a person, or staff, put the conversation in
+//! the member are recorded, a repeated key sends once, a bad template or an oversized subject
+//! is refused, an opt-out is honoured); a contact who asks for a person, or staff, put the conversation in
 //! `needs_human`, the contact's automated messages hold until a release (or end, when the
 //! business chose so); another tenant can do none of it.
 
@@ -164,6 +164,14 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
         (StatusCode::BAD_REQUEST, "invalid_input"),
         "{}",
         broken.body
+    );
+    let long = json!({"text": "hi", "subject": "x".repeat(999)});
+    let too_long = api.post(&messages, &sam_key, &long).await;
+    assert_eq!(
+        (too_long.status, too_long.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        "{}",
+        too_long.body
     );
     let viewer_reply = api.post(&messages, &viewer, &text).await;
     assert_eq!(viewer_reply.status, StatusCode::FORBIDDEN);

@@ -46,7 +46,11 @@ async fn seed(store: &SqlStore, conversations: usize, messages: usize) -> anyhow
         let contact = format!("c{c}");
         // Spread over 90 days, a later contact writing later.
         let last = start.as_microsecond() + c as i64 * 155_000_000;
-        let status = ["open", "open", "open", "snoozed", "closed"][c % 5];
+        let status = if c % 500 == 7 {
+            "needs_human" // one in 500 waits for a person
+        } else {
+            ["open", "open", "open", "snoozed", "closed"][c % 5]
+        };
         let assignee = (c % 3 != 0).then(|| format!("mem_{}", c % 10));
         conversation_rows.push(vec![
             text(TENANT),
@@ -174,6 +178,13 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
             "status=closed",
             ConversationFilter {
                 status: Some(ConversationStatus::Closed),
+                ..Default::default()
+            },
+        ),
+        (
+            "status=needs_human",
+            ConversationFilter {
+                status: Some(ConversationStatus::NeedsHuman),
                 ..Default::default()
             },
         ),

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::events::idempotency_key;
 use crate::server::extract::{ApiJson, ApiPath};
-use crate::server::{Agent, ApiError, AppState, Caller};
+use crate::server::{Agent, ApiError, AppState, Caller, Code};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,6 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(take_over))
         .routes(routes!(release))
 }
+
+/// The longest reply text (an email body) and subject a request may carry.
+const MAX_TEXT: usize = 100_000;
+const MAX_SUBJECT: usize = 998;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +57,8 @@ struct ReplyBody {
     responses((status = 202, description = "Accepted: sending, or held by quiet hours", body = Replied),
               (status = 400, description = "`invalid_input`: the text does not render, or renders empty or too long", body = crate::server::openapi::ErrorBody),
               (status = 404, description = "No such conversation", body = crate::server::openapi::ErrorBody),
-              (status = 409, description = "`conflict`: the contact opted out of SMS, or has no address on the channel", body = crate::server::openapi::ErrorBody)))]
+              (status = 409, description = "`conflict`: the contact opted out of SMS, or has no address on the channel", body = crate::server::openapi::ErrorBody),
+              (status = 422, description = "`invalid_body`: the text or subject is too long", body = crate::server::openapi::ErrorBody)))]
 async fn reply(
     State(state): State<AppState>,
     Agent(caller): Agent,
@@ -61,6 +66,18 @@ async fn reply(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> Result<(StatusCode, Json<Replied>), ApiError> {
+    // Bounds the schema states, for every channel (an SMS ignores the subject).
+    if body.text.chars().count() > MAX_TEXT
+        || body
+            .subject
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
+    {
+        return Err(ApiError::invalid(
+            Code::InvalidBody,
+            format!("text: at most {MAX_TEXT} characters; subject: at most {MAX_SUBJECT}"),
+        ));
+    }
     let key = idempotency_key(&headers)?
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());

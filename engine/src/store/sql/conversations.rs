@@ -195,6 +195,9 @@ impl ConversationStore for SqlStore {
         let now = filter.now.unwrap_or_else(Timestamp::now);
         let mut binds = vec![Bind::Text(tenant_id.to_owned())];
         let mut conditions = vec!["tenant_id = $1".to_owned()];
+        if filter.status == Some(ConversationStatus::NeedsHuman) {
+            conditions.push("status = 'needs_human'".into());
+        }
         let mut bind = |value: Bind, condition: &dyn Fn(usize) -> String| {
             binds.push(value);
             conditions.push(condition(binds.len()));
@@ -206,12 +209,11 @@ impl ConversationStore for SqlStore {
             Some(ConversationStatus::Snoozed) => bind(Bind::Int(micros(now)), &|n| {
                 format!("status = 'snoozed' AND snoozed_until > ${n}")
             }),
-            Some(status @ (ConversationStatus::Closed | ConversationStatus::NeedsHuman)) => {
-                bind(Bind::Text(status.as_str().into()), &|n| {
-                    format!("status = ${n}")
-                })
+            Some(ConversationStatus::Closed) => {
+                bind(Bind::Text("closed".into()), &|n| format!("status = ${n}"))
             }
-            None => {}
+            // Written out (below), so that the planner may use the partial index of these.
+            Some(ConversationStatus::NeedsHuman) | None => {}
         }
         if let Some(member) = &filter.assignee {
             bind(Bind::Text(member.clone()), &|n| format!("assignee = ${n}"));
