@@ -3,7 +3,8 @@
 //! the member are recorded, a repeated key sends once, a bad template or an oversized subject
 //! is refused, an opt-out is honoured); a contact who asks for a person, or staff, put the conversation in
 //! `needs_human`, the contact's automated messages hold until a release (or end, when the
-//! business chose so); another tenant can do none of it.
+//! business chose so); a flow's `hand_over` step does the same; another tenant can do none
+//! of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -265,6 +266,64 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
         refused.body
     );
 }
+
+/// A flow's `hand_over` step: the conversation needs a human in the step's commit, the same
+/// run's next message holds, and a release lets it go.
+async fn handed_over(backend: &Backend, dir: &std::path::Path) {
+    let (_server, base) = start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("clinic").await;
+    let flow = r#"id: triage
+purpose: transactional
+trigger: {event: message.received}
+steps:
+  - if: 'contains_any(lower(event.data.body), ["refund"])'
+    then:
+      - hand_over: {reason: "Wants a refund: {{event.data.body}}"}
+  - send_sms: {body: "We got your message."}
+"#;
+    let published = api.yaml(Method::POST, "/v1/flows", &key, flow).await;
+    assert!(published.status.is_success(), "{}", published.body);
+    says(&api, &key, "I want a refund").await;
+    let held = api
+        .get_until("/v1/runs?flow_id=triage&status=sleeping", &key, |page| {
+            page["data"].as_array().map(Vec::len) == Some(1)
+        })
+        .await;
+    let run_id = held["data"][0]["id"].as_str().unwrap().to_owned();
+    let listed = api
+        .get("/v1/conversations?status=needs_human", &key)
+        .await
+        .body;
+    let id = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let run = api.get(&format!("/v1/runs/{run_id}"), &key).await.body;
+    let kinds: Vec<&str> = run["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "condition", "handed_over", "takeover_hold"],
+        "{run}"
+    );
+    let released = api
+        .post(&format!("/v1/conversations/{id}/release"), &key, &json!({}))
+        .await;
+    assert_eq!(released.body["status"], "open", "{}", released.body);
+    let done = api
+        .run_until(&key, &run_id, |r| r["run"]["status"] == "completed")
+        .await;
+    assert!(done.to_string().contains("We got your message."), "{done}");
+}
+
+common::place::on_both_backends!(
+    handed_over,
+    "hand_over",
+    a_flow_hands_over_on_sqlite,
+    a_flow_hands_over_on_postgres
+);
 
 common::place::on_both_backends!(
     takeover,

@@ -164,6 +164,47 @@ mod tests {
         assert!(answer.data.get("takeover").is_none());
     }
 
+    #[tokio::test]
+    async fn a_flow_that_hands_over_holds_its_own_next_message() {
+        use crate::runtime::{SimulationInput, simulate};
+        let source = "id: f\ntrigger: {event: lead.created}\nsteps:\n\
+                      \x20 - hand_over: {reason: urgent}\n\
+                      \x20 - send_sms: {body: hi}\n";
+        let connector = std::sync::Arc::new(crate::testing::RecordingConnector::default());
+        let input = SimulationInput {
+            source: source.into(),
+            event: Event::new("lead.created", serde_json::json!({})),
+            contact: crate::testing::ana(),
+            tenant: crate::model::Tenant::default(),
+            config: serde_json::json!({}),
+            templates: serde_json::json!({}),
+            start: "2026-06-01T15:00:00Z".parse().unwrap(),
+            injections: Vec::new(),
+            horizon: jiff::SignedDuration::from_hours(36),
+        };
+        let sim = simulate(input, connector.clone()).await.unwrap();
+        let kinds: Vec<String> = sim
+            .entries
+            .iter()
+            .map(|e| {
+                e.to_json(sim.start, &sim.zone)["kind"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds[..4],
+            ["started", "handed_over", "takeover_hold", "woke"],
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds[4], "takeover_hold",
+            "still held after a day: {kinds:?}"
+        );
+        assert!(connector.calls().is_empty(), "nothing was sent");
+    }
+
     #[test]
     fn settings_are_bounded() {
         let mut t = Takeover::default();

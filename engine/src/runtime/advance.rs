@@ -205,6 +205,17 @@ impl RunCx<'_> {
                 Some(Pause::WaitFor)
             }
             StepOutcome::Stop(reason) => Some(self.end(RunStatus::Completed, reason)),
+            StepOutcome::HandOver { channel, reason } => {
+                let channel = channel.as_str().to_owned();
+                let output = json!({ "channel": channel, "reason": reason });
+                self.record(Some(&meta.id), Happening::HandedOver { channel, reason });
+                self.set_output(&meta.id, output);
+                // The store marks the conversation in this record's commit; the rest of
+                // this advance holds as later ones will.
+                self.contact.human_takeover = true;
+                self.next_step();
+                None
+            }
             StepOutcome::Call(draft) => self.call(meta, draft),
         }
     }

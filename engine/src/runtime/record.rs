@@ -71,6 +71,12 @@ pub enum Happening {
     TakeoverHold {
         reason: String,
     },
+    /// The flow handed the contact to a person (`hand_over`): their conversation on the
+    /// channel needs a human, from this record's commit.
+    HandedOver {
+        channel: String,
+        reason: String,
+    },
     Condition {
         expression: String,
         result: bool,

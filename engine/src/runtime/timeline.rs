@@ -149,6 +149,9 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
         Happening::Suppressed { channel, reason } => format!("{channel} suppressed: {reason}"),
         Happening::QuietHold { until, reason } => format!("held until {}: {reason}", when(until)),
         Happening::TakeoverHold { reason } => format!("held: {reason}"),
+        Happening::HandedOver { channel, reason } => {
+            format!("handed over to a person ({channel}): {reason}")
+        }
         Happening::Condition { expression, result } => format!("if {expression} → {result}"),
         Happening::Computed { output } => format!("done: {output}"),
         Happening::Sleeping { until } => format!("waiting until {}", when(until)),

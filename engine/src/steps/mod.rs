@@ -11,6 +11,7 @@ pub mod registry;
 mod branch;
 mod calendar;
 mod crm;
+mod hand_over;
 mod http;
 mod llm;
 mod notify;
@@ -98,4 +99,10 @@ pub enum StepOutcome {
     },
     /// End the run (completed) with this reason.
     Stop(String),
+    /// A person takes over: the contact's conversation on `channel` needs a human, and the
+    /// contact's automated messages hold, this run's next ones included.
+    HandOver {
+        channel: crate::ports::Channel,
+        reason: String,
+    },
 }

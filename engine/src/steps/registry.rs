@@ -2,11 +2,11 @@
 
 use super::erased::{ErasedKind, Kind};
 use super::{
-    calendar, crm, http, llm, notify, payments, send_email, send_sms, set, stop, tag,
+    calendar, crm, hand_over, http, llm, notify, payments, send_email, send_sms, set, stop, tag,
     update_contact, wait, wait_for,
 };
 
-static KINDS: [&dyn ErasedKind; 14] = [
+static KINDS: [&dyn ErasedKind; 15] = [
     &Kind::<send_sms::SendSms>::NEW,
     &Kind::<send_email::SendEmail>::NEW,
     &Kind::<notify::Notify>::NEW,
@@ -21,6 +21,7 @@ static KINDS: [&dyn ErasedKind; 14] = [
     &Kind::<tag::Tag>::NEW,
     &Kind::<update_contact::UpdateContact>::NEW,
     &Kind::<stop::Stop>::NEW,
+    &Kind::<hand_over::HandOver>::NEW,
 ];
 
 /// All registered kinds (the `if` branch is structural and not among them).
@@ -117,6 +118,7 @@ mod tests {
             json!({"tag": {"add": ["hot"]}}),
             json!({"update_contact": {"first_name": "Ana"}}),
             json!({"stop": "done"}),
+            json!({"hand_over": {"reason": "angry", "channel": "sms"}}),
         ]
     }
 
@@ -151,6 +153,7 @@ mod tests {
                     .map(String::from)
                     .to_vec(),
                 StepOutcome::Stop(_) => Vec::new(),
+                StepOutcome::HandOver { .. } => ["channel", "reason"].map(String::from).to_vec(),
             };
             for field in written {
                 assert!(

@@ -41,6 +41,9 @@ struct TenantData {
     unheard: HashMap<String, crate::ports::UnheardType>,
     /// The suppression list: (channel, address).
     suppressed: std::collections::HashSet<(crate::ports::Channel, String)>,
+    /// Contacts a flow handed to a person (`hand_over`); the memory store has no inbox, so
+    /// nothing releases them.
+    handed_over: std::collections::HashSet<String>,
 }
 
 /// Everything in one mutex: simple, and fast enough for the simulator and benchmarks.
@@ -466,6 +469,13 @@ impl Store for MemoryStore {
                 });
             }
             let contact_id = transition.run.contact_id.clone();
+            if transition
+                .records
+                .iter()
+                .any(|r| matches!(r.what, crate::runtime::Happening::HandedOver { .. }))
+            {
+                t.handed_over.insert(contact_id.clone());
+            }
             *current = transition.run;
             t.records.entry(id).or_default().extend(transition.records);
             if let Some(change) = transition.contact
@@ -475,6 +485,17 @@ impl Store for MemoryStore {
             }
             Ok(())
         })
+    }
+
+    async fn run_and_contact(
+        &self,
+        tenant_id: &str,
+        run_id: RunId,
+    ) -> Result<(Run, Contact), StoreError> {
+        let run = self.run(tenant_id, run_id).await?;
+        let mut contact = self.contact(tenant_id, &run.contact_id).await?;
+        contact.human_takeover = self.with(tenant_id, |t| t.handed_over.contains(&run.contact_id));
+        Ok((run, contact))
     }
 
     async fn active_runs(&self, tenant_id: &str, contact_id: &str) -> Result<Vec<Run>, StoreError> {

@@ -9,12 +9,14 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::access::insert_audit;
+use super::runs::RecordRow;
 use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::ports::{
     AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
     ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadMessage,
     conversation_id,
 };
+use crate::runtime::Happening;
 
 const COLUMNS: &str = "id, contact_id, channel, status, assignee, snoozed_until, unread, \
                        last_message_at, last_direction, sender, created_at";
@@ -117,6 +119,41 @@ pub(super) async fn touch_inbound(
             text: data["body"].as_str().unwrap_or_default(),
         };
         touch(tx, tenant_id, touched).await?;
+    }
+    Ok(())
+}
+
+/// Puts the conversation of each contact a run handed to a person (`hand_over` records among
+/// `records`) in `needs_human`, inside the run's commit; a contact without one on the channel
+/// gets one.
+pub(super) async fn hand_over(tx: &mut Tx, records: &[RecordRow<'_>]) -> Result<(), StoreError> {
+    for (tenant_id, run, _, record) in records {
+        let Happening::HandedOver { channel, reason } = &record.what else {
+            continue;
+        };
+        let Some(channel) = Channel::parse(channel) else {
+            continue;
+        };
+        let id = conversation_id(&run.contact_id, channel);
+        sqlx::query(
+            "INSERT INTO conversations (tenant_id, id, contact_id, channel, status, unread, last_message_at, last_direction, created_at) \
+             VALUES ($1, $2, $3, $4, 'needs_human', 0, $5, 'outbound', $5) \
+             ON CONFLICT (tenant_id, id) DO UPDATE SET status = 'needs_human', snoozed_until = NULL",
+        )
+        .bind(*tenant_id)
+        .bind(&id)
+        .bind(&run.contact_id)
+        .bind(channel.as_str())
+        .bind(micros(record.at))
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+        let change = json!({
+            "conversation_id": id, "change": "take_over", "by": "flow", "flow_id": run.flow_id,
+            "run_id": run.id.to_string(), "reason": reason,
+        });
+        super::inbox_changes::append(tx, tenant_id, &id, "conversation", &change, record.at)
+            .await?;
     }
     Ok(())
 }
