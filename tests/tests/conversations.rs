@@ -80,17 +80,7 @@ async fn inbox(backend: &Backend, dir: &std::path::Path) {
         "{}",
         nobody.body
     );
-    let sam = api
-        .post(
-            "/v1/members",
-            &key,
-            &json!({"name": "Sam", "email": "sam@clinic.example", "role": "agent"}),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sam = api.member(&key, "Sam", "sam@clinic.example", "agent").await;
     let assigned = api
         .post(&act("assign"), &agent, &json!({"member_id": sam}))
         .await;

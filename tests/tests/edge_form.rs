@@ -28,26 +28,10 @@ async fn forms_make_leads(backend: &Backend, dir: &std::path::Path) {
     let api = Client::new(&base);
     let key = api.tenant("clinic").await;
     let settings = json!({"sources": {"form": {"allowed_origins": [SITE], "thank_you_url": format!("{SITE}/thanks")}}});
-    let patched = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            settings.to_string(),
-        )
-        .await;
+    let patched = api.patch("/v1/settings", &key, &settings).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let bad = json!({"sources": {"form": {"allowed_origins": ["not an origin"]}}});
-    let refused = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            bad.to_string(),
-        )
-        .await;
+    let refused = api.patch("/v1/settings", &key, &bad).await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,

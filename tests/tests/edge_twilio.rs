@@ -85,26 +85,10 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
 
     // Twilio through the API: the provider, then its Auth Token as a sealed credential.
     let settings = json!({"providers": {"sms": {"provider": "twilio", "account_sid": ACCOUNT, "from": NUMBER}}});
-    let patched = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            settings.to_string(),
-        )
-        .await;
+    let patched = api.patch("/v1/settings", &key, &settings).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let bad = json!({"providers": {"sms": {"provider": "twilio", "account_sid": "AC1"}}});
-    let refused = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            bad.to_string(),
-        )
-        .await;
+    let refused = api.patch("/v1/settings", &key, &bad).await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -424,15 +408,7 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
     // Staff alerts by SMS: `notify` goes to the owner's mobile through the same account.
     let notify = json!({"providers": {"notify": {"provider": "twilio", "account_sid": ACCOUNT,
         "from": NUMBER, "owner": OWNER}}});
-    let patched = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            notify.to_string(),
-        )
-        .await;
+    let patched = api.patch("/v1/settings", &key, &notify).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let alert = "id: missed\npurpose: transactional\ntrigger: {event: call.missed}\nsteps:\n  - notify: {channel: owner, text: 'Missed call from {{contact.phone}}'}\n";
     let published = api.yaml(Method::POST, "/v1/flows", &key, alert).await;

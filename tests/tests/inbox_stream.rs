@@ -101,17 +101,7 @@ async fn stream(backend: &Backend, dir: &std::path::Path) {
     let other = api.tenant("salon").await;
     let mut live = Stream::new(&base, &key, None).await;
     let mut theirs = Stream::new(&base, &other, None).await;
-    let sam = api
-        .post(
-            "/v1/members",
-            &key,
-            &json!({"name": "Sam", "email": "sam@clinic.example", "role": "agent"}),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sam = api.member(&key, "Sam", "sam@clinic.example", "agent").await;
 
     says(&api, &key, "+15125550181", "Is Friday free?").await;
     let hello = live.next().await;

@@ -54,31 +54,13 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
     let api = Client::new(&base);
     let key = api.tenant("clinic").await;
     let settings = json!({"timezone": "UTC", "quiet_hours": quiet_now()});
-    let patched = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            settings.to_string(),
-        )
-        .await;
+    let patched = api.patch("/v1/settings", &key, &settings).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let flow = "id: auto-reply\npurpose: transactional\ntrigger: {event: message.received}\n\
                 steps:\n  - send_sms: {body: 'Thanks, we will get back to you.'}\n";
     let published = api.yaml(Method::POST, "/v1/flows", &key, flow).await;
     assert!(published.status.is_success(), "{}", published.body);
-    let sam = api
-        .post(
-            "/v1/members",
-            &key,
-            &json!({"name": "Sam", "email": "sam@clinic.example", "role": "agent"}),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sam = api.member(&key, "Sam", "sam@clinic.example", "agent").await;
     let sam_key = api
         .post(
             &format!("/v1/members/{sam}/keys"),
@@ -230,15 +212,7 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
 
     // Staff take over; with `automation: end` the held run ends instead.
     let end = json!({"takeover": {"automation": "end"}});
-    let patched = api
-        .send(
-            Method::PATCH,
-            "/v1/settings",
-            &key,
-            "application/json",
-            end.to_string(),
-        )
-        .await;
+    let patched = api.patch("/v1/settings", &key, &end).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let taken = api
         .post(

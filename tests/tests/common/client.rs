@@ -101,6 +101,25 @@ impl Client {
         .await
     }
 
+    pub async fn patch(&self, path: &str, key: &str, body: &Value) -> Answer {
+        self.send(
+            Method::PATCH,
+            path,
+            key,
+            "application/json",
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// Adds a team member with `admin`; answers its id.
+    pub async fn member(&self, admin: &str, name: &str, email: &str, role: &str) -> String {
+        let body = serde_json::json!({"name": name, "email": email, "role": role});
+        let answer = self.post("/v1/members", admin, &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn delete(&self, path: &str, key: &str) -> Answer {
         self.send(Method::DELETE, path, key, "", "").await
     }
