@@ -49,7 +49,8 @@ status=0
 against() { # label, extra environment for the server...
   local label=$1; shift
   mkdir -p "$dir/$label"
-  (cd "$dir/$label" && env "$@" STEPWISE_OPERATOR_KEY=$operator STEPWISE_LOG=error \
+  # `exec`: the background job is the server itself, so that killing its pid stops it.
+  (cd "$dir/$label" && exec env "$@" STEPWISE_OPERATOR_KEY=$operator STEPWISE_LOG=error \
     "$bin" serve --listen 127.0.0.1:0 >"$dir/$label/out" 2>"$dir/$label/err") &
   pid=$!
   for _ in $(seq 300); do grep -q "listening" "$dir/$label/out" 2>/dev/null && break; sleep 0.1; done

@@ -29,7 +29,10 @@ struct Stream {
 
 impl Stream {
     async fn open(base: &str, key: &str, last_event_id: Option<&str>) -> reqwest::Response {
-        let mut request = reqwest::Client::new()
+        // One client for every stream: building one reads the system's certificates.
+        static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let mut request = HTTP
+            .get_or_init(reqwest::Client::new)
             .get(format!("{base}/v1/conversations/stream"))
             .bearer_auth(key);
         if let Some(id) = last_event_id {
