@@ -2,18 +2,19 @@
 //! connector, sleep, wait for an event) or ends. No I/O happens here: the caller performs
 //! the pause and feeds the result back through [`RunCx::on_result`].
 
+mod outcome;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::compliance::{self, Verdict};
 use super::record::{Happening, StepRecord};
-use super::retry;
-use crate::definition::{CompiledFlow, ErrorPolicy, Instr, StepMeta};
+use crate::definition::{CompiledFlow, Instr, StepMeta};
 use crate::expr::Bindings;
 use crate::inbox::Automation;
 use crate::inbox::takeover::{RECHECK, TAKEOVER_HOLD};
 use crate::model::{Contact, OnUncertain, Purpose, Run, RunStatus, Tenant};
-use crate::ports::{ActionRequest, Channel, ConnectorError, Request, Response};
+use crate::ports::{ActionRequest, Request};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
 use crate::template::track::{LinkScope, TrackedLink};
 
@@ -329,151 +330,5 @@ impl RunCx<'_> {
             idempotency_key: key,
             idempotent: draft.idempotent,
         })))
-    }
-
-    /// Feeds back the result of the call made for [`Pause::Call`]; then call [`RunCx::advance`]
-    /// again unless this returns a pause.
-    pub fn on_result(
-        &mut self,
-        request: &ActionRequest,
-        result: Result<Response, ConnectorError>,
-    ) -> Option<Pause> {
-        let Some(meta) = self.flow.meta(self.run.pc) else {
-            return Some(self.end(RunStatus::Failed, "cursor lost"));
-        };
-        self.run.in_flight = None;
-        match result {
-            Ok(result) => {
-                let what = match &request.message {
-                    Some(m) => Happening::Sent {
-                        channel: json!(m.channel).as_str().unwrap_or_default().to_owned(),
-                        to: m.to.clone(),
-                        subject: m.subject.clone(),
-                        text: m.text.clone(),
-                        segments: m.segments.map(|s| s.parts),
-                        encoding: m
-                            .segments
-                            .map(|s| json!(s.encoding).as_str().unwrap_or_default().to_owned()),
-                        provider_id: result.provider_id().map(str::to_owned),
-                        status: match &result {
-                            Response::Sent(sent) => Some(sent.status.as_str().to_owned()),
-                            _ => None,
-                        },
-                    },
-                    None => Happening::Called {
-                        connector: request.request.capability().as_str().to_owned(),
-                        action: request.request.action().to_owned(),
-                        request: serde_json::to_value(&request.request).unwrap_or_default(),
-                        result: result.output(),
-                    },
-                };
-                self.record(Some(&meta.id), what);
-                self.set_output(&meta.id, result.output());
-                self.next_step();
-                None
-            }
-            Err(ConnectorError::Retryable {
-                message,
-                retry_after,
-            }) => self.retry_or_fail(meta, message, retry_after),
-            Err(ConnectorError::Permanent { code, message }) => {
-                self.fail_step(meta, format!("{message} (code {code})"))
-            }
-            Err(ConnectorError::Rejected { code, message }) => {
-                // The recipient refused this address for good (a STOP to the provider, a hard
-                // bounce): the contact is opted out of the channel, which puts the address on
-                // the suppression list in this run's commit, so no flow tries it again.
-                if let Some(m) = &request.message {
-                    let own = match m.channel {
-                        Channel::Sms => self.contact.phone.as_deref() == Some(m.to.as_str()),
-                        Channel::Email => self
-                            .contact
-                            .email
-                            .as_deref()
-                            .is_some_and(|e| e.eq_ignore_ascii_case(&m.to)),
-                    };
-                    if own {
-                        match m.channel {
-                            Channel::Sms => self.contact.sms_opt_out = true,
-                            Channel::Email => self.contact.email_opt_out = true,
-                        }
-                        self.contact_changed = true;
-                    }
-                }
-                self.fail_step(meta, format!("{message} (code {code})"))
-            }
-            Err(ConnectorError::Uncertain { message }) => {
-                if meta.on_uncertain == OnUncertain::Resend {
-                    return self.retry_or_fail(meta, message, None);
-                }
-                self.record(
-                    Some(&meta.id),
-                    Happening::Uncertain {
-                        error: message.clone(),
-                    },
-                );
-                self.set_output(&meta.id, json!({ "status": "uncertain", "error": message }));
-                self.next_step();
-                None
-            }
-        }
-    }
-
-    fn retry_or_fail(
-        &mut self,
-        meta: &StepMeta,
-        message: String,
-        retry_after: Option<std::time::Duration>,
-    ) -> Option<Pause> {
-        let policy = meta.retry.unwrap_or(self.tenant.retry);
-        if self.run.attempt > policy.max {
-            let error = format!("gave up after {} attempts: {message}", self.run.attempt);
-            return self.fail_step(meta, error);
-        }
-        let delay = retry::backoff(&policy, self.run.attempt, (self.run.id, &meta.id))
-            .max(retry_after.unwrap_or_default());
-        let at = self.now
-            + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::from_secs(1));
-        self.record(
-            Some(&meta.id),
-            Happening::RetryScheduled {
-                retry_at: at,
-                error: message,
-            },
-        );
-        self.run.hold = Some("retry".into());
-        Some(self.sleep(at))
-    }
-
-    /// A step failed for good: follow its `on_error`.
-    fn fail_step(&mut self, meta: &StepMeta, error: String) -> Option<Pause> {
-        match meta.on_error {
-            ErrorPolicy::Fail => Some(self.end(
-                RunStatus::Failed,
-                format!("step {} failed: {error}", meta.id),
-            )),
-            ErrorPolicy::Continue | ErrorPolicy::Goto(_) => {
-                let policy = match meta.on_error {
-                    ErrorPolicy::Goto(pc) => {
-                        let target = self.flow.meta(pc).map(|m| m.id.clone()).unwrap_or_default();
-                        format!("goto {target}")
-                    }
-                    _ => "continue".into(),
-                };
-                self.record(
-                    Some(&meta.id),
-                    Happening::ErrorHandled {
-                        error: error.clone(),
-                        policy,
-                    },
-                );
-                self.set_output(&meta.id, json!({ "status": "failed", "error": error }));
-                self.next_step();
-                if let ErrorPolicy::Goto(pc) = meta.on_error {
-                    self.run.pc = pc;
-                }
-                None
-            }
-        }
     }
 }
