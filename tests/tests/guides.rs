@@ -1,4 +1,5 @@
-//! The guides run as written (docs/audiences.md, docs/team.md, docs/conversations.md): each page's `sh` blocks, in
+//! The guides run as written (docs/audiences.md, docs/team.md, docs/conversations.md,
+//! docs/templates.md): each page's `sh` blocks, in
 //! order, in one bash session against the real binary (SQLite), with `API` and `KEY` (a
 //! tenant admin key) set; where a block is followed at once by an output block, what the
 //! commands printed must be that output.
@@ -96,6 +97,11 @@ async fn the_audiences_guide_runs_as_written() {
 #[tokio::test]
 async fn the_inbox_guide_runs_as_written() {
     runs_as_written("conversations.md", 8).await;
+}
+
+#[tokio::test]
+async fn the_templates_guide_runs_as_written() {
+    runs_as_written("templates.md", 3).await;
 }
 
 #[tokio::test]

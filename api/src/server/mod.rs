@@ -51,6 +51,8 @@ pub struct AppState {
     pub members: Arc<dyn stepwise_engine::ports::MemberStore>,
     /// The inbox.
     pub conversations: Arc<dyn stepwise_engine::ports::ConversationStore>,
+    /// The template library.
+    pub templates: Arc<dyn stepwise_engine::ports::TemplateStore>,
     /// The inbox streams open, per tenant.
     pub inbox_streams: Arc<routes::conversation_stream::StreamSlots>,
     pub listings: Arc<dyn Listings>,
@@ -105,6 +107,7 @@ impl AppState {
             + CampaignStore
             + stepwise_engine::ports::MemberStore
             + stepwise_engine::ports::ConversationStore
+            + stepwise_engine::ports::TemplateStore
             + 'static,
     {
         let auth = Arc::new(Authenticator::new(
@@ -133,6 +136,7 @@ impl AppState {
             members: store.clone(),
             conversations: store.clone(),
             inbox_streams: Arc::default(),
+            templates: store.clone(),
             listings: store.clone(),
             kpi_store: store.clone(),
             audiences: store.clone(),

@@ -76,6 +76,18 @@ fn render(
     source: &str,
     limit: limits::Limit,
 ) -> Result<String, EngineError> {
+    let contact = serde_json::to_value(contact).unwrap_or_default();
+    render_for(tenant, &contact, field, source, limit)
+}
+
+/// [`render`] with the contact's values as JSON.
+pub(super) fn render_for(
+    tenant: &Tenant,
+    contact: &serde_json::Value,
+    field: &str,
+    source: &str,
+    limit: limits::Limit,
+) -> Result<String, EngineError> {
     let bad = |e: crate::template::TemplateError| {
         let at = e
             .position

@@ -14,6 +14,7 @@ mod metrics;
 mod queue;
 mod store;
 mod suppressions;
+mod templates;
 
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
 pub use audiences::{AudienceStore, CampaignChange, CampaignStore, ClaimedCampaign, ImportBatch};
@@ -38,3 +39,7 @@ pub use store::{
     StoredEvent, TenantChange, TrackedLink, Transition, UnheardType,
 };
 pub use suppressions::{Suppression, SuppressionFilter, Suppressions, opted_out_addresses};
+pub use templates::{
+    MAX_TEMPLATES, MAX_VERSIONS, TemplateDraft, TemplateFilter, TemplateKind, TemplateStore,
+    TemplateVersion, usable,
+};

@@ -28,7 +28,7 @@ mod wait_for;
 pub mod context;
 mod erased;
 pub mod fields;
-mod references;
+pub(crate) mod references;
 
 pub use branch::eval_condition;
 pub use context::{CheckCx, CheckSink, StepCx, StepError};

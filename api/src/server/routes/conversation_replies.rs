@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use stepwise_engine::inbox::{Replied, Reply};
-use stepwise_engine::ports::{Conversation, ConversationChange, ConversationStatus};
+use stepwise_engine::ports::{
+    Conversation, ConversationChange, ConversationStatus, StoreError, TemplateVersion, usable,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,9 +36,13 @@ const MAX_SUBJECT: usize = 998;
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
     /// The message: a template with `{{contact.*}}` and the tenant's snippets (`{{> sign_off}}`),
-    /// at most 1,600 characters as an SMS once rendered.
+    /// at most 1,600 characters as an SMS once rendered. Give it or `template`.
     #[schema(min_length = 1, max_length = 100000)]
-    text: String,
+    text: Option<String>,
+    /// A template of the library to send instead: its newest approved version, or
+    /// `template_version` (approved) when given.
+    template: Option<String>,
+    template_version: Option<u32>,
     /// An email's subject (a template); default "A message from <business>".
     #[schema(max_length = 998)]
     subject: Option<String>,
@@ -57,8 +63,8 @@ struct ReplyBody {
     responses((status = 202, description = "Accepted: sending, or held by quiet hours", body = Replied),
               (status = 400, description = "`invalid_input`: the text does not render, or renders empty or too long", body = crate::server::openapi::ErrorBody),
               (status = 404, description = "No such conversation", body = crate::server::openapi::ErrorBody),
-              (status = 409, description = "`conflict`: the contact opted out of SMS, or has no address on the channel", body = crate::server::openapi::ErrorBody),
-              (status = 422, description = "`invalid_body`: the text or subject is too long", body = crate::server::openapi::ErrorBody)))]
+              (status = 409, description = "`conflict`: the contact opted out of SMS, or has no address on the channel; the template has no approved version", body = crate::server::openapi::ErrorBody),
+              (status = 422, description = "`invalid_body`: neither or both of text and template, a text or subject too long, no such template, or one for another channel", body = crate::server::openapi::ErrorBody)))]
 async fn reply(
     State(state): State<AppState>,
     Agent(caller): Agent,
@@ -67,7 +73,10 @@ async fn reply(
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> Result<(StatusCode, Json<Replied>), ApiError> {
     // Bounds the schema states, for every channel (an SMS ignores the subject).
-    if body.text.chars().count() > MAX_TEXT
+    if body
+        .text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TEXT)
         || body
             .subject
             .as_ref()
@@ -85,12 +94,36 @@ async fn reply(
         .conversations
         .conversation(caller.tenant(), &id)
         .await?;
+    let (text, subject, template) = match (body.text, &body.template) {
+        (Some(text), None) => (text, body.subject, None),
+        (None, Some(name)) => {
+            let chosen = approved(&state, &caller, name, body.template_version).await?;
+            if chosen.channel != conversation.channel {
+                return Err(ApiError::invalid(
+                    Code::InvalidBody,
+                    format!(
+                        "template: {name} is written for {}, the conversation is {}",
+                        chosen.channel.as_str(),
+                        conversation.channel.as_str()
+                    ),
+                ));
+            }
+            let used = json!({"name": name, "version": chosen.version});
+            (chosen.body, chosen.subject.or(body.subject), Some(used))
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                Code::InvalidBody,
+                "give either text or template",
+            ));
+        }
+    };
     let asked = Reply {
         contact_id: conversation.contact_id.clone(),
         conversation_id: conversation.id.clone(),
         channel: conversation.channel,
-        text: body.text,
-        subject: body.subject,
+        text,
+        subject,
         member_id: caller.key.member_id.clone(),
         anytime: body.quiet_hours_override,
         sender: conversation.sender.clone(),
@@ -101,12 +134,47 @@ async fn reply(
         let details = json!({
             "run_id": replied.run_id.to_string(),
             "quiet_hours_override": body.quiet_hours_override,
+            "template": template,
         });
         let audit =
             caller.audit_entry("conversation.reply", &format!("conversation:{id}"), details);
         state.access.append_audit(caller.tenant(), &audit).await?;
     }
     Ok((StatusCode::ACCEPTED, Json(replied)))
+}
+
+/// The version of template `name` a reply sends: `pinned` if approved, else the newest
+/// approved one.
+async fn approved(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    pinned: Option<u32>,
+) -> Result<TemplateVersion, ApiError> {
+    let versions = match state
+        .templates
+        .template_versions(caller.tenant(), name)
+        .await
+    {
+        Ok(versions) => versions,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::invalid(
+                Code::InvalidBody,
+                format!("template: no template {name} (GET /v1/templates)"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    usable(&versions, pinned).cloned().ok_or_else(|| {
+        let which = pinned.map_or("no approved version".to_owned(), |v| {
+            format!("no approved version {v}")
+        });
+        ApiError::new(
+            StatusCode::CONFLICT,
+            Code::Conflict,
+            format!("template {name} has {which}: an admin approves one first"),
+        )
+    })
 }
 
 /// Applies a takeover change with its audit entry; a release lets the contact's held runs go.

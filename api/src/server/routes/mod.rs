@@ -24,6 +24,7 @@ mod runs;
 pub mod segments;
 mod settings;
 mod suppressions;
+mod templates;
 mod tenants;
 mod unsubscribe;
 
@@ -55,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(conversations::router())
         .merge(conversation_replies::router())
         .merge(conversation_stream::router())
+        .merge(templates::router())
         .merge(personal_data::router())
         .merge(events::router())
         .merge(runs::router())

@@ -32,6 +32,7 @@ mod scope;
 mod segments;
 mod statistics;
 mod suppressions;
+mod templates;
 
 pub use erase::{ERASED, Erased};
 use scope::{APP_ROLE, Scope, TENANT_TABLES, Tx};
