@@ -49,6 +49,10 @@ async fn library(backend: &Backend, dir: &std::path::Path) {
             "name",
         ),
         (
+            json!({"name": "x", "kind": "reply", "channel": "sms", "body": " "}),
+            "body",
+        ),
+        (
             json!({"name": "x", "kind": "reply", "channel": "sms", "body": "Hi {{#if}}"}),
             "body",
         ),
@@ -127,7 +131,12 @@ async fn library(backend: &Backend, dir: &std::path::Path) {
             &json!({"contact_id": "ct_nobody"}),
         )
         .await;
-    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        nobody.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nobody.body
+    );
 
     // Replies send the newest approved version, or the pinned one; never a draft.
     let reply = |pin: Option<u32>| {
@@ -173,6 +182,14 @@ async fn library(backend: &Backend, dir: &std::path::Path) {
         pinned.body["text"], "Hi Bo, we run late. Room 2",
         "{}",
         pinned.body
+    );
+    let stray = json!({"text": "hi", "template_version": 1});
+    let refused = api.post(&messages, &key, &stray).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
     );
     let email = json!({"template": "welcome"});
     assert_eq!(

@@ -42,6 +42,7 @@ struct ReplyBody {
     /// A template of the library to send instead: its newest approved version, or
     /// `template_version` (approved) when given.
     template: Option<String>,
+    #[schema(minimum = 1, maximum = 200)]
     template_version: Option<u32>,
     /// An email's subject (a template); default "A message from <business>".
     #[schema(max_length = 998)]
@@ -85,6 +86,16 @@ async fn reply(
         return Err(ApiError::invalid(
             Code::InvalidBody,
             format!("text: at most {MAX_TEXT} characters; subject: at most {MAX_SUBJECT}"),
+        ));
+    }
+    if body
+        .template_version
+        .is_some_and(|v| v == 0 || v > stepwise_engine::ports::MAX_VERSIONS)
+        || (body.template_version.is_some() && body.template.is_none())
+    {
+        return Err(ApiError::invalid(
+            Code::InvalidBody,
+            "template_version: a version (1 to 200) of the template given in `template`",
         ));
     }
     let key = idempotency_key(&headers)?

@@ -11,7 +11,7 @@ use serde_json::json;
 use stepwise_engine::inbox::{Preview, preview};
 use stepwise_engine::model::Contact;
 use stepwise_engine::ports::{
-    Channel, TemplateDraft, TemplateFilter, TemplateKind, TemplateVersion, usable,
+    Channel, StoreError, TemplateDraft, TemplateFilter, TemplateKind, TemplateVersion, usable,
 };
 use stepwise_engine::template::{Templates, limits};
 use utoipa::{IntoParams, ToSchema};
@@ -91,6 +91,9 @@ async fn write(
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<(StatusCode, Json<TemplateVersion>), ApiError> {
     let invalid = |message: String| ApiError::invalid(Code::InvalidBody, message);
+    if body.body.trim().is_empty() {
+        return Err(invalid("body: write the text".into()));
+    }
     if !valid_name(&body.name) {
         return Err(invalid(format!(
             "name: \"{}\" is not a template name (lowercase letters, digits, - and _; at most 64)",
@@ -242,6 +245,7 @@ struct PreviewBody {
     /// A real contact; default a sample one (Ana Sample, with a phone and an email).
     contact_id: Option<String>,
     /// The version; default the newest (drafts included).
+    #[schema(maximum = 200)]
     version: Option<u32>,
 }
 
@@ -261,7 +265,8 @@ struct Previewed {
     request_body = PreviewBody,
     responses((status = 200, body = Previewed),
               (status = 400, description = "`invalid_input`: the text does not render", body = crate::server::openapi::ErrorBody),
-              (status = 404, description = "No such template, version or contact", body = crate::server::openapi::ErrorBody)))]
+              (status = 404, description = "No such template or version", body = crate::server::openapi::ErrorBody),
+              (status = 422, description = "`invalid_body`: no such contact", body = crate::server::openapi::ErrorBody)))]
 async fn preview_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -278,7 +283,17 @@ async fn preview_one(
     }
     .ok_or_else(|| ApiError::not_found(format!("template {name} has no such version")))?;
     let contact = match &body.contact_id {
-        Some(id) => state.engine.store.contact(caller.tenant(), id).await?,
+        // An unknown contact is a wrong value in the body, not a missing template.
+        Some(id) => match state.engine.store.contact(caller.tenant(), id).await {
+            Ok(contact) => contact,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::invalid(
+                    Code::InvalidBody,
+                    format!("contact_id: no contact {id}"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
         None => Contact {
             id: "sample".into(),
             first_name: Some("Ana".into()),
