@@ -124,6 +124,15 @@ async fn library(backend: &Backend, dir: &std::path::Path) {
         "{}",
         preview.body
     );
+    let listish = api
+        .post("/v1/templates/late/preview", &viewer, &json!([null, null]))
+        .await;
+    assert_eq!(
+        listish.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        listish.body
+    );
     let nobody = api
         .post(
             "/v1/templates/late/preview",

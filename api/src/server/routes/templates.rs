@@ -271,8 +271,20 @@ async fn preview_one(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
-    ApiJson(body): ApiJson<PreviewBody>,
+    ApiJson(raw): ApiJson<serde_json::Value>,
 ) -> Result<Json<Previewed>, ApiError> {
+    // Read from an object only: serde would also take `[null, null]` for a struct whose
+    // fields are all optional.
+    let body: PreviewBody = match raw {
+        serde_json::Value::Object(_) => serde_json::from_value(raw)
+            .map_err(|e| ApiError::invalid(Code::InvalidBody, e.to_string()))?,
+        _ => {
+            return Err(ApiError::invalid(
+                Code::InvalidBody,
+                "the body is a JSON object: {\"contact_id\": …, \"version\": …}",
+            ));
+        }
+    };
     let versions = state
         .templates
         .template_versions(caller.tenant(), &name)
