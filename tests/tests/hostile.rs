@@ -5,7 +5,8 @@
 //! on its web form and on made-up hook tokens, a module install with unsendable copy, KPI
 //! requests over the longest period, a text tracking too many links, a flood of clicks, CSV
 //! files past their limits or abandoned mid-upload, segments past theirs, a campaign at the
-//! highest rate over thousands of contacts),
+//! highest rate over thousands of contacts, more inbox streams than allowed, a template past
+//! its version cap, oversized template and reply texts, too many takeover keywords),
 //! tenant `victim` keeps sending events and reading its runs: every one of its requests is
 //! answered, p99 under 1 s, and the server never restarts. Each attack is also checked for
 //! its own answer.
@@ -17,6 +18,8 @@ mod audience;
 mod common;
 #[path = "hostile/edge.rs"]
 mod edge;
+#[path = "hostile/inbox.rs"]
+mod inbox;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -319,6 +322,7 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     audience::import_limits(&api, &mallory).await;
     audience::segment_limits(&api, &mallory).await;
     audience::campaign_flood(&api, &mallory).await;
+    inbox::inbox_limits(&api, &mallory, &victim).await;
     stop.store(true, Ordering::Relaxed);
     let seen = probing.await.unwrap();
 
