@@ -18,6 +18,7 @@ pub mod sandbox;
 pub mod slack;
 pub mod smtp;
 pub mod staff;
+pub mod stripe;
 pub mod twilio;
 
 #[cfg(test)]

@@ -37,11 +37,13 @@ impl Connectors {
             Arc::new(crate::twilio::Twilio::new(env.clone())),
             Arc::new(crate::smtp::Smtp::new(env.clone())),
             Arc::new(crate::slack::Slack::new(env.clone())),
+            Arc::new(crate::stripe::Stripe::new(env.clone())),
         ];
         let sources: Vec<Arc<dyn WebhookSource>> = vec![
             Arc::new(crate::twilio::TwilioHooks),
             Arc::new(crate::calcom::CalcomHooks),
             Arc::new(crate::form::FormHooks),
+            Arc::new(crate::stripe::StripeHooks),
         ];
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),

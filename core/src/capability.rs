@@ -306,6 +306,18 @@ pub struct PaymentsCall {
     #[serde(skip)]
     pub action: PaymentsAction,
     pub fields: Map<String, Value>,
+    /// Who pays: the run's contact (not recorded with the request: the run has it).
+    #[serde(skip)]
+    pub payer: Payer,
+}
+
+/// The contact an invoice is for, so a provider can find or create its customer record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payer {
+    pub contact_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// Model tier: the tenant maps each to a provider and model.

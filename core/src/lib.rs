@@ -16,8 +16,8 @@ mod vault;
 
 pub use capability::{
     CalendarAction, CalendarCall, Capability, CrmAction, CrmCall, EmailSend, HttpAuth,
-    HttpAuthScheme, HttpCall, HttpMethod, LlmCall, LlmTier, Notify, NotifyAudience, PaymentsAction,
-    PaymentsCall, Request, SmsSend,
+    HttpAuthScheme, HttpCall, HttpMethod, LlmCall, LlmTier, Notify, NotifyAudience, Payer,
+    PaymentsAction, PaymentsCall, Request, SmsSend,
 };
 pub use connector::{CallCx, Connector, ProviderSetting};
 pub use error::ConnectorError;

@@ -35,6 +35,8 @@ pub struct Outbound {
 pub struct Reply {
     pub status: StatusCode,
     pub retry_after: Option<Duration>,
+    /// The answer's headers, for what a provider says in them (Stripe's `Stripe-Should-Retry`).
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -128,6 +130,7 @@ impl Outbound {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+        let headers = response.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -146,6 +149,7 @@ impl Outbound {
         Ok(Reply {
             status,
             retry_after,
+            headers,
             body,
         })
     }

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 pub mod audience;
 pub mod client;
 pub mod fake_smtp;
+pub mod fake_stripe;
 pub mod fake_twilio;
 pub mod fixture;
 pub mod place;

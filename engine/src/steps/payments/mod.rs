@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::ports::Request;
 use crate::steps::{ActionDraft, CheckCx, StepCx, StepError, StepKind, StepOutcome};
 pub use stepwise_core::PaymentsAction as Action;
-use stepwise_core::PaymentsCall;
+use stepwise_core::{Payer, PaymentsCall};
 
 /// Create or void an invoice. The result (`invoice_id`, `url`) becomes `steps.<id>`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -50,11 +50,30 @@ impl StepKind for Payments {
             request: Request::Payments(PaymentsCall {
                 action: config.action,
                 fields,
+                payer: payer(cx),
             }),
             message: None,
             // The provider de-duplicates by the idempotency key (Stripe's `Idempotency-Key`).
             idempotent: true,
         })))
+    }
+}
+
+/// The run's contact, whom the provider bills.
+fn payer(cx: &StepCx<'_>) -> Payer {
+    let contact = cx.contact();
+    let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Payer {
+        contact_id: contact.id.clone(),
+        name: Some(name).filter(|n| !n.is_empty()),
+        email: contact.email.clone(),
+        phone: contact.phone.clone(),
     }
 }
 
@@ -97,6 +116,7 @@ mod tests {
             panic!("not a payments call")
         };
         assert_eq!(call.fields["description"], "Water heater for Ana");
+        assert_eq!(call.payer.name.as_deref(), Some("Ana"), "{:?}", call.payer);
         assert!(draft.idempotent);
     }
 
