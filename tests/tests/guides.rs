@@ -101,7 +101,7 @@ async fn the_inbox_guide_runs_as_written() {
 
 #[tokio::test]
 async fn the_templates_guide_runs_as_written() {
-    runs_as_written("templates.md", 3).await;
+    runs_as_written("templates.md", 4).await;
 }
 
 #[tokio::test]

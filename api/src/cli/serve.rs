@@ -184,7 +184,8 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     )
     .with_call_lease(lease)
     .with_timer_mode(TimerMode::Database)
-    .with_audiences(store.clone());
+    .with_audiences(store.clone())
+    .with_library(store.clone());
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);
     }

@@ -70,6 +70,9 @@ pub struct Setting<'a> {
     pub partials: Option<&'a BTreeMap<String, String>>,
     /// An installed module's copy (`templates.*`); `None` leaves `templates.*` unchecked.
     pub copy: Option<&'a BTreeMap<String, String>>,
+    /// The tenant's library templates the flow names (`{{library "name"}}`); `None`: the
+    /// flow is checked away from its tenant, and naming one is an error.
+    pub library: Option<&'a crate::template::library::Library>,
     /// A version stored before: the checks of what a flow must declare that were added since
     /// (its `config`) are not applied, so that its runs go on after an upgrade.
     pub stored: bool,
@@ -130,6 +133,7 @@ fn compile_document(
     let Setting {
         partials,
         copy,
+        library,
         stored,
     } = setting;
     let mut schema_errors = schema::check(DocumentKind::Flow, &document.json);
@@ -145,6 +149,7 @@ fn compile_document(
                 partials,
                 config_keys: None,
                 copy,
+                library,
                 stored,
             };
             let (_, more) = semantic::compile(flow, around);
@@ -172,6 +177,7 @@ fn compile_document(
             partials,
             config_keys: None,
             copy,
+            library,
             stored,
         },
     );
@@ -248,6 +254,7 @@ fn check_module(document: &Document) -> Vec<Diagnostic> {
         partials: None,
         config_keys: Some(config_keys),
         copy: Some(&module.templates),
+        library: None,
         stored: false,
     };
     let (_, mut flow_diagnostics) = semantic::compile(module.flow, around);

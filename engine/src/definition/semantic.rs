@@ -25,6 +25,8 @@ pub struct Surroundings<'a> {
     /// For module flows and installed modules: the copy (`templates.*`), spliced into the
     /// fields that name it.
     pub copy: Option<&'a BTreeMap<String, String>>,
+    /// The tenant's library templates the flow names (see [`crate::template::library`]).
+    pub library: Option<&'a crate::template::library::Library>,
     /// A version stored before: what a flow must declare since (its `config`) is not checked.
     pub stored: bool,
 }
@@ -74,6 +76,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         check_outputs: !around.stored,
         config_keys,
         copy: around.copy.cloned(),
+        library: around.library.cloned(),
     };
     let mut lowering = Lowering {
         flow: &flow,

@@ -75,6 +75,7 @@ pub fn deployment(tenant_id: &str, flow_id: &str) -> Option<Deployment> {
         flow: compiled(id),
         config: serde_json::json!({}),
         templates: serde_json::json!({}),
+        library: None,
     })
 }
 

@@ -60,6 +60,9 @@ pub struct Engine {
     /// Saved segments, for schedules whose audience is one; `None` (the simulator): such a
     /// schedule starts no runs.
     pub(super) audiences: Option<Arc<dyn crate::ports::AudienceStore>>,
+    /// The template library, for flows that name its templates; `None` (the simulator):
+    /// naming one is an error.
+    pub(super) library: Option<Arc<dyn crate::ports::TemplateStore>>,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -90,6 +93,7 @@ impl Engine {
             timers: TimerMode::Queue,
             link_base: None,
             audiences: None,
+            library: None,
         }
     }
 
@@ -97,6 +101,13 @@ impl Engine {
     /// at publish that the segment exists.
     pub fn with_audiences(mut self, audiences: Arc<dyn crate::ports::AudienceStore>) -> Self {
         self.audiences = Some(audiences);
+        self
+    }
+
+    /// Lets flows name the tenant's library templates (`{{library "name"}}`), checked at
+    /// publish and followed as versions are approved.
+    pub fn with_library(mut self, library: Arc<dyn crate::ports::TemplateStore>) -> Self {
+        self.library = Some(library);
         self
     }
 

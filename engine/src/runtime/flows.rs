@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 use super::engine::Engine;
+use super::library::LibraryUse;
 use crate::definition::{self, CompiledFlow, Diagnostic};
 use crate::error::EngineError;
 use crate::ports::{AuditEntry, FlowDocument};
@@ -21,6 +22,8 @@ pub struct Deployment {
     pub config: Value,
     /// `templates.*`.
     pub templates: Value,
+    /// The library templates it names (`{{library "name"}}`), followed after approvals.
+    pub(super) library: Option<LibraryUse>,
 }
 
 /// Compiled versions by (tenant, flow, version).
@@ -39,7 +42,15 @@ impl FlowCache {
             .cloned()
     }
 
-    fn insert(&self, d: Deployment) {
+    /// Forgets the tenant's versions that name library templates.
+    fn forget_library_users(&self, tenant_id: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(tenant, _, _), d| tenant != tenant_id || d.library.is_none());
+    }
+
+    pub(super) fn insert(&self, d: Deployment) {
         let key = (d.tenant_id.clone(), d.flow.id().to_owned(), d.version);
         self.map
             .write()
@@ -76,19 +87,22 @@ pub struct Published {
 
 impl Engine {
     /// Compiles `doc` as a new version (`stored`: as a version stored before, see
-    /// [`definition::Setting::stored`]), its copy (`templates.*`) spliced in.
+    /// [`definition::Setting::stored`]), its copy (`templates.*`) and the library templates
+    /// it names spliced in.
     async fn compile(
         &self,
         tenant_id: &str,
         doc: &FlowDocument,
         stored: bool,
-    ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
+    ) -> Result<(CompiledFlow, Vec<Diagnostic>, Option<LibraryUse>), EngineError> {
         let tenant = self.tenant(tenant_id).await?;
         let copy: BTreeMap<String, String> =
             serde_json::from_value(doc.templates.clone()).unwrap_or_default();
+        let (library, refs) = self.library_for(tenant_id, doc).await?;
         let setting = definition::Setting {
             partials: Some(&tenant.snippets),
             copy: Some(&copy),
+            library: library.as_ref(),
             stored,
         };
         let (flow, warnings) = definition::compile_flow("flow.yaml", &doc.source, setting)
@@ -97,6 +111,23 @@ impl Engine {
             marketing_email_has_a_postal_address(&tenant, &flow)?;
             self.segment_exists(tenant_id, &flow, &doc.source).await?;
         }
+        Ok((flow, warnings, self.library_use(library.as_ref(), refs)))
+    }
+
+    /// Checks a flow's source for the tenant as a publish would, without storing it: its
+    /// snippets, library templates, segments and settings (`POST /v1/flows/validate`).
+    pub async fn check_flow(
+        &self,
+        tenant_id: &str,
+        source: &str,
+    ) -> Result<(CompiledFlow, Vec<Diagnostic>), EngineError> {
+        let doc = FlowDocument {
+            source: source.to_owned(),
+            config: serde_json::json!({}),
+            templates: serde_json::json!({}),
+            origin: None,
+        };
+        let (flow, warnings, _) = self.compile(tenant_id, &doc, false).await?;
         Ok((flow, warnings))
     }
 
@@ -137,7 +168,7 @@ impl Engine {
         mut doc: FlowDocument,
         audit: Option<&AuditEntry>,
     ) -> Result<Published, EngineError> {
-        let (flow, warnings) = self.compile(tenant_id, &doc, false).await?;
+        let (flow, warnings, library) = self.compile(tenant_id, &doc, false).await?;
         if super::builtin::is_builtin(flow.id()) {
             return Err(EngineError::InvalidDefinition(vec![
                 definition::Diagnostic::new(
@@ -168,12 +199,20 @@ impl Engine {
             flow: Arc::new(flow),
             config: doc.config,
             templates: doc.templates,
+            library,
         });
         Ok(Published {
             flow_id,
             version,
             warnings,
         })
+    }
+
+    /// A library template of the tenant was approved through this process: its flows that
+    /// name library templates compile again on their next use (other processes follow
+    /// within a second, see [`super::library`]).
+    pub fn library_changed(&self, tenant_id: &str) {
+        self.flows.forget_library_users(tenant_id);
     }
 
     /// Enables or disables a flow: a disabled flow starts no new runs; its running runs go on.
@@ -220,16 +259,27 @@ impl Engine {
             return Ok(d);
         }
         if let Some(d) = self.flows.get(tenant_id, flow_id, version) {
-            return Ok(d);
+            return self.follow_library(d).await;
         }
+        self.compile_version(tenant_id, flow_id, version).await
+    }
+
+    /// Compiles a stored version and keeps it.
+    pub(super) async fn compile_version(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<Deployment, EngineError> {
         let doc = self.store.flow_version(tenant_id, flow_id, version).await?;
-        let (flow, _) = self.compile(tenant_id, &doc, true).await?;
+        let (flow, _, library) = self.compile(tenant_id, &doc, true).await?;
         let d = Deployment {
             tenant_id: tenant_id.to_owned(),
             version,
             flow: Arc::new(flow),
             config: doc.config,
             templates: doc.templates,
+            library,
         };
         self.flows.insert(d.clone());
         Ok(d)

@@ -12,6 +12,7 @@ mod fail;
 mod first_event;
 mod flows;
 mod ingest;
+mod library;
 mod metrics;
 pub mod quiet_hours;
 pub mod reconcile;

@@ -33,6 +33,8 @@ pub struct CheckSink {
     pub config_keys: Option<Vec<String>>,
     /// For module flows: the module's copy (`templates.*`), by name.
     pub copy: Option<std::collections::BTreeMap<String, String>>,
+    /// The tenant's library templates the flow names; `None` away from its tenant.
+    pub library: Option<crate::template::library::Library>,
 }
 
 /// A step before the one being checked.
@@ -116,6 +118,27 @@ impl CheckCx<'_> {
                 spliced
             }
             None => std::borrow::Cow::Borrowed(source),
+        };
+        let library = self.sink.library.take();
+        let with_library = crate::template::library::splice(&spliced, library.as_ref()).map(|s| {
+            (
+                s.into_owned(),
+                crate::template::library::texts(&spliced, library.as_ref()),
+            )
+        });
+        self.sink.library = library;
+        let spliced = match with_library {
+            Ok((spliced, texts)) => {
+                // A library text may name what the field may: the same checks apply to it.
+                for text in texts {
+                    self.check_references(field, &text);
+                }
+                spliced
+            }
+            Err(message) => {
+                self.error(field, message);
+                return;
+            }
         };
         let key = format!("{}/{field}", self.pc);
         if let Err(e) = self

@@ -8,6 +8,7 @@
 pub mod copy;
 mod helpers;
 mod includes;
+pub mod library;
 pub mod limits;
 pub mod track;
 

@@ -44,13 +44,8 @@ async fn validate(
     caller: Caller,
     FlowSource { source, config }: FlowSource,
 ) -> Result<Json<Value>, ApiError> {
-    let snippets = state.engine.tenant(caller.tenant()).await?.snippets;
-    match definition::load_flow("flow.yaml", &source, Some(&snippets)) {
+    match state.engine.check_flow(caller.tenant(), &source).await {
         Ok((flow, warnings)) => {
-            state
-                .engine
-                .segment_exists(caller.tenant(), &flow, &source)
-                .await?;
             // Config values sent beside the flow are checked as a publish checks them.
             let given = config.as_object().is_some_and(|c| !c.is_empty());
             if let (true, Some(schema)) = (given, &flow.flow.config) {
@@ -60,7 +55,7 @@ async fn validate(
                 json!({ "valid": true, "id": flow.id(), "warnings": warnings }),
             ))
         }
-        Err(diagnostics) => Err(EngineError::InvalidDefinition(diagnostics).into()),
+        Err(e) => Err(e.into()),
     }
 }
 

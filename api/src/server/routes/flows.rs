@@ -10,7 +10,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stepwise_engine::definition;
 use stepwise_engine::ports::{FlowDocument, FlowSummary, FlowVersionInfo};
 
 use utoipa::IntoParams;
@@ -38,13 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The flow's id as its source declares it, or every diagnostic (422).
 async fn declared_id(state: &AppState, tenant: &str, source: &str) -> Result<String, ApiError> {
-    let snippets = state.engine.tenant(tenant).await?.snippets;
-    match definition::load_flow("flow.yaml", source, Some(&snippets)) {
-        Ok((flow, _)) => Ok(flow.id().to_owned()),
-        Err(diagnostics) => {
-            Err(stepwise_engine::error::EngineError::InvalidDefinition(diagnostics).into())
-        }
-    }
+    let (flow, _) = state.engine.check_flow(tenant, source).await?;
+    Ok(flow.id().to_owned())
 }
 
 async fn publish(

@@ -236,6 +236,7 @@ async fn approve(
         .templates
         .approve_template(caller.tenant(), &name, version, &audit.actor, &audit)
         .await?;
+    state.engine.library_changed(caller.tenant());
     Ok(Json(approved))
 }
 
