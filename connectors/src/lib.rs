@@ -9,6 +9,7 @@
 
 pub mod calcom;
 pub mod form;
+pub mod hooks;
 pub mod http;
 pub mod links;
 pub mod outbound;

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     ExpressionFailed,
     /// A bounded piece of work (a simulation, say) went past one of its limits.
     LimitExceeded,
+    /// The tenant's plan allows no more of this this month.
+    QuotaExceeded,
     Unavailable,
 }
 
@@ -38,6 +40,9 @@ pub enum EngineError {
     /// Work on a tenant's input went past one of its bounds (the message says which).
     #[error("{0}")]
     LimitExceeded(String),
+    /// The tenant's plan allows no more of this this month (see [`crate::usage`]).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// An upgrade would overwrite the tenant's edits (the plan shows where).
     #[error("the upgrade of {} to {} conflicts with your edits of {} template(s): resolve each as `mine` or `theirs`", .0.module, .0.to, .0.conflicts.len())]
     UpgradeConflict(Box<crate::install::UpgradePlan>),
@@ -60,6 +65,7 @@ impl EngineError {
             Self::WrongState(_) | Self::UpgradeConflict(_) => ErrorCode::Conflict,
             Self::Expression(_) => ErrorCode::ExpressionFailed,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Self::Store(StoreError::Unavailable(_)) | Self::Queue(_) => ErrorCode::Unavailable,
         }
     }

@@ -29,4 +29,5 @@ pub mod steps;
 pub mod store;
 pub mod template;
 pub mod testing;
+pub mod usage;
 pub mod vault;

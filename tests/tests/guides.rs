@@ -1,15 +1,16 @@
 //! The guides run as written (docs/audiences.md, docs/team.md, docs/conversations.md,
-//! docs/templates.md): each page's `sh` blocks, in
+//! docs/templates.md, docs/usage.md): each page's `sh` blocks, in
 //! order, in one bash session against the real binary (SQLite), with `API` and `KEY` (a
 //! tenant admin key) set; where a block is followed at once by an output block, what the
-//! commands printed must be that output.
+//! commands printed must be that output. The usage guide's server runs with the plans file
+//! the page shows (its first `yaml` block).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 
 use common::client::Client;
-use common::start_server;
+use common::start_server_with;
 
 /// A fenced block of the page: its info string and its text.
 struct Block {
@@ -46,11 +47,27 @@ fn blocks(page: &str) -> Vec<Block> {
 
 /// Runs `docs/<page>` against a fresh server; it has at least `at_least` `sh` blocks.
 async fn runs_as_written(page: &str, at_least: usize) {
+    runs_with_plans(page, at_least, false).await;
+}
+
+/// [`runs_as_written`], the server started with the page's first `yaml` block as its plans
+/// file when `plans`.
+async fn runs_with_plans(page: &str, at_least: usize, plans: bool) {
     let place = common::place::Place::sqlite("guides");
-    let (_server, base) = start_server(&place.dir, &place.backend, "all");
-    let key = Client::new(&base).tenant("guide").await;
     let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
     let blocks = blocks(&std::fs::read_to_string(path).unwrap());
+    let plans_file = place.dir.join("plans.yaml");
+    let mut env = Vec::new();
+    if plans {
+        let yaml = blocks
+            .iter()
+            .find(|b| b.info == "yaml")
+            .expect("a yaml block");
+        std::fs::write(&plans_file, &yaml.text).unwrap();
+        env.push(("STEPWISE_PLANS", plans_file.to_str().unwrap()));
+    }
+    let (_server, base) = start_server_with(&place.dir, &place.backend, "all", &env);
+    let key = Client::new(&base).tenant("guide").await;
     const MARK: &str = "@@ block @@";
     let mut script = String::from("set -euo pipefail\n");
     let mut expected = Vec::new();
@@ -102,6 +119,11 @@ async fn the_inbox_guide_runs_as_written() {
 #[tokio::test]
 async fn the_templates_guide_runs_as_written() {
     runs_as_written("templates.md", 4).await;
+}
+
+#[tokio::test]
+async fn the_usage_guide_runs_as_written() {
+    runs_with_plans("usage.md", 2, true).await;
 }
 
 #[tokio::test]

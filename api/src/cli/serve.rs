@@ -56,6 +56,10 @@ pub struct Args {
     /// set (created on first start in the embedded default). Workers open credentials with it.
     #[arg(long, default_value = "stepwise.secret-key")]
     secret_key_file: PathBuf,
+    /// The operator's plans (a YAML file: `default` and `plans` with their monthly caps, see
+    /// docs/usage.md); without it no plan limits anything.
+    #[arg(long, env = "STEPWISE_PLANS")]
+    plans: Option<PathBuf>,
     #[command(flatten)]
     edge: super::edge::EdgeArgs,
 }
@@ -148,7 +152,19 @@ struct Parts {
     connectors: Arc<Connectors>,
 }
 
+/// The operator's plans file, read and checked.
+fn read_plans(path: Option<&PathBuf>) -> anyhow::Result<stepwise_engine::usage::Plans> {
+    let Some(path) = path else {
+        return Ok(stepwise_engine::usage::Plans::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the plans file {}", path.display()))?;
+    stepwise_engine::usage::Plans::parse(&text)
+        .map_err(|e| anyhow::anyhow!("the plans file {}: {e}", path.display()))
+}
+
 async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> {
+    let plans = read_plans(args.plans.as_ref())?;
     let store = with_backoff("database", || {
         SqlStore::connect_with(&args.database_url, args.database_connections)
     })
@@ -185,7 +201,8 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     .with_call_lease(lease)
     .with_timer_mode(TimerMode::Database)
     .with_audiences(store.clone())
-    .with_library(store.clone());
+    .with_library(store.clone())
+    .with_usage(store.clone(), plans);
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);
     }

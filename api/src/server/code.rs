@@ -33,6 +33,7 @@ pub enum Code {
     InvalidDefinition,
     ExpressionFailed,
     LimitExceeded,
+    QuotaExceeded,
     InvalidTenant,
     InvalidSettings,
     InvalidContact,

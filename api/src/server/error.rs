@@ -112,6 +112,7 @@ impl From<EngineError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, Code::ExpressionFailed)
             }
             ErrorCode::LimitExceeded => (StatusCode::UNPROCESSABLE_ENTITY, Code::LimitExceeded),
+            ErrorCode::QuotaExceeded => (StatusCode::TOO_MANY_REQUESTS, Code::QuotaExceeded),
             ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable),
         };
         let details = match &e {

@@ -108,15 +108,8 @@ impl WebhookSource for CalcomHooks {
         _: Option<&ProviderSetting>,
         secret: Option<&Secret>,
     ) -> Result<HookVerdict, HookError> {
-        if request.method != "POST" {
-            return Err(HookError::Unsupported("Cal.com's webhooks are POST".into()));
-        }
-        let secret = secret.ok_or_else(|| {
-            HookError::NotConfigured(
-                "Cal.com is not set up for this tenant (no calcom_webhook_secret credential)"
-                    .into(),
-            )
-        })?;
+        let secret =
+            crate::hooks::signed_post(request, secret, "Cal.com", "calcom_webhook_secret")?;
         let signature = request
             .header("x-cal-signature-256")
             .ok_or(HookError::BadSignature)?;

@@ -164,14 +164,7 @@ impl WebhookSource for StripeHooks {
         _: Option<&ProviderSetting>,
         secret: Option<&Secret>,
     ) -> Result<HookVerdict, HookError> {
-        if request.method != "POST" {
-            return Err(HookError::Unsupported("Stripe's webhooks are POST".into()));
-        }
-        let secret = secret.ok_or_else(|| {
-            HookError::NotConfigured(
-                "Stripe is not set up for this tenant (no stripe_webhook_secret credential)".into(),
-            )
-        })?;
+        let secret = crate::hooks::signed_post(request, secret, "Stripe", "stripe_webhook_secret")?;
         let header = request
             .header("stripe-signature")
             .ok_or(HookError::BadSignature)?;

@@ -97,14 +97,7 @@ impl WebhookSource for TwilioHooks {
         _: Option<&ProviderSetting>,
         secret: Option<&Secret>,
     ) -> Result<HookVerdict, HookError> {
-        if request.method != "POST" {
-            return Err(HookError::Unsupported("Twilio's webhooks are POST".into()));
-        }
-        let token = secret.ok_or_else(|| {
-            HookError::NotConfigured(
-                "Twilio is not set up for this tenant (no Auth Token credential)".into(),
-            )
-        })?;
+        let token = crate::hooks::signed_post(request, secret, "Twilio", "Auth Token")?;
         let params = params_of(request, token.expose())?;
         let get = |name: &str| {
             params

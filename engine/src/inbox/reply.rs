@@ -133,6 +133,10 @@ impl Engine {
                 "the contact opted out of SMS (they texted STOP): no text can be sent until they text START".into(),
             ));
         }
+        // A reply is transactional: refused only on a plan that exempts nothing at its cap.
+        if let Some(reason) = crate::usage::refused(&tenant.quota, reply.channel, true) {
+            return Err(EngineError::QuotaExceeded(reason));
+        }
         let (text, subject) = match reply.channel {
             Channel::Sms => (
                 render(&tenant, &contact, "text", &reply.text, limits::SMS_BODY)?,

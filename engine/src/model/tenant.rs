@@ -81,6 +81,14 @@ pub struct Tenant {
     /// runs do while one handles them (see [the inbox](../../docs/conversations.md)).
     #[serde(default)]
     pub takeover: crate::inbox::Takeover,
+    /// The operator's plan the business is on (its limits: see [`crate::usage`]); `None`:
+    /// the operator's default plan. Set by the operator, not in settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Which sends the plan refuses now: measured when the settings are read, not stored.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub quota: crate::usage::Quota,
 }
 
 /// The most holidays a tenant keeps (a year's public holidays are a dozen; this leaves
@@ -115,6 +123,8 @@ impl Default for Tenant {
             custom_fields: BTreeMap::new(),
             sender_pools: BTreeMap::new(),
             takeover: crate::inbox::Takeover::default(),
+            plan: None,
+            quota: crate::usage::Quota::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod queue;
 mod store;
 mod suppressions;
 mod templates;
+mod usage;
 
 pub use access::{AccessStore, ApiKey, AuditEntry, Role, SecretInfo};
 pub use audiences::{AudienceStore, CampaignChange, CampaignStore, ClaimedCampaign, ImportBatch};
@@ -43,3 +44,4 @@ pub use templates::{
     MAX_TEMPLATES, MAX_VERSIONS, TemplateDraft, TemplateFilter, TemplateKind, TemplateStore,
     TemplateVersion, usable,
 };
+pub use usage::{DayCount, UsageStore};

@@ -1,7 +1,8 @@
 //! Short-lived copies of what every event and every step reads but rarely changes: a
 //! tenant's settings and the list of its live flows. The hot path then does not ask the
 //! database each time. Changes made through this engine are seen at once (it forgets its
-//! copy); changes made by another process are seen within [`FRESH_FOR`].
+//! copy); changes made by another process are seen within [`FRESH_FOR`]. A tenant's usage
+//! against its plan is measured with each read (see [`super::usage`]).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -57,7 +58,7 @@ impl<V: Clone> Expiring<V> {
 /// The engine's copies.
 #[derive(Debug, Default)]
 pub struct Caches {
-    tenants: Expiring<Tenant>,
+    pub(super) tenants: Expiring<Tenant>,
     live: Expiring<Vec<LiveFlow>>,
 }
 
@@ -67,7 +68,8 @@ impl Engine {
         if let Some(tenant) = self.caches.tenants.get(tenant_id) {
             return Ok(tenant);
         }
-        let tenant = self.store.tenant(tenant_id).await?;
+        let mut tenant = self.store.tenant(tenant_id).await?;
+        self.apply_plan(&mut tenant).await?;
         self.caches.tenants.put(tenant_id, tenant.clone());
         Ok(tenant)
     }

@@ -1,6 +1,8 @@
 //! Compliance the engine enforces on every message to a contact, whatever the flow says:
 //! opted-out contacts are suppressed (recorded, not errors), and quiet hours hold messages
-//! until the recipient's window opens (marketing always; transactional when the flow asks).
+//! until the recipient's window opens (marketing always; transactional when the flow asks),
+//! and a send the tenant's plan no longer allows is refused (`quota_exceeded`, see
+//! [`crate::usage`]).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -32,6 +34,27 @@ pub fn zone_of(contact: &Contact, tenant: &Tenant) -> (TimeZone, String) {
 }
 
 pub fn check(
+    flow: &CompiledFlow,
+    tenant: &Tenant,
+    contact: &Contact,
+    purpose: Purpose,
+    message: &OutboundMessage,
+    now: Timestamp,
+) -> Verdict {
+    match consent_and_hours(flow, tenant, contact, purpose, message, now) {
+        // Last, so that a send held for the night is measured against the plan when it goes.
+        Verdict::Send => {
+            let transactional = purpose == Purpose::Transactional;
+            match crate::usage::refused(&tenant.quota, message.channel, transactional) {
+                Some(reason) => Verdict::Suppress(reason),
+                None => Verdict::Send,
+            }
+        }
+        other => other,
+    }
+}
+
+fn consent_and_hours(
     flow: &CompiledFlow,
     tenant: &Tenant,
     contact: &Contact,

@@ -63,6 +63,11 @@ pub struct Engine {
     /// The template library, for flows that name its templates; `None` (the simulator):
     /// naming one is an error.
     pub(super) library: Option<Arc<dyn crate::ports::TemplateStore>>,
+    /// What tenants used, for plans and `GET /v1/usage`; `None` (the simulator): nothing
+    /// is measured and no plan limits anything.
+    pub(super) usage: Option<Arc<dyn crate::ports::UsageStore>>,
+    /// The operator's plans.
+    pub(super) plans: Arc<crate::usage::Plans>,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -94,6 +99,8 @@ impl Engine {
             link_base: None,
             audiences: None,
             library: None,
+            usage: None,
+            plans: Arc::default(),
         }
     }
 
@@ -109,6 +116,22 @@ impl Engine {
     pub fn with_library(mut self, library: Arc<dyn crate::ports::TemplateStore>) -> Self {
         self.library = Some(library);
         self
+    }
+
+    /// Measures usage, and limits sends by the operator's `plans` (see [`crate::usage`]).
+    pub fn with_usage(
+        mut self,
+        usage: Arc<dyn crate::ports::UsageStore>,
+        plans: crate::usage::Plans,
+    ) -> Self {
+        self.usage = Some(usage);
+        self.plans = Arc::new(plans);
+        self
+    }
+
+    /// The operator's plans.
+    pub fn plans(&self) -> &crate::usage::Plans {
+        &self.plans
     }
 
     /// Sets how timers are queued (see [`TimerMode`]).

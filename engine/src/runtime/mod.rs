@@ -23,6 +23,7 @@ mod simulate;
 mod start;
 mod timeline;
 mod unheard;
+mod usage;
 
 pub use advance::{Pause, RunCx};
 pub use cache::{Expiring, FRESH_FOR};
@@ -34,6 +35,7 @@ pub use record::{Happening, StepRecord};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{Entry as TimelineWhat, TimelineEntry, offset, render_text};
 pub use unheard::{UNHEARD_WINDOW, Unheard};
+pub use usage::{Cap, DayUsage, Sends, UsageReport};
 
 #[cfg(test)]
 mod hostile_tests;

@@ -65,6 +65,7 @@ struct ReplyBody {
               (status = 400, description = "`invalid_input`: the text does not render, or renders empty or too long", body = crate::server::openapi::ErrorBody),
               (status = 404, description = "No such conversation", body = crate::server::openapi::ErrorBody),
               (status = 409, description = "`conflict`: the contact opted out of SMS, or has no address on the channel; the template has no approved version", body = crate::server::openapi::ErrorBody),
+              (status = 429, description = "`quota_exceeded`: the plan's cap for the channel is used this month, and the plan does not exempt replies", body = crate::server::openapi::ErrorBody),
               (status = 422, description = "`invalid_body`: neither or both of text and template, a text or subject too long, no such template, or one for another channel", body = crate::server::openapi::ErrorBody)))]
 async fn reply(
     State(state): State<AppState>,

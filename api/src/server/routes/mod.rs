@@ -27,6 +27,7 @@ mod suppressions;
 mod templates;
 mod tenants;
 mod unsubscribe;
+mod usage;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -57,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(conversation_replies::router())
         .merge(conversation_stream::router())
         .merge(templates::router())
+        .merge(usage::router())
         .merge(personal_data::router())
         .merge(events::router())
         .merge(runs::router())

@@ -125,14 +125,15 @@ async fn update(
             "send a JSON object of the settings to change",
         ));
     }
-    if ["id", "credentials", "hook_token", "hooks"]
+    if ["id", "credentials", "hook_token", "hooks", "plan"]
         .iter()
         .any(|k| patch.get(k).is_some())
     {
         return Err(ApiError::invalid(
             Code::InvalidBody,
             "id cannot change; set credentials with PUT /v1/settings/credentials/{name}; \
-             change the webhook token with POST /v1/settings/hook-token",
+             change the webhook token with POST /v1/settings/hook-token; the plan is the \
+             operator's (PUT /v1/tenants/{id}/plan)",
         ));
     }
     let patched = |current: Tenant| -> Result<Tenant, ApiError> {

@@ -1,5 +1,6 @@
 //! The platform operator's routes: `POST /v1/tenants` creates a tenant and answers its first
-//! admin key (shown once); `GET /v1/tenants` lists tenants.
+//! admin key (shown once); `GET /v1/tenants` lists tenants; `PUT /v1/tenants/{id}/plan` puts
+//! a tenant on one of the operator's plans (docs/usage.md).
 
 use crate::server::Code;
 use axum::Json;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::model::Tenant;
 use stepwise_engine::ports::ApiKey;
+use stepwise_engine::ports::AuditEntry;
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +25,65 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(mint_key))
+        .routes(routes!(set_plan))
+}
+
+/// The plan to put a tenant on.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    /// One of the operator's plans; `null`: the default plan.
+    #[schema(max_length = 64)]
+    plan: Option<String>,
+}
+
+/// Put a tenant on one of the operator's plans (operator key only); audited. Its usage is
+/// measured against the new caps from its next send on.
+#[utoipa::path(put, path = "/v1/tenants/{id}/plan", tag = "tenants",
+    params(("id" = String, Path, description = "The tenant's id")),
+    request_body = PlanBody,
+    responses((status = 200, description = "`{id, plan}`", body = Object),
+              (status = 404, description = "`not_found`: no such tenant", body = crate::server::openapi::ErrorBody),
+              (status = 422, description = "`invalid_tenant`: not one of the operator's plans", body = crate::server::openapi::ErrorBody)))]
+async fn set_plan(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    // Read from an object only: serde would take `[null]` for this one-field struct.
+    if !body.is_object() {
+        return Err(ApiError::invalid(
+            Code::InvalidBody,
+            "send a JSON object: {\"plan\": \"<name>\"} or {\"plan\": null}",
+        ));
+    }
+    let body: PlanBody = serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid(Code::InvalidBody, e.to_string()))?;
+    if let Some(plan) = &body.plan {
+        state
+            .engine
+            .plans()
+            .check(plan)
+            .map_err(|m| ApiError::invalid(Code::InvalidTenant, m))?;
+    }
+    state.engine.tenant(&id).await?; // 404 for an unknown tenant
+    let audit = AuditEntry::now(
+        "operator",
+        None,
+        "tenant.plan",
+        &format!("tenant:{id}"),
+        json!({ "plan": body.plan }),
+    );
+    let plan = body.plan.clone();
+    let changed = move |current: Tenant| {
+        Some(Tenant {
+            plan: plan.clone(),
+            ..current
+        })
+    };
+    state.engine.update_tenant(&id, &changed, &audit).await?;
+    Ok(Json(json!({ "id": id, "plan": body.plan })))
 }
 
 /// Mint a new admin key for a tenant (operator key only): the way back in for a tenant that
@@ -55,6 +116,13 @@ async fn create(
     _: Operator,
     ApiJson(tenant): ApiJson<Tenant>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Some(plan) = &tenant.plan {
+        state
+            .engine
+            .plans()
+            .check(plan)
+            .map_err(|m| ApiError::invalid(Code::InvalidTenant, m))?;
+    }
     let (tenant, secret, key) =
         create_tenant(state.access.as_ref(), tenant)
             .await

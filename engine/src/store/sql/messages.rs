@@ -15,10 +15,17 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         let Some(message) = Message::from_record(run.id, record) else {
             continue;
         };
+        // What a plan counts (an email, or an SMS of unknown length, is one).
+        let segments = match &record.what {
+            crate::runtime::Happening::Sent {
+                segments: Some(n), ..
+            } => i64::try_from(*n).unwrap_or(1).max(1),
+            _ => 1,
+        };
         let inserted = sqlx::query(
             "INSERT INTO messages (tenant_id, id, run_id, step, channel, to_address, body, \
-             provider_id, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, id) DO NOTHING",
+             provider_id, status, created_at, updated_at, segments) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) ON CONFLICT (tenant_id, id) DO NOTHING",
         )
         .bind(*tenant_id)
         .bind(&message.id)
@@ -30,6 +37,7 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         .bind(message.provider_id.clone())
         .bind(&message.status)
         .bind(micros(message.at))
+        .bind(segments)
         .execute(&mut **tx)
         .await
         .map_err(unavailable)?

@@ -33,6 +33,7 @@ mod segments;
 mod statistics;
 mod suppressions;
 mod templates;
+mod usage;
 
 pub use erase::{ERASED, Erased};
 use scope::{APP_ROLE, Scope, TENANT_TABLES, Tx};

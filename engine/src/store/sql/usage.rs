@@ -1,0 +1,112 @@
+//! [`UsageStore`] in SQL: messages counted from the outbox through its covering index
+//! `messages_usage`, contacts and active runs counted, and `usage_notices`, whose key makes a
+//! notice the first claimer's.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::{Scope, SqlStore, micros, unavailable};
+use crate::ports::{AuditEntry, Channel, DayCount, StoreError, UsageStore};
+use crate::usage::{Metric, Notice};
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, StoreError> {
+    let n: Option<i64> = row.try_get(column).map_err(unavailable)?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+#[async_trait::async_trait]
+impl UsageStore for SqlStore {
+    async fn messages_by_day(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<DayCount>, StoreError> {
+        let query = sqlx::query(
+            "SELECT created_at / $3 AS day, channel, COUNT(*) AS n, SUM(segments) AS s \
+             FROM messages WHERE tenant_id = $1 AND created_at >= $2 \
+             GROUP BY created_at / $3, channel ORDER BY day, channel",
+        )
+        .bind(tenant_id)
+        .bind(micros(since))
+        .bind(DAY_MICROS);
+        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let day: i64 = row.try_get("day").map_err(unavailable)?;
+            let channel: String = row.try_get("channel").map_err(unavailable)?;
+            let Some(channel) = Channel::parse(&channel) else {
+                continue;
+            };
+            let Ok(day) = Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS)) else {
+                continue;
+            };
+            let day = day.to_zoned(jiff::tz::TimeZone::UTC).date();
+            out.push(DayCount {
+                day,
+                channel,
+                messages: count(row, "n")?,
+                segments: count(row, "s")?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn contacts_and_active_runs(&self, tenant_id: &str) -> Result<(u64, u64), StoreError> {
+        let query = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM contacts WHERE tenant_id = $1) AS contacts, \
+                    (SELECT COUNT(*) FROM runs WHERE tenant_id = $1 \
+                     AND status NOT IN ('completed', 'cancelled', 'failed')) AS runs",
+        )
+        .bind(tenant_id);
+        let row = self.fetch_one(Scope::Tenant(tenant_id), query).await?;
+        Ok((count(&row, "contacts")?, count(&row, "runs")?))
+    }
+
+    async fn claim_notice(
+        &self,
+        tenant_id: &str,
+        notice: &Notice,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO usage_notices (tenant_id, period, metric, level, used, quota, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(&notice.period)
+        .bind(notice.metric.as_str())
+        .bind(i64::from(notice.level))
+        .bind(i64::try_from(notice.used).unwrap_or(i64::MAX))
+        .bind(i64::try_from(notice.quota).unwrap_or(i64::MAX))
+        .bind(micros(Timestamp::now()));
+        Ok(self.execute_audited(tenant_id, query, Some(audit)).await? > 0)
+    }
+
+    async fn notices(&self, tenant_id: &str, period: &str) -> Result<Vec<Notice>, StoreError> {
+        let query = sqlx::query(
+            "SELECT metric, level, used, quota FROM usage_notices \
+             WHERE tenant_id = $1 AND period = $2 ORDER BY at, metric, level",
+        )
+        .bind(tenant_id)
+        .bind(period);
+        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let metric: String = row.try_get("metric").map_err(unavailable)?;
+            let Some(metric) = Metric::ALL.into_iter().find(|m| m.as_str() == metric) else {
+                continue;
+            };
+            let level: i64 = row.try_get("level").map_err(unavailable)?;
+            out.push(Notice {
+                period: period.to_owned(),
+                metric,
+                level: u8::try_from(level).unwrap_or(100),
+                used: count(row, "used")?,
+                quota: count(row, "quota")?,
+            });
+        }
+        Ok(out)
+    }
+}
