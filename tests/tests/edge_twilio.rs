@@ -1,6 +1,7 @@
 //! Twilio both ways through the real binary, on both backends: a tenant configures Twilio
 //! through the API; a lead gets a real (fake-provider) SMS that Twilio's own OpenAPI document
-//! accepts; the status callback marks it delivered and a late `sent` does not undo it; the
+//! accepts; the status callback marks it delivered (announced on the inbox's live stream) and
+//! a late `sent` does not undo it; the
 //! lead texts back and the `wait_for` resumes (a repeated webhook changes nothing); STOP
 //! suppresses the number at once and the next send is suppressed with the reason; START lifts
 //! it; HELP is answered. Every forged, stale-token, unsigned or other-tenant webhook is refused
@@ -236,6 +237,20 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
         1,
         "{delivered}"
     );
+    // The inbox's live stream announced the report (from its start: the text, then this).
+    let mut stream = common::sse::Stream::new(&base, &key, Some("0")).await;
+    let report = loop {
+        let sent = stream.next().await;
+        if sent.event == "delivery" {
+            break sent.data;
+        }
+    };
+    assert_eq!(
+        (report["provider_id"].as_str(), report["status"].as_str()),
+        (Some(sid.as_str()), Some("delivered")),
+        "{report}"
+    );
+    drop(stream);
 
     // The lead texts back: the wait resumes and the thanks goes out. Twilio retrying the
     // same webhook changes nothing.

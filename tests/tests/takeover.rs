@@ -3,8 +3,8 @@
 //! the member are recorded, a repeated key sends once, a bad template or an oversized subject
 //! is refused, an opt-out is honoured); a contact who asks for a person, or staff, put the conversation in
 //! `needs_human`, the contact's automated messages hold until a release (or end, when the
-//! business chose so); a flow's `hand_over` step does the same; another tenant can do none
-//! of it.
+//! business chose so); a flow's `hand_over` step does the same; each takeover alerts the team
+//! through the tenant's notify provider (a fake Slack); another tenant can do none of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -12,7 +12,8 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::client::Client;
-use common::{Backend, start_server};
+use common::fake_slack::{FakeSlack, WEBHOOK};
+use common::{Backend, start_server_with};
 use serde_json::{Value, json};
 
 const ANA: &str = "+15125550171";
@@ -49,10 +50,39 @@ async fn auto_replies(api: &Client, key: &str, status: &str, count: usize) -> Va
     .await
 }
 
-async fn takeover(backend: &Backend, dir: &std::path::Path) {
-    let (_server, base) = start_server(dir, backend, "all");
+/// A server whose tenant `clinic` sends its staff alerts to a fake Slack.
+async fn with_slack(
+    backend: &Backend,
+    dir: &std::path::Path,
+) -> (common::Process, String, Client, String, FakeSlack) {
+    let slack = FakeSlack::start().await;
+    let urls = format!("slack={}", slack.base);
+    let (server, base) = start_server_with(
+        dir,
+        backend,
+        "all",
+        &[("STEPWISE_PROVIDER_URLS", urls.as_str())],
+    );
     let api = Client::new(&base);
     let key = api.tenant("clinic").await;
+    let stored = api
+        .send(
+            Method::PUT,
+            "/v1/settings/credentials/slack_webhook_url",
+            &key,
+            "application/json",
+            json!({ "value": WEBHOOK }).to_string(),
+        )
+        .await;
+    assert!(stored.status.is_success(), "{}", stored.body);
+    let notify = json!({"providers": {"notify": {"provider": "slack"}}});
+    let patched = api.patch("/v1/settings", &key, &notify).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    (server, base, api, key, slack)
+}
+
+async fn takeover(backend: &Backend, dir: &std::path::Path) {
+    let (_server, base, api, key, slack) = with_slack(backend, dir).await;
     let settings = json!({"timezone": "UTC", "quiet_hours": quiet_now()});
     let patched = api.patch("/v1/settings", &key, &settings).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
@@ -177,6 +207,8 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
     says(&api, &key, "Agent!").await;
     let needs = api.get(&format!("/v1/conversations/{id}"), &key).await.body;
     assert_eq!(needs["conversation"]["status"], "needs_human", "{needs}");
+    let alert = slack.alert_containing("asked for a person").await;
+    assert!(alert.contains("by sms: \"Agent!\""), "{alert}");
     let listed = api
         .get("/v1/conversations?status=needs_human", &key)
         .await
@@ -222,6 +254,11 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
         )
         .await;
     assert_eq!(taken.body["status"], "needs_human", "{}", taken.body);
+    let alert = slack.alert_containing("A team member").await;
+    assert!(
+        alert.contains(&format!("({sam})")),
+        "the member who took it: {alert}"
+    );
     says(&api, &key, "Are you there?").await;
     auto_replies(&api, &key, "cancelled", 1).await;
 
@@ -244,9 +281,7 @@ async fn takeover(backend: &Backend, dir: &std::path::Path) {
 /// A flow's `hand_over` step: the conversation needs a human in the step's commit, the same
 /// run's next message holds, and a release lets it go.
 async fn handed_over(backend: &Backend, dir: &std::path::Path) {
-    let (_server, base) = start_server(dir, backend, "all");
-    let api = Client::new(&base);
-    let key = api.tenant("clinic").await;
+    let (_server, _, api, key, slack) = with_slack(backend, dir).await;
     let flow = r#"id: triage
 purpose: transactional
 trigger: {event: message.received}
@@ -265,6 +300,8 @@ steps:
         })
         .await;
     let run_id = held["data"][0]["id"].as_str().unwrap().to_owned();
+    let alert = slack.alert_containing("The flow triage handed").await;
+    assert!(alert.contains("Wants a refund: I want a refund"), "{alert}");
     let listed = api
         .get("/v1/conversations?status=needs_human", &key)
         .await

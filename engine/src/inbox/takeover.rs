@@ -102,6 +102,40 @@ pub fn mark(takeover: &Takeover, event: &mut Event) {
     }
 }
 
+/// The team's alert for a message `mark` marked: who asked, on which channel, in their words.
+pub fn asked_alert(event: &Event) -> Option<String> {
+    if event.data["takeover"] != Value::Bool(true) {
+        return None;
+    }
+    let text = |key: &str| {
+        event.data[key]
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let words: String = text("body").chars().take(160).collect();
+    Some(format!(
+        "{} asked for a person by {}: \"{words}\". Their conversation needs a human \
+         (GET /v1/conversations?status=needs_human); automated messages to them wait until \
+         it is released.",
+        text("from"),
+        text("channel"),
+    ))
+}
+
+/// The team's alert when a member, or a flow's `hand_over` step, hands a conversation to people.
+pub fn handed_alert(who: &str, contact: &str, reason: Option<&str>) -> String {
+    let why = reason
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| format!(": {}", r.chars().take(200).collect::<String>()))
+        .unwrap_or_default();
+    format!(
+        "{who} handed the conversation with {contact} to the team{why}. It needs a human \
+         (GET /v1/conversations?status=needs_human); automated messages wait until it is released."
+    )
+}
+
 impl Engine {
     /// Lets the runs held for a person go on at once, now that their contact's conversation
     /// was released (a run whose contact still has a conversation needing a human holds

@@ -61,17 +61,41 @@ impl Engine {
         contact_id: &str,
         mut event: Event,
     ) -> Result<IngestOutcome, EngineError> {
-        self.mark_takeover(tenant_id, &mut event).await?;
-        self.ingest_with(tenant_id, contact_id, None, ContactWrite::Stored, event)
-            .await
+        let asked = self.mark_takeover(tenant_id, &mut event).await?;
+        let outcome = self
+            .ingest_with(tenant_id, contact_id, None, ContactWrite::Stored, event)
+            .await?;
+        self.alert_takeover(tenant_id, asked, &outcome).await?;
+        Ok(outcome)
     }
 
     /// A contact's message that asks for a person is marked so (`data.takeover`), which its
-    /// conversation and flows read (see [`crate::inbox::takeover`]).
-    async fn mark_takeover(&self, tenant_id: &str, event: &mut Event) -> Result<(), EngineError> {
-        if event.event_type == "message.received" {
+    /// conversation and flows read (see [`crate::inbox::takeover`]); answers the alert to
+    /// send the team once the event is in.
+    async fn mark_takeover(
+        &self,
+        tenant_id: &str,
+        event: &mut Event,
+    ) -> Result<Option<String>, EngineError> {
+        if event.event_type != "message.received" {
+            return Ok(None);
+        }
+        let tenant = self.tenant(tenant_id).await?;
+        crate::inbox::takeover::mark(&tenant.takeover, event);
+        Ok(crate::inbox::takeover::asked_alert(event))
+    }
+
+    /// Tells the team that a contact asked for a person, unless the event was a repeat.
+    async fn alert_takeover(
+        &self,
+        tenant_id: &str,
+        asked: Option<String>,
+        outcome: &IngestOutcome,
+    ) -> Result<(), EngineError> {
+        if let Some(text) = asked.filter(|_| !outcome.duplicate) {
             let tenant = self.tenant(tenant_id).await?;
-            crate::inbox::takeover::mark(&tenant.takeover, event);
+            let key = format!("takeover:{}", outcome.event_id);
+            self.alert_staff(&tenant, stepwise_core::NotifyAudience::Team, text, &key);
         }
         Ok(())
     }
@@ -85,15 +109,18 @@ impl Engine {
         write: ContactWrite,
         mut event: Event,
     ) -> Result<IngestOutcome, EngineError> {
-        self.mark_takeover(tenant_id, &mut event).await?;
-        if write == ContactWrite::Create
+        let asked = self.mark_takeover(tenant_id, &mut event).await?;
+        let outcome = if write == ContactWrite::Create
             && let Some(outcome) = self.ingest_new_contact(tenant_id, &contact, &event).await?
         {
-            return Ok(outcome);
-        }
-        let contact_id = contact.id.clone();
-        self.ingest_with(tenant_id, &contact_id, Some(contact), write, event)
-            .await
+            outcome
+        } else {
+            let contact_id = contact.id.clone();
+            self.ingest_with(tenant_id, &contact_id, Some(contact), write, event)
+                .await?
+        };
+        self.alert_takeover(tenant_id, asked, &outcome).await?;
+        Ok(outcome)
     }
 
     /// Ingests with the contact already in hand (stored first when `put_contact`), or read

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use serde::Serialize;
 use serde_json::json;
-use stepwise_core::{CallCx, Notify, NotifyAudience, Request};
+use stepwise_core::NotifyAudience;
 
 use super::engine::Engine;
 use crate::error::EngineError;
@@ -140,28 +140,19 @@ impl Engine {
         if !store.claim_notice(&tenant.id, &notice, &audit).await? {
             return Ok(());
         }
-        let text = notice.text(&tenant.name);
         tracing::warn!(tenant_id = %tenant.id, metric = notice.metric.as_str(), level = notice.level, used = notice.used, quota = notice.quota, "usage: a plan level was reached");
-        // The owner's alert goes through the tenant's notify provider; it must not hold up
-        // the run whose settings read found the crossing.
-        let request = Request::Notify(Notify {
-            audience: NotifyAudience::Owner,
-            text,
-        });
-        let cx = CallCx {
-            provider: tenant.providers.get("notify").cloned(),
-            ..CallCx::bare(
-                &tenant.id,
-                &format!("usage-{}", notice.period),
-                &format!("{}-{}", notice.metric.as_str(), notice.level),
-            )
-        };
-        let connector = self.connector.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connector.call(&request, &cx).await {
-                tracing::warn!(tenant_id = %cx.tenant_id, error = %e, "usage: the owner's alert failed");
-            }
-        });
+        let key = format!(
+            "usage-{}:{}-{}",
+            notice.period,
+            notice.metric.as_str(),
+            notice.level
+        );
+        self.alert_staff(
+            tenant,
+            NotifyAudience::Owner,
+            notice.text(&tenant.name),
+            &key,
+        );
         Ok(())
     }
 

@@ -16,11 +16,13 @@ use tokio::sync::watch;
 
 pub mod audience;
 pub mod client;
+pub mod fake_slack;
 pub mod fake_smtp;
 pub mod fake_stripe;
 pub mod fake_twilio;
 pub mod fixture;
 pub mod place;
+pub mod sse;
 
 /// The platform operator's key the test servers are started with.
 pub const OPERATOR_KEY: &str = "swk_e2e-operator-key";

@@ -211,6 +211,12 @@ async fn hand(
             .release_held_runs(caller.tenant(), &conversation.contact_id)
             .await?;
         tracing::info!(tenant_id = %caller.tenant(), conversation_id = %id, woken, "conversation released");
+    } else if matches!(change, ConversationChange::TakeOver) {
+        let who = format!("A team member ({})", audit.actor);
+        state
+            .engine
+            .alert_handed(caller.tenant(), &who, &conversation.contact_id, None)
+            .await?;
     }
     Ok(Json(conversation))
 }

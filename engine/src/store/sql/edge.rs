@@ -1,5 +1,5 @@
 //! [`EdgeStore`] in SQL: webhook tokens, delivery reports (an upsert that only moves
-//! forward), and lifting an opt-out.
+//! forward, announced on the inbox's live stream in the same commit), and lifting an opt-out.
 
 use sqlx::Row;
 use stepwise_core::DeliveryStatus;
@@ -44,24 +44,28 @@ impl EdgeStore for SqlStore {
         tenant_id: &str,
         report: &Delivery,
     ) -> Result<bool, StoreError> {
-        let changed = self
-            .execute(
-                Scope::Tenant(tenant_id),
-                sqlx::query(
-                    "INSERT INTO deliveries (tenant_id, provider_id, status, rank, error_code, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (tenant_id, provider_id) DO UPDATE SET status = excluded.status, \
-                     rank = excluded.rank, error_code = excluded.error_code, updated_at = excluded.updated_at \
-                     WHERE deliveries.rank < excluded.rank",
-                )
-                .bind(tenant_id)
-                .bind(&report.provider_id)
-                .bind(report.status.as_str())
-                .bind(i64::from(report.status.rank()))
-                .bind(report.error_code.clone())
-                .bind(micros(report.at)),
-            )
-            .await?;
+        let mut tx = self.begin_for_write(Scope::Tenant(tenant_id)).await?;
+        let changed = sqlx::query(
+            "INSERT INTO deliveries (tenant_id, provider_id, status, rank, error_code, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (tenant_id, provider_id) DO UPDATE SET status = excluded.status, \
+             rank = excluded.rank, error_code = excluded.error_code, updated_at = excluded.updated_at \
+             WHERE deliveries.rank < excluded.rank",
+        )
+        .bind(tenant_id)
+        .bind(&report.provider_id)
+        .bind(report.status.as_str())
+        .bind(i64::from(report.status.rank()))
+        .bind(report.error_code.clone())
+        .bind(micros(report.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+        if changed > 0 {
+            delivery_change(&mut tx, tenant_id, report).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
         Ok(changed > 0)
     }
 
@@ -134,4 +138,38 @@ impl EdgeStore for SqlStore {
         tx.commit().await.map_err(unavailable)?;
         Ok(deleted > 0)
     }
+}
+
+/// The inbox's live stream hears of a delivery report in its commit: a `delivery` change of
+/// the message's conversation. A report that comes before its message is stored (a provider
+/// quicker than our commit) changes the status all the same, unannounced.
+async fn delivery_change(
+    tx: &mut super::Tx,
+    tenant_id: &str,
+    report: &Delivery,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT m.channel, r.contact_id FROM messages m \
+         JOIN runs r ON r.tenant_id = m.tenant_id AND r.id = m.run_id \
+         WHERE m.tenant_id = $1 AND m.provider_id = $2 LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(&report.provider_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let channel: String = row.try_get("channel").map_err(unavailable)?;
+    let contact_id: String = row.try_get("contact_id").map_err(unavailable)?;
+    let Some(channel) = Channel::parse(&channel) else {
+        return Ok(());
+    };
+    let id = crate::ports::conversation_id(&contact_id, channel);
+    let change = serde_json::json!({
+        "conversation_id": id, "provider_id": report.provider_id,
+        "status": report.status.as_str(), "error_code": report.error_code,
+    });
+    super::inbox_changes::append(tx, tenant_id, &id, "delivery", &change, report.at).await
 }
