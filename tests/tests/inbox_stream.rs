@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use common::client::Client;
 use common::sse::{Sent, Stream};
 use common::{Backend, start_server};
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn says(api: &Client, key: &str, phone: &str, body: &str) {
     let event = json!({"type": "message.received", "contact": {"phone": phone, "first_name": "Ana"},
