@@ -151,6 +151,31 @@ async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path
     );
     assert_eq!(done["messages"]["waiting"], 0, "{done}");
 
+    // Prometheus has the live campaign's counters (sampled every 15 s: wait for the sample
+    // that follows the sends).
+    let series = format!("stepwise_campaign_messages{{campaign=\"salon/{id}\",state=\"sent\"}} 30");
+    let enrolled =
+        format!("stepwise_campaign_contacts{{campaign=\"salon/{id}\",state=\"enrolled\"}} 30");
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let scraped = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            tick.tick().await;
+            let text = api
+                .http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap();
+            let text = text.text().await.unwrap();
+            if text.contains(&series) {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("the campaign's counters never reached /metrics");
+    assert!(scraped.contains(&enrolled), "{scraped}");
+
     // Each contact heard from one pool number, spread over the three. (How closely the
     // numbers keep their rates is measured by `stepwise bench campaign`; the slots they are
     // paced by are checked in the store conformance suite.)

@@ -353,6 +353,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             connectors,
         } = engine(&args.common, secret_key(&args.common)?.as_deref()).await?;
         crate::server::metrics::sample_queue_depth(store.clone());
+        crate::server::metrics::sample_campaigns(store.clone());
         tokio::task::spawn_blocking(stepwise_engine::model::load_phone_metadata).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

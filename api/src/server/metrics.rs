@@ -1,6 +1,8 @@
 //! Prometheus metrics at `/metrics`: the engine's counters (events ingested, runs started,
-//! completed, failed, cancelled), the step duration histogram, the queue depth, and HTTP
-//! requests by route and status. No tenant label: tenants are unbounded in number.
+//! completed, failed, cancelled), the step duration histogram, the queue depth, HTTP
+//! requests by route and status, and each live campaign's counters. No tenant label:
+//! tenants are unbounded in number; a live campaign's label is bounded by
+//! [`MAX_SAMPLED_CAMPAIGNS`] and leaves the output a minute after the campaign ends.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +11,17 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
+use stepwise_engine::ports::CampaignStore;
 use stepwise_engine::store::SqlStore;
+
+/// The most campaigns whose counters are sampled (running and paused ones, by tenant and id).
+pub const MAX_SAMPLED_CAMPAIGNS: u32 = 200;
+
+/// How often live campaigns are sampled; a gauge not set for [`GAUGE_IDLE`] is dropped (an
+/// ended campaign's, say).
+const CAMPAIGN_EVERY: Duration = Duration::from_secs(15);
+const GAUGE_IDLE: Duration = Duration::from_secs(60);
 
 /// Histogram buckets (seconds) for step and request durations.
 const BUCKETS: &[f64] = &[
@@ -20,6 +32,7 @@ const BUCKETS: &[f64] = &[
 pub fn install() -> Result<PrometheusHandle, BuildError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?
+        .idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE))
         .install_recorder()?;
     let upkeep = handle.clone();
     tokio::spawn(async move {
@@ -44,6 +57,53 @@ pub fn sample_queue_depth(store: Arc<SqlStore>) {
             }
         }
     });
+}
+
+/// Samples the counters of live campaigns every [`CAMPAIGN_EVERY`]:
+/// `stepwise_campaign_contacts{campaign, state}` (enrolled, held, suppressed, not_started,
+/// waiting) and `stepwise_campaign_messages{campaign, state}` (sent, delivered, failed,
+/// replied, opted_out), `campaign` being `<tenant>/<campaign id>`.
+pub fn sample_campaigns(store: Arc<SqlStore>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CAMPAIGN_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sample_campaigns_once(&store).await {
+                tracing::warn!(error = %e, "campaign counters not sampled");
+            }
+        }
+    });
+}
+
+async fn sample_campaigns_once(store: &SqlStore) -> Result<(), stepwise_engine::ports::StoreError> {
+    for (tenant_id, id) in store.live_campaigns(MAX_SAMPLED_CAMPAIGNS).await? {
+        let campaign = store.campaign(&tenant_id, &id).await?;
+        let enrolled = store.campaign_enrolled(&tenant_id, &id).await?;
+        let m = store.campaign_messages(&tenant_id, &id).await?;
+        let label = format!("{tenant_id}/{id}");
+        let c = &campaign.counts;
+        for (state, n) in [
+            ("enrolled", enrolled),
+            ("held", c.held),
+            ("suppressed", c.suppressed),
+            ("not_started", c.not_started),
+            ("waiting", m.waiting),
+        ] {
+            metrics::gauge!("stepwise_campaign_contacts", "campaign" => label.clone(), "state" => state)
+                .set(n as f64);
+        }
+        for (state, n) in [
+            ("sent", m.sent),
+            ("delivered", m.delivered),
+            ("failed", m.failed),
+            ("replied", m.replied),
+            ("opted_out", m.opted_out),
+        ] {
+            metrics::gauge!("stepwise_campaign_messages", "campaign" => label.clone(), "state" => state)
+                .set(n as f64);
+        }
+    }
+    Ok(())
 }
 
 /// Counts each request and times it, by route template (not the raw path, whose ids

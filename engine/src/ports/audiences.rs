@@ -155,6 +155,9 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
         change: CampaignChange<'_>,
         audit: &AuditEntry,
     ) -> Result<Campaign, StoreError>;
+    /// Up to `limit` campaigns of every tenant that are running or paused, as
+    /// `(tenant_id, campaign_id)`, for the metrics sampler.
+    async fn live_campaigns(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError>;
     /// Takes a running (or due scheduled) campaign whose next turn has come and whose last
     /// holder's lease lapsed, for `lease`.
     async fn claim_campaign(

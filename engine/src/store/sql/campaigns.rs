@@ -181,6 +181,27 @@ impl CampaignStore for SqlStore {
         Ok(n as u64)
     }
 
+    async fn live_campaigns(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .fetch_all(
+                Scope::System,
+                sqlx::query(
+                    "SELECT tenant_id, id FROM campaigns WHERE status IN ('running', 'paused') \
+                     ORDER BY tenant_id, id LIMIT $1",
+                )
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("tenant_id").map_err(unavailable)?,
+                    row.try_get("id").map_err(unavailable)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn claim_campaign(
         &self,
         now: Timestamp,
