@@ -202,6 +202,8 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     .with_timer_mode(TimerMode::Database)
     .with_audiences(store.clone())
     .with_library(store.clone())
+    .with_pacing(store.clone())
+    .with_staff_alerts()
     .with_usage(store.clone(), plans);
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);

@@ -53,7 +53,20 @@ pub struct PoolNumber {
 /// carrier's rate (measured: 22 texts in a second at a planned 20, `stepwise bench campaign`).
 pub const PLANNED_SHARE: f64 = 0.9;
 
+/// The pool number `number` of the tenant's pools, if it is one: what paces its texts.
+pub fn pool_number<'t>(
+    pools: &'t std::collections::BTreeMap<String, Vec<PoolNumber>>,
+    number: &str,
+) -> Option<&'t PoolNumber> {
+    pools.values().flatten().find(|n| n.number == number)
+}
+
 impl PoolNumber {
+    /// The time between two of its texts a campaign plans on.
+    pub fn planned_interval(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs_f64(1.0 / self.planned_per_second())
+    }
+
     /// What the carrier lets it send a second.
     pub fn per_second(&self) -> f64 {
         self.per_second

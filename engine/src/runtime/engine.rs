@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
-use super::advance::{Pause, RunCx};
+use super::advance::{PACED, Pause, RunCx};
 use super::cache::Caches;
 use super::compliance::zone_of;
 use super::flows::{Deployment, FlowCache};
@@ -68,6 +68,12 @@ pub struct Engine {
     pub(super) usage: Option<Arc<dyn crate::ports::UsageStore>>,
     /// The operator's plans.
     pub(super) plans: Arc<crate::usage::Plans>,
+    /// Where pool numbers' slots are reserved, so that a number's texts keep its rate across
+    /// runs and workers; `None` (the simulator): texts are not paced.
+    pub(super) pacing: Option<Arc<dyn crate::ports::CampaignStore>>,
+    /// Whether the engine alerts staff itself (takeovers, plan levels); not in the
+    /// simulator, whose calls are the flow's own.
+    pub(super) staff_alerts: bool,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -101,6 +107,8 @@ impl Engine {
             library: None,
             usage: None,
             plans: Arc::default(),
+            pacing: None,
+            staff_alerts: false,
         }
     }
 
@@ -126,6 +134,20 @@ impl Engine {
     ) -> Self {
         self.usage = Some(usage);
         self.plans = Arc::new(plans);
+        self
+    }
+
+    /// Paces every text from a pool number by the number's rate (see
+    /// [`crate::audience::pools`]), reserving its slots in `store`.
+    pub fn with_pacing(mut self, store: Arc<dyn crate::ports::CampaignStore>) -> Self {
+        self.pacing = Some(store);
+        self
+    }
+
+    /// Lets the engine alert the business's staff itself, through its `notify` provider: a
+    /// conversation that needs a human, a plan level reached.
+    pub fn with_staff_alerts(mut self) -> Self {
+        self.staff_alerts = true;
         self
     }
 
@@ -300,10 +322,13 @@ impl Engine {
                     attempt: 0,
                     what: Happening::Woke { by },
                 });
-                // A wait or an enrolment's pacing is over once woken; quiet hours and
-                // backoffs hold until the action runs.
-                if matches!(cx.run.hold.as_deref(), Some("wait" | ENROLMENT_PACING)) {
-                    cx.run.hold = None;
+                // A wait or an enrolment's pacing is over once woken; quiet hours, backoffs
+                // and a pool number's slot hold until the action runs. A campaign contact
+                // woken at its slot owns that slot for its first text.
+                match cx.run.hold.as_deref() {
+                    Some("wait") => cx.run.hold = None,
+                    Some(ENROLMENT_PACING) => cx.run.hold = slotted(&cx.run).then(|| PACED.into()),
+                    _ => {}
                 }
             }
             _ => {}
@@ -364,6 +389,26 @@ impl Engine {
                         return self.finish(&task, seq, cx, pause).await;
                     }
                 }
+                Pause::Pace { number, interval } => {
+                    let slot = match &self.pacing {
+                        Some(store) => {
+                            store
+                                .reserve_number_slot(
+                                    &task.tenant_id,
+                                    &number,
+                                    cx.now,
+                                    interval,
+                                    PACE_HORIZON,
+                                )
+                                .await?
+                        }
+                        None => Some(cx.now), // the simulator: no other sender to share with
+                    };
+                    if let Some(pause) = cx.take_slot(number, slot, cx.now + PACE_HORIZON) {
+                        self.store_links(&task.tenant_id, &mut cx).await?;
+                        return self.finish(&task, seq, cx, pause).await;
+                    }
+                }
                 pause => {
                     self.store_links(&task.tenant_id, &mut cx).await?;
                     return self.finish(&task, seq, cx, pause).await;
@@ -371,6 +416,15 @@ impl Engine {
             }
         }
     }
+}
+
+/// The furthest ahead a text reserves its pool number's slot; a number booked up further
+/// (a burst of many runs) is asked again this much later.
+const PACE_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// A campaign run from a pool number: the dispatcher reserved the slot of its first text.
+pub(super) fn slotted(run: &Run) -> bool {
+    run.trigger.event_type == "enrolled" && run.trigger.data["campaign"]["sender"].is_string()
 }
 
 /// What a connector needs besides the request: the run's ids, its idempotency key, and the

@@ -66,6 +66,12 @@ pub enum Happening {
         until: Timestamp,
         reason: String,
     },
+    /// A text waits for its pool number's next free slot (the number's rate, shared by every
+    /// run and worker that sends from it).
+    Paced {
+        until: Timestamp,
+        number: String,
+    },
     /// A message is held while a person handles the contact (human takeover); it goes on
     /// when a member releases the conversation.
     TakeoverHold {

@@ -21,6 +21,9 @@ impl Engine {
         text: String,
         key: &str,
     ) {
+        if !self.staff_alerts {
+            return;
+        }
         let text: String = text.chars().take(MAX_ALERT).collect();
         let request = Request::Notify(Notify { audience, text });
         let cx = CallCx {

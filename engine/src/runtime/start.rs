@@ -252,6 +252,9 @@ impl Engine {
             run.status = RunStatus::Sleeping;
             run.wake_at = Some(at);
             run.hold = Some(ENROLMENT_PACING.into());
+        } else if run.status == RunStatus::Ready && super::engine::slotted(&run) {
+            // Its slot is now: the first text uses it.
+            run.hold = Some(super::advance::PACED.into());
         }
         Ok(Some((run, vec![started])))
     }

@@ -149,6 +149,9 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
         Happening::Suppressed { channel, reason } => format!("{channel} suppressed: {reason}"),
         Happening::QuietHold { until, reason } => format!("held until {}: {reason}", when(until)),
         Happening::TakeoverHold { reason } => format!("held: {reason}"),
+        Happening::Paced { until, number } => {
+            format!("paced until {}: {number}'s next free slot", when(until))
+        }
         Happening::HandedOver { channel, reason } => {
             format!("handed over to a person ({channel}): {reason}")
         }

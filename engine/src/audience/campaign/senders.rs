@@ -96,7 +96,7 @@ impl Turn<'_> {
         let Some(spec) = numbers.iter().find(|n| n.number == number) else {
             return Ok(None);
         };
-        let interval = SignedDuration::from_secs_f64(1.0 / spec.planned_per_second());
+        let interval = spec.planned_interval();
         let slot = self
             .campaigns
             .reserve_number_slot(

@@ -18,6 +18,10 @@ use crate::ports::{ActionRequest, Request};
 use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
 use crate::template::track::{LinkScope, TrackedLink};
 
+/// The hold of a run that owns a slot of its pool number for its next text (reserved by
+/// the campaign dispatcher for a contact's first text, or by [`RunCx::take_slot`]).
+pub const PACED: &str = "paced";
+
 /// Why the run stopped moving.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pause {
@@ -25,6 +29,12 @@ pub enum Pause {
     Call(Box<ActionRequest>),
     /// Sleep until the time (a wait, quiet hours, a retry backoff).
     Sleep(Timestamp),
+    /// A text from a pool number: the caller reserves the number's next slot (every run and
+    /// worker shares it) and hands it to [`RunCx::take_slot`].
+    Pace {
+        number: String,
+        interval: jiff::SignedDuration,
+    },
     /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
     WaitFor,
     /// The run ended.
@@ -248,6 +258,50 @@ impl RunCx<'_> {
         self.sleep(self.now + RECHECK)
     }
 
+    /// A text from one of the tenant's pool numbers takes the number's next slot first, unless
+    /// this run holds one already (the dispatcher reserves a campaign contact's first).
+    fn pace(&self, request: &Request) -> Option<Pause> {
+        let Request::Sms(sms) = request else {
+            return None;
+        };
+        if self.run.hold.as_deref() == Some(PACED) {
+            return None;
+        }
+        let from = sms.from.as_deref()?;
+        let number = crate::audience::pools::pool_number(&self.tenant.sender_pools, from)?;
+        Some(Pause::Pace {
+            number: number.number.clone(),
+            interval: number.planned_interval(),
+        })
+    }
+
+    /// The slot reserved for this run's text: it goes now, or the run sleeps until the slot
+    /// and sends then without asking again; `None` (the number booked up): it asks again at
+    /// `retry_at`.
+    pub fn take_slot(
+        &mut self,
+        number: String,
+        slot: Option<Timestamp>,
+        retry_at: Timestamp,
+    ) -> Option<Pause> {
+        let step = self.flow.meta(self.run.pc).map(|m| m.id.clone());
+        let until = match slot {
+            Some(at) => {
+                self.run.hold = Some(PACED.into());
+                if at <= self.now {
+                    return None;
+                }
+                at
+            }
+            None => {
+                self.run.hold = None;
+                retry_at
+            }
+        };
+        self.record(step.as_deref(), Happening::Paced { until, number });
+        Some(self.sleep(until))
+    }
+
     /// Human takeover, consent and quiet hours, then the call itself.
     fn call(&mut self, meta: &StepMeta, draft: Box<ActionDraft>) -> Option<Pause> {
         // A reply by hand is the person; every other message to the contact waits for them.
@@ -292,6 +346,9 @@ impl RunCx<'_> {
                     return Some(self.sleep(until));
                 }
             }
+        }
+        if let Some(pace) = self.pace(&draft.request) {
+            return Some(pace);
         }
         let key = match self.run.in_flight.take() {
             // The process stopped between starting this call and recording its result.
