@@ -20,6 +20,7 @@ pub mod reconcile;
 mod record;
 pub mod retry;
 pub mod schedule;
+mod setup;
 mod simulate;
 mod staff_alert;
 mod start;
