@@ -240,6 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn alerts_quote_a_bounded_part_of_what_the_contact_wrote() {
+        let mut asked = Event::new(
+            "message.received",
+            serde_json::json!({"body": format!("agent {}", "x".repeat(50_000)),
+                "from": "+15125550142", "channel": "sms", "takeover": true}),
+        );
+        let alert = asked_alert(&asked).unwrap();
+        assert!(alert.len() < 600, "{} characters", alert.len());
+        assert!(
+            alert.starts_with("+15125550142 asked for a person by sms"),
+            "{alert}"
+        );
+        asked.data["takeover"] = serde_json::json!(false);
+        assert_eq!(asked_alert(&asked), None, "only a marked message alerts");
+        let handed = handed_alert("The flow f", "Ana", Some(&"y".repeat(10_000)));
+        assert!(handed.len() < 600, "{} characters", handed.len());
+    }
+
+    #[test]
     fn settings_are_bounded() {
         let mut t = Takeover::default();
         assert_eq!(t.check(), Ok(()));
