@@ -118,8 +118,18 @@ impl Engine {
         };
         let plan = plan.clone();
         let (used, _) = self.measure(&tenant.id).await?;
-        tenant.quota = Quota::of(&plan, &used);
-        for notice in reached(&plan, &used, self.clock.now()) {
+        self.settle(tenant, &plan, &used).await
+    }
+
+    /// The tenant's quota for what it `used`, and its notices for the levels reached.
+    async fn settle(
+        &self,
+        tenant: &mut Tenant,
+        plan: &Plan,
+        used: &Used,
+    ) -> Result<(), EngineError> {
+        tenant.quota = Quota::of(plan, used);
+        for notice in reached(plan, used, self.clock.now()) {
             self.give_notice(tenant, notice).await?;
         }
         Ok(())
@@ -158,10 +168,15 @@ impl Engine {
 
     /// `GET /v1/usage`: this month, today and each day, the plan's caps and notices.
     pub async fn usage_report(&self, tenant_id: &str) -> Result<UsageReport, EngineError> {
-        // Read afresh: the report and the next send then agree on what is refused.
-        self.caches.tenants.forget(tenant_id);
-        let tenant = self.tenant(tenant_id).await?;
+        // Read afresh and measured once: the report and the next send agree on what is
+        // refused (the settings copy is replaced with this reading).
+        let mut tenant = self.store.tenant(tenant_id).await?;
         let (used, days) = self.measure(tenant_id).await?;
+        if let Some((_, plan)) = self.plan_of(&tenant).filter(|(_, p)| p.is_limited()) {
+            let plan = plan.clone();
+            self.settle(&mut tenant, &plan, &used).await?;
+        }
+        self.caches.tenants.put(tenant_id, tenant.clone());
         let now = self.clock.now();
         let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
         let mut by_day: BTreeMap<Date, Sends> = BTreeMap::new();
