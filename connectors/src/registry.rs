@@ -44,6 +44,7 @@ impl Connectors {
             Arc::new(crate::calcom::CalcomHooks),
             Arc::new(crate::form::FormHooks),
             Arc::new(crate::stripe::StripeHooks),
+            Arc::new(crate::smtp::BounceHooks),
         ];
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),

@@ -52,6 +52,29 @@ pub struct StatusUpdate {
     pub error_code: Option<String>,
 }
 
+/// An email we sent came back for one recipient: a delivery status notification (RFC 3464)
+/// whose action is `failed`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounce {
+    /// The `Message-ID` of the email that came back, with its angle brackets: the provider id
+    /// stored when it was sent.
+    pub provider_id: String,
+    /// Whom it failed for (the report's `Final-Recipient`), lower case.
+    pub recipient: String,
+    /// The enhanced status code (RFC 3463), e.g. `5.1.1`.
+    pub status: String,
+}
+
+impl Bounce {
+    /// Whether the address itself is bad for good: no such mailbox or domain, a malformed or
+    /// moved address (5.1.x), a disabled mailbox (5.2.1). Such an address is suppressed; any
+    /// other permanent failure (a full mailbox, a message refused by policy) fails the message
+    /// but leaves the address usable.
+    pub fn address_is_dead(&self) -> bool {
+        self.status.starts_with("5.1.") || self.status == "5.2.1"
+    }
+}
+
 /// What a verified webhook tells us.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundFact {
@@ -60,6 +83,8 @@ pub enum InboundFact {
     Message(InboundMessage),
     /// A message we sent moved on.
     Status(StatusUpdate),
+    /// An email we sent came back.
+    Bounce(Bounce),
     /// Something happened (a form was posted, a booking was made): an event for flows.
     Event {
         /// The provider's id for it, the key for de-duplication.

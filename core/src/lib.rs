@@ -22,8 +22,8 @@ pub use capability::{
 pub use connector::{CallCx, Connector, ProviderSetting};
 pub use error::ConnectorError;
 pub use inbound::{
-    HookError, HookReply, HookRequest, HookVerdict, InboundFact, InboundMessage, StatusUpdate,
-    WebhookSource,
+    Bounce, HookError, HookReply, HookRequest, HookVerdict, InboundFact, InboundMessage,
+    StatusUpdate, WebhookSource,
 };
 pub use response::{
     CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, PaymentAnswer,

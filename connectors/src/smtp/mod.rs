@@ -27,6 +27,9 @@ use stepwise_core::{
     Response, Sent,
 };
 
+mod bounces;
+pub use bounces::BounceHooks;
+
 use crate::links::LinkTarget;
 use crate::provider::{Env, Provider, call_options, options, unsupported};
 use crate::staff::{Staff, shortened};

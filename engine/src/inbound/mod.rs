@@ -3,6 +3,9 @@
 //! compliance is decided here.
 //!
 //! - A delivery report moves the message's status forward (never back).
+//! - A bounce report about an email the tenant sent to that recipient makes it `undelivered`
+//!   and, when the address itself is dead (5.1.x, 5.2.1), suppresses it; a report about any
+//!   other email (or none) changes nothing.
 //! - An inbound message finds its contact by phone, or creates it, and becomes an event of the
 //!   contact, de-duplicated by the provider's message id (`source` + `external_id`): a carrier
 //!   keyword becomes `contact.opted_out` (the number is suppressed in the event's own commit)
@@ -42,6 +45,8 @@ pub struct Received {
     pub events: Vec<IngestOutcome>,
     /// Delivery reports that moved a message forward.
     pub statuses: usize,
+    /// Bounce reports about an email the tenant sent to that recipient.
+    pub bounces: usize,
     /// Text to answer the sender with (HELP), if the provider can reply in its answer.
     #[serde(skip)]
     pub reply: Option<String>,
@@ -72,6 +77,25 @@ impl Inbound {
                     };
                     if self.edge.record_delivery(tenant_id, &report).await? {
                         received.statuses += 1;
+                    }
+                }
+                InboundFact::Bounce(bounce) => {
+                    let audit = AuditEntry::now(
+                        "bounce report",
+                        None,
+                        "suppression.add",
+                        &format!("suppression:email:{}", bounce.recipient),
+                        json!({ "reason": "bounce", "status": bounce.status,
+                                "message_id": bounce.provider_id }),
+                    );
+                    let suppress = bounce.address_is_dead().then_some(&audit);
+                    let at = self.engine.clock.now();
+                    if self
+                        .edge
+                        .record_bounce(tenant_id, &bounce, suppress, at)
+                        .await?
+                    {
+                        received.bounces += 1;
                     }
                 }
                 InboundFact::Message(message) => {

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use stepwise_core::DeliveryStatus;
+use stepwise_core::{Bounce, DeliveryStatus};
 
 use super::{AuditEntry, Channel, StoreError};
 
@@ -50,6 +50,18 @@ pub trait EdgeStore: Send + Sync + std::fmt::Debug {
     /// Records a report; answers whether it moved the message forward.
     async fn record_delivery(&self, tenant_id: &str, report: &Delivery)
     -> Result<bool, StoreError>;
+    /// An email the tenant sent came back (a bounce report): when the tenant sent an email
+    /// with that id to that very recipient, the message becomes `undelivered` with the
+    /// report's status code and, when `suppress` carries its audit entry, the address goes on
+    /// the suppression list (reason `bounce <status>`), in one commit. Answers whether the
+    /// report named such an email; when it did not, nothing is written.
+    async fn record_bounce(
+        &self,
+        tenant_id: &str,
+        bounce: &Bounce,
+        suppress: Option<&AuditEntry>,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// The latest report for each of these provider ids.
     async fn deliveries(
         &self,

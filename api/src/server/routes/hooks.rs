@@ -158,10 +158,10 @@ fn called_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
 /// Receive a provider's webhook (no key: the provider's signature is checked).
 #[utoipa::path(post, path = "/hooks/{hook_token}/{source}", tag = "hooks", security(()),
     params(("hook_token" = String, Path, description = "The tenant's webhook token (settings → hooks)", pattern = "^[0-9a-f]{64}$"),
-           ("source" = String, Path, description = "The provider: twilio")),
+           ("source" = String, Path, description = "The source: twilio, calcom, stripe, form or bounce")),
     request_body(content = String, description = "The provider's request, as it sends it", content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Accepted; the provider's expected answer (TwiML for Twilio)", body = String),
-              (status = 204, description = "Accepted (a delivery report)"),
+              (status = 204, description = "Accepted (a delivery report, a bounce report)"),
               (status = 400, description = "The body cannot be read", body = crate::server::openapi::ErrorBody),
               (status = 401, description = "`bad_signature`", body = crate::server::openapi::ErrorBody),
               (status = 404, description = "Unknown token or source, or the source is not set up", body = crate::server::openapi::ErrorBody),
@@ -215,6 +215,7 @@ async fn receive(
     let Received {
         events,
         statuses,
+        bounces,
         reply,
     } = state
         .inbound
@@ -222,7 +223,7 @@ async fn receive(
         .await?;
     tracing::info!(
         tenant_id = %tenant_id, source = %source, events = events.len(), statuses,
-        duplicate = events.iter().all(|e| e.duplicate) && !events.is_empty(), "webhook received"
+        bounces, duplicate = events.iter().all(|e| e.duplicate) && !events.is_empty(), "webhook received"
     );
     let reply = reply
         .and_then(|text| hooks.reply_with(&text))

@@ -1,8 +1,9 @@
 //! [`EdgeStore`] in SQL: webhook tokens, delivery reports (an upsert that only moves
-//! forward, announced on the inbox's live stream in the same commit), and lifting an opt-out.
+//! forward, announced on the inbox's live stream in the same commit), bounces, and lifting an
+//! opt-out.
 
 use sqlx::Row;
-use stepwise_core::DeliveryStatus;
+use stepwise_core::{Bounce, DeliveryStatus};
 
 use super::{Backend, Scope, SqlStore, micros, unavailable};
 use crate::model::Tenant;
@@ -45,28 +46,67 @@ impl EdgeStore for SqlStore {
         report: &Delivery,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_for_write(Scope::Tenant(tenant_id)).await?;
-        let changed = sqlx::query(
-            "INSERT INTO deliveries (tenant_id, provider_id, status, rank, error_code, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (tenant_id, provider_id) DO UPDATE SET status = excluded.status, \
-             rank = excluded.rank, error_code = excluded.error_code, updated_at = excluded.updated_at \
-             WHERE deliveries.rank < excluded.rank",
+        let changed = upsert_delivery(&mut tx, tenant_id, report).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(changed)
+    }
+
+    async fn record_bounce(
+        &self,
+        tenant_id: &str,
+        bounce: &Bounce,
+        suppress: Option<&AuditEntry>,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_for_write(Scope::Tenant(tenant_id)).await?;
+        let rows = sqlx::query(
+            "SELECT m.to_address, r.contact_id FROM messages m \
+             LEFT JOIN runs r ON r.tenant_id = m.tenant_id AND r.id = m.run_id \
+             WHERE m.tenant_id = $1 AND m.provider_id = $2 AND m.channel = 'email'",
         )
         .bind(tenant_id)
-        .bind(&report.provider_id)
-        .bind(report.status.as_str())
-        .bind(i64::from(report.status.rank()))
-        .bind(report.error_code.clone())
-        .bind(micros(report.at))
-        .execute(&mut *tx)
+        .bind(&bounce.provider_id)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(unavailable)?
-        .rows_affected();
-        if changed > 0 {
-            delivery_change(&mut tx, tenant_id, report).await?;
+        .map_err(unavailable)?;
+        let mut sent_to_recipient = None;
+        for row in rows {
+            let to: String = row.try_get("to_address").map_err(unavailable)?;
+            if to.eq_ignore_ascii_case(&bounce.recipient) {
+                let contact: Option<String> = row.try_get("contact_id").map_err(unavailable)?;
+                sent_to_recipient = Some(contact);
+            }
+        }
+        let Some(contact_id) = sent_to_recipient else {
+            return Ok(false);
+        };
+        let report = Delivery {
+            provider_id: bounce.provider_id.clone(),
+            status: DeliveryStatus::Undelivered,
+            error_code: Some(bounce.status.clone()),
+            at,
+        };
+        upsert_delivery(&mut tx, tenant_id, &report).await?;
+        if let Some(audit) = suppress {
+            let added = sqlx::query(
+                "INSERT INTO suppressions (tenant_id, channel, address, reason, contact_id, created_at) \
+                 VALUES ($1, 'email', $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(&bounce.recipient)
+            .bind(format!("bounce {}", bounce.status))
+            .bind(contact_id)
+            .bind(micros(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+            if added > 0 {
+                super::access::insert_audit(&mut tx, tenant_id, audit).await?;
+            }
         }
         tx.commit().await.map_err(unavailable)?;
-        Ok(changed > 0)
+        Ok(true)
     }
 
     async fn deliveries(
@@ -138,6 +178,37 @@ impl EdgeStore for SqlStore {
         tx.commit().await.map_err(unavailable)?;
         Ok(deleted > 0)
     }
+}
+
+/// Moves the message's delivery status forward (never back) and announces it; answers
+/// whether it moved.
+async fn upsert_delivery(
+    tx: &mut super::Tx,
+    tenant_id: &str,
+    report: &Delivery,
+) -> Result<bool, StoreError> {
+    let changed = sqlx::query(
+        "INSERT INTO deliveries (tenant_id, provider_id, status, rank, error_code, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, provider_id) DO UPDATE SET status = excluded.status, \
+         rank = excluded.rank, error_code = excluded.error_code, updated_at = excluded.updated_at \
+         WHERE deliveries.rank < excluded.rank",
+    )
+    .bind(tenant_id)
+    .bind(&report.provider_id)
+    .bind(report.status.as_str())
+    .bind(i64::from(report.status.rank()))
+    .bind(report.error_code.clone())
+    .bind(micros(report.at))
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected()
+        > 0;
+    if changed {
+        delivery_change(tx, tenant_id, report).await?;
+    }
+    Ok(changed)
 }
 
 /// The inbox's live stream hears of a delivery report in its commit: a `delivery` change of
