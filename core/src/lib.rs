@@ -27,7 +27,7 @@ pub use inbound::{
 };
 pub use response::{
     CalendarAnswer, CrmRecord, DeliveryStatus, HttpResponse, LlmAnswer, Notified, PaymentAnswer,
-    Response, Sent,
+    Response, Sent, estimated_tokens,
 };
 pub use segments::{Encoding, Segments};
 pub use vault::{Secret, Vault, VaultError};

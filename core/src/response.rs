@@ -55,6 +55,12 @@ impl DeliveryStatus {
     }
 }
 
+/// A model's token count for `text` where the provider gives none: one per four characters,
+/// the usual rule of thumb for English.
+pub fn estimated_tokens(text: &str) -> u64 {
+    u64::try_from(text.chars().count().div_ceil(4)).unwrap_or(u64::MAX)
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -119,6 +125,9 @@ pub struct CalendarAnswer {
 pub struct LlmAnswer {
     pub text: String,
     pub json: Value,
+    /// Tokens the call used, prompt and answer together, as the provider counts them (the
+    /// sandbox estimates one per four characters): what a plan's `ai_tokens` meters.
+    pub tokens: u64,
     #[serde(skip_serializing_if = "is_false")]
     pub sandbox: bool,
 }

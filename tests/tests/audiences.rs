@@ -54,15 +54,11 @@ async fn upload(api: &Client, key: &str, query: &str, file: &str) -> Answer {
 
 /// Polls the import until it is completed or failed.
 async fn finished(api: &Client, key: &str, id: &str) -> Value {
-    for _ in 0..600 {
-        let now = api.get(&format!("/v1/imports/{id}"), key).await;
-        assert_eq!(now.status, StatusCode::OK, "{}", now.body);
-        if matches!(now.body["status"].as_str(), Some("completed" | "failed")) {
-            return now.body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("import {id} did not finish");
+    let path = format!("/v1/imports/{id}");
+    api.get_within(&path, key, Duration::from_secs(60), |i| {
+        matches!(i["status"].as_str(), Some("completed" | "failed"))
+    })
+    .await
 }
 
 async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
@@ -364,7 +360,9 @@ async fn an_import_survives_sigkill(backend: &Backend, dir: &std::path::Path) {
         "{}",
         busy.body
     );
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
     let killed_at = loop {
+        poll.tick().await;
         let now = api.get(&format!("/v1/imports/{id}"), &key).await.body;
         let read = now["counts"]["read"].as_u64().unwrap();
         assert_ne!(
@@ -374,7 +372,6 @@ async fn an_import_survives_sigkill(backend: &Backend, dir: &std::path::Path) {
         if read >= 2_000 {
             break read;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     drop(server);
     let (_server, base) = start_server(dir, backend, "all");

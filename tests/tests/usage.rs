@@ -3,7 +3,9 @@
 //! audited notice; at 100 % marketing sends are refused with `quota_exceeded` while
 //! transactional ones go on, until the operator moves the tenant to a plan that exempts
 //! nothing (a reply by hand is then 429 `quota_exceeded`); a tenant cannot change its own
-//! plan, and another tenant's usage is its own.
+//! plan, and another tenant's usage is its own. Language-model tokens are metered per call
+//! and capped the same way: at 100 % an `llm` step fails with `quota_exceeded` and the flow
+//! takes its `on_error` path.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -199,4 +201,81 @@ common::place::on_both_backends!(
     "usage",
     plans_cap_sends_on_sqlite,
     plans_cap_sends_on_postgres
+);
+
+const TRIAGE: &str = "id: triage
+purpose: transactional
+trigger: {event: message.in}
+steps:
+  - id: draft
+    llm: {prompt: 'Classify this message: {{event.data.body}}'}
+    on_error: continue
+";
+
+async fn plans_cap_ai_tokens(backend: &Backend, dir: &std::path::Path) {
+    let plans = dir.join("plans.yaml");
+    std::fs::write(
+        &plans,
+        "default: metered\nplans:\n  metered: {ai_tokens: 40}\n",
+    )
+    .unwrap();
+    let env = [("STEPWISE_PLANS", plans.to_str().unwrap())];
+    let (_server, base) = common::start_server_with(dir, backend, "all", &env);
+    let api = Client::new(&base);
+    let key = api.tenant("agency").await;
+    let published = api.yaml(Method::POST, "/v1/flows", &key, TRIAGE).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let triage = |n: u32| {
+        let api = &api;
+        let key = &key;
+        async move {
+            let event = json!({"type": "message.in", "data": {"body": format!("message number {n}")},
+                "contact": {"phone": format!("+1512555{:04}", 300 + n)}});
+            let accepted = api.post("/v1/events", key, &event).await;
+            assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+            let run = accepted.body["started"][0].as_str().unwrap().to_owned();
+            api.run_until(key, &run, |r| r["run"]["status"] == "completed")
+                .await["outputs"]["draft"]
+                .clone()
+        }
+    };
+
+    // Each call's tokens, as its step answered them, add up in the month and the day.
+    let mut tokens = 0;
+    while tokens * 100 < 40 * 80 {
+        let draft = triage(tokens as u32).await;
+        let used = draft["tokens"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{draft}"));
+        assert!(used > 0, "{draft}");
+        tokens += used;
+    }
+    let usage = api.get("/v1/usage", &key).await.body;
+    assert_eq!(usage["this_month"]["ai_tokens"], tokens, "{usage}");
+    assert_eq!(usage["today"]["ai_tokens"], tokens, "{usage}");
+    assert_eq!(usage["limits"]["ai_tokens"]["used"], tokens, "{usage}");
+    assert_eq!(levels(&usage)[0], ("ai_tokens".to_owned(), 80), "{usage}");
+
+    // Past the cap, model calls are refused with the code, and the flow goes on.
+    while tokens < 40 {
+        tokens += triage(tokens as u32).await["tokens"].as_u64().unwrap();
+    }
+    api.get_until("/v1/usage", &key, |u| u["refusing"] == json!(["llm"]))
+        .await;
+    let refused = triage(99).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.starts_with("quota_exceeded"), "{error}");
+    let usage = api.get("/v1/usage", &key).await.body;
+    assert_eq!(
+        usage["this_month"]["ai_tokens"], tokens,
+        "a refused call costs nothing"
+    );
+}
+
+common::place::on_both_backends!(
+    plans_cap_ai_tokens,
+    "usage",
+    plans_cap_ai_tokens_on_sqlite,
+    plans_cap_ai_tokens_on_postgres
 );

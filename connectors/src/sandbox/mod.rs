@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use stepwise_core::{
     CalendarAction, CalendarAnswer, CallCx, Capability, Connector, ConnectorError, CrmRecord,
     DeliveryStatus, HttpResponse, LlmAnswer, Notified, PaymentAnswer, PaymentsAction, Request,
-    Response, Segments, Sent,
+    Response, Segments, Sent, estimated_tokens,
 };
 
 use crate::provider::Provider;
@@ -96,15 +96,24 @@ impl Sandbox {
                     sandbox: true,
                 })
             }
-            Request::Llm(llm) => Response::Llm(LlmAnswer {
-                text: "(sandbox answer)".into(),
-                json: llm
-                    .output_schema
-                    .as_ref()
-                    .filter(|s| !s.is_null())
-                    .map_or(Value::Null, |_| json!({})),
-                sandbox: true,
-            }),
+            Request::Llm(llm) => {
+                let text = "(sandbox answer)".to_owned();
+                let asked = format!(
+                    "{}{}",
+                    llm.system.as_deref().unwrap_or_default(),
+                    llm.prompt
+                );
+                Response::Llm(LlmAnswer {
+                    tokens: estimated_tokens(&asked) + estimated_tokens(&text),
+                    text,
+                    json: llm
+                        .output_schema
+                        .as_ref()
+                        .filter(|s| !s.is_null())
+                        .map_or(Value::Null, |_| json!({})),
+                    sandbox: true,
+                })
+            }
             Request::Payments(payments) => {
                 let invoice_id = match payments.action {
                     PaymentsAction::CreateInvoice => Self::next_id("in"),

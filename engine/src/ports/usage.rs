@@ -1,5 +1,5 @@
-//! The seam to what a tenant used: messages sent by UTC day and channel, contacts and active
-//! runs now, and the notices of its plan's levels (see [`crate::usage`]).
+//! The seam to what a tenant used: messages sent by UTC day and channel, language-model tokens
+//! by UTC day, contacts and active runs now, and the notices of its plan's levels (see [`crate::usage`]).
 //!
 //! Contract: every method takes the tenant and touches only its rows; a notice is recorded
 //! once per tenant, period, metric and level, whichever process claims it first.
@@ -29,6 +29,13 @@ pub trait UsageStore: Send + Sync + std::fmt::Debug {
         tenant_id: &str,
         since: Timestamp,
     ) -> Result<Vec<DayCount>, StoreError>;
+    /// Language-model tokens its runs' model calls used since `since`, by UTC day, oldest
+    /// first.
+    async fn ai_tokens_by_day(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<(Date, u64)>, StoreError>;
     /// Contacts kept and runs not yet ended, now.
     async fn contacts_and_active_runs(&self, tenant_id: &str) -> Result<(u64, u64), StoreError>;
     /// Records `notice` with `audit` unless it was recorded before; `true` when this call did.

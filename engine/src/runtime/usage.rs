@@ -17,13 +17,15 @@ use crate::model::Tenant;
 use crate::ports::{AuditEntry, Channel, DayCount};
 use crate::usage::{Metric, Notice, Plan, Quota, Used, month_of, month_start, reached};
 
-/// One day's or one period's messages.
+/// One day's or one period's messages and model tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sends {
     pub sms_messages: u64,
     pub sms_segments: u64,
     pub emails: u64,
+    /// Language-model tokens (prompt and answer) of the runs' `llm` steps.
+    pub ai_tokens: u64,
 }
 
 impl Sends {
@@ -35,6 +37,14 @@ impl Sends {
             }
             Channel::Email => self.emails += count.messages,
         }
+    }
+
+    fn plus(mut self, other: &Sends) -> Sends {
+        self.sms_messages += other.sms_messages;
+        self.sms_segments += other.sms_segments;
+        self.emails += other.emails;
+        self.ai_tokens += other.ai_tokens;
+        self
     }
 }
 
@@ -71,12 +81,10 @@ pub struct UsageReport {
     pub days: Vec<DayUsage>,
     pub contacts: u64,
     pub active_runs: u64,
-    /// Language-model tokens are not metered yet (model calls go to the sandbox).
-    pub ai_tokens: Option<u64>,
-    /// Each capped metric: `sms_segments`, `emails`, `contacts`, `active_runs`.
+    /// Each capped metric: `sms_segments`, `emails`, `contacts`, `active_runs`, `ai_tokens`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub limits: BTreeMap<&'static str, Cap>,
-    /// Sends refused now: `sms`, `email`.
+    /// What the plan refuses now: `sms`, `email` (sends), `llm` (model calls).
     pub refusing: Vec<&'static str>,
     /// The 80 % and 100 % notices of the month.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
@@ -89,23 +97,28 @@ impl Engine {
         self.plans.of(tenant.plan.as_deref())
     }
 
-    /// What the tenant used this month, and its days.
-    async fn measure(&self, tenant_id: &str) -> Result<(Used, Vec<DayCount>), EngineError> {
+    /// What the tenant used this month, and each UTC day of it that used anything.
+    async fn measure(&self, tenant_id: &str) -> Result<(Used, BTreeMap<Date, Sends>), EngineError> {
         let Some(store) = &self.usage else {
-            return Ok((Used::default(), Vec::new()));
+            return Ok((Used::default(), BTreeMap::new()));
         };
-        let days = store
-            .messages_by_day(tenant_id, month_start(self.clock.now()))
-            .await?;
+        let since = month_start(self.clock.now());
+        let mut days: BTreeMap<Date, Sends> = BTreeMap::new();
+        for count in store.messages_by_day(tenant_id, since).await? {
+            days.entry(count.day).or_default().add(&count);
+        }
+        for (day, tokens) in store.ai_tokens_by_day(tenant_id, since).await? {
+            days.entry(day).or_default().ai_tokens += tokens;
+        }
         let (contacts, active_runs) = store.contacts_and_active_runs(tenant_id).await?;
-        let mut month = Sends::default();
-        days.iter().for_each(|d| month.add(d));
+        let month = days.values().fold(Sends::default(), Sends::plus);
         let used = Used {
             values: BTreeMap::from([
                 (Metric::SmsSegments, month.sms_segments),
                 (Metric::Emails, month.emails),
                 (Metric::Contacts, contacts),
                 (Metric::ActiveRuns, active_runs),
+                (Metric::AiTokens, month.ai_tokens),
             ]),
         };
         Ok((used, days))
@@ -171,7 +184,7 @@ impl Engine {
         // Read afresh and measured once: the report and the next send agree on what is
         // refused (the settings copy is replaced with this reading).
         let mut tenant = self.store.tenant(tenant_id).await?;
-        let (used, days) = self.measure(tenant_id).await?;
+        let (used, by_day) = self.measure(tenant_id).await?;
         if let Some((_, plan)) = self.plan_of(&tenant).filter(|(_, p)| p.is_limited()) {
             let plan = plan.clone();
             self.settle(&mut tenant, &plan, &used).await?;
@@ -179,12 +192,6 @@ impl Engine {
         self.caches.tenants.put(tenant_id, tenant.clone());
         let now = self.clock.now();
         let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-        let mut by_day: BTreeMap<Date, Sends> = BTreeMap::new();
-        let mut this_month = Sends::default();
-        for d in &days {
-            by_day.entry(d.day).or_default().add(d);
-            this_month.add(d);
-        }
         let plan = self.plan_of(&tenant);
         let limits = plan
             .map(|(_, plan)| {
@@ -207,10 +214,14 @@ impl Engine {
             })
             .unwrap_or_default();
         let quota = plan.map_or_else(Quota::default, |(_, p)| Quota::of(p, &used));
-        let refusing = [("sms", quota.sms_full), ("email", quota.email_full)]
-            .into_iter()
-            .filter_map(|(c, full)| full.then_some(c))
-            .collect();
+        let refusing = [
+            ("sms", quota.sms_full),
+            ("email", quota.email_full),
+            ("llm", quota.ai_full),
+        ]
+        .into_iter()
+        .filter_map(|(c, full)| full.then_some(c))
+        .collect();
         let month = month_of(now);
         let notices = match &self.usage {
             Some(store) => store.notices(tenant_id, &month).await?,
@@ -220,14 +231,13 @@ impl Engine {
             month,
             plan: plan.map(|(name, _)| name.to_owned()),
             today: by_day.get(&today).cloned().unwrap_or_default(),
-            this_month,
+            this_month: by_day.values().fold(Sends::default(), Sends::plus),
             days: by_day
                 .into_iter()
                 .map(|(date, sends)| DayUsage { date, sends })
                 .collect(),
             contacts: used.get(Metric::Contacts),
             active_runs: used.get(Metric::ActiveRuns),
-            ai_tokens: None,
             limits,
             refusing,
             notices,

@@ -88,6 +88,7 @@ mod tests {
             Request::Llm(_) => Response::Llm(LlmAnswer {
                 text: "t".into(),
                 json: json!({}),
+                tokens: 1,
                 sandbox: true,
             }),
             Request::Payments(p) => Response::Payment(PaymentAnswer {

@@ -25,14 +25,17 @@ pub enum Metric {
     Contacts,
     /// Runs not yet ended now.
     ActiveRuns,
+    /// Language-model tokens this month (prompt and answer).
+    AiTokens,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 4] = [
+    pub const ALL: [Metric; 5] = [
         Metric::SmsSegments,
         Metric::Emails,
         Metric::Contacts,
         Metric::ActiveRuns,
+        Metric::AiTokens,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Metric {
             Metric::Emails => "emails",
             Metric::Contacts => "contacts",
             Metric::ActiveRuns => "active_runs",
+            Metric::AiTokens => "ai_tokens",
         }
     }
 
@@ -51,6 +55,7 @@ impl Metric {
             Metric::Emails => "emails this month",
             Metric::Contacts => "contacts",
             Metric::ActiveRuns => "active runs",
+            Metric::AiTokens => "AI tokens this month",
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct Plan {
     pub contacts: Option<u64>,
     #[serde(default)]
     pub active_runs: Option<u64>,
+    #[serde(default)]
+    pub ai_tokens: Option<u64>,
     /// Transactional flows and replies by hand still send at 100 %.
     #[serde(default = "yes")]
     pub exempt_transactional: bool,
@@ -83,6 +90,7 @@ impl Plan {
             Metric::Emails => self.emails,
             Metric::Contacts => self.contacts,
             Metric::ActiveRuns => self.active_runs,
+            Metric::AiTokens => self.ai_tokens,
         }
     }
 
@@ -173,6 +181,9 @@ impl Notice {
                 Metric::SmsSegments | Metric::Emails => {
                     "; automated sends on this channel are refused until next month or a larger plan"
                 }
+                Metric::AiTokens => {
+                    "; AI steps fail (and flows take their fallback) until next month or a larger plan"
+                }
                 _ => "",
             }
         } else {
@@ -231,6 +242,7 @@ pub fn reached(plan: &Plan, used: &Used, at: Timestamp) -> Vec<Notice> {
 pub struct Quota {
     pub sms_full: bool,
     pub email_full: bool,
+    pub ai_full: bool,
     pub exempt_transactional: bool,
 }
 
@@ -240,6 +252,7 @@ impl Quota {
         Quota {
             sms_full: full(Metric::SmsSegments),
             email_full: full(Metric::Emails),
+            ai_full: full(Metric::AiTokens),
             exempt_transactional: plan.exempt_transactional,
         }
     }
@@ -269,6 +282,15 @@ pub fn refused(
     ))
 }
 
+/// Why `quota` refuses a language-model call now (`quota_exceeded`); `None`: it goes. Model
+/// calls are not sends: the plan's transactional exemption does not cover them, and a step
+/// refused fails, so the flow takes its fallback (a template instead of a drafted reply).
+pub fn refused_llm(quota: &Quota) -> Option<String> {
+    quota.ai_full.then(|| {
+        "quota_exceeded: the plan's AI tokens for this month are used (GET /v1/usage)".into()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +301,7 @@ mod tests {
             emails: None,
             contacts: Some(10),
             active_runs: None,
+            ai_tokens: None,
             exempt_transactional: true,
         }
     }

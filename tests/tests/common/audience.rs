@@ -47,14 +47,13 @@ pub async fn import(api: &Client, key: &str, query: &str, file: String) {
     let accepted = api.send(Method::POST, &path, key, "text/csv", file).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     let id = accepted.body["id"].as_str().unwrap();
-    for _ in 0..200 {
-        let now = api.get(&format!("/v1/imports/{id}"), key).await.body;
-        if now["status"] == "completed" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import {id} did not finish");
+    api.get_within(
+        &format!("/v1/imports/{id}"),
+        key,
+        Duration::from_secs(10),
+        |i| i["status"] == "completed",
+    )
+    .await;
 }
 
 /// Polls the campaign until `done` holds (within 2 minutes: a restarted server takes over a
@@ -65,18 +64,7 @@ pub async fn campaign_until(
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let now = api.get(&format!("/v1/campaigns/{id}"), key).await;
-        assert_eq!(now.status, StatusCode::OK, "{}", now.body);
-        if done(&now.body) {
-            return now.body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "campaign {id} never got there: {}",
-            now.body
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let path = format!("/v1/campaigns/{id}");
+    api.get_within(&path, key, Duration::from_secs(120), done)
+        .await
 }

@@ -69,9 +69,22 @@ impl Client {
 
     /// Polls `GET path` until `done` holds for its answer (within 30 s); answers that answer.
     pub async fn get_until(&self, path: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.get_within(path, key, std::time::Duration::from_secs(30), done)
+            .await
+    }
+
+    /// [`Client::get_until`] with its own limit, for what takes long on a loaded CI machine
+    /// (an import, a campaign a restarted server takes over once its lease lapses).
+    pub async fn get_within(
+        &self,
+        path: &str,
+        key: &str,
+        limit: std::time::Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
         let last = std::sync::Mutex::new(Value::Null);
-        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        tokio::time::timeout(limit, async {
             loop {
                 let answer = self.get(path, key).await;
                 assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);

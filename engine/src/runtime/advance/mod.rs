@@ -347,6 +347,11 @@ impl RunCx<'_> {
                 }
             }
         }
+        if matches!(draft.request, Request::Llm(_))
+            && let Some(reason) = crate::usage::refused_llm(&self.tenant.quota)
+        {
+            return self.fail_step(meta, reason);
+        }
         if let Some(pace) = self.pace(&draft.request) {
             return Some(pace);
         }

@@ -45,7 +45,7 @@ pub struct Llm;
 impl StepKind for Llm {
     const KEY: &'static str = "llm";
     const SUMMARY: &'static str = "Ask a language model.";
-    const OUTPUTS: &'static [&'static str] = &["text", "json", "sandbox"];
+    const OUTPUTS: &'static [&'static str] = &["text", "json", "tokens", "sandbox"];
     type Config = Config;
 
     fn check(config: &Config, cx: &mut CheckCx<'_>) {

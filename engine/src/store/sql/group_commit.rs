@@ -359,6 +359,7 @@ async fn write_one_tenant(tx: &mut Tx, batch: &[&Pending]) -> Result<Vec<bool>, 
     }
     insert_records(tx, &history).await?;
     super::messages::insert_sent(tx, &history).await?;
+    super::usage::insert_ai_usage(tx, &history).await?;
     super::conversations::hand_over(tx, &history).await?;
     Ok(took_effect)
 }

@@ -1,12 +1,15 @@
 //! [`UsageStore`] in SQL: messages counted from the outbox through its covering index
-//! `messages_usage`, contacts and active runs counted, and `usage_notices`, whose key makes a
-//! notice the first claimer's.
+//! `messages_usage`, language-model tokens from `ai_usage` (a row per model call, written with
+//! the run's history), contacts and active runs counted, and `usage_notices`, whose key makes
+//! a notice the first claimer's.
 
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::{Scope, SqlStore, micros, unavailable};
+use super::runs::RecordRow;
+use super::{Scope, SqlStore, Tx, micros, unavailable};
 use crate::ports::{AuditEntry, Channel, DayCount, StoreError, UsageStore};
+use crate::runtime::Happening;
 use crate::usage::{Metric, Notice};
 
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -16,8 +19,67 @@ fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, StoreError> {
     Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
 }
 
+/// Meters the tokens of every model call among `records`, once per call (`run:step:attempt`).
+pub(super) async fn insert_ai_usage(
+    tx: &mut Tx,
+    records: &[RecordRow<'_>],
+) -> Result<(), StoreError> {
+    for (tenant_id, run, _, record) in records {
+        let Happening::Called {
+            connector, result, ..
+        } = &record.what
+        else {
+            continue;
+        };
+        let tokens = result.get("tokens").and_then(serde_json::Value::as_i64);
+        let (true, Some(tokens)) = (connector == "llm", tokens.filter(|t| *t > 0)) else {
+            continue;
+        };
+        let step = record.step.as_deref().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO ai_usage (tenant_id, id, tokens, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, id) DO NOTHING",
+        )
+        .bind(*tenant_id)
+        .bind(format!("{}:{step}:{}", run.id, record.attempt))
+        .bind(tokens)
+        .bind(micros(record.at))
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl UsageStore for SqlStore {
+    async fn ai_tokens_by_day(
+        &self,
+        tenant_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<(jiff::civil::Date, u64)>, StoreError> {
+        let query = sqlx::query(
+            "SELECT created_at / $3 AS day, CAST(SUM(tokens) AS BIGINT) AS n FROM ai_usage \
+             WHERE tenant_id = $1 AND created_at >= $2 GROUP BY created_at / $3 ORDER BY day",
+        )
+        .bind(tenant_id)
+        .bind(micros(since))
+        .bind(DAY_MICROS);
+        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let day: i64 = row.try_get("day").map_err(unavailable)?;
+            let Ok(day) = Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS)) else {
+                continue;
+            };
+            out.push((
+                day.to_zoned(jiff::tz::TimeZone::UTC).date(),
+                count(row, "n")?,
+            ));
+        }
+        Ok(out)
+    }
+
     async fn messages_by_day(
         &self,
         tenant_id: &str,
