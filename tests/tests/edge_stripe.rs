@@ -1,8 +1,9 @@
 //! Stripe through the real binary, on both backends: a tenant chooses Stripe for payments and
 //! stores its keys through the API; the invoice auto-flow module, unchanged, creates a real
 //! (fake-provider) Stripe invoice for a completed job and texts its pay link; Stripe's signed
-//! `invoice.paid` webhook ends the run as paid. Forged, stale and other-tenant webhooks are
-//! refused and store nothing; a redelivered one changes nothing; the keys appear in no answer.
+//! `invoice.paid` webhook ends the run as paid, after a partial payment (`invoice.updated`)
+//! was thanked with the balance. Forged, stale and other-tenant webhooks are refused and store
+//! nothing; a redelivered one changes nothing; the keys appear in no answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -137,7 +138,7 @@ async fn stripe_invoices_and_payments(backend: &Backend, dir: &std::path::Path) 
     assert!(!shown.contains(SECRET_KEY) && !shown.contains(WEBHOOK_SECRET));
 
     // Refused, and nothing stored: forged, unsigned-by-us, stale, another tenant's token.
-    let paid = stripe.pay(&invoice_id, "evt_paid_1");
+    let paid = stripe.paid_event(&invoice_id, "evt_paid_1");
     let contact = waiting["run"]["contact_id"].as_str().unwrap().to_owned();
     let export = format!("/v1/contacts/{contact}/export");
     let payments = |exported: &Value| -> Vec<Value> {
@@ -188,7 +189,32 @@ async fn stripe_invoices_and_payments(backend: &Backend, dir: &std::path::Path) 
         contacts
     );
 
-    // Stripe's own delivery, then its redelivery: the run ends paid, once.
+    // A payment of part of it is thanked with the balance; the run waits for the rest.
+    let part = stripe.pay_part(&invoice_id, 5000, "evt_part_1");
+    let signed_part = sign(WEBHOOK_SECRET, now(), &part);
+    assert_eq!(
+        post_hook(&base, &path, &part, &signed_part).await,
+        StatusCode::NO_CONTENT
+    );
+    let thanked = api
+        .get_until("/v1/messages", &key, |m| {
+            m["data"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("remaining balance"))
+        })
+        .await;
+    let text = thanked["data"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("payment of $50.00") && text.contains("balance is $75.50"),
+        "{text}"
+    );
+    let still = api.get(&format!("/v1/runs/{run}"), &key).await.body;
+    assert_eq!(still["run"]["status"], "waiting", "{still}");
+    let paid = stripe.pay(&invoice_id, "evt_paid_1");
+    let signed = sign(WEBHOOK_SECRET, now(), &paid);
+
+    // Stripe's own delivery, then its redelivery: the run ends paid, once, thanking the last
+    // payment for what it was (Stripe's amount_paid counts the first one too).
     assert_eq!(
         post_hook(&base, &path, &paid, &signed).await,
         StatusCode::NO_CONTENT
@@ -202,10 +228,17 @@ async fn stripe_invoices_and_payments(backend: &Backend, dir: &std::path::Path) 
         StatusCode::NO_CONTENT
     );
     let received = payments(&api.get(&export, &key).await.body);
-    assert_eq!(received.len(), 1, "{received:?}");
-    assert_eq!(
-        received[0]["event"]["data"]["invoice_id"],
-        invoice_id.as_str()
+    assert_eq!(received.len(), 2, "the part and the rest: {received:?}");
+    assert!(
+        received
+            .iter()
+            .all(|p| p["event"]["data"]["invoice_id"] == invoice_id.as_str())
+    );
+    let outbox = api.get("/v1/messages", &key).await.body;
+    let last = outbox["data"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        last.contains("payment of $75.50") && last.contains("paid in full"),
+        "{last}"
     );
     assert_eq!(
         done["run"]["contact_id"],

@@ -8,9 +8,12 @@
 //! by `metadata.stepwise_contact_id`, else by the invoice's email and phone):
 //! `invoice.paid` → `payment.succeeded` and `invoice.payment_failed` → `payment.failed`,
 //! each with `invoice_id`, `amount_paid`, `amount_due` (what is still owed) and `currency`.
-//! A payment of part of an invoice is reported when the invoice is paid in full (Stripe's
-//! `invoice_payment.paid` does not carry the balance). Other events are acknowledged and
-//! ignored, as are invoices with no customer we could name.
+//! A payment of part of an invoice (Stripe's partial payments, API 2025-03-31 and later) is
+//! the `invoice.updated` whose `previous_attributes` show `amount_paid` rising while the
+//! invoice stays open with money owed: it becomes `payment.succeeded` with `amount_due`
+//! above zero, which the invoice module thanks with the balance. (`invoice_payment.paid`
+//! names the invoice but not its customer or balance.) Other events, and other updates, are
+//! acknowledged and ignored, as are invoices with no customer we could name.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
@@ -41,6 +44,9 @@ struct Event {
 #[derive(Debug, Deserialize)]
 struct EventData {
     object: Invoice,
+    /// On `*.updated`: the changed fields' values before the change.
+    #[serde(default)]
+    previous_attributes: Map<String, Value>,
 }
 
 /// The invoice fields read (present in every API version since 2020).
@@ -68,6 +74,8 @@ struct Invoice {
     customer_name: Option<String>,
     #[serde(default)]
     attempt_count: Option<i64>,
+    #[serde(default)]
+    status: Option<String>,
     #[serde(default)]
     metadata: Map<String, Value>,
 }
@@ -105,6 +113,18 @@ pub fn verify(secret: &str, body: &[u8], header: &str, now: i64) -> Result<(), H
         )));
     }
     Ok(())
+}
+
+/// Whether an `invoice.updated` records a payment of part of the invoice: more paid than
+/// before, the invoice still open, money still owed (the payment in full is `invoice.paid`).
+fn is_partial_payment(invoice: &Invoice, before: &Map<String, Value>) -> bool {
+    let paid_before = before.get("amount_paid").and_then(Value::as_i64);
+    match (paid_before, invoice.amount_paid, invoice.amount_remaining) {
+        (Some(before), Some(now), Some(owed)) => {
+            now > before && owed > 0 && invoice.status.as_deref() == Some("open")
+        }
+        _ => false,
+    }
 }
 
 /// A field's text, unless blank.
@@ -180,7 +200,8 @@ impl WebhookSource for StripeHooks {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let event_type = match kind.as_deref() {
-            Some("invoice.paid") => "payment.succeeded",
+            // An update counts only as a partial payment (checked below).
+            Some("invoice.paid" | "invoice.updated") => "payment.succeeded",
             Some("invoice.payment_failed") => "payment.failed",
             Some(_) => return Ok(ignored),
             None => return Err(HookError::Malformed("the event has no type".into())),
@@ -188,6 +209,11 @@ impl WebhookSource for StripeHooks {
         let event: Event = serde_json::from_slice(request.body)
             .map_err(|e| HookError::Malformed(format!("not a Stripe invoice event: {e}")))?;
         let invoice = event.data.object;
+        if event.kind == "invoice.updated"
+            && !is_partial_payment(&invoice, &event.data.previous_attributes)
+        {
+            return Ok(ignored);
+        }
         let contact = contact_of(&invoice);
         if contact.is_empty() || invoice.id.is_none() {
             return Ok(ignored);
@@ -218,3 +244,7 @@ impl WebhookSource for StripeHooks {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "hooks_tests.rs"]
+mod tests;

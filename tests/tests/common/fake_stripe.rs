@@ -302,16 +302,52 @@ impl FakeStripe {
     }
 
     /// Marks an invoice paid and answers the `invoice.paid` event Stripe would send.
+    /// The customer pays `amount` cents of the invoice (Stripe's partial payments): the
+    /// `invoice.updated` event Stripe would send, with the amounts before in
+    /// `previous_attributes`.
+    pub fn pay_part(&self, invoice_id: &str, amount: i64, event_id: &str) -> String {
+        let mut books = self.books.lock().unwrap();
+        let invoice = books.invoices.get_mut(invoice_id).expect("the invoice");
+        let paid = invoice["amount_paid"].as_i64().unwrap_or(0);
+        let remaining = invoice["amount_remaining"].as_i64().unwrap();
+        let before = json!({"amount_paid": paid, "amount_remaining": remaining});
+        invoice["amount_paid"] = json!(paid + amount);
+        invoice["amount_remaining"] = json!(remaining - amount);
+        json!({"id": event_id, "object": "event", "type": "invoice.updated",
+            "api_version": "2025-03-31.basil",
+            "data": {"object": invoice, "previous_attributes": before}})
+        .to_string()
+    }
+
+    /// The customer pays the rest: the `invoice.paid` event Stripe sends.
     pub fn pay(&self, invoice_id: &str, event_id: &str) -> String {
         let mut books = self.books.lock().unwrap();
         let invoice = books.invoices.get_mut(invoice_id).expect("the invoice");
-        invoice["status"] = json!("paid");
-        invoice["amount_paid"] = invoice["total"].clone();
-        invoice["amount_remaining"] = json!(0);
-        json!({"id": event_id, "object": "event", "type": "invoice.paid",
-            "api_version": "2025-03-31.basil", "data": {"object": invoice}})
-        .to_string()
+        *invoice = paid(invoice);
+        paid_event(invoice, event_id)
     }
+
+    /// The `invoice.paid` event Stripe would send, the books unchanged (a payload for forged
+    /// and replayed deliveries).
+    pub fn paid_event(&self, invoice_id: &str, event_id: &str) -> String {
+        let books = self.books.lock().unwrap();
+        paid_event(&paid(&books.invoices[invoice_id]), event_id)
+    }
+}
+
+/// The invoice paid in full.
+fn paid(invoice: &Value) -> Value {
+    let mut invoice = invoice.clone();
+    invoice["status"] = json!("paid");
+    invoice["amount_paid"] = invoice["total"].clone();
+    invoice["amount_remaining"] = json!(0);
+    invoice
+}
+
+fn paid_event(invoice: &Value, event_id: &str) -> String {
+    json!({"id": event_id, "object": "event", "type": "invoice.paid",
+        "api_version": "2025-03-31.basil", "data": {"object": invoice}})
+    .to_string()
 }
 
 /// `Stripe-Signature` for `body` signed at `t` with the endpoint's secret.
