@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use stepwise_core::{
-    CallCx, ConnectorError, Payer, PaymentsAction, PaymentsCall, ProviderSetting, Request,
-    Response, Secret,
+    CallCx, ConnectorError, Payer, PaymentsAction, PaymentsCall, ProviderSetting, Request, Response,
 };
 
 use super::Stripe;
