@@ -84,6 +84,21 @@ fn query(args: &ImportArgs) -> anyhow::Result<Vec<(String, String)>> {
     Ok(query)
 }
 
+/// The lines a preview reads: the file's first 64 KiB, cut after its last whole line. The
+/// server answers a preview from the head of the body without reading the rest, so sending
+/// the whole file would leave the connection half-written (and a pooled connection broken
+/// for the import that follows).
+fn preview_part(file: &[u8]) -> &[u8] {
+    const PREVIEW_BYTES: usize = 64 * 1024;
+    if file.len() <= PREVIEW_BYTES {
+        return file;
+    }
+    let head = &file[..PREVIEW_BYTES];
+    head.iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(head, |end| &head[..=end])
+}
+
 async fn run_import(server: &Server, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let key = server
         .key
@@ -100,16 +115,16 @@ async fn run_import(server: &Server, args: ImportArgs) -> anyhow::Result<ExitCod
     let base = server.url.trim_end_matches('/');
     let http = reqwest::Client::new();
     let params = query(&args)?;
-    let post = |path: &str| -> anyhow::Result<reqwest::RequestBuilder> {
+    let post = |path: &str, body: &[u8]| -> anyhow::Result<reqwest::RequestBuilder> {
         let url = url::Url::parse_with_params(&format!("{base}{path}"), &params)
             .with_context(|| format!("{base} is not a URL"))?;
         Ok(http
             .post(url)
             .bearer_auth(key)
             .header("content-type", "text/csv")
-            .body(file.clone()))
+            .body(body.to_vec()))
     };
-    let answer = post("/v1/imports/preview")?
+    let answer = post("/v1/imports/preview", preview_part(&file))?
         .send()
         .await
         .with_context(|| format!("cannot reach {base}"))?;
@@ -132,7 +147,7 @@ async fn run_import(server: &Server, args: ImportArgs) -> anyhow::Result<ExitCod
         println!("{}", serde_json::to_string_pretty(&preview["rows"])?);
         return Ok(ExitCode::SUCCESS);
     }
-    let answer = post("/v1/imports")?.send().await?;
+    let answer = post("/v1/imports", &file)?.send().await?;
     let (status, import) = (
         answer.status().as_u16(),
         answer.json::<Value>().await.unwrap_or(Value::Null),
