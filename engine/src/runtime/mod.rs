@@ -43,4 +43,6 @@ pub use usage::{Cap, DayUsage, Sends, UsageReport};
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
+mod interrupted_tests;
+#[cfg(test)]
 mod tests;

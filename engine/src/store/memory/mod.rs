@@ -16,12 +16,10 @@ use crate::ports::{
 use crate::runtime::StepRecord;
 
 mod contacts;
+mod flows;
+mod timers;
 
-#[derive(Debug, Default)]
-struct FlowData {
-    enabled: bool,
-    versions: Vec<FlowDocument>,
-}
+use flows::FlowData;
 
 #[derive(Debug, Default)]
 struct TenantData {
@@ -240,17 +238,7 @@ impl Store for MemoryStore {
         doc: &FlowDocument,
         _audit: Option<&AuditEntry>,
     ) -> Result<u32, StoreError> {
-        Ok(self.with(tenant_id, |t| {
-            let flow = t
-                .flows
-                .entry(flow_id.to_owned())
-                .or_insert_with(|| FlowData {
-                    enabled: true,
-                    versions: Vec::new(),
-                });
-            flow.versions.push(doc.clone());
-            u32::try_from(flow.versions.len()).unwrap_or(u32::MAX)
-        }))
+        Ok(self.with(tenant_id, |t| t.save_flow(flow_id, doc)))
     }
 
     async fn flow_version(
@@ -259,11 +247,8 @@ impl Store for MemoryStore {
         flow_id: &str,
         version: u32,
     ) -> Result<FlowDocument, StoreError> {
-        self.with(tenant_id, |t| {
-            let index = usize::try_from(version).ok()?.checked_sub(1)?;
-            t.flows.get(flow_id)?.versions.get(index).cloned()
-        })
-        .ok_or_else(|| not_found(format!("flow {flow_id} version {version}")))
+        self.with(tenant_id, |t| t.flow_version(flow_id, version))
+            .ok_or_else(|| not_found(format!("flow {flow_id} version {version}")))
     }
 
     async fn set_flow_enabled(
@@ -280,19 +265,7 @@ impl Store for MemoryStore {
     }
 
     async fn live_flows(&self, tenant_id: &str) -> Result<Vec<LiveFlow>, StoreError> {
-        Ok(self.with(tenant_id, |t| {
-            t.flows
-                .iter()
-                .filter(|(_, f)| f.enabled)
-                .filter_map(|(id, f)| {
-                    Some(LiveFlow {
-                        flow_id: id.clone(),
-                        version: u32::try_from(f.versions.len()).ok()?,
-                        doc: f.versions.last()?.clone(),
-                    })
-                })
-                .collect()
-        }))
+        Ok(self.with(tenant_id, |t| t.live_flows()))
     }
 
     async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
@@ -304,16 +277,7 @@ impl Store for MemoryStore {
     }
 
     async fn due_schedules(&self, now: Timestamp, limit: u32) -> Result<Vec<Schedule>, StoreError> {
-        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let mut due: Vec<Schedule> = tenants
-            .values()
-            .flat_map(|t| t.schedules.values())
-            .filter(|s| s.next_fire_at <= now)
-            .cloned()
-            .collect();
-        due.sort_by_key(|s| s.next_fire_at);
-        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(due)
+        Ok(self.schedules_due(now, limit))
     }
 
     async fn advance_schedule(
@@ -321,15 +285,7 @@ impl Store for MemoryStore {
         schedule: &Schedule,
         next: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self.with(&schedule.tenant_id, |t| {
-            match t.schedules.get_mut(&schedule.flow_id) {
-                Some(current) if current.next_fire_at == schedule.next_fire_at => {
-                    current.next_fire_at = next;
-                    true
-                }
-                _ => false,
-            }
-        }))
+        Ok(self.with(&schedule.tenant_id, |t| t.advance_schedule(schedule, next)))
     }
 
     async fn contacts(
@@ -370,50 +326,11 @@ impl Store for MemoryStore {
         until: Timestamp,
         limit: u32,
     ) -> Result<Vec<(AdvanceTask, Timestamp)>, StoreError> {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let mut due: Vec<(Timestamp, String, RunId)> = Vec::new();
-        for (tenant_id, t) in tenants.iter() {
-            for r in t.runs.values() {
-                let timed = matches!(
-                    r.status,
-                    crate::model::RunStatus::Sleeping | crate::model::RunStatus::Waiting
-                );
-                let claimed = t.queued.get(&r.id) == Some(&r.seq);
-                if let Some(at) = r.wake_at.filter(|at| timed && !claimed && *at <= until) {
-                    due.push((at, tenant_id.clone(), r.id));
-                }
-            }
-        }
-        due.sort();
-        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let mut out = Vec::new();
-        for (at, tenant_id, run_id) in due {
-            let t = tenants.entry(tenant_id.clone()).or_default();
-            if let Some(run) = t.runs.get(&run_id) {
-                t.queued.insert(run_id, run.seq);
-                out.push((AdvanceTask::for_run(&tenant_id, run), at));
-            }
-        }
-        Ok(out)
+        Ok(self.claim_due_timers(until, limit))
     }
 
     async fn due_runs(&self, now: Timestamp, limit: u32) -> Result<Vec<AdvanceTask>, StoreError> {
-        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let mut due: Vec<(Timestamp, AdvanceTask)> = tenants
-            .iter()
-            .flat_map(|(tenant_id, t)| {
-                t.runs.values().filter_map(move |r| {
-                    let at = r.wake_at.filter(|at| *at <= now)?;
-                    Some((at, AdvanceTask::for_run(tenant_id, r)))
-                })
-            })
-            .collect();
-        due.sort_by_key(|(at, _)| *at);
-        Ok(due
-            .into_iter()
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(|(_, task)| task)
-            .collect())
+        Ok(self.runs_due(now, limit))
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Tenant, StoreError> {

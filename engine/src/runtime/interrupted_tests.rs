@@ -1,0 +1,76 @@
+//! A call a process started and never recorded (it stopped in between): a send is flagged
+//! uncertain and not repeated unless the step says `on_uncertain: resend`; an idempotent call
+//! is repeated under the same key.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+use crate::model::{Event, Tenant};
+use crate::testing::ana;
+
+fn start() -> Timestamp {
+    "2026-06-01T15:00:00Z".parse().unwrap() // 10:00 in Chicago
+}
+
+fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
+    let (flow, _) = crate::definition::load_flow("t.yaml", yaml, None).unwrap();
+    let tenant = Tenant::default();
+    let mut run = crate::model::Run::start(
+        "t",
+        "f",
+        1,
+        "c1",
+        Event::new("lead.created", json!({})),
+        start(),
+    );
+    run.attempt = 1;
+    run.in_flight = Some(format!("{}:s:1", run.id));
+    let mut cx = RunCx {
+        flow: &flow,
+        tenant: &tenant,
+        run,
+        contact: ana(),
+        contact_read: ana(),
+        bindings: crate::expr::Bindings::empty(),
+        records: Vec::new(),
+        contact_changed: false,
+        now: start(),
+        link_scope: None,
+        tracked: Vec::new(),
+    };
+    let pause = cx.advance();
+    (pause, cx.records.into_iter().map(|r| r.what).collect())
+}
+
+#[test]
+fn an_interrupted_send_is_flagged_uncertain_and_not_repeated() {
+    let yaml = "id: f\ntrigger: {event: lead.created}\npurpose: transactional\nsteps:\n  - id: s\n    send_sms: {body: hi, to: '+15125550100'}\n";
+    let (pause, records) = interrupted(yaml);
+    assert_eq!(pause, Pause::Ended);
+    assert!(
+        matches!(records[0], Happening::Uncertain { .. }),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_idempotent_call_is_repeated_with_the_same_key() {
+    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    http: {url: 'http://127.0.0.1:9/hook'}\n";
+    let (pause, _) = interrupted(yaml);
+    let Pause::Call(request) = pause else {
+        panic!("expected the call again, got {pause:?}")
+    };
+    assert!(
+        request.idempotency_key.ends_with(":s:1"),
+        "{}",
+        request.idempotency_key
+    );
+}
+
+#[test]
+fn resend_opts_into_repeating_an_interrupted_send() {
+    let yaml = "id: f\ntrigger: {event: lead.created}\npurpose: transactional\nsteps:\n  - id: s\n    send_sms: {body: hi, to: '+15125550100'}\n    on_uncertain: resend\n";
+    let (pause, _) = interrupted(yaml);
+    assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
+}
