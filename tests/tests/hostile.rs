@@ -6,7 +6,8 @@
 //! requests over the longest period, a text tracking too many links, a flood of clicks, CSV
 //! files past their limits or abandoned mid-upload, segments past theirs, a campaign at the
 //! highest rate over thousands of contacts, more inbox streams than allowed, a template past
-//! its version cap, oversized template and reply texts, too many takeover keywords),
+//! its version cap, oversized template and reply texts, too many takeover keywords, a flow
+//! naming thousands of library templates),
 //! tenant `victim` keeps sending events and reading its runs: every one of its requests is
 //! answered, p99 under 1 s, and the server never restarts. Each attack is also checked for
 //! its own answer.

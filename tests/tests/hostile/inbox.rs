@@ -1,6 +1,7 @@
 //! The hostile tenant's attacks on the inbox: more live streams than a business may hold
 //! (the victim still opens its own), a template written past its version cap, oversized
-//! template and reply texts, and more takeover keywords than settings keep. `hostile.rs` runs
+//! template and reply texts, more takeover keywords than settings keep, and a flow naming
+//! thousands of library templates (each would be a read at every compile). `hostile.rs` runs
 //! them while the victim tenant is served.
 
 use axum::http::StatusCode;
@@ -39,6 +40,27 @@ pub async fn inbox_limits(api: &Client, mallory: &str, victim: &str) {
     }
     let past = api.post("/v1/templates", mallory, &template).await;
     assert_eq!(past.status, StatusCode::CONFLICT, "{}", past.body);
+    // A flow naming more library templates than a flow may is refused before any is read.
+    let names: String = (0..5_000)
+        .map(|i| format!("{{{{library \"t{i}\"}}}}"))
+        .collect();
+    let flow = format!(
+        "id: names\ntrigger: {{event: lead.created}}\nsteps:\n  - send_sms: {{body: '{names}'}}\n"
+    );
+    let named = api
+        .yaml(reqwest::Method::POST, "/v1/flows", mallory, &flow)
+        .await;
+    assert_eq!(
+        named.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        named.body
+    );
+    assert!(
+        named.body.to_string().contains("at most 50"),
+        "{}",
+        named.body
+    );
     let huge = json!({"name": "huge", "kind": "outreach", "channel": "email", "body": "x".repeat(100_001)});
     let refused = api.post("/v1/templates", mallory, &huge).await;
     assert_eq!(
