@@ -69,6 +69,17 @@ impl Database {
         })
     }
 
+    /// A database a benchmark seeded itself, to serve (nothing is dropped with it).
+    pub fn existing(url: &str, redis_url: Option<&str>, label: &str) -> Database {
+        Database {
+            url: url.to_owned(),
+            redis_url: redis_url.map(str::to_owned),
+            queue: format!("stepwise-bench-{label}-{}", std::process::id()),
+            admin: None,
+            file: None,
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         if self.file.is_some() {
             "SQLite"
