@@ -117,6 +117,29 @@ async fn seed(store: &SqlStore, conversations: usize, messages: usize) -> anyhow
     Ok(())
 }
 
+/// Times `request` `n` times (its argument: the round), adds a row to `report`, and
+/// answers the p99 (ms).
+async fn timed<F, Fut>(
+    report: &mut String,
+    name: &str,
+    n: usize,
+    mut request: F,
+) -> anyhow::Result<f64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let began = Instant::now();
+        request(i).await?;
+        times.push(seconds_since(began) * 1000.0);
+    }
+    let (p50, p99, max) = spread(times);
+    report.push_str(&format!("{name:<40} {p50:>8.2} {p99:>8.2} {max:>8.2}\n"));
+    Ok(p99)
+}
+
 /// p50, p99 and max of `times` (ms).
 fn spread(mut times: Vec<f64>) -> (f64, f64, f64) {
     times.sort_by(f64::total_cmp);
@@ -171,34 +194,32 @@ async fn through_http(store: &SqlStore, url: &str, args: &InboxArgs) -> anyhow::
         format!("/v1/conversations?limit=50&cursor={cursor}"),
     ));
     let mut report = format!(
-        "\nthrough HTTP (stepwise serve --role api, one client)\n{:<34} {:>8} {:>8} {:>8}\n",
+        "\nthrough HTTP (stepwise serve --role api, one client)\n{:<40} {:>8} {:>8} {:>8}\n",
         "request (limit 50)", "p50 ms", "p99 ms", "max ms"
     );
     let mut worst: f64 = 0.0;
     for (name, path) in &requests {
-        let mut times = Vec::with_capacity(args.requests);
-        for _ in 0..args.requests {
-            let began = Instant::now();
-            get(path.clone()).await?;
-            times.push(seconds_since(began) * 1000.0);
-        }
-        let (p50, p99, max) = spread(times);
+        let p99 = timed(&mut report, name, args.requests, |_| async {
+            get(path.clone()).await.map(drop)
+        })
+        .await?;
         worst = worst.max(p99);
-        report.push_str(&format!("{name:<34} {p50:>8.2} {p99:>8.2} {max:>8.2}\n"));
     }
-    let mut times = Vec::with_capacity(args.requests);
-    for i in 0..args.requests {
+    let thread = |i: usize| {
         let contact = format!("c{}", (i * 7919) % args.conversations.max(1));
-        let id = conversation_id(&contact, Channel::Sms);
-        let began = Instant::now();
-        get(format!("/v1/conversations/{id}")).await?;
-        times.push(seconds_since(began) * 1000.0);
-    }
-    let (p50, p99, max) = spread(times);
+        get(format!(
+            "/v1/conversations/{}",
+            conversation_id(&contact, Channel::Sms)
+        ))
+    };
+    let name = "a thread (GET /v1/conversations/ID)";
+    let p99 = timed(&mut report, name, args.requests, |i| async move {
+        thread(i).await.map(drop)
+    })
+    .await?;
     worst = worst.max(p99);
     report.push_str(&format!(
-        "{:<34} {p50:>8.2} {p99:>8.2} {max:>8.2}\n\nthrough HTTP: worst p99 {worst:.2} ms against the {CEILING_MS} ms ceiling\n",
-        "a thread (GET /v1/conversations/ID)"
+        "\nthrough HTTP: worst p99 {worst:.2} ms against the {CEILING_MS} ms ceiling\n"
     ));
     Ok(report)
 }
@@ -221,7 +242,7 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
         "PostgreSQL"
     };
     let mut report = format!(
-        "bench inbox ({backend})\nseeded {} conversations, {} messages in {seeded:.1} s\nceiling: p99 {CEILING_MS} ms a request\n\n{:<34} {:>8} {:>8} {:>8}\n",
+        "bench inbox ({backend})\nseeded {} conversations, {} messages in {seeded:.1} s\nceiling: p99 {CEILING_MS} ms a request\n\n{:<40} {:>8} {:>8} {:>8}\n",
         args.conversations, args.messages, "request (limit 50)", "p50 ms", "p99 ms", "max ms"
     );
     let first = store
@@ -283,31 +304,25 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
     ];
     let mut worst: f64 = 0.0;
     for (name, filter) in &filters {
-        let mut times = Vec::with_capacity(args.requests);
-        for _ in 0..args.requests {
-            let began = Instant::now();
-            store.conversations(TENANT, filter, 51).await?;
-            times.push(seconds_since(began) * 1000.0);
-        }
-        let (p50, p99, max) = spread(times);
+        let p99 = timed(&mut report, name, args.requests, |_| async {
+            store.conversations(TENANT, filter, 51).await.map(drop)?;
+            Ok(())
+        })
+        .await?;
         worst = worst.max(p99);
-        report.push_str(&format!("{name:<34} {p50:>8.2} {p99:>8.2} {max:>8.2}\n"));
     }
-    let mut times = Vec::with_capacity(args.requests);
-    for i in 0..args.requests {
+    let p99 = timed(&mut report, "a thread (100 messages)", args.requests, |i| {
+        let store = &store;
         let contact = format!("c{}", (i * 7919) % args.conversations.max(1));
-        let id = conversation_id(&contact, Channel::Sms);
-        let began = Instant::now();
-        let conversation = store.conversation(TENANT, &id).await?;
-        store.thread(TENANT, &conversation, 100).await?;
-        times.push(seconds_since(began) * 1000.0);
-    }
-    let (p50, p99, max) = spread(times);
+        async move {
+            let id = conversation_id(&contact, Channel::Sms);
+            let conversation = store.conversation(TENANT, &id).await?;
+            store.thread(TENANT, &conversation, 100).await?;
+            Ok(())
+        }
+    })
+    .await?;
     worst = worst.max(p99);
-    report.push_str(&format!(
-        "{:<34} {p50:>8.2} {p99:>8.2} {max:>8.2}\n",
-        "a thread (100 messages)"
-    ));
     report.push_str(&format!(
         "\nworst p99 {worst:.2} ms against the {CEILING_MS} ms ceiling\n"
     ));

@@ -14,6 +14,14 @@ use crate::usage::{Metric, Notice};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// The UTC date of a `created_at / DAY_MICROS` group.
+fn utc_day(row: &sqlx::any::AnyRow) -> Result<Option<jiff::civil::Date>, StoreError> {
+    let day: i64 = row.try_get("day").map_err(unavailable)?;
+    Ok(Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS))
+        .ok()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date()))
+}
+
 fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, StoreError> {
     let n: Option<i64> = row.try_get(column).map_err(unavailable)?;
     Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
@@ -68,14 +76,9 @@ impl UsageStore for SqlStore {
         let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let day: i64 = row.try_get("day").map_err(unavailable)?;
-            let Ok(day) = Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS)) else {
-                continue;
-            };
-            out.push((
-                day.to_zoned(jiff::tz::TimeZone::UTC).date(),
-                count(row, "n")?,
-            ));
+            if let Some(day) = utc_day(row)? {
+                out.push((day, count(row, "n")?));
+            }
         }
         Ok(out)
     }
@@ -96,15 +99,10 @@ impl UsageStore for SqlStore {
         let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let day: i64 = row.try_get("day").map_err(unavailable)?;
             let channel: String = row.try_get("channel").map_err(unavailable)?;
-            let Some(channel) = Channel::parse(&channel) else {
+            let (Some(channel), Some(day)) = (Channel::parse(&channel), utc_day(row)?) else {
                 continue;
             };
-            let Ok(day) = Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS)) else {
-                continue;
-            };
-            let day = day.to_zoned(jiff::tz::TimeZone::UTC).date();
             out.push(DayCount {
                 day,
                 channel,
