@@ -5,8 +5,9 @@
 //! suppresses the address at once, answers 200 without a redirect, and the next marketing email
 //! to it is suppressed with the reason. An altered link changes nothing. A bounce report that
 //! comes back later (RFC 3464, piped to `/hooks/{token}/bounce`) marks the email undelivered
-//! and suppresses the address; a report about an email the tenant did not send to that
-//! recipient, or posted to another tenant's hook, changes nothing.
+//! and suppresses the address, and flows hear `email.bounced` once; a report about an email
+//! the tenant did not send to that recipient, or posted to another tenant's hook, changes
+//! nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -275,6 +276,28 @@ async fn a_bounce_report_suppresses_the_address(backend: &Backend, dir: &std::pa
     // The same report again (a pipe that retried) adds nothing.
     assert_eq!(post(token, report).await, StatusCode::NO_CONTENT);
     assert_eq!(api.count("/v1/suppressions", &key).await, 1);
+    // Flows hear it once, as an event of the contact the email went to.
+    let run = accepted.body["started"][0].as_str().unwrap();
+    let contact = api.get(&format!("/v1/runs/{run}"), &key).await.body["run"]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exported = api
+        .get(&format!("/v1/contacts/{contact}/export"), &key)
+        .await
+        .body;
+    let bounced: Vec<&serde_json::Value> = exported["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "email.bounced")
+        .collect();
+    assert_eq!(bounced.len(), 1, "{exported}");
+    assert_eq!(
+        bounced[0]["event"]["data"],
+        json!({"address": "ana@example.com", "status": "5.1.1",
+               "message_id": message_id, "suppressed": true})
+    );
 
     let again = api.post("/v1/events", &key, &signup(2)).await;
     let kinds = completed_kinds(&api, &key, &again.body).await;

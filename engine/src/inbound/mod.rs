@@ -4,8 +4,9 @@
 //!
 //! - A delivery report moves the message's status forward (never back).
 //! - A bounce report about an email the tenant sent to that recipient makes it `undelivered`
-//!   and, when the address itself is dead (5.1.x, 5.2.1), suppresses it; a report about any
-//!   other email (or none) changes nothing.
+//!   and, when the address itself is dead (5.1.x, 5.2.1), suppresses it, then becomes
+//!   `email.bounced` for the contact; a report about any other email (or none) changes
+//!   nothing.
 //! - An inbound message finds its contact by phone, or creates it, and becomes an event of the
 //!   contact, de-duplicated by the provider's message id (`source` + `external_id`): a carrier
 //!   keyword becomes `contact.opted_out` (the number is suppressed in the event's own commit)
@@ -88,15 +89,26 @@ impl Inbound {
                         json!({ "reason": "bounce", "status": bounce.status,
                                 "message_id": bounce.provider_id }),
                     );
-                    let suppress = bounce.address_is_dead().then_some(&audit);
+                    let dead = bounce.address_is_dead();
                     let at = self.engine.clock.now();
-                    if self
+                    let Some(contact_id) = self
                         .edge
-                        .record_bounce(tenant_id, &bounce, suppress, at)
+                        .record_bounce(tenant_id, &bounce, dead.then_some(&audit), at)
                         .await?
-                    {
-                        received.bounces += 1;
-                    }
+                    else {
+                        continue;
+                    };
+                    received.bounces += 1;
+                    // Flows may act on it (tell the team, text instead); once per email and
+                    // recipient, however often the report is posted.
+                    let data = json!({ "address": bounce.recipient, "status": bounce.status,
+                        "message_id": bounce.provider_id, "suppressed": dead });
+                    let mut event = Event::new("email.bounced", data);
+                    event.source = source.to_owned();
+                    event.external_id =
+                        Some(format!("{}:{}", bounce.provider_id, bounce.recipient));
+                    let outcome = self.engine.ingest(tenant_id, &contact_id, event).await?;
+                    received.events.push(outcome);
                 }
                 InboundFact::Message(message) => {
                     self.message(tenant_id, source, message, &mut received)

@@ -53,15 +53,16 @@ pub trait EdgeStore: Send + Sync + std::fmt::Debug {
     /// An email the tenant sent came back (a bounce report): when the tenant sent an email
     /// with that id to that very recipient, the message becomes `undelivered` with the
     /// report's status code and, when `suppress` carries its audit entry, the address goes on
-    /// the suppression list (reason `bounce <status>`), in one commit. Answers whether the
-    /// report named such an email; when it did not, nothing is written.
+    /// the suppression list (reason `bounce <status>`), in one commit. Answers the contact
+    /// the email went to when the report named such an email; when it did not, nothing is
+    /// written.
     async fn record_bounce(
         &self,
         tenant_id: &str,
         bounce: &Bounce,
         suppress: Option<&AuditEntry>,
         at: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<String>, StoreError>;
     /// The latest report for each of these provider ids.
     async fn deliveries(
         &self,

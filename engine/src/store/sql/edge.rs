@@ -57,11 +57,11 @@ impl EdgeStore for SqlStore {
         bounce: &Bounce,
         suppress: Option<&AuditEntry>,
         at: jiff::Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin_for_write(Scope::Tenant(tenant_id)).await?;
         let rows = sqlx::query(
             "SELECT m.to_address, r.contact_id FROM messages m \
-             LEFT JOIN runs r ON r.tenant_id = m.tenant_id AND r.id = m.run_id \
+             JOIN runs r ON r.tenant_id = m.tenant_id AND r.id = m.run_id \
              WHERE m.tenant_id = $1 AND m.provider_id = $2 AND m.channel = 'email'",
         )
         .bind(tenant_id)
@@ -73,12 +73,12 @@ impl EdgeStore for SqlStore {
         for row in rows {
             let to: String = row.try_get("to_address").map_err(unavailable)?;
             if to.eq_ignore_ascii_case(&bounce.recipient) {
-                let contact: Option<String> = row.try_get("contact_id").map_err(unavailable)?;
+                let contact: String = row.try_get("contact_id").map_err(unavailable)?;
                 sent_to_recipient = Some(contact);
             }
         }
         let Some(contact_id) = sent_to_recipient else {
-            return Ok(false);
+            return Ok(None);
         };
         let report = Delivery {
             provider_id: bounce.provider_id.clone(),
@@ -95,7 +95,7 @@ impl EdgeStore for SqlStore {
             .bind(tenant_id)
             .bind(&bounce.recipient)
             .bind(format!("bounce {}", bounce.status))
-            .bind(contact_id)
+            .bind(&contact_id)
             .bind(micros(at))
             .execute(&mut *tx)
             .await
@@ -106,7 +106,7 @@ impl EdgeStore for SqlStore {
             }
         }
         tx.commit().await.map_err(unavailable)?;
-        Ok(true)
+        Ok(Some(contact_id))
     }
 
     async fn deliveries(
