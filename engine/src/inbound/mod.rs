@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use stepwise_core::{InboundFact, InboundMessage};
+use stepwise_core::{Bounce, InboundFact, InboundMessage};
 
 use crate::error::EngineError;
 use crate::model::{Contact, Event};
@@ -81,34 +81,8 @@ impl Inbound {
                     }
                 }
                 InboundFact::Bounce(bounce) => {
-                    let audit = AuditEntry::now(
-                        "bounce report",
-                        None,
-                        "suppression.add",
-                        &format!("suppression:email:{}", bounce.recipient),
-                        json!({ "reason": "bounce", "status": bounce.status,
-                                "message_id": bounce.provider_id }),
-                    );
-                    let dead = bounce.address_is_dead();
-                    let at = self.engine.clock.now();
-                    let Some(contact_id) = self
-                        .edge
-                        .record_bounce(tenant_id, &bounce, dead.then_some(&audit), at)
-                        .await?
-                    else {
-                        continue;
-                    };
-                    received.bounces += 1;
-                    // Flows may act on it (tell the team, text instead); once per email and
-                    // recipient, however often the report is posted.
-                    let data = json!({ "address": bounce.recipient, "status": bounce.status,
-                        "message_id": bounce.provider_id, "suppressed": dead });
-                    let mut event = Event::new("email.bounced", data);
-                    event.source = source.to_owned();
-                    event.external_id =
-                        Some(format!("{}:{}", bounce.provider_id, bounce.recipient));
-                    let outcome = self.engine.ingest(tenant_id, &contact_id, event).await?;
-                    received.events.push(outcome);
+                    self.bounce(tenant_id, source, bounce, &mut received)
+                        .await?;
                 }
                 InboundFact::Message(message) => {
                     self.message(tenant_id, source, message, &mut received)
@@ -131,6 +105,45 @@ impl Inbound {
             }
         }
         Ok(received)
+    }
+
+    /// A bounce report: the email marked, a dead address suppressed, and `email.bounced` for
+    /// the contact; nothing when the tenant sent no such email to that recipient.
+    async fn bounce(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        bounce: Bounce,
+        received: &mut Received,
+    ) -> Result<(), EngineError> {
+        let audit = AuditEntry::now(
+            "bounce report",
+            None,
+            "suppression.add",
+            &format!("suppression:email:{}", bounce.recipient),
+            json!({ "reason": "bounce", "status": bounce.status,
+                    "message_id": bounce.provider_id }),
+        );
+        let dead = bounce.address_is_dead();
+        let at = self.engine.clock.now();
+        let Some(contact_id) = self
+            .edge
+            .record_bounce(tenant_id, &bounce, dead.then_some(&audit), at)
+            .await?
+        else {
+            return Ok(());
+        };
+        received.bounces += 1;
+        // Flows may act on it (tell the team, text instead); once per email and recipient,
+        // however often the report is posted.
+        let data = json!({ "address": bounce.recipient, "status": bounce.status,
+            "message_id": bounce.provider_id, "suppressed": dead });
+        let mut event = Event::new("email.bounced", data);
+        event.source = source.to_owned();
+        event.external_id = Some(format!("{}:{}", bounce.provider_id, bounce.recipient));
+        let outcome = self.engine.ingest(tenant_id, &contact_id, event).await?;
+        received.events.push(outcome);
+        Ok(())
     }
 
     async fn message(
