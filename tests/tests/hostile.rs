@@ -7,7 +7,7 @@
 //! files past their limits or abandoned mid-upload, segments past theirs, a campaign at the
 //! highest rate over thousands of contacts, more inbox streams than allowed, a template past
 //! its version cap, oversized template and reply texts, too many takeover keywords, a flow
-//! naming thousands of library templates),
+//! naming thousands of library templates, a bounce report naming 20,000 recipients),
 //! tenant `victim` keeps sending events and reading its runs: every one of its requests is
 //! answered, p99 under 1 s, and the server never restarts. Each attack is also checked for
 //! its own answer.
@@ -30,7 +30,9 @@ use axum::http::StatusCode;
 use common::client::Client;
 use common::place::on_both_backends;
 use common::{Backend, start_server, start_server_with};
-use edge::{HOOK_RATE, PUBLIC_URL, form_url, link_flood, module_limits, webhook_flood};
+use edge::{
+    HOOK_RATE, PUBLIC_URL, bounce_reports, form_url, link_flood, module_limits, webhook_flood,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -317,6 +319,7 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     endless_simulation(&api, &editor, &viewer).await;
     one_bad_flow(&api, &mallory, &editor).await;
     bad_inputs(&api, &mallory).await;
+    bounce_reports(&api, &mallory).await;
     webhook_flood(&api, &mallory, &victim_form).await;
     module_limits(&api, &mallory).await;
     link_flood(&api, &mallory).await;

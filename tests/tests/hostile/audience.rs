@@ -26,15 +26,11 @@ async fn upload(api: &Client, key: &str, file: String) -> Answer {
 
 /// Polls the import until it has ended.
 async fn finished(api: &Client, key: &str, id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let now = api.get(&format!("/v1/imports/{id}"), key).await.body;
-        if matches!(now["status"].as_str(), Some("completed" | "failed")) {
-            return now;
-        }
-        assert!(Instant::now() < deadline, "import {id} never ended: {now}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/v1/imports/{id}");
+    api.get_within(&path, key, Duration::from_secs(180), |i| {
+        matches!(i["status"].as_str(), Some("completed" | "failed"))
+    })
+    .await
 }
 
 /// Starts a 10 MiB upload, writes its first megabyte and hangs up.
@@ -95,7 +91,9 @@ pub async fn import_limits(api: &Client, mallory: &str) {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut retry = tokio::time::interval(Duration::from_millis(100));
     let accepted = loop {
+        retry.tick().await;
         let answer = upload(api, mallory, file.clone()).await;
         if answer.status != StatusCode::CONFLICT {
             break answer;
@@ -105,7 +103,6 @@ pub async fn import_limits(api: &Client, mallory: &str) {
             Instant::now() < deadline,
             "the abandoned upload still blocks imports"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     let id = accepted.body["id"].as_str().unwrap().to_owned();

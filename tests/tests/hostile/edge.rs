@@ -1,6 +1,8 @@
 //! The hostile tenant's attacks on what reaches beyond the flow language: a flood of webhooks
 //! on its web form and on made-up hook tokens, module installs and KPI requests at their
-//! limits, and tracked links at theirs (links per text, clicks on one link). `hostile.rs` runs them while the victim tenant is served.
+//! limits, tracked links at theirs (links per text, clicks on one link), and a bounce report
+//! naming thousands of recipients. `hostile.rs` runs them while the
+//! victim tenant is served.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -68,6 +70,41 @@ fn flood_phone(n: usize) -> String {
 
 /// A flood on a tenant's web form is cut by its own webhook bucket before anything is
 /// stored, and made-up hook tokens cost nothing but a 404; the victim's own form still works.
+/// A bounce report naming 20,000 recipients (1.4 MB, under the body limit, which
+/// `api_bad_bodies.rs` holds to) is read for a bounded few and changes nothing (it names no
+/// email of mallory's).
+pub async fn bounce_reports(api: &Client, mallory: &str) {
+    let token = api.get("/v1/settings", mallory).await.body["hook_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = |recipients: usize| {
+        let block =
+            "Final-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n";
+        format!(
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n{}\
+             --B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <m@x>\r\n\r\n--B--\r\n",
+            block.repeat(recipients)
+        )
+    };
+    let post = |body: String| {
+        let url = format!("{}/hooks/{token}/bounce", api.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", "message/rfc822")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post(report(20_000)).await, StatusCode::NO_CONTENT);
+    assert_eq!(api.count("/v1/suppressions", mallory).await, 0);
+}
+
 pub async fn webhook_flood(api: &Client, mallory: &str, victim_form: &str) {
     let url = form_url(api, mallory).await;
     let answers = flood(api, &url, 400, 16).await;
