@@ -1,7 +1,9 @@
 //! Redis loses the queue while the server runs (a Redis restart without persistence forgets
-//! every task and every worker's registration): the server's worker registers again, the
-//! reconciler brings the lost runs back from the database, and every run completes. Runs
-//! where `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (`.cargo/config.toml` sets them).
+//! every task and every worker's registration): the worker process registers again and every
+//! run completes. The API and the worker are separate processes, so that the events' tasks
+//! reach the worker only through Redis (a process that runs both hands them over in memory),
+//! and the worker's reconciler waits an hour, so that only a worker that registered again can
+//! fetch the tasks pushed after the loss. Runs where `STEPWISE_TEST_DATABASE_URL` / `STEPWISE_TEST_REDIS_URL` are set (`.cargo/config.toml` sets them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -9,7 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, forget_queue, lead, postgres_and_redis, setup, start_server, two_call_flow};
+use common::{
+    call, forget_queue, lead, postgres_and_redis, setup, spawn, start_server, two_call_flow,
+};
 
 const RUNS: usize = 40;
 
@@ -21,7 +25,13 @@ async fn runs_complete_when_redis_forgets_the_queue_under_a_running_server() {
     let dir = std::env::temp_dir().join(format!("stepwise-redis-loss-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (sink, mut progress) = common::Sink::start().await;
-    let (_server, base) = start_server(&dir, &backend, "all");
+    let (_server, base) = start_server(&dir, &backend, "api");
+    let worker = spawn(&dir, &backend, &["worker", "--reconcile-every", "3600"]);
+    assert!(
+        worker.first_line.starts_with("stepwise worker started"),
+        "{}",
+        worker.first_line
+    );
     let client = common::http();
     setup(&client, &base, two_call_flow("lossy", &sink.url, "2s")).await;
     let post = |n: usize| {

@@ -14,7 +14,10 @@
 //! - a reused worker name blocks crash recovery: names carry the process id and a random part;
 //! - the default batch size starves sibling workers: `batch_size` equals the concurrency;
 //! - `run_at` is whole unix seconds: tasks are pushed for the second they fall in, and the
-//!   handler sleeps the remaining fraction, so timers are not late by up to a second.
+//!   handler sleeps the remaining fraction, so timers are not late by up to a second;
+//! - a push, a fetch and an acknowledgement a task cost round trips that dominated a run on
+//!   SQLite: a task due now goes to this process's own workers in memory when they can take
+//!   it (`lane.rs`), and only otherwise through apalis.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,7 @@ use crate::model::RunId;
 use crate::ports::{AdvanceTask, Queue, QueueError};
 use crate::runtime::Engine;
 
+use super::lane::{Lane, run_lane};
 use super::push::Pusher;
 use super::wake::{WakeOrTick, Wakeups};
 
@@ -66,21 +70,29 @@ pub struct AdvanceJob {
     pub at: Timestamp,
 }
 
-/// Where tasks are kept.
+/// Where tasks are kept, with this process's ways to its own workers.
 #[derive(Debug, Clone)]
 pub enum QueueBackend {
     /// The storage, and its pool for housekeeping.
     Sqlite(
         SqliteStorage<AdvanceJob>,
         apalis_sqlite::SqlitePool,
-        Wakeups,
+        OwnWorkers,
     ),
     /// The storage, and a connection for readiness checks.
     Redis(
         RedisStorage<AdvanceJob>,
         apalis_redis::ConnectionManager,
-        Wakeups,
+        OwnWorkers,
     ),
+}
+
+/// How this process reaches its own workers: it wakes them for a task it pushed due now, or
+/// hands them the task in memory.
+#[derive(Debug, Clone, Default)]
+pub struct OwnWorkers {
+    wakeups: Wakeups,
+    lane: Lane,
 }
 
 /// When a worker fetches: at once when woken, else every [`POLL_INTERVAL`].
@@ -89,11 +101,16 @@ fn poll_strategy(wakeups: &Wakeups) -> WakeOrTick {
 }
 
 impl QueueBackend {
+    /// This process's ways to its own workers.
+    fn own(&self) -> &OwnWorkers {
+        match self {
+            QueueBackend::Sqlite(.., own) | QueueBackend::Redis(.., own) => own,
+        }
+    }
+
     /// This process's wake-ups for its workers.
     pub(super) fn wakeups(&self) -> &Wakeups {
-        match self {
-            QueueBackend::Sqlite(.., wakeups) | QueueBackend::Redis(.., wakeups) => wakeups,
-        }
+        &self.own().wakeups
     }
 
     /// The queue beside the store's SQLite file: `sqlite://stepwise.db` keeps its tasks in
@@ -120,7 +137,7 @@ impl QueueBackend {
         Ok(Self::Sqlite(
             SqliteStorage::new(&pool).with_config(config),
             pool,
-            Wakeups::default(),
+            OwnWorkers::default(),
         ))
     }
 
@@ -142,7 +159,7 @@ impl QueueBackend {
         Ok(Self::Redis(
             RedisStorage::new(conn.clone()).with_config(config),
             conn,
-            Wakeups::default(),
+            OwnWorkers::default(),
         ))
     }
 }
@@ -220,9 +237,17 @@ impl Queue for ApalisQueue {
             seq: task.seq,
             at,
         };
-        let second = u64::try_from(at.as_second()).unwrap_or_default();
         let due_now = at <= Timestamp::now();
-        self.pusher.push(job, second, due_now).await
+        let job = match due_now {
+            true => self.backend.own().lane.offer(job),
+            false => Err(job),
+        };
+        let path = if job.is_ok() { "lane" } else { "queue" };
+        metrics::counter!("stepwise_tasks_queued_total", "path" => path).increment(1);
+        match job {
+            Ok(()) => Ok(()),
+            Err(job) => self.pusher.push(job, due_now).await,
+        }
     }
 
     /// PINGs Redis; the SQLite queue lives in the store's file, checked with the store.
@@ -272,13 +297,20 @@ async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDyn
     if early.is_positive() && early < jiff::SignedDuration::from_secs(2) {
         tokio::time::sleep(early.unsigned_abs()).await;
     }
+    // Spawned, so that the advances of one worker run on every core (apalis polls a worker's
+    // tasks on one tokio task); the handler still waits, so concurrency limits hold.
+    advance((*engine).clone(), job).await;
+    Ok(())
+}
+
+/// Advances the job's run on a task of its own; a failure or a panic is logged and left to the
+/// reconciler (the run stays due in the store).
+pub(super) async fn advance(engine: Arc<Engine>, job: AdvanceJob) {
     let task = AdvanceTask {
         tenant_id: job.tenant_id,
         run_id: job.run_id,
         seq: job.seq,
     };
-    // Spawned, so that the advances of one worker run on every core (apalis polls a worker's
-    // tasks on one tokio task); the handler still waits, so concurrency limits hold.
     let advanced = tokio::spawn(async move { engine.advance(task).await }).await;
     match advanced {
         Ok(Ok(())) => {}
@@ -290,7 +322,6 @@ async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDyn
             tracing::error!(run_id = %job.run_id, error = %e, "advance panicked; the reconciler will retry")
         }
     }
-    Ok(())
 }
 
 /// How long a worker that stopped by itself waits before another takes its place.
@@ -316,21 +347,32 @@ pub async fn run_workers(
     let stopping = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
     };
-    loop {
+    let lane = tokio::spawn(run_lane(
+        engine.clone(),
+        backend.own().lane.clone(),
+        Pusher::start(backend.clone()),
+        concurrency,
+        stopping(stop.clone()),
+    ));
+    let result = loop {
         let signal = stopping(stop.clone());
         let result = run_worker(&engine, &backend, concurrency, signal).await;
         if *stop.borrow() {
-            return result;
+            break result;
         }
         match result {
             Ok(()) => tracing::warn!("the queue worker stopped; starting another"),
             Err(e) => tracing::warn!(error = %e, "the queue worker stopped; starting another"),
         }
         tokio::select! {
-            () = stopping(stop.clone()) => return Ok(()),
+            () = stopping(stop.clone()) => break Ok(()),
             () = tokio::time::sleep(RESTART_AFTER) => {}
         }
+    };
+    if let Err(e) = lane.await {
+        tracing::error!(error = %e, "the lane's consumer panicked; the reconciler queues its tasks");
     }
+    result
 }
 
 /// Runs one worker, under a name of its own, until `shutdown` resolves or it stops.
@@ -351,18 +393,18 @@ async fn run_worker(
     };
     let engine = engine.clone();
     let result = match backend.clone() {
-        QueueBackend::Sqlite(storage, _, wakeups) => {
+        QueueBackend::Sqlite(storage, _, own) => {
             WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_strategy(poll_strategy(&wakeups)))
+                .backend(storage.poll_with_strategy(poll_strategy(&own.wakeups)))
                 .concurrency(concurrency)
                 .data(engine)
                 .build(handle)
                 .run_until(signal)
                 .await
         }
-        QueueBackend::Redis(storage, _, wakeups) => {
+        QueueBackend::Redis(storage, _, own) => {
             WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_strategy(poll_strategy(&wakeups)))
+                .backend(storage.poll_with_strategy(poll_strategy(&own.wakeups)))
                 .concurrency(concurrency)
                 .data(engine)
                 .build(handle)

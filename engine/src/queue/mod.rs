@@ -2,6 +2,7 @@
 //! and tests.
 
 mod apalis;
+mod lane;
 mod memory;
 mod push;
 mod redis_prune;

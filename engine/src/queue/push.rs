@@ -44,14 +44,10 @@ impl Pusher {
         Self { tx }
     }
 
-    /// Stores `job` to run from `run_at` (whole seconds), waking this process's workers when
-    /// it is `due_now`.
-    pub(super) async fn push(
-        &self,
-        job: AdvanceJob,
-        run_at: u64,
-        due_now: bool,
-    ) -> Result<(), QueueError> {
+    /// Stores `job` to run from its time (whole seconds: apalis' `run_at`), waking this
+    /// process's workers when it is `due_now`.
+    pub(super) async fn push(&self, job: AdvanceJob, due_now: bool) -> Result<(), QueueError> {
+        let run_at = u64::try_from(job.at.as_second()).unwrap_or_default();
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError("the queue's pusher stopped".into());
         let pending = Pending {
