@@ -74,3 +74,34 @@ async fn a_large_file_is_previewed_and_imported_from_the_command_line() {
     drop(server);
     place.finish().await;
 }
+
+/// A client that posts the whole file to the preview (as a script might) keeps a usable
+/// connection: the server reads the rest of the body after the head it needed, so the next
+/// request on the same pooled connection does not meet a broken pipe.
+#[tokio::test]
+async fn a_whole_file_posted_to_the_preview_leaves_the_connection_usable() {
+    let place = Place::sqlite("preview_whole");
+    let (server, base) = start_server(&place.dir, &place.backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("clinic").await;
+    let file = customers();
+    for round in 0..3 {
+        let preview = api
+            .send(
+                reqwest::Method::POST,
+                "/v1/imports/preview",
+                &key,
+                "text/csv",
+                file.clone(),
+            )
+            .await;
+        assert_eq!(preview.status, 200, "round {round}: {}", preview.body);
+        assert_eq!(preview.body["rows"].as_array().map(Vec::len), Some(10));
+    }
+    let import = api
+        .send(reqwest::Method::POST, "/v1/imports", &key, "text/csv", file)
+        .await;
+    assert_eq!(import.status, 202, "{}", import.body);
+    drop(server);
+    place.finish().await;
+}

@@ -4,7 +4,8 @@
 //! bounce mailbox. The operator (or the business) pipes that mailbox here, one raw message per
 //! POST (e.g. a Postfix alias `| curl --data-binary @- URL`); each recipient the report marks
 //! `Action: failed` becomes a [`Bounce`] for the email it names by `Message-ID` (from the
-//! returned message or its headers).
+//! returned message or its headers). Exim's and qmail's plain-text bounces are read too
+//! (`bounce_text.rs`).
 //!
 //! The source is not signed (mail servers do not sign their pipes): the token keeps strangers
 //! out, and the engine acts only on a report that names an email this tenant sent to that very
@@ -13,6 +14,8 @@
 //! original's id) is acknowledged and ignored, so the pipe never bounces the bounce.
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use super::bounce_text::text_bounce;
 use stepwise_core::{
     Bounce, HookError, HookReply, HookRequest, HookVerdict, InboundFact, ProviderSetting, Secret,
     WebhookSource,
@@ -89,10 +92,19 @@ pub fn bounces(raw: &[u8]) -> Vec<Bounce> {
             _ => {}
         }
     }
-    let (Some(report), Some(provider_id)) = (report, provider_id) else {
-        return Vec::new();
+    let (failures, provider_id) = match (report, provider_id) {
+        (Some(report), Some(provider_id)) => (failed_recipients(&report), provider_id),
+        // No report at all: perhaps a bounce written as plain text (Exim, qmail).
+        (None, _) => match message
+            .body_text(0)
+            .and_then(|text| text_bounce(&text, MAX_RECIPIENTS))
+        {
+            Some(found) => found,
+            None => return Vec::new(),
+        },
+        (Some(_), None) => return Vec::new(),
     };
-    failed_recipients(&report)
+    failures
         .into_iter()
         .map(|(recipient, status)| Bounce {
             provider_id: provider_id.clone(),

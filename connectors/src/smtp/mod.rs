@@ -27,6 +27,7 @@ use stepwise_core::{
     Response, Sent,
 };
 
+mod bounce_text;
 mod bounces;
 pub use bounces::BounceHooks;
 

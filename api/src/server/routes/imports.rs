@@ -170,8 +170,23 @@ async fn preview(
     body: Body,
 ) -> Result<Json<ImportPreview>, ApiError> {
     check_csv(&headers)?;
-    let (_, preview, _, _) = checked(&state, caller.tenant(), q.options()?, body).await?;
+    let (_, preview, head, rest) = checked(&state, caller.tenant(), q.options()?, body).await?;
+    discard(rest, head.len()).await;
     Ok(Json(preview))
+}
+
+/// Reads the rest of a file whose head was enough, up to the size any import may have: a
+/// client still sending it would otherwise find the connection closed under it (a broken pipe
+/// on its next request), since the server answers before the body ends.
+async fn discard(mut rest: axum::body::BodyDataStream, read: usize) {
+    let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let mut total = size(read);
+    while let Some(Ok(chunk)) = rest.next().await {
+        total = total.saturating_add(size(chunk.len()));
+        if total > MAX_FILE_BYTES {
+            return;
+        }
+    }
 }
 
 /// Import contacts from a CSV file (editor). 202: queued, follow it with
