@@ -15,24 +15,11 @@ mod common;
 
 use axum::http::StatusCode;
 use common::Backend;
+use common::audience::zone_at;
 use common::client::Client;
 use serde_json::{Value, json};
 
 const BOOKING: &str = "https://brightsmile.example/book";
-
-/// An `Etc/GMT±n` zone where it is now between 11:00 and 13:00.
-fn midday_zone() -> String {
-    let utc_hour = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .hour();
-    let offset = (12 - i32::from(utc_hour)).clamp(-12, 14);
-    // POSIX signs: Etc/GMT-5 is five hours ahead of UTC.
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        n if n > 0 => format!("Etc/GMT-{n}"),
-        n => format!("Etc/GMT+{}", -n),
-    }
-}
 
 /// The texts the contact's runs of `flow` sent, oldest first.
 async fn texts(api: &Client, key: &str, flow: &str, contact: &str) -> Vec<String> {
@@ -89,7 +76,7 @@ fn kpi(metrics: &Value, module: &str, name: &str) -> Value {
 async fn dental_pack_drives_its_modules(backend: &Backend, dir: &std::path::Path) {
     let (_server, base) = common::start_server(dir, backend, "all");
     let api = Client::new(&base);
-    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": midday_zone()});
+    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": zone_at(12)});
     let created = api.post("/v1/tenants", common::OPERATOR_KEY, &clinic).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let key = created.body["admin_key"]["key"]

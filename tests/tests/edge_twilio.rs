@@ -231,6 +231,16 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
     }
     let outbox = api.get("/v1/messages", &key).await.body;
     assert_eq!(outbox["data"][0]["status"], "delivered", "{outbox}");
+    // The run's timeline shows it too, on the send.
+    let sender = outbox["data"][0]["run_id"].as_str().unwrap();
+    let run = api.get(&format!("/v1/runs/{sender}"), &key).await.body;
+    let send = run["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "sent")
+        .unwrap_or_else(|| panic!("no send in {run}"));
+    assert_eq!(send["delivery"], json!({"status": "delivered"}), "{send}");
     let delivered = api.get("/v1/messages?status=delivered", &key).await.body;
     assert_eq!(
         delivered["data"].as_array().unwrap().len(),

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::audience::zone_at;
 use common::client::Client;
 use common::start_server_with;
 
@@ -67,7 +68,13 @@ async fn runs_with_plans(page: &str, at_least: usize, plans: bool) {
         env.push(("STEPWISE_PLANS", plans_file.to_str().unwrap()));
     }
     let (_server, base) = start_server_with(&place.dir, &place.backend, "all", &env);
-    let key = Client::new(&base).tenant("guide").await;
+    let api = Client::new(&base);
+    let key = api.tenant("guide").await;
+    // The pages' marketing texts would wait for the morning at night in the business's zone
+    // (quiet hours, as docs/compliance.md says): the guides' business is where it is midday.
+    let zone = serde_json::json!({"timezone": zone_at(12)});
+    let set = api.patch("/v1/settings", &key, &zone).await;
+    assert_eq!(set.status, 200, "{}", set.body);
     const MARK: &str = "@@ block @@";
     let mut script = String::from("set -euo pipefail\n");
     let mut expected = Vec::new();
@@ -83,8 +90,9 @@ async fn runs_with_plans(page: &str, at_least: usize, plans: bool) {
         expected.push(output.map(|o| o.text.trim().to_owned()));
     }
     assert!(expected.len() >= at_least, "{} sh blocks", expected.len());
-    let ran = std::process::Command::new("bash")
-        .arg("-c")
+    // Bounded: a page whose commands wait for something that never comes fails, not hangs.
+    let ran = std::process::Command::new("timeout")
+        .args(["300", "bash", "-c"])
         .arg(&script)
         .current_dir(&place.dir)
         .env("API", &base)

@@ -40,19 +40,42 @@ async fn first_reply(api: &Client, key: &str, n: u32) -> String {
         .to_owned()
 }
 
-/// The operator's folder with a newer speed-to-lead: new copy for both its texts.
-fn newer_module(dir: &std::path::Path) -> std::path::PathBuf {
-    let builtin = std::fs::read_to_string(concat!(
+/// The built-in speed-to-lead module's file.
+fn builtin_module() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../modules/speed-to-lead/module.yaml"
     ))
-    .unwrap();
-    let mut newer = builtin.replacen("version: 1.0.0", "version: 1.1.0", 1);
+    .unwrap()
+}
+
+/// The built-in speed-to-lead's version.
+fn builtin_version() -> String {
+    let file = builtin_module();
+    let line = file.lines().find(|l| l.starts_with("version: ")).unwrap();
+    line["version: ".len()..].trim().to_owned()
+}
+
+/// The version the operator ships in [`newer_module`].
+const NEWER: &str = "9.0.0";
+
+/// The operator's folder with a newer speed-to-lead: new copy for both its texts.
+fn newer_module(dir: &std::path::Path) -> std::path::PathBuf {
+    let builtin = builtin_module();
+    let mut newer = builtin.replacen(
+        &format!("version: {}", builtin_version()),
+        &format!("version: {NEWER}"),
+        1,
+    );
     for name in ["first_reply", "follow_up"] {
-        let start = newer.find(&format!("  {name}:")).expect("the template");
-        let end = start + newer[start..].find('\n').unwrap();
+        // The template's line and its folded continuation lines (indented further).
+        let start = newer.find(&format!("\n  {name}:")).expect("the template") + 1;
+        let mut end = start + newer[start..].find('\n').unwrap();
+        while newer[end + 1..].starts_with("    ") {
+            end += 1 + newer[end + 1..].find('\n').unwrap();
+        }
         let line = format!(
-            "  {name}: \"New in 1.1: {{{{contact.first_name}}}}, {{{{config.booking_link}}}}\""
+            "  {name}: \"New in {NEWER}: {{{{contact.first_name}}}}, {{{{config.booking_link}}}}\""
         );
         newer.replace_range(start..end, &line);
     }
@@ -60,6 +83,28 @@ fn newer_module(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::create_dir_all(folder.join("modules/speed-to-lead")).unwrap();
     std::fs::write(folder.join("modules/speed-to-lead/module.yaml"), newer).unwrap();
     folder
+}
+
+/// `stepwise module ARGS` against `base` with `key`: whether it succeeded, and what it said.
+fn cli(base: &str, key: &str, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(common::binary())
+        .arg("module")
+        .args(args)
+        .args(["--url", base, "--key", key])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+/// Speed to lead open around the clock, so that what a lead hears does not depend on the
+/// hour the test runs (after hours it gets the after-hours reply).
+fn always_open() -> Value {
+    json!({"open_days": [1, 2, 3, 4, 5, 6, 7], "open_hour": 0, "close_hour": 24})
 }
 
 async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
@@ -133,7 +178,8 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     );
 
     let body = json!({"config": {"booking_link": BOOKING, "reschedule_link": BOOKING,
-        "review_link": "https://g.page/r/brightsmile/review"}});
+        "review_link": "https://g.page/r/brightsmile/review"},
+        "modules": {"speed-to-lead": {"config": always_open()}}});
     let installed = api.post(install, &key, &body).await;
     assert_eq!(installed.status, StatusCode::CREATED, "{}", installed.body);
     let again = api.post(install, &key, &body).await;
@@ -166,7 +212,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     let listed = api.get("/v1/installations/speed-to-lead", &key).await;
     let installation = &listed.body;
     assert_eq!(installation["module"], "speed-to-lead", "{}", listed.body);
-    assert_eq!(installation["version"], "1.0.0");
+    assert_eq!(installation["version"], builtin_version().as_str());
     assert_eq!(installation["pack"], "dental");
     assert_eq!(installation["flow_version"], 1);
 
@@ -263,7 +309,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     let edited = patch(&api, "/v1/installations/speed-to-lead", &salon, &mine).await;
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
 
-    // The operator ships 1.1.0, with new copy for both texts.
+    // The operator ships a newer version, with new copy for both texts.
     drop(server);
     let folder = newer_module(dir);
     let folder = folder.to_str().unwrap();
@@ -271,7 +317,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         common::start_server_with(dir, backend, "all", &[("STEPWISE_MODULES_DIR", folder)]);
     let api = Client::new(&base);
     let shown = api.get("/v1/installations/speed-to-lead", &salon).await;
-    assert_eq!(shown.body["upgrade_to"], "1.1.0", "{}", shown.body);
+    assert_eq!(shown.body["upgrade_to"], NEWER, "{}", shown.body);
     let upgrade = "/v1/installations/speed-to-lead/upgrade";
     // Both changed the follow-up: a conflict; the first reply the salon left alone arrives.
     let plan = api.post(upgrade, &salon, &json!({"dry_run": true})).await;
@@ -284,7 +330,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         conflicts[0]["theirs"]
             .as_str()
             .unwrap()
-            .starts_with("New in 1.1")
+            .starts_with(&format!("New in {NEWER}"))
     );
     assert!(
         plan.body["changes"]
@@ -295,6 +341,22 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         "{}",
         plan.body
     );
+    // The command line shows the same plan, and refuses the blocked upgrade.
+    let (ok, said) = cli(&base, &salon, &["installed"]);
+    assert!(
+        ok && said.contains(&format!("(upgrade to {NEWER})")),
+        "{said}"
+    );
+    let (ok, said) = cli(&base, &salon, &["upgrade", "speed-to-lead", "--dry-run"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("  changes  first_reply"), "{said}");
+    assert!(said.contains("  conflict follow_up"), "{said}");
+    assert!(said.contains("dry run: nothing changed"), "{said}");
+    let (ok, said) = cli(&base, &salon, &["upgrade", "speed-to-lead"]);
+    assert!(
+        !ok && said.contains("blocked: resolve each conflict"),
+        "{said}"
+    );
     let blocked = api.post(upgrade, &salon, &json!({})).await;
     assert_eq!(blocked.status, StatusCode::CONFLICT, "{}", blocked.body);
     assert_eq!(
@@ -303,7 +365,8 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     );
     let still = api.get("/v1/installations/speed-to-lead", &salon).await;
     assert_eq!(
-        still.body["version"], "1.0.0",
+        still.body["version"],
+        builtin_version().as_str(),
         "a refused upgrade changes nothing"
     );
 
@@ -321,10 +384,10 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         copy["first_reply"]
             .as_str()
             .unwrap()
-            .starts_with("New in 1.1"),
+            .starts_with(&format!("New in {NEWER}")),
         "the module's new copy arrived: {copy}"
     );
-    assert_eq!(flow.body["origin"]["version"], "1.1.0");
+    assert_eq!(flow.body["origin"]["version"], NEWER);
 
     // The clinic's copy is the dental pack's and its own: nothing conflicts, all is kept.
     let done = api.post(upgrade, &key, &json!({})).await;
@@ -335,7 +398,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         flow.body["templates"]["first_reply"],
         "Welcome {{contact.first_name}}! {{config.booking_link}}"
     );
-    assert_eq!(flow.body["origin"]["version"], "1.1.0");
+    assert_eq!(flow.body["origin"]["version"], NEWER);
 
     // The module's KPIs: lead 1 books; 1 of the 2 runs booked within 7 days, both answered.
     let booked = json!({"type": "appointment.booked", "contact": {"id": "lead1"}});
@@ -367,20 +430,17 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 
     // Uninstall, cancelling the running runs: nothing starts any more.
-    let removed = api
-        .send(
-            Method::DELETE,
-            "/v1/installations/speed-to-lead?cancel_runs=true",
-            &key,
-            "application/json",
-            "",
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    // (Through the command line, which calls DELETE /v1/installations/speed-to-lead.)
+    let (ok, said) = cli(
+        &base,
+        &key,
+        &["uninstall", "speed-to-lead", "--cancel-runs"],
+    );
+    assert!(ok, "{said}");
     assert_eq!(
-        removed.body["cancelled"], 1,
-        "lead 2's run; lead 1's ended on its booking: {}",
-        removed.body
+        said.trim(),
+        "uninstalled speed-to-lead; runs cancelled: 1",
+        "lead 2's run; lead 1's ended on its booking"
     );
     let lead = json!({"type": "lead.created", "contact": {"id": "late", "phone": "+15125559999"}});
     let posted = api.post("/v1/events", &key, &lead).await;

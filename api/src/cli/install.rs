@@ -1,5 +1,5 @@
-//! `stepwise pack list|install` and `stepwise module list|install`: the catalog and installing
-//! from it through a running server's API (`STEPWISE_URL`, `STEPWISE_KEY`: an editor key of
+//! `stepwise pack list|install` and `stepwise module list|install|installed|upgrade|uninstall`:
+//! the catalog, installing from it and managing what is installed, through a running server's API (`STEPWISE_URL`, `STEPWISE_KEY`: an editor key of
 //! the tenant), so that validation, audit and versions are exactly the API's.
 
 use std::collections::BTreeMap;
@@ -62,6 +62,32 @@ enum ModuleCommand {
         /// Install it with this pack's config and copy for it.
         #[arg(long)]
         pack: Option<String>,
+    },
+    /// The tenant's installed modules, with the version each could upgrade to.
+    Installed,
+    /// Upgrade an installed module to the server's version: the tenant's edits are kept, and a
+    /// text both changed is a conflict to resolve with --mine or --theirs.
+    Upgrade {
+        /// The module's id.
+        id: String,
+        /// Show what would change and conflict; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep the tenant's text of this conflicting template. Repeat for more.
+        #[arg(long, value_name = "TEMPLATE")]
+        mine: Vec<String>,
+        /// Take the new version's text of this conflicting template. Repeat for more.
+        #[arg(long, value_name = "TEMPLATE")]
+        theirs: Vec<String>,
+    },
+    /// Uninstall a module: its flow starts no new runs; running runs finish (or stop, with
+    /// --cancel-runs).
+    Uninstall {
+        /// The module's id.
+        id: String,
+        /// Cancel the module's running runs too.
+        #[arg(long)]
+        cancel_runs: bool,
     },
 }
 
@@ -276,8 +302,108 @@ pub fn module(args: ModuleArgs) -> anyhow::Result<ExitCode> {
                 }
                 installed_line(&body)
             }
+            ModuleCommand::Installed => {
+                let (status, body) = server
+                    .call(reqwest::Method::GET, "/v1/installations", None)
+                    .await?;
+                if status != 200 {
+                    return Err(refused(status, &body));
+                }
+                body["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(installation_line)
+                    .collect()
+            }
+            ModuleCommand::Upgrade {
+                id,
+                dry_run,
+                mine,
+                theirs,
+            } => {
+                let resolve: Map<String, Value> = mine
+                    .into_iter()
+                    .map(|t| (t, json!("mine")))
+                    .chain(theirs.into_iter().map(|t| (t, json!("theirs"))))
+                    .collect();
+                let body = json!({ "dry_run": dry_run, "resolve": resolve });
+                let path = format!("/v1/installations/{id}/upgrade");
+                let (status, body) = server
+                    .call(reqwest::Method::POST, &path, Some(body))
+                    .await?;
+                match status {
+                    200 => upgrade_plan(&body, dry_run),
+                    409 if body["error"]["details"]["plan"].is_object() => {
+                        let plan = upgrade_plan(&body["error"]["details"]["plan"], true);
+                        return Err(anyhow::anyhow!(
+                            "{plan}blocked: resolve each conflict with --mine TEMPLATE or --theirs TEMPLATE"
+                        ));
+                    }
+                    _ => return Err(refused(status, &body)),
+                }
+            }
+            ModuleCommand::Uninstall { id, cancel_runs } => {
+                let path = format!("/v1/installations/{id}?cancel_runs={cancel_runs}");
+                let (status, body) = server.call(reqwest::Method::DELETE, &path, None).await?;
+                if status != 200 {
+                    return Err(refused(status, &body));
+                }
+                format!("uninstalled {id}; runs cancelled: {}\n", body["cancelled"])
+            }
         };
         super::print(&text)?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn installation_line(i: &Value) -> String {
+    let state = if i["enabled"] == true {
+        "on"
+    } else {
+        "uninstalled"
+    };
+    let upgrade = i["upgrade_to"]
+        .as_str()
+        .map(|v| format!("  (upgrade to {v})"))
+        .unwrap_or_default();
+    format!(
+        "{:<22} {:<8} flow version {:<4} {state}{upgrade}\n",
+        i["module"].as_str().unwrap_or(""),
+        i["version"].as_str().unwrap_or(""),
+        i["flow_version"]
+    )
+}
+
+/// An upgrade plan: the versions, each text that changes, each conflict.
+fn upgrade_plan(plan: &Value, dry_run: bool) -> String {
+    let mut out = format!(
+        "{} {} -> {}{}\n",
+        plan["module"].as_str().unwrap_or(""),
+        plan["from"].as_str().unwrap_or(""),
+        plan["to"].as_str().unwrap_or(""),
+        if plan["flow_changed"] == true {
+            " (the flow's steps change)"
+        } else {
+            ""
+        }
+    );
+    for change in plan["changes"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  changes  {}\n",
+            change["template"].as_str().unwrap_or("")
+        ));
+    }
+    for conflict in plan["conflicts"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  conflict {}: both you and the new version changed it\n",
+            conflict["template"].as_str().unwrap_or("")
+        ));
+    }
+    match plan["flow_version"].as_u64() {
+        Some(v) => out.push_str(&format!("upgraded: flow version {v}\n")),
+        None if dry_run => out.push_str("dry run: nothing changed\n"),
+        None => {}
+    }
+    out
 }

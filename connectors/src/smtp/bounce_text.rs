@@ -120,9 +120,11 @@ fn status(details: &str) -> String {
         let Some((detail, rest)) = digits(rest) else {
             continue;
         };
-        let ends = !rest.starts_with(|c: char| c.is_ascii_digit())
-            && !(rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
-        if ends {
+        // (`digits` took every digit there was.) `5.1.1.4` goes on: an address, not a code.
+        let goes_on = rest
+            .strip_prefix('.')
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+        if !goes_on {
             return format!("5.{subject}.{detail}");
         }
     }

@@ -240,10 +240,10 @@ fn module_flows_may_only_name_declared_config_and_templates() {
     let source = std::fs::read_to_string(repo("modules/speed-to-lead/module.yaml")).unwrap();
     let broken = source
         .replace(
-            "Book: {{config.booking_link}}",
-            "Book: {{config.bookin_link}}",
+            "suits you: {{track config.booking_link}}",
+            "suits you: {{track config.bookin_link}}",
         )
-        .replace("{{templates.follow_up}}", "{{templates.folow_up}}");
+        .replacen("{{templates.follow_up}}", "{{templates.folow_up}}", 1);
     let messages: Vec<String> = errors(&broken)
         .into_iter()
         .map(|d| format!("{}: {}", d.path, d.message))
@@ -252,7 +252,7 @@ fn module_flows_may_only_name_declared_config_and_templates() {
         messages,
         [
             "templates.first_reply: config.bookin_link is not declared in the module's config",
-            "flow.steps[3].then[0].send_sms.body: templates.folow_up is not declared: declare it under the module's `templates`",
+            "flow.steps[7].then[0].then[0].send_sms.body: templates.folow_up is not declared: declare it under the module's `templates`",
         ]
     );
 }

@@ -127,4 +127,33 @@ pub(super) fn register(engine: &mut Engine) {
         let t = parse_time(t)?;
         Ok::<_, Box<EvalAltResult>>(ZONE.with(|z| i64::from(t.to_zoned(z.borrow().clone()).hour())))
     });
+    // In another zone than the run's: a business's opening hours are in its own zone
+    // (`hour_of_day(now, tenant.timezone)`), whatever the contact's.
+    engine.register_fn("hour_of_day", |t: &str, zone: &str| {
+        Ok::<_, Box<EvalAltResult>>(i64::from(parse_time(t)?.to_zoned(zone_named(zone)?).hour()))
+    });
+    // ISO: 1 is Monday, 7 Sunday.
+    engine.register_fn("day_of_week", |t: &str| {
+        let t = parse_time(t)?;
+        Ok::<_, Box<EvalAltResult>>(ZONE.with(|z| {
+            i64::from(
+                t.to_zoned(z.borrow().clone())
+                    .weekday()
+                    .to_monday_one_offset(),
+            )
+        }))
+    });
+    engine.register_fn("day_of_week", |t: &str, zone: &str| {
+        let t = parse_time(t)?.to_zoned(zone_named(zone)?);
+        Ok::<_, Box<EvalAltResult>>(i64::from(t.weekday().to_monday_one_offset()))
+    });
+}
+
+/// The IANA zone `name` (`America/Chicago`), or an error naming it.
+fn zone_named(name: &str) -> Res<TimeZone> {
+    TimeZone::get(name).map_err(|_| {
+        error(format!(
+            "\"{name}\" is not a time zone (an IANA name, e.g. America/Chicago)"
+        ))
+    })
 }

@@ -80,6 +80,35 @@ fn hours_are_exact_and_days_follow_the_calendar_across_dst() {
 }
 
 #[test]
+fn the_hour_and_weekday_are_read_in_the_run_zone_or_a_named_one() {
+    let mut b = bindings();
+    // 2026-03-09T01:30:00Z is Sunday 20:30 in Chicago (CDT) and Monday 10:30 in Tokyo.
+    let eval = |text: &str, b: &mut Bindings| {
+        Expr::compile(text, &[])
+            .unwrap()
+            .eval_json(b)
+            .map_err(|e| e.to_string())
+    };
+    let t = "\"2026-03-09T01:30:00Z\"";
+    assert_eq!(eval(&format!("hour_of_day({t})"), &mut b), Ok(json!(20)));
+    assert_eq!(eval(&format!("day_of_week({t})"), &mut b), Ok(json!(7)));
+    let tokyo = "\"Asia/Tokyo\"";
+    assert_eq!(
+        eval(&format!("hour_of_day({t}, {tokyo})"), &mut b),
+        Ok(json!(10))
+    );
+    assert_eq!(
+        eval(&format!("day_of_week({t}, {tokyo})"), &mut b),
+        Ok(json!(1))
+    );
+    let wrong = eval(&format!("day_of_week({t}, \"Mars/Base\")"), &mut b).unwrap_err();
+    assert!(
+        wrong.contains("\"Mars/Base\" is not a time zone"),
+        "{wrong}"
+    );
+}
+
+#[test]
 fn compile_errors_name_the_problem_and_position() {
     let err = Expr::compile("evnt.data.score > 3", &[]).unwrap_err();
     assert!(

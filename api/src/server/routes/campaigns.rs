@@ -132,17 +132,28 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Campaign>>, ApiError> {
     let limit = page::limit(q.limit)?;
-    let mut data = state.campaigns.campaigns(caller.tenant(), limit).await?;
-    for c in &mut data {
-        c.counts.enrolled = state
-            .campaigns
-            .campaign_enrolled(caller.tenant(), &c.id)
-            .await?;
+    let mut data = Vec::new();
+    for c in state.campaigns.campaigns(caller.tenant(), limit).await? {
+        data.push(with_enrolled(&state, caller.tenant(), c).await?);
     }
     Ok(Json(Page {
         data,
         next_cursor: None,
     }))
+}
+
+/// `campaign` with its enrolled count now: the stored count is not kept up to date (the
+/// campaign's runs are counted when asked).
+async fn with_enrolled(
+    state: &AppState,
+    tenant_id: &str,
+    mut campaign: Campaign,
+) -> Result<Campaign, ApiError> {
+    campaign.counts.enrolled = state
+        .campaigns
+        .campaign_enrolled(tenant_id, &campaign.id)
+        .await?;
+    Ok(campaign)
 }
 
 /// A campaign with its counters now.
@@ -155,11 +166,8 @@ async fn show(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
-    let mut campaign = state.campaigns.campaign(caller.tenant(), &id).await?;
-    campaign.counts.enrolled = state
-        .campaigns
-        .campaign_enrolled(caller.tenant(), &id)
-        .await?;
+    let campaign = state.campaigns.campaign(caller.tenant(), &id).await?;
+    let campaign = with_enrolled(&state, caller.tenant(), campaign).await?;
     let messages = state
         .campaigns
         .campaign_messages(caller.tenant(), &id)
@@ -217,12 +225,11 @@ async fn patch(
         c.name.clone_from(&wanted.name);
         Some((c, if new_rate { reopened(p) } else { p }))
     };
-    Ok(Json(
-        state
-            .campaigns
-            .change_campaign(tenant_id, &id, &change, &audit)
-            .await?,
-    ))
+    let stored = state
+        .campaigns
+        .change_campaign(tenant_id, &id, &change, &audit)
+        .await?;
+    Ok(Json(with_enrolled(&state, tenant_id, stored).await?))
 }
 
 /// Moves a campaign from one of `from` to `to`; from any other status it is 409.
@@ -304,7 +311,7 @@ async fn transition(
         ))
         .into());
     }
-    Ok(Json(stored))
+    Ok(Json(with_enrolled(state, tenant_id, stored).await?))
 }
 
 /// Launch a draft (editor): it starts at `start_at`, or now.

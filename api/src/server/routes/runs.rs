@@ -184,9 +184,35 @@ async fn show(
     let records = state.engine.store.records(tenant, id).await?;
     let settings = state.engine.tenant(tenant).await?;
     let zone = TimeZone::get(&settings.timezone).unwrap_or(TimeZone::UTC);
+    // Each send shows where its delivery stands now (the provider's reports move it on).
+    let deliveries: std::collections::HashMap<String, Message> = state
+        .engine
+        .store
+        .messages(tenant, id)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
     let timeline: Vec<Value> = records
         .into_iter()
-        .map(|r| TimelineEntry::from_record(r, None).to_json(run.started_at, &zone))
+        .map(|r| {
+            let key = format!(
+                "{id}:{}:{}",
+                r.step.as_deref().unwrap_or_default(),
+                r.attempt
+            );
+            let mut entry = TimelineEntry::from_record(r, None).to_json(run.started_at, &zone);
+            if let (Some(m), Some(fields)) = (deliveries.get(&key), entry.as_object_mut())
+                && fields.get("kind").and_then(Value::as_str) == Some("sent")
+            {
+                let mut delivery = json!({"status": m.status});
+                if let Some(code) = &m.error_code {
+                    delivery["error_code"] = json!(code);
+                }
+                fields.insert("delivery".into(), delivery);
+            }
+            entry
+        })
         .collect();
     Ok(Json(json!({
         "run": RunSummary::from(run.clone()),

@@ -40,7 +40,11 @@ impl StepKind for Crm {
     }
 
     fn plan(config: &Config, cx: &mut StepCx<'_>) -> Result<StepOutcome, StepError> {
-        let fields = cx.render_fields("fields", &config.fields)?;
+        let mut fields = cx.render_fields("fields", &config.fields)?;
+        if config.action == Action::UpsertContact {
+            // A blank never overwrites what the CRM knows (a lead who left no phone).
+            fields.retain(|_, value| value.as_str().is_none_or(|s| !s.trim().is_empty()));
+        }
         Ok(StepOutcome::Call(Box::new(ActionDraft {
             request: Request::Crm(CrmCall {
                 action: config.action,
