@@ -8,7 +8,6 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::process::Command;
 
 use common::client::Client;
 use common::place::Place;
@@ -44,20 +43,14 @@ async fn a_large_file_is_previewed_and_imported_from_the_command_line() {
     std::fs::write(&file, customers()).unwrap();
     let report = dir.join("report.csv");
 
-    let output = Command::new(common::binary())
-        .args([
-            "contacts", "import", "--url", &base, "--key", &key, "--report",
-        ])
-        .arg(&report)
-        .arg(&file)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let (report_arg, file_arg) = (report.to_str().unwrap(), file.to_str().unwrap());
+    let (ok, said) = common::run_binary(
+        dir,
+        &[
+            "contacts", "import", "--url", &base, "--key", &key, "--report", report_arg, file_arg,
+        ],
     );
-    assert!(output.status.success(), "{said}");
+    assert!(ok, "{said}");
     let bad = ROWS / BAD_EVERY;
     assert!(
         said.contains(&format!("{ROWS} rows read, {} created", ROWS - bad)),

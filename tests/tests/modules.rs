@@ -87,18 +87,10 @@ fn newer_module(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// `stepwise module ARGS` against `base` with `key`: whether it succeeded, and what it said.
 fn cli(base: &str, key: &str, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(common::binary())
-        .arg("module")
-        .args(args)
-        .args(["--url", base, "--key", key])
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), said)
+    let mut all = vec!["module"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--url", base, "--key", key]);
+    common::run_binary(&std::env::temp_dir(), &all)
 }
 
 /// Speed to lead open around the clock, so that what a lead hears does not depend on the

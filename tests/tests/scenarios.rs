@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -14,18 +13,10 @@ fn repo() -> PathBuf {
 
 /// `stepwise test <args>` in `dir`: whether it succeeded, and what it printed.
 fn stepwise_test(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(common::binary())
-        .arg("test")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let args: Vec<&str> = std::iter::once("test")
+        .chain(args.iter().copied())
+        .collect();
+    common::run_binary(dir, &args)
 }
 
 #[test]

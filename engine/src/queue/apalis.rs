@@ -427,7 +427,7 @@ fn without_password(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[tokio::test]
@@ -466,11 +466,15 @@ mod tests {
             .unwrap();
         assert_eq!(left, 1);
         pool.close().await;
+        remove_queue_files(&url);
+    }
+
+    /// Deletes a test's queue file (with its WAL files) beside the store file `url`.
+    pub(in crate::queue) fn remove_queue_files(url: &str) {
+        let file = super::queue_url(url);
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!(
-                "{}{suffix}",
-                super::queue_url(&url).trim_start_matches("sqlite://")
-            ));
+            let _ =
+                std::fs::remove_file(format!("{}{suffix}", file.trim_start_matches("sqlite://")));
         }
     }
 

@@ -190,10 +190,6 @@ mod tests {
             .expect("count");
         assert_eq!(queued, 3, "every waiting task is in the durable queue");
         pool.close().await;
-        let file = super::super::queue_url(&url);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ =
-                std::fs::remove_file(format!("{}{suffix}", file.trim_start_matches("sqlite://")));
-        }
+        crate::queue::apalis::tests::remove_queue_files(&url);
     }
 }

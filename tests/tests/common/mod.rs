@@ -50,6 +50,22 @@ pub fn binary() -> PathBuf {
         .join("stepwise")
 }
 
+/// Runs the binary with `args` in `dir`: whether it succeeded, and what it printed (standard
+/// output, then standard error).
+pub fn run_binary(dir: &Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
 /// A provider stand-in: records each request's path and idempotency key.
 pub struct Sink {
     pub url: String,
