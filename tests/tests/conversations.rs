@@ -61,6 +61,17 @@ async fn inbox(backend: &Backend, dir: &std::path::Path) {
     assert!(rest["next_cursor"].is_null(), "{rest}");
     let email = api.get("/v1/conversations?channel=email", &key).await.body;
     assert_eq!(email["data"], json!([]));
+    // The contact of the second conversation is a VIP: only its conversation has the tag.
+    let vip = all["data"][1]["contact_id"].as_str().unwrap();
+    let tagged = json!({"tags": ["vip"]});
+    let patched = api
+        .patch(&format!("/v1/contacts/{vip}"), &key, &tagged)
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let vips = api.get("/v1/conversations?tag=vip", &key).await.body;
+    assert_eq!(ids(&vips), [ids(&all)[1].clone()], "{vips}");
+    let none = api.get("/v1/conversations?tag=gold", &key).await.body;
+    assert_eq!(none["data"], json!([]));
 
     // An agent handles one; a viewer only reads.
     let id = ids(&all)[0].clone();

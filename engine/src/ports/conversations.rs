@@ -88,6 +88,8 @@ pub struct ConversationFilter {
     pub unassigned: bool,
     pub channel: Option<Channel>,
     pub has_unread: bool,
+    /// Only conversations whose contact has this tag.
+    pub tag: Option<String>,
     /// Conversations whose last message is before this one's (`last_message_at`, `id`).
     pub before: Option<(Timestamp, String)>,
     pub now: Option<Timestamp>,

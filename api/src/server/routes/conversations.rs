@@ -49,6 +49,8 @@ struct ListQuery {
     channel: Option<Channel>,
     /// `true`: with messages from the contact not yet read.
     has_unread: Option<bool>,
+    /// Only conversations whose contact has this tag.
+    tag: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -74,6 +76,7 @@ async fn list(
         unassigned: q.unassigned.unwrap_or(false),
         channel: q.channel,
         has_unread: q.has_unread.unwrap_or(false),
+        tag: q.tag,
         before,
         now: None,
     };

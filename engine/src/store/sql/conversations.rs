@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use super::access::insert_audit;
 use super::runs::RecordRow;
-use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
+use super::{Backend, Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::ports::{
     AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
     ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadMessage,
@@ -258,6 +258,23 @@ impl ConversationStore for SqlStore {
         if let Some(channel) = filter.channel {
             bind(Bind::Text(channel.as_str().into()), &|n| {
                 format!("channel = ${n}")
+            });
+        }
+        if let Some(tag) = &filter.tag {
+            let backend = self.backend;
+            bind(Bind::Text(tag.clone()), &|n| {
+                let tagged = match backend {
+                    Backend::Sqlite => format!(
+                        "EXISTS (SELECT 1 FROM json_each(k.doc, '$.tags') t WHERE t.value = ${n})"
+                    ),
+                    Backend::Postgres => {
+                        format!("(k.doc::jsonb -> 'tags') @> jsonb_build_array(${n}::text)")
+                    }
+                };
+                format!(
+                    "EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = conversations.tenant_id \
+                     AND k.id = conversations.contact_id AND {tagged})"
+                )
             });
         }
         if let Some((last, id)) = &filter.before {
