@@ -209,6 +209,17 @@ async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path
         senders.values().all(|c| c.len() == 10),
         "round robin: {senders:?}"
     );
+    // Each contact's conversation remembers the pool number it heard from, so that a reply by
+    // hand goes from it too.
+    let inbox = api.get("/v1/conversations?limit=200", &key).await.body;
+    for c in inbox["data"].as_array().unwrap() {
+        let contact = c["contact_id"].as_str().unwrap();
+        let number = c["sender"].as_str().unwrap_or_default();
+        assert!(
+            senders.get(number).is_some_and(|s| s.contains(contact)),
+            "{contact} heard from {number}: {senders:?}"
+        );
+    }
 
     // Another tenant sees none of it.
     let other = api.tenant("other").await;

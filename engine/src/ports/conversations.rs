@@ -73,8 +73,8 @@ pub struct Conversation {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_message_at: Timestamp,
     pub last_direction: Direction,
-    /// The business's number the contact last wrote to: replies by hand go from it, so the
-    /// contact sees one thread.
+    /// The business's number the contact last wrote to, or last heard from when a flow chose
+    /// it (a pool's number): replies by hand go from it, so the contact sees one thread.
     pub sender: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,

@@ -36,6 +36,10 @@ pub enum Happening {
     Sent {
         channel: String,
         to: String,
+        /// The number a text went from when the step or its pool chose one (else the
+        /// tenant's sender): the conversation remembers it, so a reply by hand goes from it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         subject: Option<String>,
         text: String,

@@ -30,6 +30,10 @@ impl RunCx<'_> {
                     Some(m) => Happening::Sent {
                         channel: json!(m.channel).as_str().unwrap_or_default().to_owned(),
                         to: m.to.clone(),
+                        from: match &request.request {
+                            crate::ports::Request::Sms(sms) => sms.from.clone(),
+                            _ => None,
+                        },
                         subject: m.subject.clone(),
                         text: m.text.clone(),
                         segments: m.segments.map(|s| s.parts),

@@ -13,6 +13,7 @@ pub(super) async fn sends_are_in_the_outbox(store: &dyn Store) {
     let mut sent = record(Happening::Sent {
         channel: "sms".into(),
         to: "+15125550100".into(),
+        from: None,
         subject: None,
         text: "Hi Ana".into(),
         segments: Some(1),

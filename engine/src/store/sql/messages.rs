@@ -45,13 +45,19 @@ pub(super) async fn insert_sent(tx: &mut Tx, records: &[RecordRow<'_>]) -> Resul
         if inserted == 1
             && let Some(channel) = Channel::parse(&message.channel)
         {
+            // A text from a chosen number (a pool's): the contact's replies and the staff's
+            // answers continue from it.
+            let sender = match &record.what {
+                crate::runtime::Happening::Sent { from, .. } => from.as_deref(),
+                _ => None,
+            };
             let touched = super::conversations::Touch {
                 contact_id: &run.contact_id,
                 channel,
                 at: message.at,
                 direction: Direction::Outbound,
                 takeover: false,
-                sender: None,
+                sender,
                 text: &message.text,
             };
             super::conversations::touch(tx, tenant_id, touched).await?;
