@@ -76,6 +76,29 @@ async fn imports_and_segments(backend: &Backend, dir: &std::path::Path) {
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    // The contacts API holds the declared field to its type, reading text as an import does.
+    let typed = json!({"phone": "+15125550999", "fields": {"visits": "1,250", "note": 3}});
+    let made = api.post("/v1/contacts", &key, &typed).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.body["fields"], json!({"visits": 1250, "note": 3}));
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let wrong = json!({"fields": {"visits": "many"}});
+    let refused = api.patch(&format!("/v1/contacts/{id}"), &key, &wrong).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "invalid_contact", "{}", refused.body);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fields.visits")
+    );
+    let removed = api.delete(&format!("/v1/contacts/{id}"), &key).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
 
     let rows = 500;
     let file = customers(rows);

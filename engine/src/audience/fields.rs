@@ -85,6 +85,43 @@ impl FieldType {
     }
 }
 
+/// Holds a contact's declared fields to their types, as an import would read them: a text
+/// value is read (`"1,250"` is the number 1250, `"yes"` true, a time its date), a value of
+/// the declared JSON type (or `null`, or blank text) is kept; anything else is refused,
+/// naming the field.
+/// Undeclared fields are left as they are.
+pub fn type_fields(
+    declared: &BTreeMap<String, FieldType>,
+    fields: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    for (name, value) in fields.iter_mut() {
+        let Some(kind) = declared.get(name) else {
+            continue;
+        };
+        let typed = match (kind, &*value) {
+            (_, Value::Null)
+            | (FieldType::Number, Value::Number(_))
+            | (FieldType::Boolean, Value::Bool(_)) => continue,
+            (_, Value::String(raw)) if raw.trim().is_empty() => continue,
+            (_, Value::String(raw)) => kind.read(raw.trim()),
+            _ => Err(format!("not {}", kind.described())),
+        };
+        *value = typed.map_err(|why| format!("fields.{name}: {why} (declared {kind:?})"))?;
+    }
+    Ok(())
+}
+
+impl FieldType {
+    fn described(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Number => "a number",
+            Self::Boolean => "true or false",
+            Self::Date => "a date (YYYY-MM-DD)",
+        }
+    }
+}
+
 /// A date written `YYYY-MM-DD`, or the date part of an RFC 3339 time.
 fn read_date(raw: &str) -> Result<jiff::civil::Date, String> {
     if let Ok(date) = raw.parse::<jiff::civil::Date>() {
@@ -147,5 +184,39 @@ mod tests {
             .map(|n| (format!("f{n}"), FieldType::Text))
             .collect();
         assert!(check_declarations(&many).is_err());
+    }
+
+    #[test]
+    fn declared_fields_hold_their_type_and_others_pass() {
+        let declared = BTreeMap::from([
+            ("visits".to_owned(), FieldType::Number),
+            ("vip".to_owned(), FieldType::Boolean),
+            ("last_visit".to_owned(), FieldType::Date),
+        ]);
+        let mut fields = serde_json::json!({"visits": "1,250", "vip": true,
+            "last_visit": "2026-03-01T23:00:00Z", "notes": 7, "plan": null})
+        .as_object()
+        .cloned()
+        .unwrap();
+        assert_eq!(type_fields(&declared, &mut fields), Ok(()));
+        assert_eq!(
+            Value::Object(fields),
+            serde_json::json!({"visits": 1250, "vip": true, "last_visit": "2026-03-01",
+                "notes": 7, "plan": null}),
+            "text read as the import reads it; undeclared kept"
+        );
+        let mut wrong = serde_json::json!({"visits": "many"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            type_fields(&declared, &mut wrong),
+            Err("fields.visits: not a number (declared Number)".into())
+        );
+        let mut wrong = serde_json::json!({"vip": 1}).as_object().cloned().unwrap();
+        assert_eq!(
+            type_fields(&declared, &mut wrong),
+            Err("fields.vip: not true or false (declared Boolean)".into())
+        );
     }
 }

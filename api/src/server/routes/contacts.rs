@@ -51,9 +51,12 @@ pub async fn prepare(
     tenant: &str,
     contact: &mut Contact,
 ) -> Result<(), ApiError> {
-    let country = state.engine.tenant(tenant).await?.country;
+    let settings = state.engine.tenant(tenant).await?;
     contact
-        .normalise(&country)
+        .normalise(&settings.country)
+        .map_err(|m| ApiError::invalid(Code::InvalidContact, m))?;
+    // Declared custom fields hold their type here as in imports and segments.
+    stepwise_engine::audience::fields::type_fields(&settings.custom_fields, &mut contact.fields)
         .map_err(|m| ApiError::invalid(Code::InvalidContact, m))?;
     if let Some(zone) = &contact.timezone
         && jiff::tz::TimeZone::get(zone).is_err()
