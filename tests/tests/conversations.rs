@@ -196,6 +196,51 @@ async fn inbox(backend: &Backend, dir: &std::path::Path) {
     );
 }
 
+/// A thread longer than a page pages back with `before` to its first message.
+async fn long_thread(backend: &Backend, dir: &std::path::Path) {
+    let (_server, base) = start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("chatty").await;
+    for n in 0..105 {
+        says(&api, &key, "+15125550171", &format!("message {n}")).await;
+    }
+    let list = api.get("/v1/conversations", &key).await.body;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let texts = |page: &Value| -> Vec<String> {
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let newest = api.get(&format!("/v1/conversations/{id}"), &key).await.body;
+    assert_eq!(texts(&newest).len(), 100, "{newest}");
+    assert_eq!(texts(&newest)[0], "message 5");
+    let before = newest["older_before"]
+        .as_str()
+        .expect("a full page has older");
+    let path = format!(
+        "/v1/conversations/{id}?before={}",
+        before.replace('+', "%2B")
+    );
+    let older = api.get(&path, &key).await.body;
+    let expected: Vec<String> = (0..5).map(|n| format!("message {n}")).collect();
+    assert_eq!(texts(&older), expected, "{older}");
+    assert!(older["older_before"].is_null(), "{older}");
+    let bad = api
+        .get(&format!("/v1/conversations/{id}?before=yesterday"), &key)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}
+
+common::place::on_both_backends!(
+    long_thread,
+    "long_thread",
+    a_long_thread_pages_back_on_sqlite,
+    a_long_thread_pages_back_on_postgres
+);
+
 common::place::on_both_backends!(
     inbox,
     "inbox",

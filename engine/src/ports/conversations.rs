@@ -166,11 +166,13 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError>;
     async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError>;
-    /// The newest `limit` messages of the conversation, oldest first.
+    /// The newest `limit` messages of the conversation (those before `before`, when given),
+    /// oldest first.
     async fn thread(
         &self,
         tenant_id: &str,
         conversation: &Conversation,
+        before: Option<Timestamp>,
         limit: u32,
     ) -> Result<Vec<ThreadMessage>, StoreError>;
     /// Applies a staff action, with its audit entry if it has one (marking read has none);

@@ -317,7 +317,7 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
         async move {
             let id = conversation_id(&contact, Channel::Sms);
             let conversation = store.conversation(TENANT, &id).await?;
-            store.thread(TENANT, &conversation, 100).await?;
+            store.thread(TENANT, &conversation, None, 100).await?;
             Ok(())
         }
     })

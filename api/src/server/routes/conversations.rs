@@ -93,19 +93,32 @@ async fn list(
 #[derive(Debug, Serialize, ToSchema)]
 struct Thread {
     conversation: Conversation,
-    /// The newest 100 messages, oldest first.
+    /// The newest 100 messages (before `before`, when asked), oldest first.
     messages: Vec<ThreadMessage>,
+    /// When older messages may be left: ask again with `?before=` this (the oldest message's
+    /// time).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    older_before: Option<Timestamp>,
 }
 
-/// A conversation with its newest 100 messages.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ThreadQuery {
+    /// Only messages older than this time (RFC 3339): the previous answer's `older_before`.
+    before: Option<Timestamp>,
+}
+
+/// A conversation with its newest 100 messages; older ones page back with `before`.
 #[utoipa::path(get, path = "/v1/conversations/{id}", tag = "conversations",
-    params(("id" = String, Path, description = "The conversation's id")),
+    params(("id" = String, Path, description = "The conversation's id"), ThreadQuery),
     responses((status = 200, body = Thread),
               (status = 404, description = "No such conversation", body = crate::server::openapi::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ThreadQuery>,
 ) -> Result<Json<Thread>, ApiError> {
     let conversation = state
         .conversations
@@ -113,11 +126,15 @@ async fn show(
         .await?;
     let messages = state
         .conversations
-        .thread(caller.tenant(), &conversation, THREAD)
+        .thread(caller.tenant(), &conversation, q.before, THREAD)
         .await?;
+    let older_before = (messages.len() == THREAD as usize)
+        .then(|| messages.first().map(|m| m.at))
+        .flatten();
     Ok(Json(Thread {
         conversation,
         messages,
+        older_before,
     }))
 }
 

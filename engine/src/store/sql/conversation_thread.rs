@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::conversations::INBOUND_TYPES;
-use super::{Scope, SqlStore, time_column, unavailable};
+use super::{Scope, SqlStore, micros, time_column, unavailable};
 use crate::ports::{Conversation, Direction, StoreError, ThreadMessage};
 use crate::runtime::builtin::{INBOX_REPLY, INBOX_REPLY_ANYTIME};
 
@@ -14,9 +14,11 @@ pub(super) async fn thread(
     store: &SqlStore,
     tenant_id: &str,
     conversation: &Conversation,
+    before: Option<jiff::Timestamp>,
     limit: u32,
 ) -> Result<Vec<ThreadMessage>, StoreError> {
     let limit = i64::from(limit.clamp(1, 200));
+    let before = before.map_or(i64::MAX, micros);
     let sent = store
         .fetch_all(
             Scope::Tenant(tenant_id),
@@ -29,7 +31,7 @@ pub(super) async fn thread(
                  FROM runs r CROSS JOIN messages m \
                  LEFT JOIN deliveries d ON d.tenant_id = m.tenant_id AND d.provider_id = m.provider_id \
                  WHERE m.tenant_id = r.tenant_id AND m.run_id = r.id \
-                 AND r.tenant_id = $1 AND r.contact_id = $2 AND m.channel = $3 \
+                 AND r.tenant_id = $1 AND r.contact_id = $2 AND m.channel = $3 AND m.created_at < $7 \
                  ORDER BY m.created_at DESC LIMIT $4",
             )
             .bind(tenant_id)
@@ -37,7 +39,8 @@ pub(super) async fn thread(
             .bind(conversation.channel.as_str())
             .bind(limit)
             .bind(INBOX_REPLY)
-            .bind(INBOX_REPLY_ANYTIME),
+            .bind(INBOX_REPLY_ANYTIME)
+            .bind(before),
         )
         .await?;
     let mut messages = Vec::with_capacity(sent.len());
@@ -69,14 +72,15 @@ pub(super) async fn thread(
             sqlx::query(
                 "SELECT event_type, doc, received_at FROM events \
                  WHERE tenant_id = $1 AND contact_id = $2 AND event_type IN ($3, $4, $5) \
-                 ORDER BY received_at DESC LIMIT $6",
+                 AND received_at < $7 ORDER BY received_at DESC LIMIT $6",
             )
             .bind(tenant_id)
             .bind(&conversation.contact_id)
             .bind(INBOUND_TYPES[0])
             .bind(INBOUND_TYPES[1])
             .bind(INBOUND_TYPES[2])
-            .bind(limit),
+            .bind(limit)
+            .bind(before),
         )
         .await?;
     for row in &received {

@@ -328,9 +328,10 @@ impl ConversationStore for SqlStore {
         &self,
         tenant_id: &str,
         conversation: &Conversation,
+        before: Option<Timestamp>,
         limit: u32,
     ) -> Result<Vec<ThreadMessage>, StoreError> {
-        super::conversation_thread::thread(self, tenant_id, conversation, limit).await
+        super::conversation_thread::thread(self, tenant_id, conversation, before, limit).await
     }
 
     async fn change_conversation(
