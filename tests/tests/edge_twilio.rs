@@ -364,6 +364,11 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
     ];
     assert_eq!(hook(&base, &path, &start, TOKEN).await.0, StatusCode::OK);
     assert_eq!(api.count("/v1/suppressions", &key).await, 0);
+    // (HELP is a takeover keyword by default, which keeps it as a message for the team; this
+    // business takes it as the carriers' HELP only.)
+    let keywords = json!({"takeover": {"keywords": ["human", "agent"]}});
+    let patched = api.patch("/v1/settings", &key, &keywords).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let help = [
         ("MessageSid", "SMin4"),
         ("From", LEAD),
@@ -375,6 +380,35 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
     assert!(
         twiml.contains("<Message>Business clinic: reply STOP"),
         "{twiml}"
+    );
+    // It is in the contact's history with its answer (and is no reply a flow waits for).
+    let contacts = api.get("/v1/contacts?limit=100", &key).await.body;
+    let lead = contacts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == LEAD)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exported = api
+        .get(&format!("/v1/contacts/{lead}/export"), &key)
+        .await
+        .body;
+    let asked: Vec<&Value> = exported["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "help.requested")
+        .collect();
+    assert_eq!(asked.len(), 1, "{exported}");
+    assert!(
+        asked[0]["event"]["data"]["answer"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Business clinic: reply STOP")),
+        "{}",
+        asked[0]
     );
 
     // Staff alerts by SMS: `notify` goes to the owner's mobile through the same account.

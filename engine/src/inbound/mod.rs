@@ -163,7 +163,7 @@ impl Inbound {
         from.normalise(&tenant.country)
             .map_err(EngineError::InvalidInput)?;
         let address = from.phone.clone().unwrap_or_default();
-        let data = json!({
+        let mut data = json!({
             "channel": channel.as_str(), "from": address, "to": message.to, "body": message.body,
             "media": message.media, "message_id": message.provider_id,
         });
@@ -204,11 +204,15 @@ impl Inbound {
                     );
                 }
                 // HELP is answered as carriers require; where it is also a takeover keyword
-                // it asks for a person too, and is kept as the contact's message.
-                if !tenant.takeover.asks_for_a_person(&message.body) {
-                    return Ok(());
+                // it asks for a person too, and is kept as the contact's message. Otherwise
+                // it is recorded as `help.requested` with the answer (none where the provider
+                // answers itself), which no reply wait takes for an answer.
+                if tenant.takeover.asks_for_a_person(&message.body) {
+                    ("message.received", None)
+                } else {
+                    data["answer"] = json!(received.reply);
+                    ("help.requested", None)
                 }
-                ("message.received", None)
             }
             None => ("message.received", None),
         };
