@@ -392,19 +392,10 @@ async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
         .as_str()
         .unwrap()
         .to_owned();
-    let exported = api
-        .get(&format!("/v1/contacts/{lead}/export"), &key)
-        .await
-        .body;
-    let asked: Vec<&Value> = exported["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"]["type"] == "help.requested")
-        .collect();
-    assert_eq!(asked.len(), 1, "{exported}");
+    let asked = api.contact_events(&key, &lead, "help.requested").await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(
-        asked[0]["event"]["data"]["answer"]
+        asked[0]["answer"]
             .as_str()
             .is_some_and(|a| a.starts_with("Business clinic: reply STOP")),
         "{}",

@@ -22,7 +22,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::*;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 use async_trait::async_trait;
@@ -31,11 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::RunId;
 use crate::ports::{AdvanceTask, Queue, QueueError};
-use crate::runtime::Engine;
 
-use super::lane::{Lane, run_lane};
+use super::lane::Lane;
 use super::push::Pusher;
-use super::wake::{WakeOrTick, Wakeups};
+use super::wake::Wakeups;
 
 /// The queue's default name in either backend.
 pub const QUEUE: &str = "stepwise-advance";
@@ -57,7 +55,7 @@ impl Default for QueueSettings {
         }
     }
 }
-/// How often an idle worker looks for due tasks.
+/// How often an idle worker looks for due tasks (`workers.rs`).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The task payload.
@@ -91,18 +89,13 @@ pub enum QueueBackend {
 /// hands them the task in memory.
 #[derive(Debug, Clone, Default)]
 pub struct OwnWorkers {
-    wakeups: Wakeups,
-    lane: Lane,
-}
-
-/// When a worker fetches: at once when woken, else every [`POLL_INTERVAL`].
-fn poll_strategy(wakeups: &Wakeups) -> WakeOrTick {
-    WakeOrTick::new(wakeups, POLL_INTERVAL)
+    pub(super) wakeups: Wakeups,
+    pub(super) lane: Lane,
 }
 
 impl QueueBackend {
     /// This process's ways to its own workers.
-    fn own(&self) -> &OwnWorkers {
+    pub(super) fn own(&self) -> &OwnWorkers {
         match self {
             QueueBackend::Sqlite(.., own) | QueueBackend::Redis(.., own) => own,
         }
@@ -292,129 +285,6 @@ impl Queue for ApalisQueue {
     }
 }
 
-async fn handle(job: AdvanceJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> {
-    let early = job.at.duration_since(engine.clock.now());
-    if early.is_positive() && early < jiff::SignedDuration::from_secs(2) {
-        tokio::time::sleep(early.unsigned_abs()).await;
-    }
-    // Spawned, so that the advances of one worker run on every core (apalis polls a worker's
-    // tasks on one tokio task); the handler still waits, so concurrency limits hold.
-    advance((*engine).clone(), job).await;
-    Ok(())
-}
-
-/// Advances the job's run on a task of its own; a failure or a panic is logged and left to the
-/// reconciler (the run stays due in the store).
-pub(super) async fn advance(engine: Arc<Engine>, job: AdvanceJob) {
-    let task = AdvanceTask {
-        tenant_id: job.tenant_id,
-        run_id: job.run_id,
-        seq: job.seq,
-    };
-    let advanced = tokio::spawn(async move { engine.advance(task).await }).await;
-    match advanced {
-        Ok(Ok(())) => {}
-        // Never fail the task: the run stays due in the store and the reconciler retries it.
-        Ok(Err(e)) => {
-            tracing::warn!(run_id = %job.run_id, error = %e, "advance failed; the reconciler will retry")
-        }
-        Err(e) => {
-            tracing::error!(run_id = %job.run_id, error = %e, "advance panicked; the reconciler will retry")
-        }
-    }
-}
-
-/// How long a worker that stopped by itself waits before another takes its place.
-const RESTART_AFTER: Duration = Duration::from_secs(1);
-
-/// Runs workers on `backend` until `shutdown` resolves; in-flight tasks finish first.
-///
-/// A worker that stops by itself is replaced by a new one under a new name. Redis forgets
-/// every worker's registration when it restarts without persistence (or is flushed), and
-/// apalis then refuses that worker's heartbeats and fetches for good: without a replacement
-/// the process would stay up and do nothing (`tests/tests/redis_loss.rs`).
-pub async fn run_workers(
-    engine: Arc<Engine>,
-    backend: QueueBackend,
-    concurrency: usize,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), QueueError> {
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopping = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stopping| *stopping).await;
-    };
-    let lane = tokio::spawn(run_lane(
-        engine.clone(),
-        backend.own().lane.clone(),
-        Pusher::start(backend.clone()),
-        concurrency,
-        stopping(stop.clone()),
-    ));
-    let result = loop {
-        let signal = stopping(stop.clone());
-        let result = run_worker(&engine, &backend, concurrency, signal).await;
-        if *stop.borrow() {
-            break result;
-        }
-        match result {
-            Ok(()) => tracing::warn!("the queue worker stopped; starting another"),
-            Err(e) => tracing::warn!(error = %e, "the queue worker stopped; starting another"),
-        }
-        tokio::select! {
-            () = stopping(stop.clone()) => break Ok(()),
-            () = tokio::time::sleep(RESTART_AFTER) => {}
-        }
-    };
-    if let Err(e) = lane.await {
-        tracing::error!(error = %e, "the lane's consumer panicked; the reconciler queues its tasks");
-    }
-    result
-}
-
-/// Runs one worker, under a name of its own, until `shutdown` resolves or it stops.
-async fn run_worker(
-    engine: &Arc<Engine>,
-    backend: &QueueBackend,
-    concurrency: usize,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), QueueError> {
-    let name = format!(
-        "stepwise-{}-{}",
-        std::process::id(),
-        uuid::Uuid::now_v7().simple()
-    );
-    let signal = async move {
-        shutdown.await;
-        Ok::<(), std::io::Error>(())
-    };
-    let engine = engine.clone();
-    let result = match backend.clone() {
-        QueueBackend::Sqlite(storage, _, own) => {
-            WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_strategy(poll_strategy(&own.wakeups)))
-                .concurrency(concurrency)
-                .data(engine)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
-        QueueBackend::Redis(storage, _, own) => {
-            WorkerBuilder::new(name.as_str())
-                .backend(storage.poll_with_strategy(poll_strategy(&own.wakeups)))
-                .concurrency(concurrency)
-                .data(engine)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
-    };
-    result.map_err(|e| QueueError(format!("worker stopped: {e}")))
-}
-
 /// `url` without the password it may carry (`redis://:secret@host` → `redis://***@host`), for
 /// messages and logs.
 fn without_password(url: &str) -> String {
@@ -427,70 +297,5 @@ fn without_password(url: &str) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn prune_removes_finished_tasks_and_keeps_pending_ones() {
-        let path = std::env::temp_dir().join(format!(
-            "stepwise-prune-{}.db",
-            uuid::Uuid::now_v7().simple()
-        ));
-        let url = format!("sqlite://{}", path.display());
-        let backend = QueueBackend::sqlite(&url, &QueueSettings::default())
-            .await
-            .unwrap();
-        let queue = ApalisQueue::new(backend.clone());
-        for seq in 0..3 {
-            let task = AdvanceTask {
-                tenant_id: "t".into(),
-                run_id: RunId(uuid::Uuid::now_v7()),
-                seq,
-            };
-            queue.schedule(task, Timestamp::now()).await.unwrap();
-        }
-        assert_eq!(queue.prune().await.unwrap(), 0, "pending tasks stay");
-        let QueueBackend::Sqlite(_, pool, _) = &backend else {
-            unreachable!()
-        };
-        sqlx::query(
-            "UPDATE Jobs SET status = 'Done' WHERE ROWID IN (SELECT ROWID FROM Jobs LIMIT 2)",
-        )
-        .execute(pool)
-        .await
-        .unwrap();
-        assert_eq!(queue.prune().await.unwrap(), 2, "finished tasks go");
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM Jobs")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        assert_eq!(left, 1);
-        pool.close().await;
-        remove_queue_files(&url);
-    }
-
-    /// Deletes a test's queue file (with its WAL files) beside the store file `url`.
-    pub(in crate::queue) fn remove_queue_files(url: &str) {
-        let file = super::queue_url(url);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ =
-                std::fs::remove_file(format!("{}{suffix}", file.trim_start_matches("sqlite://")));
-        }
-    }
-
-    #[test]
-    fn the_queue_file_sits_beside_the_store() {
-        assert_eq!(
-            queue_url("sqlite://stepwise.db"),
-            "sqlite://stepwise.queue.db"
-        );
-        assert_eq!(
-            queue_url("sqlite:///var/lib/x/data.sqlite?mode=rwc"),
-            "sqlite:///var/lib/x/data.queue.sqlite?mode=rwc"
-        );
-        assert_eq!(
-            queue_url("sqlite://./dir.v2/stepwise"),
-            "sqlite://./dir.v2/stepwise.queue"
-        );
-    }
-}
+#[path = "apalis_tests.rs"]
+pub(super) mod tests;

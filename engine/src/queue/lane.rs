@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::apalis::{AdvanceJob, advance};
+use super::apalis::AdvanceJob;
 use super::push::Pusher;
+use super::workers::advance;
 use crate::runtime::Engine;
 
 /// Tasks waiting in the lane at most: four times the default concurrency of 128.

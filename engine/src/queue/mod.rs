@@ -7,10 +7,11 @@ mod memory;
 mod push;
 mod redis_prune;
 mod wake;
+mod workers;
 
 pub use apalis::{
     AdvanceJob, ApalisQueue, POLL_INTERVAL, QUEUE, QueueBackend, QueueSettings, queue_url,
-    run_workers,
 };
 pub use memory::MemoryQueue;
 pub use redis_prune::delete_redis_queue;
+pub use workers::run_workers;

@@ -150,6 +150,22 @@ impl Client {
         answer.body["admin_key"]["key"].as_str().unwrap().to_owned()
     }
 
+    /// The data of the contact's stored events of `event_type`, oldest first (from its
+    /// export).
+    pub async fn contact_events(&self, key: &str, contact: &str, event_type: &str) -> Vec<Value> {
+        let exported = self
+            .get(&format!("/v1/contacts/{contact}/export"), key)
+            .await
+            .body;
+        exported["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no events in {exported}"))
+            .iter()
+            .filter(|e| e["event"]["type"] == event_type)
+            .map(|e| e["event"]["data"].clone())
+            .collect()
+    }
+
     /// A new key of `role` made with `admin`.
     pub async fn key(&self, admin: &str, role: &str) -> (String, String) {
         let body = serde_json::json!({"name": format!("{role} key"), "role": role});
