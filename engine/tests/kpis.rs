@@ -155,6 +155,9 @@ async fn seed(store: &SqlStore) {
     event(store, t, 5, "message.received", "c2", 3 * H).await;
     event(store, t, 6, "message.received", "c4", 4 * H + 2 * D).await;
     event(store, t, 7, "appointment.no_show", "c3", 3 * D).await;
+    // c2 marked a no-show by mistake, and the mark taken back.
+    event(store, t, 11, "appointment.no_show", "c2", 3 * D).await;
+    event(store, t, 12, "appointment.no_show_cleared", "c2", 3 * D + H).await;
     // c3 and c4 opened a tracked link; c1 only 9 days after its run.
     event(store, t, 8, "link.clicked", "c3", 3 * H + 60).await;
     event(store, t, 9, "link.clicked", "c4", 4 * H + D).await;
@@ -226,7 +229,7 @@ async fn kpis_are_computed_as_defined(store: &SqlStore) {
     assert_eq!(measure("checklist_completion").await.value, Some(25.0));
     // 1 of 4 reached a step named confirmed….
     assert_eq!(measure("confirmation_rate").await.value, Some(25.0));
-    // 1 no-show per 3 bookings received in the period.
+    // 1 no-show (2 marked, 1 taken back) per 3 bookings received in the period.
     let no_show = measure("no_show_rate").await;
     assert_eq!(
         (no_show.value, no_show.numerator, no_show.denominator),

@@ -1,6 +1,8 @@
 //! Cal.com bookings through the real binary, on both backends: a booking webhook signed with
 //! the tenant's secret cancels a waiting lead's run (`cancel_on: [appointment.booked]`); a
-//! wrong signature and Cal.com's `no-secret-provided` are refused (401).
+//! wrong signature and Cal.com's `no-secret-provided` are refused (401). The show-up saver
+//! answers the host's no-show mark (BOOKING_NO_SHOW_UPDATED) with its rebooking text, tags
+//! the contact, and the mark counts in `no_show_rate`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -8,6 +10,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::Backend;
+use common::audience::zone_at;
 use common::client::Client;
 use reqwest::Method;
 use serde_json::json;
@@ -88,6 +91,126 @@ async fn calcom_bookings(backend: &Backend, dir: &std::path::Path) {
         .await;
     assert_eq!(run["run"]["status"], "cancelled", "{run}");
 }
+
+/// `body` signed as Cal.com signs it.
+fn cal_signed(secret: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
+    let (_server, base) = common::start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    // Midday in the clinic's and the patient's zone: no quiet hours in the way.
+    let zone = zone_at(12);
+    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": zone});
+    let created = api.post("/v1/tenants", common::OPERATOR_KEY, &clinic).await;
+    let key = created.body["admin_key"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let install = json!({"config": {"reschedule_link": "https://brightsmile.example/book"}});
+    let installed = api
+        .post("/v1/modules/show-up-saver/install", &key, &install)
+        .await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{}", installed.body);
+    let secret = json!({"value": "cal-secret-42"}).to_string();
+    let path = "/v1/settings/credentials/calcom_webhook_secret";
+    api.send(Method::PUT, path, &key, "application/json", secret)
+        .await;
+    let hook_token = api.get("/v1/settings", &key).await.body["hook_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = |body: String| {
+        common::http()
+            .post(format!("{base}/hooks/{hook_token}/calcom"))
+            .header("content-type", "application/json")
+            .header("x-cal-signature-256", cal_signed("cal-secret-42", &body))
+            .body(body)
+            .send()
+    };
+
+    // Booked to start in 3 seconds: the reminders' times are past but the appointment is
+    // not, so the run texts the last reminder and then watches for a no-show mark.
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+    let booking = json!({"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-12-01T10:00:00.000Z",
+        "payload": {"uid": "bk_7", "startTime": start.to_string(),
+            "attendees": [{"email": "cy@example.com", "name": "Cy Ruiz", "timeZone": zone}],
+            "responses": {"attendeePhoneNumber": {"value": "+15125550179"}}}});
+    assert_eq!(
+        hook(booking.to_string()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let runs = api
+        .get_until("/v1/runs?flow_id=show-up-saver", &key, |r| {
+            r["data"][0]["id"].is_string()
+        })
+        .await;
+    let (run, contact) = (
+        runs["data"][0]["id"].as_str().unwrap().to_owned(),
+        runs["data"][0]["contact_id"].as_str().unwrap().to_owned(),
+    );
+    api.run_until(&key, &run, |r| {
+        let timeline = r["timeline"].as_array().unwrap();
+        timeline.last().unwrap()["event"] == "appointment.no_show"
+    })
+    .await;
+
+    // The host marks the attendee as a no-show in Cal.com.
+    let marked = json!({"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "createdAt": "2026-12-01T12:05:00.000Z",
+        "payload": {"message": "cy@example.com marked as no-show", "bookingUid": "bk_7", "bookingId": 7,
+            "attendees": [{"email": "cy@example.com", "noShow": true}]}});
+    assert_eq!(
+        hook(marked.to_string()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let ended = api
+        .run_until(&key, &run, |r| r["run"]["status"] == "completed")
+        .await;
+    let sent = api
+        .get(&format!("/v1/runs/{run}/messages"), &key)
+        .await
+        .body;
+    let texts: Vec<&str> = sent["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts[0].starts_with("Sorry we missed you today, Cy!"),
+        "{texts:?} {ended}"
+    );
+    let tags = api.get(&format!("/v1/contacts/{contact}"), &key).await.body["tags"].clone();
+    assert!(
+        tags.as_array().unwrap().contains(&json!("no-show")),
+        "{tags}"
+    );
+    let metrics = api.get("/v1/metrics?module=show-up-saver", &key).await.body;
+    let modules = metrics["data"].as_array().unwrap();
+    let no_show = modules[0]["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "no_show_rate")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&no_show["numerator"], &no_show["denominator"]),
+        (&json!(1), &json!(1)),
+        "{no_show}"
+    );
+}
+
+common::place::on_both_backends!(
+    calcom_no_show,
+    "calcomnoshow",
+    calcom_no_show_on_sqlite,
+    calcom_no_show_on_postgres
+);
 
 common::place::on_both_backends!(
     calcom_bookings,

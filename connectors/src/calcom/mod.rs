@@ -4,7 +4,10 @@
 //! events of the attendee: BOOKING_CREATED → `appointment.booked`, BOOKING_RESCHEDULED →
 //! `appointment.rescheduled`, BOOKING_CANCELLED → `appointment.cancelled`, each with the
 //! booking's id and start time, so reminder flows wait on real bookings and speed-to-lead's
-//! nudges stop when the lead books. Other triggers are acknowledged and ignored.
+//! nudges stop when the lead books. BOOKING_NO_SHOW_UPDATED (the host marks an attendee as a
+//! no-show, or takes the mark back) becomes `appointment.no_show` (or
+//! `appointment.no_show_cleared`) of each attendee it names, by email. Other triggers are
+//! acknowledged and ignored.
 //!
 //! Tenant setup: the credential `calcom_webhook_secret` (the secret typed into Cal.com).
 
@@ -56,6 +59,9 @@ struct Booking {
     cancellation_reason: Option<String>,
     #[serde(default)]
     reschedule_uid: Option<String>,
+    /// The booking a no-show update is about (that payload has no `uid`).
+    #[serde(default)]
+    booking_uid: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +73,12 @@ struct Attendee {
     name: Option<String>,
     #[serde(default)]
     time_zone: Option<String>,
+    #[serde(default)]
+    no_show: Option<bool>,
 }
+
+/// The most attendees one no-show update is read for (a group booking's list, not a mailing).
+const MAX_NO_SHOW_ATTENDEES: usize = 50;
 
 /// Checks `X-Cal-Signature-256` in constant time.
 pub fn verify(secret: &str, body: &[u8], signature: &str) -> bool {
@@ -122,6 +133,12 @@ impl WebhookSource for CalcomHooks {
             "BOOKING_CREATED" => "appointment.booked",
             "BOOKING_RESCHEDULED" => "appointment.rescheduled",
             "BOOKING_CANCELLED" => "appointment.cancelled",
+            "BOOKING_NO_SHOW_UPDATED" => {
+                return Ok(HookVerdict {
+                    facts: no_show_facts(&envelope),
+                    reply: HookReply::Empty,
+                });
+            }
             _ => {
                 return Ok(HookVerdict {
                     facts: Vec::new(),
@@ -181,120 +198,41 @@ impl WebhookSource for CalcomHooks {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::{Value, json};
-    use stepwise_core::{HookError, HookRequest, InboundFact, Secret, WebhookSource};
-
-    use super::{CalcomHooks, verify};
-
-    fn vector() -> Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/webhook-signature-vectors.json"
-        );
-        let all: Value =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
-        all["calcom"].clone()
-    }
-
-    fn receive(
-        body: &str,
-        signature: Option<&str>,
-        secret: &str,
-    ) -> Result<Vec<InboundFact>, HookError> {
-        let mut headers =
-            BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
-        if let Some(sig) = signature {
-            headers.insert("x-cal-signature-256".into(), sig.into());
-        }
-        let request = HookRequest {
-            method: "POST",
-            url: "https://s.test/hooks/t/calcom",
-            headers: &headers,
-            body: body.as_bytes(),
-            now: 0,
-        };
-        CalcomHooks
-            .receive(&request, None, Some(&Secret::new(secret)))
-            .map(|v| v.facts)
-    }
-
-    #[test]
-    fn the_shared_vector_passes_and_tampering_fails() {
-        let v = vector();
-        let (secret, body, sig) = (
-            v["secret"].as_str().unwrap(),
-            v["payload"].as_str().unwrap(),
-            v["expected"].as_str().unwrap(),
-        );
-        assert!(verify(secret, body.as_bytes(), sig));
-        assert!(!verify("other", body.as_bytes(), sig));
-        assert!(!verify(secret, body.replace("abc", "abd").as_bytes(), sig));
-        assert!(!verify(secret, body.as_bytes(), &sig.to_uppercase()[..10]));
-        // The vector's booking has no attendee: verified, then refused as unreadable.
-        assert!(matches!(
-            receive(body, Some(sig), secret),
-            Err(HookError::Malformed(_))
-        ));
-        assert_eq!(
-            receive(body, Some("no-secret-provided"), secret),
-            Err(HookError::BadSignature)
-        );
-        assert_eq!(receive(body, None, secret), Err(HookError::BadSignature));
-    }
-
-    #[test]
-    fn bookings_become_events_of_the_attendee() {
-        let secret = "calsecret";
-        let body = json!({"triggerEvent": "BOOKING_CANCELLED", "createdAt": "2026-12-01T10:00:00.000Z",
-            "payload": {"uid": "bk_1", "title": "Cleaning", "startTime": "2026-12-03T15:00:00.000Z",
-                "attendees": [{"email": "ana@example.com", "name": "Ana Díaz", "timeZone": "America/Chicago"}],
-                "responses": {"attendeePhoneNumber": {"value": "+15125550177"}}, "cancellationReason": "sick"}})
-        .to_string();
-        let sig = {
-            use hmac::{Hmac, KeyInit, Mac};
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(body.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        };
-        let facts = receive(&body, Some(&sig), secret).unwrap();
-        let [
-            InboundFact::Event {
-                id,
-                event_type,
-                contact,
-                data,
-            },
-        ] = facts.as_slice()
-        else {
-            panic!("{facts:?}")
-        };
-        assert_eq!(event_type, "appointment.cancelled");
-        assert_eq!(id, "BOOKING_CANCELLED:bk_1:2026-12-03T15:00:00.000Z");
-        assert_eq!(contact["phone"], "+15125550177");
-        assert_eq!(
-            (
-                contact["first_name"].as_str(),
-                contact["last_name"].as_str()
-            ),
-            (Some("Ana"), Some("Díaz"))
-        );
-        assert_eq!(data["start_at"], "2026-12-03T15:00:00.000Z");
-        assert_eq!(data["cancellation_reason"], "sick");
-        let other = json!({"triggerEvent": "MEETING_ENDED", "payload": {}}).to_string();
-        let sig = {
-            use hmac::{Hmac, KeyInit, Mac};
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(other.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        };
-        assert_eq!(
-            receive(&other, Some(&sig), secret).unwrap(),
-            vec![],
-            "other triggers are ignored"
-        );
-    }
+/// One event per attendee a no-show update names by email: marked (`appointment.no_show`) or
+/// unmarked (`appointment.no_show_cleared`). A host-only update (`noShowHost`) names none.
+fn no_show_facts(envelope: &Envelope) -> Vec<InboundFact> {
+    let booking = &envelope.payload;
+    let uid = booking
+        .booking_uid
+        .as_deref()
+        .or(booking.uid.as_deref())
+        .unwrap_or_default();
+    booking
+        .attendees
+        .iter()
+        .take(MAX_NO_SHOW_ATTENDEES)
+        .filter_map(|attendee| {
+            let email = attendee.email.as_deref().filter(|e| !e.trim().is_empty())?;
+            let marked = attendee.no_show.unwrap_or(true);
+            let event_type = if marked {
+                "appointment.no_show"
+            } else {
+                "appointment.no_show_cleared"
+            };
+            Some(InboundFact::Event {
+                // A retried delivery repeats its creation time; marking again later is new.
+                id: format!(
+                    "{}:{uid}:{email}:{marked}:{}",
+                    envelope.trigger_event,
+                    envelope.created_at.as_deref().unwrap_or_default()
+                ),
+                event_type: event_type.into(),
+                contact: Map::from_iter([("email".to_owned(), json!(email))]),
+                data: json!({ "booking_id": uid }),
+            })
+        })
+        .collect()
 }
+
+#[cfg(test)]
+mod tests;

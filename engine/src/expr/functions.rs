@@ -1,5 +1,7 @@
 //! Helpers flow authors call in expressions: text (`lower`, `contains_any`, `is_blank`) and
-//! time (`minutes`, `hours`, `days`, arithmetic and comparison of RFC 3339 strings).
+//! time (`minutes`, `hours`, `days`, arithmetic and comparison of RFC 3339 strings, the
+//! local hour, weekday and wording of a time: `hour_of_day`, `day_of_week`, `at_hour`,
+//! `format_time`).
 //!
 //! Timestamps are RFC 3339 strings, as they arrive in event data. `t - hours(24)` is exact
 //! elapsed time; `t - days(1)` is the same wall-clock time one calendar day earlier in the
@@ -8,8 +10,9 @@
 
 use std::cell::RefCell;
 
+use jiff::fmt::strtime;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp, ToSpan};
+use jiff::{Span, Timestamp, ToSpan, Zoned};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Position};
 
 /// A length of time in an expression, made by `seconds`, `minutes`, `hours` or `days`.
@@ -38,6 +41,10 @@ pub fn format_time(t: Timestamp) -> String {
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
+/// The longest `format_time` pattern: a message's date wording, not a document. jiff pads a
+/// field to at most 20 characters, so the output stays within a small multiple of this.
+pub const MAX_TIME_PATTERN: usize = 100;
+
 fn error(message: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(Dynamic::from(message), Position::NONE).into()
 }
@@ -65,6 +72,35 @@ fn shift(text: &str, span: TimeSpan, sign: i64) -> Res<ImmutableString> {
     };
     shifted
         .map(|t| format_time(t).into())
+        .map_err(|e| error(format!("time out of range: {e}")))
+}
+
+/// `t` in the run's zone (the contact's, else the tenant's).
+fn in_run_zone(t: Timestamp) -> Zoned {
+    ZONE.with(|z| t.to_zoned(z.borrow().clone()))
+}
+
+/// `t` written by a strftime `pattern` (`%A, %B %-d at %-I:%M %p`), in English.
+fn format_local(t: &Zoned, pattern: &str) -> Res<String> {
+    if pattern.len() > MAX_TIME_PATTERN {
+        return Err(error(format!(
+            "a time pattern is at most {MAX_TIME_PATTERN} characters"
+        )));
+    }
+    strtime::format(pattern, t)
+        .map_err(|e| error(format!("\"{pattern}\" is not a time pattern: {e}")))
+}
+
+/// `hour`:00 on `t`'s local day (a time skipped by a daylight-saving change moves forward).
+fn at_hour(t: &Zoned, hour: i64) -> Res<ImmutableString> {
+    let hour = i8::try_from(hour)
+        .ok()
+        .filter(|h| (0..=23).contains(h))
+        .ok_or_else(|| error(format!("{hour} is not an hour of the day (0 to 23)")))?;
+    t.date()
+        .at(hour, 0, 0, 0)
+        .to_zoned(t.time_zone().clone())
+        .map(|z| format_time(z.timestamp()).into())
         .map_err(|e| error(format!("time out of range: {e}")))
 }
 
@@ -124,8 +160,7 @@ pub(super) fn register(engine: &mut Engine) {
         Ok::<_, Box<EvalAltResult>>(parse_time(b)?.as_second() - parse_time(a)?.as_second())
     });
     engine.register_fn("hour_of_day", |t: &str| {
-        let t = parse_time(t)?;
-        Ok::<_, Box<EvalAltResult>>(ZONE.with(|z| i64::from(t.to_zoned(z.borrow().clone()).hour())))
+        Ok::<_, Box<EvalAltResult>>(i64::from(in_run_zone(parse_time(t)?).hour()))
     });
     // In another zone than the run's: a business's opening hours are in its own zone
     // (`hour_of_day(now, tenant.timezone)`), whatever the contact's.
@@ -134,18 +169,27 @@ pub(super) fn register(engine: &mut Engine) {
     });
     // ISO: 1 is Monday, 7 Sunday.
     engine.register_fn("day_of_week", |t: &str| {
-        let t = parse_time(t)?;
-        Ok::<_, Box<EvalAltResult>>(ZONE.with(|z| {
-            i64::from(
-                t.to_zoned(z.borrow().clone())
-                    .weekday()
-                    .to_monday_one_offset(),
-            )
-        }))
+        let t = in_run_zone(parse_time(t)?);
+        Ok::<_, Box<EvalAltResult>>(i64::from(t.weekday().to_monday_one_offset()))
     });
     engine.register_fn("day_of_week", |t: &str, zone: &str| {
         let t = parse_time(t)?.to_zoned(zone_named(zone)?);
         Ok::<_, Box<EvalAltResult>>(i64::from(t.weekday().to_monday_one_offset()))
+    });
+    // A reminder's wording of its appointment ("Tuesday, March 10 at 3:30 PM"), in the
+    // run's zone or a named one.
+    engine.register_fn("format_time", |t: &str, pattern: &str| {
+        format_local(&in_run_zone(parse_time(t)?), pattern)
+    });
+    engine.register_fn("format_time", |t: &str, pattern: &str, zone: &str| {
+        format_local(&parse_time(t)?.to_zoned(zone_named(zone)?), pattern)
+    });
+    // A send time on a given day ("10:00 two days from now", in the contact's zone).
+    engine.register_fn("at_hour", |t: &str, hour: i64| {
+        at_hour(&in_run_zone(parse_time(t)?), hour)
+    });
+    engine.register_fn("at_hour", |t: &str, hour: i64, zone: &str| {
+        at_hour(&parse_time(t)?.to_zoned(zone_named(zone)?), hour)
     });
 }
 

@@ -109,6 +109,57 @@ fn the_hour_and_weekday_are_read_in_the_run_zone_or_a_named_one() {
 }
 
 #[test]
+fn a_time_is_worded_and_a_send_hour_placed_in_the_run_zone_or_a_named_one() {
+    let mut b = bindings();
+    let eval = |text: &str, b: &mut Bindings| {
+        Expr::compile(text, &[])
+            .unwrap()
+            .eval_json(b)
+            .map_err(|e| e.to_string())
+    };
+    // Sunday 20:30 in Chicago (CDT, the day DST began), Monday 10:30 in Tokyo.
+    let t = "\"2026-03-09T01:30:00Z\"";
+    let pattern = "\"%A, %B %-d at %-I:%M %p\"";
+    assert_eq!(
+        eval(&format!("format_time({t}, {pattern})"), &mut b),
+        Ok(json!("Sunday, March 8 at 8:30 PM"))
+    );
+    assert_eq!(
+        eval(
+            &format!("format_time({t}, {pattern}, \"Asia/Tokyo\")"),
+            &mut b
+        ),
+        Ok(json!("Monday, March 9 at 10:30 AM"))
+    );
+    // 10:00 on the run's local day: CDT (-5) after the change, CST (-6) the day before.
+    assert_eq!(
+        eval(&format!("at_hour({t}, 10)"), &mut b),
+        Ok(json!("2026-03-08T15:00:00Z"))
+    );
+    assert_eq!(
+        eval("at_hour(\"2026-03-08T06:00:00Z\", 1)", &mut b),
+        Ok(json!("2026-03-08T07:00:00Z"))
+    );
+    // 02:00 does not exist in Chicago that day: it moves forward to 03:00 CDT.
+    assert_eq!(
+        eval("at_hour(\"2026-03-08T12:00:00Z\", 2)", &mut b),
+        Ok(json!("2026-03-08T08:00:00Z"))
+    );
+    assert_eq!(
+        eval(&format!("at_hour({t}, 9, \"Asia/Tokyo\")"), &mut b),
+        Ok(json!("2026-03-09T00:00:00Z"))
+    );
+
+    let hour = eval(&format!("at_hour({t}, 24)"), &mut b).unwrap_err();
+    assert!(hour.contains("24 is not an hour of the day"), "{hour}");
+    let bad = eval(&format!("format_time({t}, \"at %\")"), &mut b).unwrap_err();
+    assert!(bad.contains("is not a time pattern"), "{bad}");
+    let long = format!("format_time({t}, \"{}\")", "%A".repeat(60));
+    let long = eval(&long, &mut b).unwrap_err();
+    assert!(long.contains("at most 100 characters"), "{long}");
+}
+
+#[test]
 fn compile_errors_name_the_problem_and_position() {
     let err = Expr::compile("evnt.data.score > 3", &[]).unwrap_err();
     assert!(

@@ -35,8 +35,9 @@ enum Compute {
     CountFollowedBy(&'static [&'static str], i64),
     /// The share of runs that reached a step whose id starts with this.
     ReachedStep(&'static str),
-    /// Events of the first type per event of the second, received in the period.
-    EventRatio(&'static str, &'static str),
+    /// Events of the first type, less those of the second (a mark taken back), per event of
+    /// the third, received in the period.
+    EventRatio(&'static str, Option<&'static str>, &'static str),
     /// The NPS of contacts scored in the period (`fields.nps_score`, `fields.nps_at`).
     Nps,
     /// The sum of `data.amount_paid` of `payment.succeeded` events within this many days.
@@ -132,8 +133,12 @@ pub const KPIS: &[Kpi] = &[
     Kpi {
         name: "no_show_rate",
         unit: Unit::Percent,
-        definition: "`appointment.no_show` events received in the period (from the calendar or marked by staff) per 100 `appointment.booked` events received in the period.",
-        compute: Compute::EventRatio("appointment.no_show", "appointment.booked"),
+        definition: "`appointment.no_show` events received in the period (from the calendar or marked by staff), less the `appointment.no_show_cleared` ones (a mark taken back), per 100 `appointment.booked` events received in the period.",
+        compute: Compute::EventRatio(
+            "appointment.no_show",
+            Some("appointment.no_show_cleared"),
+            "appointment.booked",
+        ),
     },
     Kpi {
         name: "reactivation_rate",
@@ -303,10 +308,16 @@ impl Kpi {
                 (measured.numerator, measured.denominator) = (with, runs);
                 measured.value = percent(with, runs);
             }
-            Compute::EventRatio(numerator, denominator) => {
-                let n = store
+            Compute::EventRatio(numerator, taken_back, denominator) => {
+                let mut n = store
                     .events_received(tenant_id, numerator, from, to)
                     .await?;
+                if let Some(taken_back) = taken_back {
+                    let back = store
+                        .events_received(tenant_id, taken_back, from, to)
+                        .await?;
+                    n = n.saturating_sub(back);
+                }
                 let d = store
                     .events_received(tenant_id, denominator, from, to)
                     .await?;
