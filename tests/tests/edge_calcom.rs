@@ -1,8 +1,8 @@
 //! Cal.com bookings through the real binary, on both backends: a booking webhook signed with
 //! the tenant's secret cancels a waiting lead's run (`cancel_on: [appointment.booked]`); a
 //! wrong signature and Cal.com's `no-secret-provided` are refused (401). The show-up saver
-//! answers the host's no-show mark (BOOKING_NO_SHOW_UPDATED) with its rebooking text, tags
-//! the contact, and the mark counts in `no_show_rate`.
+//! answers the host's no-show mark (BOOKING_NO_SHOW_UPDATED) with its rebooking text (a
+//! tracked link), tags the contact, and the mark counts in `no_show_rate`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -101,7 +101,8 @@ fn cal_signed(secret: &str, body: &str) -> String {
 }
 
 async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
-    let (_server, base) = common::start_server(dir, backend, "all");
+    let env = [("STEPWISE_PUBLIC_URL", "https://stepwise.test")];
+    let (_server, base) = common::start_server_with(dir, backend, "all", &env);
     let api = Client::new(&base);
     // Midday in the clinic's and the patient's zone: no quiet hours in the way.
     let zone = zone_at(12);
@@ -183,6 +184,11 @@ async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
     assert!(
         texts[0].starts_with("Sorry we missed you today, Cy!"),
         "{texts:?} {ended}"
+    );
+    // The rebooking link is a tracked one: its opens count as the contact's link.clicked.
+    assert!(
+        texts[0].contains("https://stepwise.test/l/") && !texts[0].contains("brightsmile"),
+        "{texts:?}"
     );
     let tags = api.get(&format!("/v1/contacts/{contact}"), &key).await.body["tags"].clone();
     assert!(

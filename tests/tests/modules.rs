@@ -217,7 +217,7 @@ async fn modules_install_and_upgrade(backend: &Backend, dir: &std::path::Path) {
         .map(|m| m["templates"]["first_reply"].as_str().unwrap().to_owned())
         .unwrap();
     // (Its text around the link is fixed; the greeting has an `{{#if}}`.)
-    let (_, after_link) = copy.split_once("{{config.booking_link}}").unwrap();
+    let (_, after_link) = copy.split_once("{{track config.booking_link}}").unwrap();
     let text = first_reply(&api, &key, 1).await;
     assert!(
         text.starts_with("Hi Ana, thanks for contacting Business clinic!"),
