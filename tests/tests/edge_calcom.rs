@@ -134,6 +134,13 @@ async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
             .send()
     };
 
+    // The patient is known by phone already, with no name or zone: the booking (by the
+    // engine's one identity rule, as for POST /v1/events) is theirs, and fills both in.
+    let known = json!({"phone": "+15125550179"});
+    let known = api.post("/v1/contacts", &key, &known).await;
+    assert_eq!(known.status, StatusCode::CREATED, "{}", known.body);
+    let known = known.body["id"].as_str().unwrap().to_owned();
+
     // Booked to start in 3 seconds: the reminders' times are past but the appointment is
     // not, so the run texts the last reminder and then watches for a no-show mark.
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
@@ -190,7 +197,14 @@ async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
         texts[0].contains("https://stepwise.test/l/") && !texts[0].contains("brightsmile"),
         "{texts:?}"
     );
-    let tags = api.get(&format!("/v1/contacts/{contact}"), &key).await.body["tags"].clone();
+    assert_eq!(contact, known);
+    let stored = api.get(&format!("/v1/contacts/{contact}"), &key).await.body;
+    assert_eq!(
+        (&stored["first_name"], &stored["timezone"], &stored["email"]),
+        (&json!("Cy"), &json!(zone), &json!("cy@example.com")),
+        "{stored}"
+    );
+    let tags = stored["tags"].clone();
     assert!(
         tags.as_array().unwrap().contains(&json!("no-show")),
         "{tags}"

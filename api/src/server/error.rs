@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use stepwise_engine::error::{EngineError, ErrorCode};
+use stepwise_engine::inbound::contacts::ContactError;
 
 pub use super::code::Code;
 
@@ -95,6 +96,26 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
             Code::BodyUnreadable
         };
         Self::new(r.status(), code, r.body_text())
+    }
+}
+
+impl From<ContactError> for ApiError {
+    fn from(e: ContactError) -> Self {
+        match e {
+            ContactError::Engine(e) => e.into(),
+            ContactError::Invalid(m) => Self::invalid(Code::InvalidContact, m),
+            ContactError::Unknown(_) => Self::invalid(Code::UnknownContact, e.to_string()),
+            ContactError::Exists(ref id) => {
+                let details = json!({ "id": id });
+                Self::new(StatusCode::CONFLICT, Code::ContactExists, e.to_string())
+                    .with_details(details)
+            }
+            ContactError::PhoneTaken { ref contact_id, .. } => {
+                let details = json!({ "contact_id": contact_id });
+                Self::new(StatusCode::CONFLICT, Code::PhoneTaken, e.to_string())
+                    .with_details(details)
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 //!   as a message that asks for a person); anything else is `message.received`, which starts
 //!   and resumes flows (`wait_for: message.received`).
 
+pub mod contacts;
 pub mod identity;
 pub mod keywords;
 
@@ -28,7 +29,7 @@ use stepwise_core::{Bounce, InboundFact, InboundMessage};
 use crate::error::EngineError;
 use crate::model::{Contact, Event};
 use crate::ports::{AuditEntry, Channel, Delivery, EdgeStore, Listings};
-use crate::runtime::{ContactWrite, Engine, IngestOutcome};
+use crate::runtime::{Engine, IngestOutcome};
 use keywords::Keyword;
 
 /// The inbound service.
@@ -94,12 +95,11 @@ impl Inbound {
                     contact,
                     data,
                 } => {
-                    let given: Contact = serde_json::from_value(Value::Object(contact))
-                        .map_err(|e| EngineError::InvalidInput(format!("the contact: {e}")))?;
+                    let given = contacts::given_contact(contact)?;
                     let mut event = Event::new(event_type, data);
                     event.source = source.to_owned();
                     event.external_id = Some(id);
-                    let outcome = self.for_contact(tenant_id, given, |c| c, event).await?;
+                    let (_, outcome) = self.ingest_resolved(tenant_id, given, |c| c, event).await?;
                     received.events.push(outcome);
                 }
             }
@@ -219,8 +219,8 @@ impl Inbound {
         let mut event = Event::new(event_type, data);
         event.source = source.to_owned();
         event.external_id = Some(message.provider_id);
-        let outcome = self
-            .for_contact(
+        let (_, outcome) = self
+            .ingest_resolved(
                 tenant_id,
                 from,
                 |mut c| {
@@ -234,44 +234,5 @@ impl Inbound {
             .await?;
         received.events.push(outcome);
         Ok(())
-    }
-
-    /// Ingests `event` for the contact `given` names (by id, else phone, else email), found
-    /// or created, with `change` applied to it.
-    async fn for_contact(
-        &self,
-        tenant_id: &str,
-        mut given: Contact,
-        change: impl FnOnce(Contact) -> Contact,
-        event: Event,
-    ) -> Result<IngestOutcome, EngineError> {
-        let country = self.engine.tenant(tenant_id).await?.country;
-        given
-            .normalise(&country)
-            .map_err(EngineError::InvalidInput)?;
-        let found = match (given.id.is_empty(), &given.phone, &given.email) {
-            (false, _, _) => self.engine.store.contact(tenant_id, &given.id).await.ok(),
-            (true, _, _) => {
-                identity::same_person(self.listings.as_ref(), tenant_id, &given).await?
-            }
-        };
-        let (contact, write) = match found {
-            Some(read) => (
-                change(read.clone()),
-                ContactWrite::Put {
-                    read: Box::new(read),
-                },
-            ),
-            None => {
-                let mut new = given;
-                if new.id.is_empty() {
-                    new.id = format!("ct_{}", uuid::Uuid::now_v7().simple());
-                }
-                (change(new), ContactWrite::Create)
-            }
-        };
-        self.engine
-            .ingest_with_contact(tenant_id, contact, write, event)
-            .await
     }
 }

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stepwise_engine::audience::segment::Filter;
-use stepwise_engine::model::{Contact, ContactChange};
-use stepwise_engine::ports::{ContactFilter, StoreError};
+use stepwise_engine::model::Contact;
+use stepwise_engine::ports::ContactFilter;
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,60 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update, remove))
 }
 
-/// A contact id: 1–128 letters, digits and `._:@+-`.
-pub fn check_contact_id(id: &str) -> Result<(), ApiError> {
-    let ok = (1..=128).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._:@+-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            Code::InvalidContact,
-            format!("id: {id:?} is not a contact id (1–128 letters, digits and ._:@+-)"),
-        ))
-    }
-}
-
-/// Checks and normalises a contact as the tenant reads phone numbers; gives it an id if
-/// it has none.
-pub async fn prepare(
-    state: &AppState,
-    tenant: &str,
-    contact: &mut Contact,
-) -> Result<(), ApiError> {
-    let settings = state.engine.tenant(tenant).await?;
-    contact
-        .normalise(&settings.country)
-        .map_err(|m| ApiError::invalid(Code::InvalidContact, m))?;
-    // Declared custom fields hold their type here as in imports and segments.
-    stepwise_engine::audience::fields::type_fields(&settings.custom_fields, &mut contact.fields)
-        .map_err(|m| ApiError::invalid(Code::InvalidContact, m))?;
-    if let Some(zone) = &contact.timezone
-        && jiff::tz::TimeZone::get(zone).is_err()
-    {
-        return Err(ApiError::invalid(
-            Code::InvalidContact,
-            format!("timezone: {zone:?} is not an IANA time zone"),
-        ));
-    }
-    if contact.id.is_empty() {
-        contact.id = format!("ct_{}", uuid::Uuid::now_v7().simple());
-    }
-    check_contact_id(&contact.id)
-}
-
-/// The existing contact `c` is, by the engine's identity rule (phone, else email; an email
-/// shared by someone with another phone is not this person).
-async fn same_address(
-    state: &AppState,
-    tenant: &str,
-    c: &Contact,
-) -> Result<Option<Contact>, ApiError> {
-    Ok(stepwise_engine::inbound::identity::same_person(state.listings.as_ref(), tenant, c).await?)
-}
-
 /// Create a contact (editor); without an id, one is made. Phones are stored in E.164.
 #[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = Contact,
     responses((status = 201, body = Contact)))]
@@ -91,150 +37,9 @@ async fn create(
     ApiJson(mut contact): ApiJson<Contact>,
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
     let tenant = caller.tenant();
-    prepare(&state, tenant, &mut contact).await?;
-    store_new(&state, tenant, &contact).await?;
+    state.inbound.prepare(tenant, &mut contact).await?;
+    state.inbound.create(tenant, &contact).await?;
     Ok((StatusCode::CREATED, Json(contact)))
-}
-
-/// The answer to a contact write the store refused: a phone another contact has is 409
-/// `phone_taken`, naming that contact (a phone number names one contact of a tenant).
-pub async fn refused(
-    state: &AppState,
-    tenant: &str,
-    phone: Option<&str>,
-    e: StoreError,
-) -> ApiError {
-    let StoreError::Exists { what } = e else {
-        return e.into();
-    };
-    let other = match state.listings.contact_by_address(tenant, phone, None).await {
-        Ok(found) => found.map(|c| c.id).unwrap_or_default(),
-        Err(e) => return e.into(),
-    };
-    ApiError::new(
-        StatusCode::CONFLICT,
-        Code::PhoneTaken,
-        format!("{what}: contact {other}; two contacts cannot share a phone"),
-    )
-    .with_details(json!({ "contact_id": other }))
-}
-
-/// Stores a new contact; its id taken (by a request a moment earlier, too) is 409
-/// `contact_exists`, its phone taken 409 `phone_taken`.
-async fn store_new(state: &AppState, tenant: &str, contact: &Contact) -> Result<(), ApiError> {
-    let store = &state.engine.store;
-    match store.create_contact(tenant, contact).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Exists { .. }) if store.contact(tenant, &contact.id).await.is_ok() => {
-            Err(ApiError::new(
-                StatusCode::CONFLICT,
-                Code::ContactExists,
-                format!(
-                    "contact {} exists; change it with PATCH or POST /v1/contacts/upsert",
-                    contact.id
-                ),
-            )
-            .with_details(json!({ "id": contact.id })))
-        }
-        Err(e) => Err(refused(state, tenant, contact.phone.as_deref(), e).await),
-    }
-}
-
-/// Stores what changed between `read` and `changed` on the contact's latest version, so a
-/// change made meanwhile (an opt-out above all) is kept; answers the contact as stored.
-async fn store_change(
-    state: &AppState,
-    tenant: &str,
-    read: &Contact,
-    changed: &Contact,
-) -> Result<Contact, ApiError> {
-    let change = ContactChange::between(read, changed);
-    match state
-        .engine
-        .store
-        .change_contact(tenant, &read.id, &change)
-        .await
-    {
-        Err(e) => Err(refused(state, tenant, changed.phone.as_deref(), e).await),
-        Ok(stored) => Ok(stored),
-    }
-}
-
-/// Finds the contact by id, else phone, else email, and merges `contact` into it; or
-/// creates it. Answers the contact and whether it was created.
-pub async fn upsert_contact(
-    state: &AppState,
-    tenant: &str,
-    contact: Contact,
-) -> Result<(Contact, bool), ApiError> {
-    let given = contact.clone();
-    match resolve_contact(state, tenant, contact).await? {
-        (contact, None) => match state.engine.store.create_contact(tenant, &contact).await {
-            Ok(()) => Ok((contact, true)),
-            // Created by another request a moment ago: merge into it instead.
-            Err(StoreError::Exists { .. }) => match resolve_contact(state, tenant, given).await? {
-                (merged, Some(found)) => {
-                    Ok((store_change(state, tenant, &found, &merged).await?, false))
-                }
-                (contact, None) => store_new(state, tenant, &contact)
-                    .await
-                    .map(|()| (contact, true)),
-            },
-            Err(e) => Err(e.into()),
-        },
-        (merged, Some(found)) => Ok((store_change(state, tenant, &found, &merged).await?, false)),
-    }
-}
-
-/// What [`upsert_contact`] would store, without storing it: the contact found by id, else
-/// phone, else email, with `contact` merged in, and the stored version found; or `contact`
-/// itself, new, and `None`.
-pub async fn resolve_contact(
-    state: &AppState,
-    tenant: &str,
-    mut contact: Contact,
-) -> Result<(Contact, Option<Contact>), ApiError> {
-    check_named(&contact)?;
-    let given_id = !contact.id.is_empty();
-    prepare(state, tenant, &mut contact).await?;
-    // An id given is the contact's identity; without one, the phone, else the email, is.
-    let existing = if given_id {
-        state.engine.store.contact(tenant, &contact.id).await.ok()
-    } else {
-        same_address(state, tenant, &contact).await?
-    };
-    Ok(match existing {
-        Some(found) => {
-            let mut merged = found.overlay(contact);
-            merged.id.clone_from(&found.id);
-            (merged, Some(found))
-        }
-        None => (contact, None),
-    })
-}
-
-/// An inline contact must say who it is.
-fn check_named(contact: &Contact) -> Result<(), ApiError> {
-    if contact.id.is_empty() && contact.phone.is_none() && contact.email.is_none() {
-        return Err(ApiError::invalid(
-            Code::InvalidContact,
-            "name the contact by id, phone or email",
-        ));
-    }
-    Ok(())
-}
-
-/// An inline contact checked, normalised and given an id if it has none: what to try
-/// storing as new before looking it up.
-pub async fn prepared(
-    state: &AppState,
-    tenant: &str,
-    given: &Contact,
-) -> Result<Contact, ApiError> {
-    check_named(given)?;
-    let mut contact = given.clone();
-    prepare(state, tenant, &mut contact).await?;
-    Ok(contact)
 }
 
 /// Create or update a contact found by id, else phone, else email (editor). Given fields
@@ -247,7 +52,7 @@ async fn upsert(
     Editor(caller): Editor,
     ApiJson(contact): ApiJson<Contact>,
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
-    let (contact, created) = upsert_contact(&state, caller.tenant(), contact).await?;
+    let (contact, created) = state.inbound.upsert(caller.tenant(), contact).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -317,9 +122,9 @@ async fn update(
             "the contact opted out; only the contact can opt back in",
         ));
     }
-    prepare(&state, tenant, &mut contact).await?;
+    state.inbound.prepare(tenant, &mut contact).await?;
     Ok(Json(
-        store_change(&state, tenant, &current, &contact).await?,
+        state.inbound.change(tenant, &current, &contact).await?,
     ))
 }
 

@@ -1,6 +1,6 @@
 //! Events: `POST /v1/events` stores an event durably before answering, upserts its inline
-//! contact (by id, phone or email) or uses the named one, and starts, resumes and cancels
-//! runs. It is idempotent by `external_id` or the `Idempotency-Key` header: a repeat answers
+//! contact (by id, phone or email, the engine's one rule: `inbound::contacts`) or uses the
+//! named one, and starts, resumes and cancels runs. It is idempotent by `external_id` or the `Idempotency-Key` header: a repeat answers
 //! `duplicate: true` with the first event's id and the runs it started. `POST
 //! /v1/events/batch` takes up to 1,000 events, checked all before any is stored.
 
@@ -10,19 +10,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use stepwise_engine::error::EngineError;
-use stepwise_engine::model::{Contact, Event, RunId};
-use stepwise_engine::ports::StoreError;
-use stepwise_engine::runtime::{IngestOutcome, run_id_for};
+use stepwise_engine::inbound::contacts::ContactRef;
+use stepwise_engine::model::{Contact, Event};
 
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::contacts::{prepared, refused, resolve_contact};
 use crate::server::extract::ApiJson;
 use crate::server::{ApiError, AppState, Editor};
-use stepwise_engine::runtime::ContactWrite;
 
 /// Most events one batch may carry.
 const MAX_BATCH: usize = 1000;
@@ -91,29 +87,14 @@ async fn accept(
     let mut event = Event::new(body.event_type, Value::Object(body.data));
     event.source = body.source.unwrap_or_else(|| "api".into());
     event.external_id = body.external_id.or(idempotency_key.map(str::to_owned));
-    let source = event.source.clone();
-    let external_id = event.external_id.clone();
-    let (contact_id, mut outcome) = match (body.contact, body.contact_id) {
-        (Some(given), _) => inline_contact(state, tenant, given, event).await?,
-        (None, Some(id)) => {
-            let stored = state.engine.store.contact(tenant, &id).await.map_err(|_| {
-                ApiError::invalid(Code::UnknownContact, format!("contact {id} does not exist"))
-            })?;
-            let outcome = state
-                .engine
-                .ingest_with_contact(tenant, stored, ContactWrite::Stored, event)
-                .await?;
-            (id, outcome)
-        }
+    let named = match (body.contact, body.contact_id) {
+        (Some(given), _) => ContactRef::Given(given),
+        (None, Some(id)) => ContactRef::Id(id),
         (None, None) => {
             return Err(ApiError::invalid(Code::InvalidEvent, "name the contact"));
         }
     };
-    if outcome.duplicate
-        && let Some(external_id) = external_id
-    {
-        outcome.started = first_runs(state, tenant, &source, &external_id).await?;
-    }
+    let (contact_id, outcome) = state.inbound.accept_event(tenant, named, event).await?;
     let status = if outcome.duplicate {
         StatusCode::OK
     } else {
@@ -122,64 +103,6 @@ async fn accept(
     let mut answer = serde_json::to_value(outcome).unwrap_or(Value::Null);
     answer["contact_id"] = Value::String(contact_id);
     Ok((status, answer))
-}
-
-/// Ingests `event` for its inline contact; answers the contact's id and the outcome.
-async fn inline_contact(
-    state: &AppState,
-    tenant: &str,
-    given: Contact,
-    event: Event,
-) -> Result<(String, IngestOutcome), ApiError> {
-    // An inline contact is most often new (a web-form lead): it is stored as new with the
-    // event, in one commit, with no lookup first. Only a known one costs the lookup.
-    let contact = prepared(state, tenant, &given).await?;
-    if let Some(outcome) = state
-        .engine
-        .ingest_new_contact(tenant, &contact, &event)
-        .await?
-    {
-        return Ok((contact.id, outcome));
-    }
-    // Stored by the engine only if the event is not a processed repeat.
-    let (contact, found) = resolve_contact(state, tenant, given).await?;
-    let write = match found {
-        None => ContactWrite::Create,
-        Some(read) => ContactWrite::Put {
-            read: Box::new(read),
-        },
-    };
-    let (contact_id, phone) = (contact.id.clone(), contact.phone.clone());
-    match state
-        .engine
-        .ingest_with_contact(tenant, contact, write, event)
-        .await
-    {
-        Ok(outcome) => Ok((contact_id, outcome)),
-        // A new id with a phone another contact has.
-        Err(EngineError::Store(e @ StoreError::Exists { .. })) => {
-            Err(refused(state, tenant, phone.as_deref(), e).await)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The runs the first copy of an event started: run ids are derived from the event's
-/// source, external id and flow.
-async fn first_runs(
-    state: &AppState,
-    tenant: &str,
-    source: &str,
-    external_id: &str,
-) -> Result<Vec<RunId>, ApiError> {
-    let mut runs = Vec::new();
-    for flow in state.engine.live_flows(tenant).await? {
-        let id = run_id_for(tenant, source, external_id, &flow.flow_id);
-        if state.engine.store.run(tenant, id).await.is_ok() {
-            runs.push(id);
-        }
-    }
-    Ok(runs)
 }
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
