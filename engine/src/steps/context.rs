@@ -1,11 +1,12 @@
 //! What a step kind sees: [`CheckCx`] while a flow is validated, [`StepCx`] while it runs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 pub use super::references::references;
+use crate::audience::fields::FieldType;
 use crate::definition::{Diagnostic, Severity};
 use crate::expr::{Bindings, Expr};
 use crate::model::{Contact, Flow};
@@ -249,6 +250,8 @@ pub struct StepCx<'a> {
     pub(crate) link_scope: Option<&'a LinkScope>,
     /// The tracked links renders made, for the runtime to store before sending.
     pub(crate) tracked: &'a mut Vec<TrackedLink>,
+    /// The tenant's declared custom fields, which hold their types in every write.
+    pub(crate) custom_fields: &'a BTreeMap<String, FieldType>,
 }
 
 impl StepCx<'_> {

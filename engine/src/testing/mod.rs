@@ -1,12 +1,13 @@
 //! Helpers for tests of step kinds and the runtime: plan one step against a ready-made run,
 //! and a connector that records calls and answers from a script.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use crate::audience::fields::FieldType;
 use crate::definition::{self, Instr};
 use crate::expr::Bindings;
 use crate::model::Contact;
@@ -33,6 +34,15 @@ pub fn plan_step(step: Value) -> Result<StepOutcome, StepError> {
 
 /// [`plan_step`] for `contact`.
 pub fn plan_step_for(step: Value, contact: Contact) -> Result<StepOutcome, StepError> {
+    plan_step_declaring(step, contact, &BTreeMap::new())
+}
+
+/// [`plan_step_for`] for a tenant that declared `custom_fields`.
+pub fn plan_step_declaring(
+    step: Value,
+    contact: Contact,
+    custom_fields: &BTreeMap<String, FieldType>,
+) -> Result<StepOutcome, StepError> {
     let mut step = step;
     step["id"] = json!("s");
     let doc = json!({"id": "t", "trigger": {"event": "lead.created"}, "steps": [step]}).to_string();
@@ -60,6 +70,7 @@ pub fn plan_step_for(step: Value, contact: Contact) -> Result<StepOutcome, StepE
         contact_changed: false,
         link_scope: None,
         tracked: &mut tracked,
+        custom_fields,
     };
     config.plan(&mut cx)
 }

@@ -147,6 +147,7 @@ impl RunCx<'_> {
                         contact_changed: false,
                         link_scope: self.link_scope.as_ref(),
                         tracked: &mut self.tracked,
+                        custom_fields: &self.tenant.custom_fields,
                     };
                     let planned = config.plan(&mut cx);
                     self.contact_changed |= cx.contact_changed;

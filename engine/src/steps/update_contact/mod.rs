@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::steps::{CheckCx, StepCx, StepError, StepKind, StepOutcome};
 
-/// Fields to change (strings are templates). Opt-outs can be set, never cleared, by a flow
+/// Fields to change (strings are templates; a custom field the tenant declared is stored as
+/// its type). Opt-outs can be set, never cleared, by a flow
 /// (or by an operator through the API): opting back in is the contact's own act (START).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "UpdateContactConfig")]
@@ -83,7 +84,15 @@ impl StepKind for UpdateContact {
                 changed.insert(name.into(), Value::String(cx.render(name)?));
             }
         }
-        let custom = cx.render_fields("fields", &config.fields)?;
+        let mut custom = cx.render_fields("fields", &config.fields)?;
+        // A declared field holds its type whoever writes it (an import, the API, a flow):
+        // "1,250" rendered into a number field is 1250; "soon" is refused, naming it.
+        crate::audience::fields::type_fields(cx.custom_fields, &mut custom).map_err(|message| {
+            StepError {
+                field: "fields".into(),
+                message,
+            }
+        })?;
         let text = |key: &str| changed.get(key).and_then(Value::as_str).map(str::to_owned);
         let (first, last, email, zone) = (
             text("first_name"),

@@ -23,3 +23,31 @@ fn opting_back_in_is_not_something_a_flow_can_do() {
     );
     assert!(err.has_errors(), "{:?}", err.diagnostics);
 }
+
+#[test]
+fn a_declared_field_is_stored_as_its_type_or_the_step_fails_naming_it() {
+    use crate::audience::fields::FieldType;
+    use crate::testing::{ana, plan_step_declaring};
+
+    let declared = std::collections::BTreeMap::from([
+        ("visits".to_owned(), FieldType::Number),
+        ("member".to_owned(), FieldType::Boolean),
+    ]);
+    let step =
+        json!({"update_contact": {"fields": {"visits": "1,250", "member": "yes", "note": "7"}}});
+    let StepOutcome::Next(output) = plan_step_declaring(step, ana(), &declared).unwrap() else {
+        panic!("not next")
+    };
+    assert_eq!(
+        output["changed"]["fields"],
+        json!({"visits": 1250, "member": true, "note": "7"}),
+        "declared fields typed, an undeclared one left as text"
+    );
+    let step = json!({"update_contact": {"fields": {"visits": "{{contact.first_name}}"}}});
+    let error = plan_step_declaring(step, ana(), &declared).unwrap_err();
+    assert_eq!(error.field, "fields");
+    assert!(
+        error.message.contains("fields.visits: not a number"),
+        "{error}"
+    );
+}
