@@ -95,6 +95,17 @@ pub struct ConversationFilter {
     pub now: Option<Timestamp>,
 }
 
+/// A page of a thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadPage {
+    /// Oldest first.
+    pub messages: Vec<ThreadMessage>,
+    /// When older messages are left: the time to ask for those before (the oldest message's
+    /// here). A page never ends between two messages of the same microsecond (an inbound
+    /// text and a send can share one), so asking before it misses none.
+    pub older_before: Option<Timestamp>,
+}
+
 /// One message of a thread.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -166,15 +177,15 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError>;
     async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError>;
-    /// The newest `limit` messages of the conversation (those before `before`, when given),
-    /// oldest first.
+    /// The newest messages of the conversation (those before `before`, when given), at most
+    /// `limit`, oldest first, and where the next older page starts.
     async fn thread(
         &self,
         tenant_id: &str,
         conversation: &Conversation,
         before: Option<Timestamp>,
         limit: u32,
-    ) -> Result<Vec<ThreadMessage>, StoreError>;
+    ) -> Result<ThreadPage, StoreError>;
     /// Applies a staff action, with its audit entry if it has one (marking read has none);
     /// answers the conversation as it is now.
     async fn change_conversation(

@@ -26,7 +26,7 @@ pub use connector::{
 };
 pub use conversations::{
     Conversation, ConversationChange, ConversationFilter, ConversationStatus, ConversationStore,
-    Direction, InboxChange, ThreadMessage, conversation_id,
+    Direction, InboxChange, ThreadMessage, ThreadPage, conversation_id,
 };
 pub use edge::{Delivery, EdgeStore, StoredLink};
 pub use listing::{

@@ -95,8 +95,8 @@ struct Thread {
     conversation: Conversation,
     /// The newest 100 messages (before `before`, when asked), oldest first.
     messages: Vec<ThreadMessage>,
-    /// When older messages may be left: ask again with `?before=` this (the oldest message's
-    /// time).
+    /// When older messages are left: ask again with `?before=` this (the oldest message's
+    /// time; a page never ends between two messages of the same time).
     #[schema(value_type = Option<String>, format = DateTime)]
     older_before: Option<Timestamp>,
 }
@@ -124,17 +124,14 @@ async fn show(
         .conversations
         .conversation(caller.tenant(), &id)
         .await?;
-    let messages = state
+    let page = state
         .conversations
         .thread(caller.tenant(), &conversation, q.before, THREAD)
         .await?;
-    let older_before = (messages.len() == THREAD as usize)
-        .then(|| messages.first().map(|m| m.at))
-        .flatten();
     Ok(Json(Thread {
         conversation,
-        messages,
-        older_before,
+        messages: page.messages,
+        older_before: page.older_before,
     }))
 }
 

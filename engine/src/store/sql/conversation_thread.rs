@@ -1,13 +1,15 @@
 //! A conversation's thread in the SQL store: the contact's runs' sent messages on the channel
 //! (with their latest delivery report) and the contact's own messages (inbound events whose
-//! `data` names the channel and has a `body`), merged by time.
+//! `data` names the channel and has a `body`), merged by time. One more than a page is read
+//! from each, so the page knows whether older messages are left and never ends between two
+//! messages of the same time.
 
 use serde_json::Value;
 use sqlx::Row;
 
 use super::conversations::INBOUND_TYPES;
 use super::{Scope, SqlStore, micros, time_column, unavailable};
-use crate::ports::{Conversation, Direction, StoreError, ThreadMessage};
+use crate::ports::{Conversation, Direction, StoreError, ThreadMessage, ThreadPage};
 use crate::runtime::builtin::{INBOX_REPLY, INBOX_REPLY_ANYTIME};
 
 pub(super) async fn thread(
@@ -16,8 +18,10 @@ pub(super) async fn thread(
     conversation: &Conversation,
     before: Option<jiff::Timestamp>,
     limit: u32,
-) -> Result<Vec<ThreadMessage>, StoreError> {
-    let limit = i64::from(limit.clamp(1, 200));
+) -> Result<ThreadPage, StoreError> {
+    let page = limit.clamp(1, 200) as usize;
+    // One more than the page from each source: whether older ones are left, and which.
+    let limit = page as i64 + 1;
     let before = before.map_or(i64::MAX, micros);
     let sent = store
         .fetch_all(
@@ -107,7 +111,58 @@ pub(super) async fn thread(
         });
     }
     messages.sort_by_key(|m: &ThreadMessage| std::cmp::Reverse(m.at));
-    messages.truncate(limit as usize);
+    let older_before = page_end(&messages, page).map(|end| {
+        messages.truncate(end);
+        messages[end - 1].at
+    });
     messages.reverse();
-    Ok(messages)
+    Ok(ThreadPage {
+        messages,
+        older_before,
+    })
+}
+
+/// Where a page of `newest_first` messages ends, when more than `page` are there: after the
+/// `page`-th, or before the messages that share the time of the first one left out (so
+/// `before` the page's oldest time finds them all), unless they fill the whole page.
+fn page_end(newest_first: &[ThreadMessage], page: usize) -> Option<usize> {
+    let first_left = newest_first.get(page)?;
+    let tied = newest_first[..page]
+        .iter()
+        .position(|m| m.at == first_left.at)
+        .unwrap_or(page);
+    Some(if tied == 0 { page } else { tied })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(micros: i64) -> ThreadMessage {
+        ThreadMessage {
+            direction: Direction::Outbound,
+            at: jiff::Timestamp::from_microsecond(micros).unwrap(),
+            text: String::new(),
+            run_id: None,
+            status: None,
+            provider_id: None,
+            flow_id: None,
+            member_id: None,
+            event_type: None,
+            media: None,
+        }
+    }
+
+    #[test]
+    fn a_page_never_ends_between_messages_of_one_time() {
+        let newest_first: Vec<_> = [9, 8, 7, 7, 7, 6].into_iter().map(at).collect();
+        assert_eq!(page_end(&newest_first, 6), None, "all fit: no older page");
+        assert_eq!(page_end(&newest_first, 5), Some(5), "ends on a time change");
+        // A page of 3 or 4 would split the three at 7: it ends before them.
+        assert_eq!(page_end(&newest_first, 3), Some(2));
+        assert_eq!(page_end(&newest_first, 4), Some(2));
+        // A page the tie fills whole is cut there (a hundred texts in one microsecond).
+        let tied: Vec<_> = [7, 7, 7, 6].into_iter().map(at).collect();
+        assert_eq!(page_end(&tied, 2), Some(2));
+    }
 }

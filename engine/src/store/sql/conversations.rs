@@ -13,7 +13,7 @@ use super::runs::RecordRow;
 use super::{Backend, Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::ports::{
     AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
-    ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadMessage,
+    ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadPage,
     conversation_id,
 };
 use crate::runtime::Happening;
@@ -330,7 +330,7 @@ impl ConversationStore for SqlStore {
         conversation: &Conversation,
         before: Option<Timestamp>,
         limit: u32,
-    ) -> Result<Vec<ThreadMessage>, StoreError> {
+    ) -> Result<ThreadPage, StoreError> {
         super::conversation_thread::thread(self, tenant_id, conversation, before, limit).await
     }
 
