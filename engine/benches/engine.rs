@@ -122,6 +122,7 @@ fn benches(c: &mut Criterion) {
                     now,
                     link_scope: None,
                     tracked: Vec::new(),
+                    picked_sender: None,
                 };
                 loop {
                     match cx.advance() {

@@ -141,6 +141,7 @@ impl Engine {
             now: self.clock.now(),
             link_scope,
             tracked: Vec::new(),
+            picked_sender: None,
         }
     }
 
@@ -320,6 +321,27 @@ impl Engine {
                         self.store_links(&task.tenant_id, &mut cx).await?;
                         return self.finish(&task, seq, cx, pause).await;
                     }
+                }
+                Pause::PickSender {
+                    pool,
+                    candidate,
+                    allowed,
+                } => {
+                    let number = match &self.pacing {
+                        Some(store) => {
+                            store
+                                .sticky_sender(
+                                    &task.tenant_id,
+                                    &pool,
+                                    &cx.contact.id,
+                                    &candidate,
+                                    &allowed,
+                                )
+                                .await?
+                        }
+                        None => candidate, // the simulator: one run, nothing to keep
+                    };
+                    cx.take_sender(pool, number);
                 }
                 pause => {
                     self.store_links(&task.tenant_id, &mut cx).await?;

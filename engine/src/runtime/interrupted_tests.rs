@@ -38,6 +38,7 @@ fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
         now: start(),
         link_scope: None,
         tracked: Vec::new(),
+        picked_sender: None,
     };
     let pause = cx.advance();
     (pause, cx.records.into_iter().map(|r| r.what).collect())

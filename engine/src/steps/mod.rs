@@ -77,6 +77,9 @@ pub struct ActionDraft {
     pub message: Option<OutboundMessage>,
     /// The provider de-duplicates repeats by idempotency key.
     pub idempotent: bool,
+    /// A text to send from this sender pool of the tenant's (when no `from` is set): the
+    /// runtime gives the contact the pool's number they hear from (sticky), at its rate.
+    pub sender_pool: Option<String>,
 }
 
 /// What a step asks for when the run reaches it.

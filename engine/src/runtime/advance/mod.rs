@@ -3,6 +3,7 @@
 //! the pause and feeds the result back through [`RunCx::on_result`].
 
 mod outcome;
+mod pool;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -35,6 +36,14 @@ pub enum Pause {
         number: String,
         interval: jiff::SignedDuration,
     },
+    /// A text from a sender pool: the caller finds the number the contact hears from (the
+    /// one kept for them, else `candidate`, kept from now on) and hands it to
+    /// [`RunCx::take_sender`].
+    PickSender {
+        pool: String,
+        candidate: String,
+        allowed: Vec<String>,
+    },
     /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
     WaitFor,
     /// The run ended.
@@ -59,6 +68,8 @@ pub struct RunCx<'a> {
     pub link_scope: Option<LinkScope>,
     /// Links rendered and not yet stored: the caller stores them before the next call.
     pub tracked: Vec<TrackedLink>,
+    /// The sender pool and number this advance found for the contact ([`Pause::PickSender`]).
+    pub picked_sender: Option<(String, String)>,
 }
 
 impl RunCx<'_> {
@@ -259,23 +270,6 @@ impl RunCx<'_> {
         self.sleep(self.now + RECHECK)
     }
 
-    /// A text from one of the tenant's pool numbers takes the number's next slot first, unless
-    /// this run holds one already (the dispatcher reserves a campaign contact's first).
-    fn pace(&self, request: &Request) -> Option<Pause> {
-        let Request::Sms(sms) = request else {
-            return None;
-        };
-        if self.run.hold.as_deref() == Some(PACED) {
-            return None;
-        }
-        let from = sms.from.as_deref()?;
-        let number = crate::audience::pools::pool_number(&self.tenant.sender_pools, from)?;
-        Some(Pause::Pace {
-            number: number.number.clone(),
-            interval: number.planned_interval(),
-        })
-    }
-
     /// The slot reserved for this run's text: it goes now, or the run sleeps until the slot
     /// and sends then without asking again; `None` (the number booked up): it asks again at
     /// `retry_at`.
@@ -304,7 +298,7 @@ impl RunCx<'_> {
     }
 
     /// Human takeover, consent and quiet hours, then the call itself.
-    fn call(&mut self, meta: &StepMeta, draft: Box<ActionDraft>) -> Option<Pause> {
+    fn call(&mut self, meta: &StepMeta, mut draft: Box<ActionDraft>) -> Option<Pause> {
         // A reply by hand is the person; every other message to the contact waits for them.
         if draft.message.is_some()
             && self.contact.human_takeover
@@ -352,6 +346,9 @@ impl RunCx<'_> {
             && let Some(reason) = crate::usage::refused_llm(&self.tenant.quota)
         {
             return self.fail_step(meta, reason);
+        }
+        if let Some(pause) = self.send_from_pool(meta, &mut draft) {
+            return Some(pause);
         }
         if let Some(pace) = self.pace(&draft.request) {
             return Some(pace);

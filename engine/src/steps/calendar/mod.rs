@@ -49,6 +49,7 @@ impl StepKind for Calendar {
             }),
             message: None,
             idempotent: config.action == Action::FindSlots,
+            sender_pool: None,
         })))
     }
 }

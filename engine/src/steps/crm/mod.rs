@@ -52,6 +52,7 @@ impl StepKind for Crm {
             }),
             message: None,
             idempotent: config.action == Action::UpsertContact,
+            sender_pool: None,
         })))
     }
 }

@@ -178,6 +178,7 @@ impl StepKind for Http {
             }),
             message: None,
             idempotent: true,
+            sender_pool: None,
         })))
     }
 }

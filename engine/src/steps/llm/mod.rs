@@ -80,6 +80,7 @@ impl StepKind for Llm {
             }),
             message: None,
             idempotent: true,
+            sender_pool: None,
         })))
     }
 }

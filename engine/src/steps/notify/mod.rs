@@ -42,6 +42,7 @@ impl StepKind for Notify {
             }),
             message: None,
             idempotent: false,
+            sender_pool: None,
         })))
     }
 }

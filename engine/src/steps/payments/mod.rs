@@ -55,6 +55,7 @@ impl StepKind for Payments {
             message: None,
             // The provider de-duplicates by the idempotency key (Stripe's `Idempotency-Key`).
             idempotent: true,
+            sender_pool: None,
         })))
     }
 }

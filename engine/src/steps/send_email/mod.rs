@@ -94,6 +94,7 @@ impl StepKind for SendEmail {
                 segments: None,
             }),
             idempotent: false,
+            sender_pool: None,
         })))
     }
 }

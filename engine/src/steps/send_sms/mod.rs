@@ -24,6 +24,12 @@ pub struct Config {
     #[serde(default)]
     #[schemars(with = "String")]
     pub from: Option<String>,
+    /// Or one of the business's sender pools (`settings.sender_pools`) by name: the contact
+    /// hears from the same number of it every time (replies thread), and each number keeps
+    /// its carrier's rate across every run and campaign.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
+    pub pool: Option<String>,
     /// Pictures or files to send as an MMS: public https URLs (templates), at most 10.
     #[serde(default)]
     #[schemars(length(max = 10))]
@@ -51,6 +57,17 @@ impl StepKind for SendSms {
     fn check(config: &Config, cx: &mut CheckCx<'_>) {
         cx.template("to", config.to.as_deref().unwrap_or("{{contact.phone}}"));
         cx.template_limited("body", &config.body, limits::SMS_BODY);
+        if config.from.is_some() && config.pool.is_some() {
+            cx.error("pool", "give `from` or `pool`, not both".to_owned());
+        }
+        if let Some(pool) = &config.pool
+            && !crate::audience::fields::is_field_name(pool)
+        {
+            cx.error(
+                "pool",
+                format!("\"{pool}\" is not a pool name (a lowercase letter, then lowercase letters, digits or '_')"),
+            );
+        }
         if let Some(from) = &config.from {
             cx.template("from", from);
         }
@@ -81,7 +98,8 @@ impl StepKind for SendSms {
         }
         let (text, segments) = cx.render_sms("body")?;
         // An empty `from` (a template with nothing to say) means the tenant's sender; a
-        // campaign from a sender pool names the contact's number.
+        // campaign from a sender pool names the contact's number (before the step's `pool`,
+        // which the runtime resolves).
         let from = match &config.from {
             Some(_) => Some(cx.render("from")?).filter(|from| !from.trim().is_empty()),
             None => None,
@@ -113,6 +131,7 @@ impl StepKind for SendSms {
                 segments: Some(segments),
             }),
             idempotent: false,
+            sender_pool: config.pool.clone(),
         })))
     }
 }
