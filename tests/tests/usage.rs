@@ -286,3 +286,54 @@ common::place::on_both_backends!(
     plans_cap_ai_tokens_on_sqlite,
     plans_cap_ai_tokens_on_postgres
 );
+
+/// Days and months are the business's own: a text sent now by a business whose date is not
+/// UTC's (twelve hours behind in the UTC morning, fourteen ahead later) counts on its own date.
+async fn usage_days_are_local(backend: &Backend, dir: &std::path::Path) {
+    let (_server, base) = common::start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    let key = api.tenant("baker").await;
+    let now = jiff::Timestamp::now();
+    // An hour's margin either way: UTC−12 differs in date until 12:00 UTC, UTC+14 from 10:00.
+    let zone = if now.to_zoned(jiff::tz::TimeZone::UTC).hour() < 11 {
+        "Etc/GMT+12"
+    } else {
+        "Pacific/Kiritimati"
+    };
+    let settings = json!({"timezone": zone});
+    assert_eq!(
+        api.patch("/v1/settings", &key, &settings).await.status,
+        StatusCode::OK
+    );
+    let published = api
+        .yaml(
+            Method::POST,
+            "/v1/flows",
+            &key,
+            &flow("receipt", "transactional"),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    assert_eq!(send(&api, &key, "receipt", 0).await, "sent");
+    let usage = api.get("/v1/usage", &key).await.body;
+    let local = jiff::Timestamp::now().in_tz(zone).unwrap().date();
+    let utc = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    assert_ne!(
+        local, utc,
+        "the zone was chosen for a date that is not UTC's"
+    );
+    assert_eq!(usage["days"][0]["date"], local.to_string(), "{usage}");
+    assert_eq!(usage["days"].as_array().unwrap().len(), 1, "{usage}");
+    assert_eq!(usage["today"]["sms_messages"], 1, "{usage}");
+    let month = format!("{:04}-{:02}", local.year(), local.month());
+    assert_eq!(usage["month"], month, "{usage}");
+}
+
+common::place::on_both_backends!(
+    usage_days_are_local,
+    "usagelocal",
+    usage_days_are_local_on_sqlite,
+    usage_days_are_local_on_postgres
+);

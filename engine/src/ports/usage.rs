@@ -1,5 +1,5 @@
-//! The seam to what a tenant used: messages sent by UTC day and channel, language-model tokens
-//! by UTC day, contacts and active runs now, and the notices of its plan's levels (see [`crate::usage`]).
+//! The seam to what a tenant used: messages sent by day (of the business's zone) and channel,
+//! language-model tokens by day, contacts and active runs now, and the notices of its plan's levels (see [`crate::usage`]).
 //!
 //! Contract: every method takes the tenant and touches only its rows; a notice is recorded
 //! once per tenant, period, metric and level, whichever process claims it first.
@@ -7,11 +7,12 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 
 use super::{AuditEntry, Channel, StoreError};
 use crate::usage::Notice;
 
-/// Messages sent on one UTC day on one channel.
+/// Messages sent on one day (of the zone asked for) on one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
     pub day: Date,
@@ -23,18 +24,20 @@ pub struct DayCount {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync + std::fmt::Debug {
-    /// Messages sent since `since`, by UTC day and channel, oldest day first.
+    /// Messages sent since `since`, by day in `zone` and channel, oldest day first.
     async fn messages_by_day(
         &self,
         tenant_id: &str,
         since: Timestamp,
+        zone: &TimeZone,
     ) -> Result<Vec<DayCount>, StoreError>;
-    /// Language-model tokens its runs' model calls used since `since`, by UTC day, oldest
-    /// first.
+    /// Language-model tokens its runs' model calls used since `since`, by day in `zone`,
+    /// oldest first.
     async fn ai_tokens_by_day(
         &self,
         tenant_id: &str,
         since: Timestamp,
+        zone: &TimeZone,
     ) -> Result<Vec<(Date, u64)>, StoreError>;
     /// Contacts kept and runs not yet ended, now.
     async fn contacts_and_active_runs(&self, tenant_id: &str) -> Result<(u64, u64), StoreError>;

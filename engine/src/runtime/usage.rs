@@ -15,7 +15,7 @@ use super::engine::Engine;
 use crate::error::EngineError;
 use crate::model::Tenant;
 use crate::ports::{AuditEntry, Channel, DayCount};
-use crate::usage::{Metric, Notice, Plan, Quota, Used, month_of, month_start, reached};
+use crate::usage::{Metric, Notice, Plan, Quota, Used, month_of, month_start, reached, zone_of};
 
 /// One day's or one period's messages and model tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -48,7 +48,7 @@ impl Sends {
     }
 }
 
-/// One UTC day of the month.
+/// One day of the month (in the business's zone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayUsage {
@@ -71,13 +71,13 @@ pub struct Cap {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
-    /// `2026-12` (UTC).
+    /// `2026-12` (in the business's zone).
     pub month: String,
     /// The plan's name; `null`: no plan, no limits.
     pub plan: Option<String>,
     pub this_month: Sends,
     pub today: Sends,
-    /// Each UTC day of the month that sent anything.
+    /// Each day of the month (in the business's zone) that sent anything.
     pub days: Vec<DayUsage>,
     pub contacts: u64,
     pub active_runs: u64,
@@ -97,17 +97,19 @@ impl Engine {
         self.plans.of(tenant.plan.as_deref())
     }
 
-    /// What the tenant used this month, and each UTC day of it that used anything.
-    async fn measure(&self, tenant_id: &str) -> Result<(Used, BTreeMap<Date, Sends>), EngineError> {
+    /// What the tenant used this month, and each day of it that used anything (months and
+    /// days of the business's zone).
+    async fn measure(&self, tenant: &Tenant) -> Result<(Used, BTreeMap<Date, Sends>), EngineError> {
         let Some(store) = &self.usage else {
             return Ok((Used::default(), BTreeMap::new()));
         };
-        let since = month_start(self.clock.now());
+        let (tenant_id, zone) = (tenant.id.as_str(), zone_of(tenant));
+        let since = month_start(self.clock.now(), &zone);
         let mut days: BTreeMap<Date, Sends> = BTreeMap::new();
-        for count in store.messages_by_day(tenant_id, since).await? {
+        for count in store.messages_by_day(tenant_id, since, &zone).await? {
             days.entry(count.day).or_default().add(&count);
         }
-        for (day, tokens) in store.ai_tokens_by_day(tenant_id, since).await? {
+        for (day, tokens) in store.ai_tokens_by_day(tenant_id, since, &zone).await? {
             days.entry(day).or_default().ai_tokens += tokens;
         }
         let (contacts, active_runs) = store.contacts_and_active_runs(tenant_id).await?;
@@ -130,7 +132,7 @@ impl Engine {
             return Ok(());
         };
         let plan = plan.clone();
-        let (used, _) = self.measure(&tenant.id).await?;
+        let (used, _) = self.measure(tenant).await?;
         self.settle(tenant, &plan, &used).await
     }
 
@@ -142,7 +144,7 @@ impl Engine {
         used: &Used,
     ) -> Result<(), EngineError> {
         tenant.quota = Quota::of(plan, used);
-        for notice in reached(plan, used, self.clock.now()) {
+        for notice in reached(plan, used, self.clock.now(), &zone_of(tenant)) {
             self.give_notice(tenant, notice).await?;
         }
         Ok(())
@@ -184,14 +186,15 @@ impl Engine {
         // Read afresh and measured once: the report and the next send agree on what is
         // refused (the settings copy is replaced with this reading).
         let mut tenant = self.store.tenant(tenant_id).await?;
-        let (used, by_day) = self.measure(tenant_id).await?;
+        let (used, by_day) = self.measure(&tenant).await?;
         if let Some((_, plan)) = self.plan_of(&tenant).filter(|(_, p)| p.is_limited()) {
             let plan = plan.clone();
             self.settle(&mut tenant, &plan, &used).await?;
         }
         self.caches.tenants.put(tenant_id, tenant.clone());
         let now = self.clock.now();
-        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let zone = zone_of(&tenant);
+        let today = now.to_zoned(zone.clone()).date();
         let plan = self.plan_of(&tenant);
         let limits = plan
             .map(|(_, plan)| {
@@ -222,7 +225,7 @@ impl Engine {
         .into_iter()
         .filter_map(|(c, full)| full.then_some(c))
         .collect();
-        let month = month_of(now);
+        let month = month_of(now, &zone);
         let notices = match &self.usage {
             Some(store) => store.notices(tenant_id, &month).await?,
             None => Vec::new(),

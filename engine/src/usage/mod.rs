@@ -1,5 +1,6 @@
-//! Usage and plans: what a business used (messages and SMS segments by channel, per UTC day
-//! and month; contacts; active runs) and the limits of its plan, which the operator defines.
+//! Usage and plans: what a business used (messages and SMS segments by channel, per day and
+//! month of its own time zone; contacts; active runs) and the limits of its plan, which the
+//! operator defines.
 //!
 //! A plan caps SMS segments and emails a month, contacts and active runs. Crossing 80 % and
 //! 100 % of any cap gives the tenant a notice once a month (an audit entry and an alert to the
@@ -11,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 /// What a plan caps.
@@ -199,23 +201,28 @@ impl Notice {
     }
 }
 
-/// `2026-12` for `at` (UTC).
-pub fn month_of(at: Timestamp) -> String {
-    let date = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+/// `2026-12` for `at` in `zone` (the business's).
+pub fn month_of(at: Timestamp, zone: &TimeZone) -> String {
+    let date = at.to_zoned(zone.clone()).date();
     format!("{:04}-{:02}", date.year(), date.month())
 }
 
-/// The first instant of `at`'s UTC month.
-pub fn month_start(at: Timestamp) -> Timestamp {
-    let date = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+/// The first instant of `at`'s month in `zone`.
+pub fn month_start(at: Timestamp, zone: &TimeZone) -> Timestamp {
+    let date = at.to_zoned(zone.clone()).date();
     date.first_of_month()
-        .to_zoned(jiff::tz::TimeZone::UTC)
+        .to_zoned(zone.clone())
         .map_or(at, |z| z.timestamp())
 }
 
+/// The business's zone (its settings hold an IANA name; UTC if that ever fails to load).
+pub fn zone_of(tenant: &crate::model::Tenant) -> TimeZone {
+    TimeZone::get(&tenant.timezone).unwrap_or(TimeZone::UTC)
+}
+
 /// The levels of `plan` that `used` has reached, for `at`'s month.
-pub fn reached(plan: &Plan, used: &Used, at: Timestamp) -> Vec<Notice> {
-    let period = month_of(at);
+pub fn reached(plan: &Plan, used: &Used, at: Timestamp, zone: &TimeZone) -> Vec<Notice> {
+    let period = month_of(at, zone);
     let mut out = Vec::new();
     for metric in Metric::ALL {
         let Some(quota) = plan.limit(metric) else {
@@ -312,8 +319,8 @@ mod tests {
         let used = |sms, contacts| Used {
             values: BTreeMap::from([(Metric::SmsSegments, sms), (Metric::Contacts, contacts)]),
         };
-        assert!(reached(&plan(), &used(79, 7), at).is_empty());
-        let found = reached(&plan(), &used(80, 10), at);
+        assert!(reached(&plan(), &used(79, 7), at, &TimeZone::UTC).is_empty());
+        let found = reached(&plan(), &used(80, 10), at, &TimeZone::UTC);
         let levels: Vec<(Metric, u8)> = found.iter().map(|n| (n.metric, n.level)).collect();
         assert_eq!(
             levels,
@@ -349,8 +356,16 @@ mod tests {
         );
         assert!(plans.check("gold").unwrap_err().contains("starter"));
         assert_eq!(
-            month_start("2026-12-02T20:00:00Z".parse().unwrap()),
+            month_start("2026-12-02T20:00:00Z".parse().unwrap(), &TimeZone::UTC),
             "2026-12-01T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        // 02:00 UTC on December 1st is still November in Chicago.
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        let t: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
+        assert_eq!(month_of(t, &chicago), "2026-11");
+        assert_eq!(
+            month_start(t, &chicago),
+            "2026-11-01T05:00:00Z".parse::<Timestamp>().unwrap()
         );
     }
 }

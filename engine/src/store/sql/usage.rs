@@ -1,7 +1,9 @@
 //! [`UsageStore`] in SQL: messages counted from the outbox through its covering index
-//! `messages_usage`, language-model tokens from `ai_usage` (a row per model call, written with
+//! `messages_usage` (by quarter hour, summed into the business's local days here), language-model tokens from `ai_usage` (a row per model call, written with
 //! the run's history), contacts and active runs counted, and `usage_notices`, whose key makes
 //! a notice the first claimer's.
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use sqlx::Row;
@@ -12,14 +14,21 @@ use crate::ports::{AuditEntry, Channel, DayCount, StoreError, UsageStore};
 use crate::runtime::Happening;
 use crate::usage::{Metric, Notice};
 
-const DAY_MICROS: i64 = 86_400_000_000;
+/// Rows are grouped by quarter hour, the finest step any zone's offset takes, so every group
+/// falls on one local day of whichever zone the business is in.
+const QUARTER_MICROS: i64 = 900_000_000;
 
-/// The UTC date of a `created_at / DAY_MICROS` group.
-fn utc_day(row: &sqlx::any::AnyRow) -> Result<Option<jiff::civil::Date>, StoreError> {
-    let day: i64 = row.try_get("day").map_err(unavailable)?;
-    Ok(Timestamp::from_microsecond(day.saturating_mul(DAY_MICROS))
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date()))
+/// The local date, in `zone`, of a `created_at / QUARTER_MICROS` group.
+fn local_day(
+    row: &sqlx::any::AnyRow,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Option<jiff::civil::Date>, StoreError> {
+    let quarter: i64 = row.try_get("quarter").map_err(unavailable)?;
+    Ok(
+        Timestamp::from_microsecond(quarter.saturating_mul(QUARTER_MICROS))
+            .ok()
+            .map(|t| t.to_zoned(zone.clone()).date()),
+    )
 }
 
 fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, StoreError> {
@@ -65,52 +74,62 @@ impl UsageStore for SqlStore {
         &self,
         tenant_id: &str,
         since: Timestamp,
+        zone: &jiff::tz::TimeZone,
     ) -> Result<Vec<(jiff::civil::Date, u64)>, StoreError> {
         let query = sqlx::query(
-            "SELECT created_at / $3 AS day, CAST(SUM(tokens) AS BIGINT) AS n FROM ai_usage \
-             WHERE tenant_id = $1 AND created_at >= $2 GROUP BY created_at / $3 ORDER BY day",
+            "SELECT created_at / $3 AS quarter, CAST(SUM(tokens) AS BIGINT) AS n FROM ai_usage \
+             WHERE tenant_id = $1 AND created_at >= $2 GROUP BY created_at / $3",
         )
         .bind(tenant_id)
         .bind(micros(since))
-        .bind(DAY_MICROS);
+        .bind(QUARTER_MICROS);
         let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut days: BTreeMap<jiff::civil::Date, u64> = BTreeMap::new();
         for row in &rows {
-            if let Some(day) = utc_day(row)? {
-                out.push((day, count(row, "n")?));
+            if let Some(day) = local_day(row, zone)? {
+                *days.entry(day).or_default() += count(row, "n")?;
             }
         }
-        Ok(out)
+        Ok(days.into_iter().collect())
     }
 
     async fn messages_by_day(
         &self,
         tenant_id: &str,
         since: Timestamp,
+        zone: &jiff::tz::TimeZone,
     ) -> Result<Vec<DayCount>, StoreError> {
         let query = sqlx::query(
-            "SELECT created_at / $3 AS day, channel, COUNT(*) AS n, SUM(segments) AS s \
+            "SELECT created_at / $3 AS quarter, channel, COUNT(*) AS n, SUM(segments) AS s \
              FROM messages WHERE tenant_id = $1 AND created_at >= $2 \
-             GROUP BY created_at / $3, channel ORDER BY day, channel",
+             GROUP BY created_at / $3, channel",
         )
         .bind(tenant_id)
         .bind(micros(since))
-        .bind(DAY_MICROS);
+        .bind(QUARTER_MICROS);
         let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut days: BTreeMap<(jiff::civil::Date, &str), (u64, u64)> = BTreeMap::new();
         for row in &rows {
             let channel: String = row.try_get("channel").map_err(unavailable)?;
-            let (Some(channel), Some(day)) = (Channel::parse(&channel), utc_day(row)?) else {
+            let (Some(channel), Some(day)) = (Channel::parse(&channel), local_day(row, zone)?)
+            else {
                 continue;
             };
-            out.push(DayCount {
-                day,
-                channel,
-                messages: count(row, "n")?,
-                segments: count(row, "s")?,
-            });
+            let sums = days.entry((day, channel.as_str())).or_default();
+            sums.0 += count(row, "n")?;
+            sums.1 += count(row, "s")?;
         }
-        Ok(out)
+        Ok(days
+            .into_iter()
+            .filter_map(|((day, channel), (messages, segments))| {
+                Some(DayCount {
+                    day,
+                    channel: Channel::parse(channel)?,
+                    messages,
+                    segments,
+                })
+            })
+            .collect())
     }
 
     async fn contacts_and_active_runs(&self, tenant_id: &str) -> Result<(u64, u64), StoreError> {
