@@ -336,11 +336,19 @@ fn html_footer(html: &mut String, url: &str, postal_address: Option<&str>) {
 }
 
 /// SMTP's answer in the runtime's terms: 4xx retryable; 5xx permanent, and a hard bounce
-/// (5.1.1, no such mailbox) rejected so the address is suppressed; a timeout (possibly after
-/// the message was sent) uncertain; anything before the server answered, retryable.
+/// (5.1.1, no such mailbox) rejected so the address is suppressed; a server that cannot
+/// encrypt (no STARTTLS) or whose certificate does not check out, permanent (`tls`: a
+/// setting to fix, which retrying does not); a timeout (possibly after the message was sent)
+/// uncertain; anything else before the server answered, retryable.
 fn classify(e: &lettre::transport::smtp::Error) -> ConnectorError {
     let text = e.to_string();
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+    if text.contains("STARTTLS is not supported") || text.contains("certificate") {
+        return ConnectorError::permanent(
+            "tls",
+            format!("SMTP: the server's encryption does not check out: {text}"),
+        );
+    }
     if e.is_permanent() {
         if text.contains("5.1.1") {
             return ConnectorError::Rejected {
