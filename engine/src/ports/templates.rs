@@ -21,6 +21,8 @@ pub enum TemplateKind {
     AiPrompt,
     /// Help, opt-out and other text the business sends by rule.
     System,
+    /// A piece of other texts: its approved version is the snippet `{{> name}}` includes.
+    Snippet,
 }
 
 impl TemplateKind {
@@ -30,13 +32,20 @@ impl TemplateKind {
             Self::Reply => "reply",
             Self::AiPrompt => "ai_prompt",
             Self::System => "system",
+            Self::Snippet => "snippet",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Outreach, Self::Reply, Self::AiPrompt, Self::System]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Outreach,
+            Self::Reply,
+            Self::AiPrompt,
+            Self::System,
+            Self::Snippet,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -76,6 +76,8 @@ pub fn deployment(tenant_id: &str, flow_id: &str) -> Option<Deployment> {
         config: serde_json::json!({}),
         templates: serde_json::json!({}),
         library: None,
+        // Built-in flows include no snippets: nothing to follow.
+        snippets: 0,
     })
 }
 

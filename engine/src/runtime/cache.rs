@@ -60,6 +60,17 @@ impl<V: Clone> Expiring<V> {
 pub struct Caches {
     pub(super) tenants: Expiring<Tenant>,
     live: Expiring<Vec<LiveFlow>>,
+    /// A mark of each tenant's snippets ([`snippets_mark`]), which compiled flows are
+    /// checked against: a snippet changed (by any process) recompiles them within seconds.
+    snippets: Expiring<u64>,
+}
+
+/// A mark of a tenant's snippets that changes when any of them does.
+pub fn snippets_mark(snippets: &std::collections::BTreeMap<String, String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    snippets.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Engine {
@@ -83,7 +94,18 @@ impl Engine {
     ) -> Result<Option<Tenant>, EngineError> {
         let changed = self.store.update_tenant(tenant_id, change, audit).await?;
         self.caches.tenants.forget(tenant_id);
+        self.caches.snippets.forget(tenant_id);
         Ok(changed)
+    }
+
+    /// The mark of the tenant's snippets as they are now (at most [`FRESH_FOR`] old).
+    pub(super) async fn current_snippets(&self, tenant_id: &str) -> Result<u64, EngineError> {
+        if let Some(mark) = self.caches.snippets.get(tenant_id) {
+            return Ok(mark);
+        }
+        let mark = snippets_mark(&self.tenant(tenant_id).await?.snippets);
+        self.caches.snippets.put(tenant_id, mark);
+        Ok(mark)
     }
 
     /// The newest version of each enabled flow of the tenant, by id.

@@ -1,5 +1,6 @@
-//! Compiled flow versions: loaded from the store on first use and kept, since a version
-//! never changes; publishing validates, compiles and stores a new version.
+//! Compiled flow versions: loaded from the store on first use and kept (a version never
+//! changes; it is compiled again when the tenant's snippets it includes change); publishing
+//! validates, compiles and stores a new version.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -24,6 +25,8 @@ pub struct Deployment {
     pub templates: Value,
     /// The library templates it names (`{{library "name"}}`), followed after approvals.
     pub(super) library: Option<LibraryUse>,
+    /// The mark of the tenant's snippets it was compiled with (`{{> name}}` includes them).
+    pub(super) snippets: u64,
 }
 
 /// Compiled versions by (tenant, flow, version).
@@ -94,7 +97,7 @@ impl Engine {
         tenant_id: &str,
         doc: &FlowDocument,
         stored: bool,
-    ) -> Result<(CompiledFlow, Vec<Diagnostic>, Option<LibraryUse>), EngineError> {
+    ) -> Result<(CompiledFlow, Vec<Diagnostic>, Option<LibraryUse>, u64), EngineError> {
         let tenant = self.tenant(tenant_id).await?;
         let copy: BTreeMap<String, String> =
             serde_json::from_value(doc.templates.clone()).unwrap_or_default();
@@ -111,7 +114,13 @@ impl Engine {
             marketing_email_has_a_postal_address(&tenant, &flow)?;
             self.segment_exists(tenant_id, &flow, &doc.source).await?;
         }
-        Ok((flow, warnings, self.library_use(library.as_ref(), refs)))
+        let snippets = super::cache::snippets_mark(&tenant.snippets);
+        Ok((
+            flow,
+            warnings,
+            self.library_use(library.as_ref(), refs),
+            snippets,
+        ))
     }
 
     /// Checks a flow's source for the tenant as a publish would, without storing it: its
@@ -127,7 +136,7 @@ impl Engine {
             templates: serde_json::json!({}),
             origin: None,
         };
-        let (flow, warnings, _) = self.compile(tenant_id, &doc, false).await?;
+        let (flow, warnings, _, _) = self.compile(tenant_id, &doc, false).await?;
         Ok((flow, warnings))
     }
 
@@ -168,7 +177,7 @@ impl Engine {
         mut doc: FlowDocument,
         audit: Option<&AuditEntry>,
     ) -> Result<Published, EngineError> {
-        let (flow, warnings, library) = self.compile(tenant_id, &doc, false).await?;
+        let (flow, warnings, library, snippets) = self.compile(tenant_id, &doc, false).await?;
         if super::builtin::is_builtin(flow.id()) {
             return Err(EngineError::InvalidDefinition(vec![
                 definition::Diagnostic::new(
@@ -200,6 +209,7 @@ impl Engine {
             config: doc.config,
             templates: doc.templates,
             library,
+            snippets,
         });
         Ok(Published {
             flow_id,
@@ -258,7 +268,10 @@ impl Engine {
         if let Some(d) = super::builtin::deployment(tenant_id, flow_id) {
             return Ok(d);
         }
-        if let Some(d) = self.flows.get(tenant_id, flow_id, version) {
+        // A version compiled before a snippet changed is compiled again with it.
+        if let Some(d) = self.flows.get(tenant_id, flow_id, version)
+            && d.snippets == self.current_snippets(tenant_id).await?
+        {
             return self.follow_library(d).await;
         }
         self.compile_version(tenant_id, flow_id, version).await
@@ -272,7 +285,7 @@ impl Engine {
         version: u32,
     ) -> Result<Deployment, EngineError> {
         let doc = self.store.flow_version(tenant_id, flow_id, version).await?;
-        let (flow, _, library) = self.compile(tenant_id, &doc, true).await?;
+        let (flow, _, library, snippets) = self.compile(tenant_id, &doc, true).await?;
         let d = Deployment {
             tenant_id: tenant_id.to_owned(),
             version,
@@ -280,6 +293,7 @@ impl Engine {
             config: doc.config,
             templates: doc.templates,
             library,
+            snippets,
         };
         self.flows.insert(d.clone());
         Ok(d)

@@ -72,7 +72,7 @@ fn flood_phone(n: usize) -> String {
 /// stored, and made-up hook tokens cost nothing but a 404; the victim's own form still works.
 /// A bounce report naming 20,000 recipients (1.4 MB, under the body limit, which
 /// `api_bad_bodies.rs` holds to) is read for a bounded few and changes nothing (it names no
-/// email of mallory's).
+/// email of mallory's); so are Exim's and qmail's plain-text bounces naming as many.
 pub async fn bounce_reports(api: &Client, mallory: &str) {
     let token = api.get("/v1/settings", mallory).await.body["hook_token"]
         .as_str()
@@ -102,6 +102,25 @@ pub async fn bounce_reports(api: &Client, mallory: &str) {
         }
     };
     assert_eq!(post(report(20_000)).await, StatusCode::NO_CONTENT);
+    // The plain-text kinds (no RFC 3464 report): Exim's and qmail's, as long.
+    let exim = format!(
+        "From: Mail Delivery System <Mailer-Daemon@x>\r\nSubject: Mail delivery failed\r\n\r\n\
+         A message that you sent could not be delivered to one or more of its recipients.\r\n\
+         The following address(es) failed:\r\n\r\n{}\
+         ------ This is a copy of the message, including all the headers. ------\r\n\
+         Message-ID: <m@x>\r\n",
+        "  x@example.com\r\n    host mx.example.com said: 550 5.1.1 no such user\r\n"
+            .repeat(20_000)
+    );
+    let qmail = format!(
+        "From: MAILER-DAEMON@x\r\nSubject: failure notice\r\n\r\n\
+         Hi. This is the qmail-send program at x.\r\nI'm afraid I wasn't able to deliver your message.\r\n\r\n{}\
+         --- Below this line is a copy of the message.\r\n\r\nMessage-ID: <m@x>\r\n",
+        "<x@example.com>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n".repeat(20_000)
+    );
+    assert!(exim.len() < 2 << 20 && qmail.len() < 2 << 20);
+    assert_eq!(post(exim).await, StatusCode::NO_CONTENT);
+    assert_eq!(post(qmail).await, StatusCode::NO_CONTENT);
     assert_eq!(api.count("/v1/suppressions", mallory).await, 0);
 }
 

@@ -1,8 +1,9 @@
 //! `stepwise bench inbox`: how fast the inbox answers for a busy tenant: a database seeded
 //! with `--conversations` conversations (default 50,000) holding `--messages` sent messages
 //! between them (default 1,000,000, from runs of four texts each), with a spread of statuses,
-//! assignees and unread counts. Each inbox request (`GET /v1/conversations` with each filter,
-//! a second page, and a thread) is timed `--requests` times through the store the API uses,
+//! assignees, unread counts and contact tags. Each inbox request (`GET /v1/conversations`
+//! with each filter, a tag one in ten contacts has and one no contact has, a second page,
+//! and a thread) is timed `--requests` times through the store the API uses,
 //! then again through HTTP against a `stepwise serve` on the same database (the answer as a
 //! client gets it: routing, authentication, JSON); the ceiling is the issue's: p99 under
 //! 50 ms.
@@ -46,8 +47,8 @@ async fn seed(store: &SqlStore, conversations: usize, messages: usize) -> anyhow
     let runs_each = (messages / conversations.max(1) / 4).max(1);
     let start = Timestamp::now() - SignedDuration::from_hours(24 * 90);
     let progress = bar(conversations, "seeding");
-    let (mut conversation_rows, mut run_rows, mut message_rows) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut conversation_rows, mut run_rows, mut message_rows, mut contact_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for c in 0..conversations {
         let contact = format!("c{c}");
         // Spread over 90 days, a later contact writing later.
@@ -58,6 +59,19 @@ async fn seed(store: &SqlStore, conversations: usize, messages: usize) -> anyhow
             ["open", "open", "open", "snoozed", "closed"][c % 5]
         };
         let assignee = (c % 3 != 0).then(|| format!("mem_{}", c % 10));
+        // One contact in ten is a `vip`; no one is tagged `nobody` (a filter that matches
+        // nothing reads the whole inbox: the worst case).
+        let phone = format!("+1512{c:07}");
+        let tag = if c % 10 == 0 { "vip" } else { "customer" };
+        contact_rows.push(vec![
+            text(TENANT),
+            text(contact.as_str()),
+            text(phone.as_str()),
+            text(format!(
+                r#"{{"id":"{contact}","phone":"{phone}","tags":["{tag}"]}}"#
+            )),
+            Value::Int(start.as_microsecond()),
+        ]);
         conversation_rows.push(vec![
             text(TENANT),
             text(conversation_id(&contact, Channel::Sms)),
@@ -107,6 +121,13 @@ async fn seed(store: &SqlStore, conversations: usize, messages: usize) -> anyhow
             }
         }
         if message_rows.len() >= 20_000 || c + 1 == conversations {
+            insert(
+                store,
+                "contacts",
+                "tenant_id, id, phone, doc, updated_at",
+                std::mem::take(&mut contact_rows),
+            )
+            .await?;
             insert(store, "conversations", "tenant_id, id, contact_id, channel, status, assignee, snoozed_until, unread, last_message_at, last_direction, created_at", std::mem::take(&mut conversation_rows)).await?;
             insert(store, "runs", "tenant_id, id, flow_id, flow_version, contact_id, status, seq, format, state, created_at, updated_at", std::mem::take(&mut run_rows)).await?;
             insert(store, "messages", "tenant_id, id, run_id, step, channel, to_address, body, status, created_at, updated_at", std::mem::take(&mut message_rows)).await?;
@@ -185,6 +206,8 @@ async fn through_http(store: &SqlStore, url: &str, args: &InboxArgs) -> anyhow::
         ),
         ("status=closed", "&status=closed"),
         ("status=needs_human", "&status=needs_human"),
+        ("tag=vip (one in ten)", "&tag=vip"),
+        ("tag=nobody (matches none)", "&tag=nobody"),
     ]
     .into_iter()
     .map(|(name, query)| (name, format!("/v1/conversations?limit=50{query}")))
@@ -230,7 +253,7 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
     seed(&store, args.conversations, args.messages).await?;
     let seeded = seconds_since(began);
     if url.starts_with("postgres") {
-        for table in ["conversations", "runs", "messages"] {
+        for table in ["contacts", "conversations", "runs", "messages"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
                 .execute(store.pool())
                 .await?;
@@ -298,6 +321,20 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<std::process::ExitCode> {
             "the second page",
             ConversationFilter {
                 before: second_page,
+                ..Default::default()
+            },
+        ),
+        (
+            "tag=vip (one in ten)",
+            ConversationFilter {
+                tag: Some("vip".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "tag=nobody (matches none)",
+            ConversationFilter {
+                tag: Some("nobody".into()),
                 ..Default::default()
             },
         ),

@@ -216,17 +216,44 @@ async fn show(
 }
 
 /// Approve a version (admin: an owner's or admin's key): from now on a reply by the
-/// template's name sends it, unless a newer one is approved.
+/// template's name sends it, unless a newer one is approved. A `snippet` template's newest
+/// approved version becomes the business's snippet of its name (`{{> name}}` in any text),
+/// checked with the other snippets first: one that does not fit them approves nothing.
 #[utoipa::path(post, path = "/v1/templates/{name}/versions/{version}/approve", tag = "templates",
     params(("name" = String, Path, description = "The template's name"),
            ("version" = u32, Path, description = "The version")),
     responses((status = 200, body = TemplateVersion),
-              (status = 404, description = "No such template or version", body = crate::server::openapi::ErrorBody)))]
+              (status = 404, description = "No such template or version", body = crate::server::openapi::ErrorBody),
+              (status = 422, description = "`invalid_body`: a snippet that does not fit the business's snippets (a loop, too long, a missing include)", body = crate::server::openapi::ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath((name, version)): ApiPath<(String, u32)>,
 ) -> Result<Json<TemplateVersion>, ApiError> {
+    let tenant = caller.tenant();
+    let versions = state.templates.template_versions(tenant, &name).await?;
+    let chosen = versions
+        .iter()
+        .find(|t| t.version == version)
+        .ok_or_else(|| {
+            ApiError::from(StoreError::NotFound {
+                what: format!("version {version} of template {name}"),
+            })
+        })?;
+    let snippet = chosen.kind == TemplateKind::Snippet;
+    if snippet {
+        // Would it be the snippet? Checked before anything is approved.
+        let mut after = versions.clone();
+        after
+            .iter_mut()
+            .filter(|t| t.version == version)
+            .for_each(|t| t.approved = true);
+        let text = usable(&after, None)
+            .map(|t| t.body.clone())
+            .unwrap_or_default();
+        let current = state.engine.store.tenant(tenant).await?;
+        with_snippet(current, &name, &text).map_err(|m| ApiError::invalid(Code::InvalidBody, m))?;
+    }
     let audit = caller.audit_entry(
         "template.approve",
         &format!("template:{name}"),
@@ -234,10 +261,58 @@ async fn approve(
     );
     let approved = state
         .templates
-        .approve_template(caller.tenant(), &name, version, &audit.actor, &audit)
+        .approve_template(tenant, &name, version, &audit.actor, &audit)
         .await?;
-    state.engine.library_changed(caller.tenant());
+    if snippet {
+        publish_snippet(&state, &caller, &name).await?;
+    }
+    state.engine.library_changed(tenant);
     Ok(Json(approved))
+}
+
+/// The settings with `text` as the snippet `name`, if they still check out.
+fn with_snippet(
+    mut tenant: stepwise_engine::model::Tenant,
+    name: &str,
+    text: &str,
+) -> Result<stepwise_engine::model::Tenant, String> {
+    tenant.snippets.insert(name.to_owned(), text.to_owned());
+    crate::access::check_tenant(&tenant)?;
+    Ok(tenant)
+}
+
+/// Makes the snippet template's newest approved version the business's snippet of its name
+/// (again, when approving an approved version: a publication a crash cut short is made).
+async fn publish_snippet(state: &AppState, caller: &Caller, name: &str) -> Result<(), ApiError> {
+    let versions = state
+        .templates
+        .template_versions(caller.tenant(), name)
+        .await?;
+    let Some(newest) = usable(&versions, None) else {
+        return Ok(());
+    };
+    let audit = caller.audit_entry(
+        "snippet.publish",
+        &format!("snippet:{name}"),
+        json!({"template": name, "version": newest.version}),
+    );
+    let text = newest.body.clone();
+    state
+        .engine
+        .update_tenant(
+            caller.tenant(),
+            &|current| with_snippet(current, name, &text).ok(),
+            &audit,
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                Code::Conflict,
+                "the snippets changed meanwhile and this one no longer fits them: approve again",
+            )
+        })?;
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
