@@ -76,13 +76,7 @@ fn kpi(metrics: &Value, module: &str, name: &str) -> Value {
 async fn dental_pack_drives_its_modules(backend: &Backend, dir: &std::path::Path) {
     let (_server, base) = common::start_server(dir, backend, "all");
     let api = Client::new(&base);
-    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": zone_at(12)});
-    let created = api.post("/v1/tenants", common::OPERATOR_KEY, &clinic).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let key = created.body["admin_key"]["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = api.tenant_in("clinic", "Bright Smile", &zone_at(12)).await;
     let install = json!({"config": {"booking_link": BOOKING, "reschedule_link": BOOKING,
         "review_link": "https://g.page/r/brightsmile/review"}});
     let installed = api.post("/v1/packs/dental/install", &key, &install).await;

@@ -9,9 +9,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::Backend;
 use common::audience::zone_at;
 use common::client::Client;
+use common::{Backend, calcom_signature};
 use reqwest::Method;
 use serde_json::json;
 
@@ -59,12 +59,7 @@ async fn calcom_bookings(backend: &Backend, dir: &std::path::Path) {
         "payload": {"uid": "bk_9", "startTime": "2026-12-03T15:00:00.000Z",
                     "attendees": [{"email": "bo@example.com", "name": "Bo Lee", "timeZone": "America/Chicago"}]}})
     .to_string();
-    let cal = |secret: &str| {
-        use hmac::{KeyInit, Mac};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(booking.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    };
+    let cal = |secret: &str| calcom_signature(secret, &booking);
     let cal_path = format!("/hooks/{hook_token}/calcom");
     let post = |signature: String| {
         common::http()
@@ -92,26 +87,13 @@ async fn calcom_bookings(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(run["run"]["status"], "cancelled", "{run}");
 }
 
-/// `body` signed as Cal.com signs it.
-fn cal_signed(secret: &str, body: &str) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
     let env = [("STEPWISE_PUBLIC_URL", "https://stepwise.test")];
     let (_server, base) = common::start_server_with(dir, backend, "all", &env);
     let api = Client::new(&base);
     // Midday in the clinic's and the patient's zone: no quiet hours in the way.
     let zone = zone_at(12);
-    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": zone});
-    let created = api.post("/v1/tenants", common::OPERATOR_KEY, &clinic).await;
-    let key = created.body["admin_key"]["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = api.tenant_in("clinic", "Bright Smile", &zone).await;
     let install = json!({"config": {"reschedule_link": "https://brightsmile.example/book"}});
     let installed = api
         .post("/v1/modules/show-up-saver/install", &key, &install)
@@ -129,7 +111,10 @@ async fn calcom_no_show(backend: &Backend, dir: &std::path::Path) {
         common::http()
             .post(format!("{base}/hooks/{hook_token}/calcom"))
             .header("content-type", "application/json")
-            .header("x-cal-signature-256", cal_signed("cal-secret-42", &body))
+            .header(
+                "x-cal-signature-256",
+                calcom_signature("cal-secret-42", &body),
+            )
             .body(body)
             .send()
     };

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::Backend;
 use common::client::Client;
-use common::fake_twilio::{FakeTwilio, sign};
+use common::fake_twilio::{FakeTwilio, post_signed};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -47,21 +47,7 @@ async fn hook(
     params: &[(&str, &str)],
     token: &str,
 ) -> (StatusCode, String) {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let answer = common::http()
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            sign(token, &format!("{PUBLIC}{path}"), params),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (answer.status(), answer.text().await.unwrap())
+    post_signed(base, PUBLIC, path, params, token).await
 }
 
 /// What the tenant stored that a webhook could change.

@@ -16,8 +16,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::Backend;
 use common::audience::zone_at;
+use common::calcom_signature;
 use common::client::Client;
-use common::fake_twilio::{FakeTwilio, sign};
+use common::fake_twilio::{FakeTwilio, post_signed};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -32,36 +33,16 @@ const SITE: &str = "https://brightsmile.example";
 
 /// Posts a Twilio webhook signed with the clinic's Auth Token.
 async fn twilio_hook(base: &str, path: &str, params: &[(&str, &str)]) -> StatusCode {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    common::http()
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            sign(TOKEN, &format!("{PUBLIC}{path}"), params),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    post_signed(base, PUBLIC, path, params, TOKEN).await.0
 }
 
 /// Posts a Cal.com webhook signed with the clinic's secret.
 async fn calcom_hook(base: &str, path: &str, body: &Value) -> StatusCode {
-    use hmac::{KeyInit, Mac};
     let body = body.to_string();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CAL_SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
     common::http()
         .post(format!("{base}{path}"))
         .header("content-type", "application/json")
-        .header(
-            "x-cal-signature-256",
-            hex::encode(mac.finalize().into_bytes()),
-        )
+        .header("x-cal-signature-256", calcom_signature(CAL_SECRET, &body))
         .body(body)
         .send()
         .await
@@ -73,13 +54,7 @@ async fn calcom_hook(base: &str, path: &str, body: &Value) -> StatusCode {
 /// website's form, and speed to lead installed (open every hour, so the test never meets
 /// the after-hours path). Answers the admin key and the hook token.
 async fn clinic(api: &Client) -> (String, String) {
-    let clinic = json!({"id": "clinic", "name": "Bright Smile", "timezone": zone_at(12)});
-    let created = api.post("/v1/tenants", common::OPERATOR_KEY, &clinic).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let key = created.body["admin_key"]["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = api.tenant_in("clinic", "Bright Smile", &zone_at(12)).await;
     let settings = json!({
         "providers": {"sms": {"provider": "twilio", "account_sid": ACCOUNT, "from": NUMBER}},
         "sources": {"form": {"thank_you_url": format!("{SITE}/thanks")}}});

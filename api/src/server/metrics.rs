@@ -66,6 +66,9 @@ pub fn sample_queue_depth(store: Arc<SqlStore>) {
 pub fn sample_campaigns(store: Arc<SqlStore>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CAMPAIGN_EVERY);
+        // A sample of many large campaigns that runs long is followed by a full pause, not
+        // by a burst of catch-up samples.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if let Err(e) = sample_campaigns_once(&store).await {

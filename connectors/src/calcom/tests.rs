@@ -70,13 +70,7 @@ fn bookings_become_events_of_the_attendee() {
             "attendees": [{"email": "ana@example.com", "name": "Ana Díaz", "timeZone": "America/Chicago"}],
             "responses": {"attendeePhoneNumber": {"value": "+15125550177"}}, "cancellationReason": "sick"}})
     .to_string();
-    let sig = {
-        use hmac::{Hmac, KeyInit, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    };
-    let facts = receive(&body, Some(&sig), secret).unwrap();
+    let facts = receive(&body, Some(&signed(secret, &body)), secret).unwrap();
     let [
         InboundFact::Event {
             id,
@@ -101,14 +95,8 @@ fn bookings_become_events_of_the_attendee() {
     assert_eq!(data["start_at"], "2026-12-03T15:00:00.000Z");
     assert_eq!(data["cancellation_reason"], "sick");
     let other = json!({"triggerEvent": "MEETING_ENDED", "payload": {}}).to_string();
-    let sig = {
-        use hmac::{Hmac, KeyInit, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(other.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    };
     assert_eq!(
-        receive(&other, Some(&sig), secret).unwrap(),
+        receive(&other, Some(&signed(secret, &other)), secret).unwrap(),
         vec![],
         "other triggers are ignored"
     );

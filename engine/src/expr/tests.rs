@@ -79,16 +79,18 @@ fn hours_are_exact_and_days_follow_the_calendar_across_dst() {
     );
 }
 
+/// `text` evaluated with `b`, or its error's words.
+fn eval(text: &str, b: &mut Bindings) -> Result<serde_json::Value, String> {
+    Expr::compile(text, &[])
+        .unwrap()
+        .eval_json(b)
+        .map_err(|e| e.to_string())
+}
+
 #[test]
 fn the_hour_and_weekday_are_read_in_the_run_zone_or_a_named_one() {
     let mut b = bindings();
     // 2026-03-09T01:30:00Z is Sunday 20:30 in Chicago (CDT) and Monday 10:30 in Tokyo.
-    let eval = |text: &str, b: &mut Bindings| {
-        Expr::compile(text, &[])
-            .unwrap()
-            .eval_json(b)
-            .map_err(|e| e.to_string())
-    };
     let t = "\"2026-03-09T01:30:00Z\"";
     assert_eq!(eval(&format!("hour_of_day({t})"), &mut b), Ok(json!(20)));
     assert_eq!(eval(&format!("day_of_week({t})"), &mut b), Ok(json!(7)));
@@ -111,12 +113,6 @@ fn the_hour_and_weekday_are_read_in_the_run_zone_or_a_named_one() {
 #[test]
 fn a_time_is_worded_and_a_send_hour_placed_in_the_run_zone_or_a_named_one() {
     let mut b = bindings();
-    let eval = |text: &str, b: &mut Bindings| {
-        Expr::compile(text, &[])
-            .unwrap()
-            .eval_json(b)
-            .map_err(|e| e.to_string())
-    };
     // Sunday 20:30 in Chicago (CDT, the day DST began), Monday 10:30 in Tokyo.
     let t = "\"2026-03-09T01:30:00Z\"";
     let pattern = "\"%A, %B %-d at %-I:%M %p\"";

@@ -169,13 +169,23 @@ pub fn conversation_id(contact_id: &str, channel: Channel) -> String {
 
 #[async_trait]
 pub trait ConversationStore: Send + Sync + std::fmt::Debug {
-    /// Up to `limit` conversations, newest message first.
+    /// Up to `limit` conversations, newest message first. With a tag filter only a window
+    /// of the conversations is read (a bounded cost whatever the tag): the page may hold
+    /// fewer than `limit`, and [`ConversationStore::tag_scan_end`] says where to go on.
     async fn conversations(
         &self,
         tenant_id: &str,
         filter: &ConversationFilter,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError>;
+    /// With a tag filter: the last conversation (`last_message_at`, `id`) of the window the
+    /// listing read, when it read a whole one (more may follow); `None` when it read to
+    /// the end, or without a tag filter.
+    async fn tag_scan_end(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+    ) -> Result<Option<(Timestamp, String)>, StoreError>;
     async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError>;
     /// The newest messages of the conversation (those before `before`, when given), at most
     /// `limit`, oldest first, and where the next older page starts.

@@ -144,7 +144,14 @@ impl Client {
 
     /// Creates tenant `id` as the operator; answers its admin key.
     pub async fn tenant(&self, id: &str) -> String {
-        let body = serde_json::json!({"id": id, "name": format!("Business {id}"), "timezone": "America/Chicago"});
+        self.tenant_in(id, &format!("Business {id}"), "America/Chicago")
+            .await
+    }
+
+    /// Creates tenant `id`, named `name`, in time zone `zone` as the operator; answers its
+    /// admin key.
+    pub async fn tenant_in(&self, id: &str, name: &str, zone: &str) -> String {
+        let body = serde_json::json!({"id": id, "name": name, "timezone": zone});
         let answer = self.post("/v1/tenants", OPERATOR_KEY, &body).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         answer.body["admin_key"]["key"].as_str().unwrap().to_owned()

@@ -427,3 +427,11 @@ pub async fn completed_run(
     .await
     .unwrap_or_else(|_| panic!("run {run_id} did not complete"))
 }
+
+/// `body` signed as Cal.com signs its webhooks (`X-Cal-Signature-256`: hex HMAC-SHA256).
+pub fn calcom_signature(secret: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}

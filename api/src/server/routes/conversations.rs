@@ -49,7 +49,9 @@ struct ListQuery {
     channel: Option<Channel>,
     /// `true`: with messages from the contact not yet read.
     has_unread: Option<bool>,
-    /// Only conversations whose contact has this tag.
+    /// Only conversations whose contact has this tag. Each request reads at most 2,000
+    /// conversations for it: a page may hold fewer than `limit` (even none) and still have
+    /// a `next_cursor`; follow it until there is none.
     tag: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
@@ -84,9 +86,18 @@ async fn list(
         .conversations
         .conversations(caller.tenant(), &filter, limit + 1)
         .await?;
-    Ok(page::page(rows, limit, |c| {
-        page::encode_time(c.last_message_at, &c.id)
-    }))
+    let full = rows.len() > limit as usize;
+    let mut answer = page::page(rows, limit, |c| page::encode_time(c.last_message_at, &c.id));
+    // A tag filter reads a window of the inbox a request: past it, the page goes on there.
+    if !full
+        && let Some((at, id)) = state
+            .conversations
+            .tag_scan_end(caller.tenant(), &filter)
+            .await?
+    {
+        answer.next_cursor = Some(page::encode_time(at, &id));
+    }
+    Ok(answer)
 }
 
 /// A conversation and its thread.

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use super::access::insert_audit;
 use super::runs::RecordRow;
-use super::{Backend, Scope, SqlStore, Tx, micros, time_column, unavailable};
+use super::{Scope, SqlStore, Tx, micros, time_column, unavailable};
 use crate::ports::{
     AuditEntry, Channel, Conversation, ConversationChange, ConversationFilter, ConversationStatus,
     ConversationStore, Direction, InboxChange, StoreError, StoredEvent, ThreadPage,
@@ -163,7 +163,7 @@ fn at(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(us.and_then(|us| Timestamp::from_microsecond(us).ok()))
 }
 
-fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreError> {
+pub(super) fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreError> {
     let text = |column: &str| row.try_get::<String, _>(column).map_err(unavailable);
     let snoozed_until = at(row, "snoozed_until")?;
     let mut status =
@@ -191,8 +191,8 @@ fn conversation_of(row: &AnyRow, now: Timestamp) -> Result<Conversation, StoreEr
     })
 }
 
-/// A value bound to a listing's query.
-enum Bind {
+/// A value bound to a query.
+pub(super) enum Bind {
     Text(String),
     Int(i64),
 }
@@ -229,83 +229,15 @@ impl ConversationStore for SqlStore {
         filter: &ConversationFilter,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError> {
-        let now = filter.now.unwrap_or_else(Timestamp::now);
-        let mut binds = vec![Bind::Text(tenant_id.to_owned())];
-        let mut conditions = vec!["tenant_id = $1".to_owned()];
-        if filter.status == Some(ConversationStatus::NeedsHuman) {
-            conditions.push("status = 'needs_human'".into());
-        }
-        let mut bind = |value: Bind, condition: &dyn Fn(usize) -> String| {
-            binds.push(value);
-            conditions.push(condition(binds.len()));
-        };
-        match filter.status {
-            Some(ConversationStatus::Open) => bind(Bind::Int(micros(now)), &|n| {
-                format!("(status = 'open' OR (status = 'snoozed' AND snoozed_until <= ${n}))")
-            }),
-            Some(ConversationStatus::Snoozed) => bind(Bind::Int(micros(now)), &|n| {
-                format!("status = 'snoozed' AND snoozed_until > ${n}")
-            }),
-            Some(ConversationStatus::Closed) => {
-                bind(Bind::Text("closed".into()), &|n| format!("status = ${n}"))
-            }
-            // Written out (below), so that the planner may use the partial index of these.
-            Some(ConversationStatus::NeedsHuman) | None => {}
-        }
-        if let Some(member) = &filter.assignee {
-            bind(Bind::Text(member.clone()), &|n| format!("assignee = ${n}"));
-        }
-        if let Some(channel) = filter.channel {
-            bind(Bind::Text(channel.as_str().into()), &|n| {
-                format!("channel = ${n}")
-            });
-        }
-        if let Some(tag) = &filter.tag {
-            let backend = self.backend;
-            bind(Bind::Text(tag.clone()), &|n| {
-                let tagged = match backend {
-                    Backend::Sqlite => format!(
-                        "EXISTS (SELECT 1 FROM json_each(k.doc, '$.tags') t WHERE t.value = ${n})"
-                    ),
-                    Backend::Postgres => {
-                        format!("(k.doc::jsonb -> 'tags') @> jsonb_build_array(${n}::text)")
-                    }
-                };
-                format!(
-                    "EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = conversations.tenant_id \
-                     AND k.id = conversations.contact_id AND {tagged})"
-                )
-            });
-        }
-        if let Some((last, id)) = &filter.before {
-            bind(Bind::Int(micros(*last)), &|n| {
-                format!(
-                    "(last_message_at < ${n} OR (last_message_at = ${n} AND id < ${}))",
-                    n + 1
-                )
-            });
-            binds.push(Bind::Text(id.clone()));
-        }
-        if filter.unassigned {
-            conditions.push("assignee IS NULL".into());
-        }
-        if filter.has_unread {
-            conditions.push("unread > 0".into());
-        }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM conversations WHERE {} ORDER BY last_message_at DESC, id DESC LIMIT {}",
-            conditions.join(" AND "),
-            limit.min(1_000)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for value in binds {
-            query = match value {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(n) => query.bind(n),
-            };
-        }
-        let rows = self.fetch_all(Scope::Tenant(tenant_id), query).await?;
-        rows.iter().map(|r| conversation_of(r, now)).collect()
+        super::conversation_list::conversations(self, tenant_id, filter, limit).await
+    }
+
+    async fn tag_scan_end(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
+        super::conversation_list::tag_scan_end(self, tenant_id, filter).await
     }
 
     async fn conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation, StoreError> {

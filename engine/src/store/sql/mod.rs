@@ -9,6 +9,7 @@ mod campaign_counts;
 mod campaigns;
 mod connect;
 mod contacts;
+mod conversation_list;
 mod conversation_thread;
 mod conversations;
 mod credentials;
