@@ -57,22 +57,21 @@ fn conditions(
             format!("channel = ${n}")
         }));
     }
+    // Each conversation's contact is looked up by its key. PostgreSQL is handed a scalar
+    // subquery: with EXISTS it planned a hash join that parsed every contact of the tenant
+    // (58 ms at 50,000, against 6 ms).
     let tagged = filter.tag.as_ref().map(|tag| {
-        bind(Bind::Text(tag.clone()), &|n| {
-            let tagged = match backend {
-                Backend::Sqlite => {
-                    format!(
-                        "EXISTS (SELECT 1 FROM json_each(k.doc, '$.tags') t WHERE t.value = ${n})"
-                    )
-                }
-                Backend::Postgres => {
-                    format!("(k.doc::jsonb -> 'tags') @> jsonb_build_array(${n}::text)")
-                }
-            };
-            format!(
+        bind(Bind::Text(tag.clone()), &|n| match backend {
+            Backend::Sqlite => format!(
                 "EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = conversations.tenant_id \
-                 AND k.id = conversations.contact_id AND {tagged})"
-            )
+                 AND k.id = conversations.contact_id \
+                 AND EXISTS (SELECT 1 FROM json_each(k.doc, '$.tags') t WHERE t.value = ${n}))"
+            ),
+            Backend::Postgres => format!(
+                "((SELECT k.doc FROM contacts k WHERE k.tenant_id = conversations.tenant_id \
+                 AND k.id = conversations.contact_id)::jsonb -> 'tags') \
+                 @> jsonb_build_array(${n}::text)"
+            ),
         })
     });
     if let Some((last, id)) = &filter.before {
