@@ -23,6 +23,7 @@ mod personal_data;
 mod runs;
 pub mod segments;
 mod settings;
+mod snippets;
 mod suppressions;
 mod templates;
 mod tenants;

@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::snippets;
 use crate::server::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::server::{Admin, ApiError, AppState, Caller, Code, Editor};
 
@@ -252,7 +253,8 @@ async fn approve(
             .map(|t| t.body.clone())
             .unwrap_or_default();
         let current = state.engine.store.tenant(tenant).await?;
-        with_snippet(current, &name, &text).map_err(|m| ApiError::invalid(Code::InvalidBody, m))?;
+        snippets::with_snippet(current, &name, &text)
+            .map_err(|m| ApiError::invalid(Code::InvalidBody, m))?;
     }
     let audit = caller.audit_entry(
         "template.approve",
@@ -264,55 +266,10 @@ async fn approve(
         .approve_template(tenant, &name, version, &audit.actor, &audit)
         .await?;
     if snippet {
-        publish_snippet(&state, &caller, &name).await?;
+        snippets::publish(&state, &caller, &name).await?;
     }
     state.engine.library_changed(tenant);
     Ok(Json(approved))
-}
-
-/// The settings with `text` as the snippet `name`, if they still check out.
-fn with_snippet(
-    mut tenant: stepwise_engine::model::Tenant,
-    name: &str,
-    text: &str,
-) -> Result<stepwise_engine::model::Tenant, String> {
-    tenant.snippets.insert(name.to_owned(), text.to_owned());
-    crate::access::check_tenant(&tenant)?;
-    Ok(tenant)
-}
-
-/// Makes the snippet template's newest approved version the business's snippet of its name
-/// (again, when approving an approved version: a publication a crash cut short is made).
-async fn publish_snippet(state: &AppState, caller: &Caller, name: &str) -> Result<(), ApiError> {
-    let versions = state
-        .templates
-        .template_versions(caller.tenant(), name)
-        .await?;
-    let Some(newest) = usable(&versions, None) else {
-        return Ok(());
-    };
-    let audit = caller.audit_entry(
-        "snippet.publish",
-        &format!("snippet:{name}"),
-        json!({"template": name, "version": newest.version}),
-    );
-    let text = newest.body.clone();
-    state
-        .engine
-        .update_tenant(
-            caller.tenant(),
-            &|current| with_snippet(current, name, &text).ok(),
-            &audit,
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                Code::Conflict,
-                "the snippets changed meanwhile and this one no longer fits them: approve again",
-            )
-        })?;
-    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
