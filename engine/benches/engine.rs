@@ -123,6 +123,7 @@ fn benches(c: &mut Criterion) {
                     link_scope: None,
                     tracked: Vec::new(),
                     picked_sender: None,
+                    slot: None,
                 };
                 loop {
                     match cx.advance() {

@@ -142,6 +142,7 @@ impl Engine {
             link_scope,
             tracked: Vec::new(),
             picked_sender: None,
+            slot: None,
         }
     }
 
@@ -242,6 +243,10 @@ impl Engine {
                     Some("wait") => cx.run.hold = None,
                     Some(ENROLMENT_PACING) => cx.run.hold = slotted(&cx.run).then(|| PACED.into()),
                     _ => {}
+                }
+                // The slot it slept until: a text that wakes well after it asks again.
+                if cx.run.hold.as_deref() == Some(PACED) {
+                    cx.slot = cx.run.wake_at;
                 }
             }
             _ => {}

@@ -39,6 +39,7 @@ fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
         link_scope: None,
         tracked: Vec::new(),
         picked_sender: None,
+        slot: None,
     };
     let pause = cx.advance();
     (pause, cx.records.into_iter().map(|r| r.what).collect())

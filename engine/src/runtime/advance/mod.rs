@@ -70,6 +70,8 @@ pub struct RunCx<'a> {
     pub tracked: Vec<TrackedLink>,
     /// The sender pool and number this advance found for the contact ([`Pause::PickSender`]).
     pub picked_sender: Option<(String, String)>,
+    /// The pool number's slot the run slept until, when it woke to send in it.
+    pub slot: Option<Timestamp>,
 }
 
 impl RunCx<'_> {
@@ -280,6 +282,8 @@ impl RunCx<'_> {
         retry_at: Timestamp,
     ) -> Option<Pause> {
         let step = self.flow.meta(self.run.pc).map(|m| m.id.clone());
+        // A slot taken now is on time: the text goes in it, or sleeps until it.
+        self.slot = None;
         let until = match slot {
             Some(at) => {
                 self.run.hold = Some(PACED.into());

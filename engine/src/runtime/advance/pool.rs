@@ -2,7 +2,7 @@
 //! contact hears from the same number of the pool every time (the number is looked up, or
 //! given in turn and kept, by the caller: [`Pause::PickSender`]), and the text then takes that
 //! number's next slot like a campaign's (as does any text from a pool number), so the
-//! number keeps its carrier's rate.
+//! number keeps its carrier's rate; a text that wakes late for its slot takes a new one.
 
 use super::{PACED, Pause, RunCx};
 use crate::definition::StepMeta;
@@ -53,11 +53,19 @@ impl RunCx<'_> {
         let Request::Sms(sms) = request else {
             return None;
         };
-        if self.run.hold.as_deref() == Some(PACED) {
-            return None;
-        }
         let from = sms.from.as_deref()?;
         let number = crate::audience::pools::pool_number(&self.tenant.sender_pools, from)?;
+        // A text that holds its slot goes, unless it woke more than a slot's length after it
+        // (a busy worker, a queue that polls): sent then, it would go out beside the texts of
+        // the next slots and the number would pass its rate. It takes a new slot instead.
+        if self.run.hold.as_deref() == Some(PACED) {
+            let late = self
+                .slot
+                .is_some_and(|slot| self.now.duration_since(slot) > number.planned_interval());
+            if !late {
+                return None;
+            }
+        }
         Some(Pause::Pace {
             number: number.number.clone(),
             interval: number.planned_interval(),
