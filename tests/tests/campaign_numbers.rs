@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::Backend;
 use common::audience::{campaign_until, import, send_json, zone_at};
 use common::client::Client;
-use common::fake_twilio::{FakeTwilio, sign};
-use common::{Backend, start_server_with};
+use common::fake_twilio::{FakeTwilio, post_signed, serve_with_twilio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -66,21 +66,8 @@ fn answer_texts(
                     [("MessageStatus", "delivered"), ("ErrorCode", "")]
                 });
                 params.retain(|(_, v)| !v.is_empty());
-                let body = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&params)
-                    .finish();
-                let posted = common::http()
-                    .post(format!("{base}{path}"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header(
-                        "x-twilio-signature",
-                        sign(TOKEN, &format!("{PUBLIC}{path}"), &params),
-                    )
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(posted.status(), StatusCode::NO_CONTENT);
+                let (status, _) = post_signed(&base, PUBLIC, &path, &params, TOKEN).await;
+                assert_eq!(status, StatusCode::NO_CONTENT);
             }
             answered = sends.len();
         }
@@ -104,13 +91,7 @@ fn numbers_out(campaign: &Value) -> Vec<(String, String)> {
 }
 
 async fn failing_numbers_are_taken_out(backend: &Backend, dir: &std::path::Path) {
-    let twilio = FakeTwilio::start().await;
-    let urls = format!("twilio={}", twilio.base);
-    let env = [
-        ("STEPWISE_PUBLIC_URL", PUBLIC),
-        ("STEPWISE_PROVIDER_URLS", urls.as_str()),
-    ];
-    let (_server, base) = start_server_with(dir, backend, "all", &env);
+    let (twilio, _server, base) = serve_with_twilio(dir, backend, PUBLIC).await;
     let api = Client::new(&base);
     let key = api.tenant("clinic").await;
     let pool = json!([

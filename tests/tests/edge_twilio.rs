@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::Backend;
 use common::client::Client;
-use common::fake_twilio::{FakeTwilio, post_signed};
+use common::fake_twilio::{post_signed, serve_with_twilio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -59,13 +59,7 @@ async fn stored(api: &Client, key: &str) -> (usize, usize, Value) {
 }
 
 async fn twilio_both_ways(backend: &Backend, dir: &std::path::Path) {
-    let twilio = FakeTwilio::start().await;
-    let urls = format!("twilio={}", twilio.base);
-    let env = [
-        ("STEPWISE_PUBLIC_URL", PUBLIC),
-        ("STEPWISE_PROVIDER_URLS", urls.as_str()),
-    ];
-    let (_server, base) = common::start_server_with(dir, backend, "all", &env);
+    let (twilio, _server, base) = serve_with_twilio(dir, backend, PUBLIC).await;
     let api = Client::new(&base);
     let key = api.tenant("clinic").await;
     let other = api.tenant("salon").await;

@@ -18,7 +18,7 @@ use common::Backend;
 use common::audience::zone_at;
 use common::calcom_signature;
 use common::client::Client;
-use common::fake_twilio::{FakeTwilio, post_signed};
+use common::fake_twilio::{post_signed, serve_with_twilio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -85,13 +85,7 @@ async fn clinic(api: &Client) -> (String, String) {
 }
 
 async fn first_lead(backend: &Backend, dir: &std::path::Path) {
-    let twilio = FakeTwilio::start().await;
-    let urls = format!("twilio={}", twilio.base);
-    let env = [
-        ("STEPWISE_PUBLIC_URL", PUBLIC),
-        ("STEPWISE_PROVIDER_URLS", urls.as_str()),
-    ];
-    let (_server, base) = common::start_server_with(dir, backend, "all", &env);
+    let (twilio, _server, base) = serve_with_twilio(dir, backend, PUBLIC).await;
     let api = Client::new(&base);
     let (key, hook_token) = clinic(&api).await;
     let twilio_path = format!("/hooks/{hook_token}/twilio");

@@ -46,7 +46,8 @@ impl From<ContactError> for EngineError {
     fn from(e: ContactError) -> Self {
         match e {
             ContactError::Engine(e) => e,
-            ContactError::Invalid(m) | ContactError::Unknown(m) => EngineError::InvalidInput(m),
+            ContactError::Invalid(m) => EngineError::InvalidInput(m),
+            unknown @ ContactError::Unknown(_) => EngineError::InvalidInput(unknown.to_string()),
             other => EngineError::WrongState(other.to_string()),
         }
     }

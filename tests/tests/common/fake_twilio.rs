@@ -258,3 +258,21 @@ pub async fn post_signed(
     let status = answer.status();
     (status, answer.text().await.unwrap_or_default())
 }
+
+/// A fake Twilio and a server (`serve --role all`) that sends to it, with `public` as its
+/// public URL (what Twilio's webhooks are signed over). Answers the fake, the server's
+/// process and its base URL.
+pub async fn serve_with_twilio(
+    dir: &std::path::Path,
+    backend: &super::Backend,
+    public: &str,
+) -> (FakeTwilio, super::Process, String) {
+    let twilio = FakeTwilio::start().await;
+    let urls = format!("twilio={}", twilio.base);
+    let env = [
+        ("STEPWISE_PUBLIC_URL", public),
+        ("STEPWISE_PROVIDER_URLS", urls.as_str()),
+    ];
+    let (server, base) = super::start_server_with(dir, backend, "all", &env);
+    (twilio, server, base)
+}
