@@ -12,6 +12,7 @@ pub mod form;
 pub mod hooks;
 pub mod http;
 pub mod links;
+pub mod openai;
 pub mod outbound;
 pub mod provider;
 pub mod registry;

@@ -38,6 +38,7 @@ impl Connectors {
             Arc::new(crate::smtp::Smtp::new(env.clone())),
             Arc::new(crate::slack::Slack::new(env.clone())),
             Arc::new(crate::stripe::Stripe::new(env.clone())),
+            Arc::new(crate::openai::OpenAi::new(env.clone())),
         ];
         let sources: Vec<Arc<dyn WebhookSource>> = vec![
             Arc::new(crate::twilio::TwilioHooks),

@@ -13,25 +13,11 @@ use axum::http::StatusCode;
 use common::Backend;
 use common::client::Client;
 use common::fake_stripe::{FakeStripe, sign};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "https://stepwise.test";
 const SECRET_KEY: &str = "sk_test_e2eStripeSecretKey4242";
 const WEBHOOK_SECRET: &str = "whsec_e2eStripeEndpointSecret";
-
-async fn put_credential(api: &Client, key: &str, name: &str, value: &str) {
-    let stored = api
-        .send(
-            Method::PUT,
-            &format!("/v1/settings/credentials/{name}"),
-            key,
-            "application/json",
-            json!({ "value": value }).to_string(),
-        )
-        .await;
-    assert!(stored.status.is_success(), "{}", stored.body);
-}
 
 /// Posts `body` to a Stripe hook path with `signature`; answers the status.
 async fn post_hook(base: &str, path: &str, body: &str, signature: &str) -> StatusCode {
@@ -74,8 +60,10 @@ async fn stripe_invoices_and_payments(backend: &Backend, dir: &std::path::Path) 
         "{}",
         refused.body
     );
-    put_credential(&api, &key, "stripe_secret_key", SECRET_KEY).await;
-    put_credential(&api, &key, "stripe_webhook_secret", WEBHOOK_SECRET).await;
+    api.put_credential(&key, "stripe_secret_key", SECRET_KEY)
+        .await;
+    api.put_credential(&key, "stripe_webhook_secret", WEBHOOK_SECRET)
+        .await;
     let shown = api.get("/v1/settings", &key).await.body;
     let hook_token = shown["hook_token"].as_str().unwrap().to_owned();
     let path = format!("/hooks/{hook_token}/stripe");

@@ -37,7 +37,7 @@ pub fn check_schema(schema: &Value) -> Option<String> {
 /// The tenant's schema compiled with the `regex` engine: its `pattern`s run in linear time,
 /// so no pattern a tenant writes can backtrack for long (fancy-regex, jsonschema's default,
 /// backtracks; look-around and back-references are refused instead).
-fn validator(schema: &Value) -> Result<jsonschema::Validator, String> {
+pub(crate) fn validator(schema: &Value) -> Result<jsonschema::Validator, String> {
     jsonschema::draft202012::options()
         .should_validate_formats(true)
         .with_pattern_options(jsonschema::PatternOptions::regex())

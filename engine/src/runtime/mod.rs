@@ -45,4 +45,6 @@ mod hostile_tests;
 #[cfg(test)]
 mod interrupted_tests;
 #[cfg(test)]
+mod llm_answer_tests;
+#[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ fn start() -> Timestamp {
     "2026-06-01T15:00:00Z".parse().unwrap() // 10:00 in Chicago
 }
 
-async fn run(
+pub(super) async fn run(
     yaml: &str,
     connector: Arc<RecordingConnector>,
     injections: Vec<Injection>,

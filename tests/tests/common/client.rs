@@ -157,6 +157,20 @@ impl Client {
         answer.body["admin_key"]["key"].as_str().unwrap().to_owned()
     }
 
+    /// Stores the tenant's credential `name` (sealed by the server); fails the test if refused.
+    pub async fn put_credential(&self, key: &str, name: &str, value: &str) {
+        let stored = self
+            .send(
+                Method::PUT,
+                &format!("/v1/settings/credentials/{name}"),
+                key,
+                "application/json",
+                serde_json::json!({ "value": value }).to_string(),
+            )
+            .await;
+        assert!(stored.status.is_success(), "{}", stored.body);
+    }
+
     /// The data of the contact's stored events of `event_type`, oldest first (from its
     /// export).
     pub async fn contact_events(&self, key: &str, contact: &str, event_type: &str) -> Vec<Value> {

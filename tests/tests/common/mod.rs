@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 pub mod audience;
 pub mod client;
+pub mod fake_openai;
 pub mod fake_slack;
 pub mod fake_smtp;
 pub mod fake_stripe;

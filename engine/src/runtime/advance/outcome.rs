@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Pause, RunCx};
 use crate::definition::{ErrorPolicy, StepMeta};
 use crate::model::{OnUncertain, RunStatus};
-use crate::ports::{ActionRequest, Channel, ConnectorError, Response};
+use crate::ports::{ActionRequest, Channel, ConnectorError, Request, Response};
 use crate::runtime::record::Happening;
 use crate::runtime::retry;
 
@@ -53,7 +53,11 @@ impl RunCx<'_> {
                         result: result.output(),
                     },
                 };
+                // Recorded first either way: a model's tokens are metered from this record.
                 self.record(Some(&meta.id), what);
+                if let Some(problem) = answer_problem(&request.request, &result) {
+                    return self.fail_step(meta, problem);
+                }
                 self.set_output(&meta.id, result.output());
                 self.next_step();
                 None
@@ -162,4 +166,33 @@ impl RunCx<'_> {
             }
         }
     }
+}
+
+/// Why a model's answer is not the JSON its step's `output_schema` asked for, if it is not.
+/// The sandbox's stand-in answers are not judged: it cannot know what a model would say.
+fn answer_problem(request: &Request, result: &Response) -> Option<String> {
+    let (Request::Llm(call), Response::Llm(answer)) = (request, result) else {
+        return None;
+    };
+    let schema = call
+        .output_schema
+        .as_ref()
+        .filter(|s| !s.is_null() && !answer.sandbox)?;
+    let validator = match crate::definition::config::validator(schema) {
+        Ok(validator) => validator,
+        Err(e) => return Some(e),
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(&answer.json)
+        .take(3)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    // The errors quote the answer; a model may write a lot.
+    let detail: String = errors.join("; ").chars().take(500).collect();
+    Some(format!(
+        "the model's answer does not match output_schema: {detail} (code answer_mismatch)"
+    ))
 }

@@ -53,10 +53,12 @@ impl StepKind for Llm {
         if let Some(system) = &config.system {
             cx.template("system", system);
         }
+        // Compiled as the answer's check will compile it: a schema valid on paper but not
+        // usable there (a look-around `pattern`) is refused now, not at the first answer.
         if let Some(schema) = &config.output_schema
-            && let Err(e) = jsonschema::draft202012::meta::validate(schema)
+            && let Err(e) = crate::definition::config::validator(schema)
         {
-            cx.error("output_schema", format!("not a valid JSON Schema: {e}"));
+            cx.error("output_schema", e);
         }
     }
 
