@@ -124,6 +124,8 @@ fn benches(c: &mut Criterion) {
                     tracked: Vec::new(),
                     picked_sender: None,
                     slot: None,
+                    call_share: None,
+                    call_permit: None,
                 };
                 loop {
                     match cx.advance() {

@@ -45,6 +45,11 @@ pub struct Args {
     /// 128 as 407 → 620 runs/s on PostgreSQL.
     #[arg(long, env = "STEPWISE_CONCURRENCY", default_value_t = 128)]
     concurrency: usize,
+    /// Provider calls one tenant may have in flight at once in this process (default: a
+    /// quarter of --concurrency): a tenant whose calls hang (a URL that never answers) holds
+    /// no more than this of the process's places; its other runs sleep and ask again.
+    #[arg(long, env = "STEPWISE_TENANT_CALLS")]
+    tenant_calls: Option<usize>,
     /// Seconds between reconciler passes.
     #[arg(long, default_value_t = 5)]
     reconcile_every: u64,
@@ -199,6 +204,7 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
         connectors.clone(),
     )
     .with_call_lease(lease)
+    .with_tenant_call_share(args.tenant_calls.unwrap_or(args.concurrency / 4))
     .with_timer_mode(TimerMode::Database)
     .with_audiences(store.clone())
     .with_library(store.clone())

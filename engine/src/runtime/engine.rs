@@ -10,6 +10,7 @@ use tracing::{Instrument, info_span};
 
 use super::advance::{PACED, Pause, RunCx};
 use super::cache::Caches;
+use super::call_share::CALL_SHARE_HOLD;
 use super::compliance::zone_of;
 use super::flows::{Deployment, FlowCache};
 use super::record::{Happening, StepRecord};
@@ -74,6 +75,8 @@ pub struct Engine {
     /// Whether the engine alerts staff itself (takeovers, plan levels); not in the
     /// simulator, whose calls are the flow's own.
     pub(super) staff_alerts: bool,
+    /// Each tenant's share of this process's calls; `None` (the simulator): unlimited.
+    pub(super) call_share: Option<Arc<super::call_share::CallShare>>,
 }
 
 /// How sleeping and waiting runs get back into the queue.
@@ -142,6 +145,8 @@ impl Engine {
             link_scope,
             tracked: Vec::new(),
             picked_sender: None,
+            call_share: self.call_share.clone(),
+            call_permit: None,
             slot: None,
         }
     }
@@ -224,6 +229,11 @@ impl Engine {
                 cx.run.pc += 1;
                 cx.run.waiting = None;
             }
+            // A run put off for its tenant's share of calls wakes without a record: a stalled
+            // tenant's runs may ask many times, and the timeline would fill with nothing.
+            RunStatus::Sleeping if cx.run.hold.as_deref() == Some(CALL_SHARE_HOLD) => {
+                cx.run.hold = None;
+            }
             RunStatus::Sleeping => {
                 let by = match cx.run.hold.as_deref() {
                     Some("wait") | None => "timer",
@@ -284,6 +294,7 @@ impl Engine {
                     let call_cx = call_cx(&tenant, &task.tenant_id, &cx.run.id, step_id, &request);
                     let began = std::time::Instant::now();
                     let result = self.connector.call(&request.request, &call_cx).await;
+                    drop(cx.call_permit.take());
                     let outcome = match &result {
                         Ok(r) if r.sandbox() => "sandbox (nothing sent)",
                         Ok(_) => "ok",

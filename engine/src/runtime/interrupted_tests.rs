@@ -14,6 +14,16 @@ fn start() -> Timestamp {
 }
 
 fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
+    let (pause, _, records) = interrupted_with(yaml, None);
+    (pause, records)
+}
+
+/// The interrupted run advanced with this share of calls: the pause, the run after it, and
+/// what it recorded.
+fn interrupted_with(
+    yaml: &str,
+    call_share: Option<std::sync::Arc<call_share::CallShare>>,
+) -> (Pause, crate::model::Run, Vec<Happening>) {
     let (flow, _) = crate::definition::load_flow("t.yaml", yaml, None).unwrap();
     let tenant = Tenant::default();
     let mut run = crate::model::Run::start(
@@ -40,9 +50,15 @@ fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
         tracked: Vec::new(),
         picked_sender: None,
         slot: None,
+        call_share,
+        call_permit: None,
     };
     let pause = cx.advance();
-    (pause, cx.records.into_iter().map(|r| r.what).collect())
+    (
+        pause,
+        cx.run,
+        cx.records.into_iter().map(|r| r.what).collect(),
+    )
 }
 
 #[test]
@@ -74,5 +90,28 @@ fn an_interrupted_idempotent_call_is_repeated_with_the_same_key() {
 fn resend_opts_into_repeating_an_interrupted_send() {
     let yaml = "id: f\ntrigger: {event: lead.created}\npurpose: transactional\nsteps:\n  - id: s\n    send_sms: {body: hi, to: '+15125550100'}\n    on_uncertain: resend\n";
     let (pause, _) = interrupted(yaml);
+    assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
+}
+
+#[test]
+fn a_call_over_the_tenants_share_sleeps_and_keeps_its_attempt_and_key() {
+    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    http: {url: 'http://127.0.0.1:9/hook'}\n";
+    let share = call_share::CallShare::new(1);
+    let held = share
+        .try_take(&Tenant::default().id)
+        .expect("the tenant's one place");
+    let (pause, run, records) = interrupted_with(yaml, Some(share.clone()));
+    assert!(matches!(pause, Pause::Sleep(_)), "{pause:?}");
+    assert_eq!(run.hold.as_deref(), Some(call_share::CALL_SHARE_HOLD));
+    assert_eq!(run.attempt, 1, "putting off is not an attempt");
+    assert_eq!(
+        run.in_flight,
+        Some(format!("{}:s:1", run.id)),
+        "the key is kept"
+    );
+    assert!(records.is_empty(), "{records:?}");
+
+    drop(held);
+    let (pause, _, _) = interrupted_with(yaml, Some(share));
     assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
 }

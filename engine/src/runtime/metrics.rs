@@ -30,3 +30,8 @@ pub(super) fn run_ended(status: RunStatus) {
 pub(super) fn advanced(took: Duration) {
     metrics::histogram!("stepwise_advance_duration_seconds").record(took.as_secs_f64());
 }
+
+/// A run that slept instead of calling: its tenant had its share of calls in flight.
+pub(super) fn call_deferred() {
+    metrics::counter!("stepwise_calls_deferred_total").increment(1);
+}

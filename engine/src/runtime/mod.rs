@@ -5,6 +5,7 @@ mod admin;
 mod advance;
 pub mod builtin;
 mod cache;
+pub mod call_share;
 mod commit;
 pub mod compliance;
 mod engine;

@@ -33,7 +33,15 @@ impl Engine {
             plans: Arc::default(),
             pacing: None,
             staff_alerts: false,
+            call_share: None,
         }
+    }
+
+    /// Holds each tenant to `per_tenant` provider calls at a time in this process (see
+    /// [`super::call_share`]): one tenant's hanging calls cannot take every worker's place.
+    pub fn with_tenant_call_share(mut self, per_tenant: usize) -> Self {
+        self.call_share = Some(super::call_share::CallShare::new(per_tenant));
+        self
     }
 
     /// Lets schedules enrol the contacts of a saved segment (`trigger.segment`), and checks

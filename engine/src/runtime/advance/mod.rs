@@ -4,10 +4,14 @@
 
 mod outcome;
 mod pool;
+mod share;
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::call_share::{CallPermit, CallShare};
 use super::compliance::{self, Verdict};
 use super::record::{Happening, StepRecord};
 use crate::definition::{CompiledFlow, Instr, StepMeta};
@@ -72,6 +76,10 @@ pub struct RunCx<'a> {
     pub picked_sender: Option<(String, String)>,
     /// The pool number's slot the run slept until, when it woke to send in it.
     pub slot: Option<Timestamp>,
+    /// Each tenant's share of this process's calls; `None` (the simulator): unlimited.
+    pub call_share: Option<Arc<CallShare>>,
+    /// The place of the call [`Pause::Call`] asks for: the caller drops it after the call.
+    pub call_permit: Option<CallPermit>,
 }
 
 impl RunCx<'_> {
@@ -357,6 +365,10 @@ impl RunCx<'_> {
         if let Some(pace) = self.pace(&draft.request) {
             return Some(pace);
         }
+        let permit = match self.take_call_share() {
+            Ok(permit) => permit,
+            Err(pause) => return Some(pause),
+        };
         let key = match self.run.in_flight.take() {
             // The process stopped between starting this call and recording its result.
             Some(key) if draft.idempotent || meta.on_uncertain == OnUncertain::Resend => key,
@@ -387,6 +399,7 @@ impl RunCx<'_> {
             email.marketing = true;
             email.postal_address = self.tenant.postal_address.clone();
         }
+        self.call_permit = permit;
         Some(Pause::Call(Box::new(ActionRequest {
             request,
             message: draft.message,

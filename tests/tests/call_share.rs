@@ -1,0 +1,106 @@
+//! A tenant whose calls hang cannot take every place of the worker, on the real binary and
+//! both backends. Tenant `mallory` starts 100 runs whose `http` step calls a URL that accepts
+//! the request and never answers (the test servers advance 32 runs at once); tenant `victim`
+//! then sends five leads, and each is texted while every one of mallory's calls still hangs.
+//! Mallory holds its share of the process's calls (a quarter of `--concurrency`: 8), and no
+//! more reach the URL. (Without the share, 32 of mallory's calls held every place of the
+//! worker's in-memory lane, and the victim's texts went out only after the reconciler moved
+//! them to the durable queue, about 10 s later.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
+use common::Backend;
+use common::client::Client;
+use reqwest::Method;
+use serde_json::json;
+
+/// The calls a tenant may have in flight: a quarter of the test servers' `--concurrency 32`.
+const SHARE: usize = 8;
+
+/// A URL that takes every request and never answers; answers how many arrived.
+async fn tarpit() -> (
+    String,
+    Arc<AtomicUsize>,
+    tokio::sync::watch::Receiver<usize>,
+) {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (tell, told) = tokio::sync::watch::channel(0);
+    let count = arrived.clone();
+    let app = axum::Router::new().fallback(move || {
+        let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+        tell.send_replace(n);
+        std::future::pending::<()>()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, arrived, told)
+}
+
+async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path::Path) {
+    let (url, arrived, mut told) = tarpit().await;
+    let (_server, base) = common::start_server(dir, backend, "all");
+    let api = Client::new(&base);
+    let mallory = api.tenant("mallory").await;
+    let victim = api.tenant("victim").await;
+
+    let stall = format!(
+        "id: stall\ntrigger: {{event: lead.created}}\nsteps:\n  - http: {{url: '{url}', timeout: 120s}}\n"
+    );
+    let welcome = "id: welcome\npurpose: transactional\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: 'Hi {{contact.first_name}}'}\n";
+    for (key, flow) in [(&mallory, stall.as_str()), (&victim, welcome)] {
+        let published = api.yaml(Method::POST, "/v1/flows", key, flow).await;
+        assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    }
+
+    let leads: Vec<_> = (0..100)
+        .map(|n| json!({"type": "lead.created", "contact": {"id": format!("m{n}")}}))
+        .collect();
+    let accepted = api
+        .post("/v1/events/batch", &mallory, &json!({"events": leads}))
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    told.wait_for(|n| *n >= SHARE).await.unwrap();
+
+    for n in 0..5 {
+        let lead = json!({"type": "lead.created",
+            "contact": {"id": format!("v{n}"), "phone": format!("+1512555{:04}", n), "first_name": "Vi"}});
+        let accepted = api.post("/v1/events", &victim, &lead).await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+        let run = accepted.body["started"][0].as_str().unwrap().to_owned();
+        let done = api
+            .run_until(&victim, &run, |r| r["run"]["status"] == "completed")
+            .await;
+        assert_eq!(done["run"]["status"], "completed", "{done}");
+    }
+    assert_eq!(
+        arrived.load(Ordering::SeqCst),
+        SHARE,
+        "mallory's calls beyond its share waited"
+    );
+    let metrics = common::http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("stepwise_calls_deferred_total"),
+        "the deferrals are counted"
+    );
+}
+
+common::place::on_both_backends!(
+    hanging_calls_leave_room_for_others,
+    "callshare",
+    hanging_calls_leave_room_for_others_on_sqlite,
+    hanging_calls_leave_room_for_others_on_postgres
+);
