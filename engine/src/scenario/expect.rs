@@ -17,6 +17,10 @@ pub struct Expected {
     /// sends held by quiet hours.
     #[serde(default)]
     pub timeline: Vec<ExpectedEntry>,
+    /// The actions expected to fail, in order, each as part of its error (`answer_mismatch`).
+    /// Any other failure is a difference, unless the run `ends: failed` and none is listed.
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 /// One expected entry; `text` is compared whole, `contains` in part.
@@ -190,23 +194,39 @@ impl Expected {
         if ended != self.ends {
             problems.push(format!("the run ends {ended}, expected {}", self.ends));
         }
-        for o in actual {
-            if let Outward::Error(e) = o
-                && self.ends != "failed"
-            {
-                problems.push(format!("an action failed: {e}"));
+        if self.ends != "failed" || !self.errors.is_empty() {
+            let failed = errors(actual);
+            for (i, e) in failed.iter().enumerate() {
+                match self.errors.get(i) {
+                    Some(expected) if e.contains(expected.as_str()) => {}
+                    Some(expected) => problems.push(format!(
+                        "an action failed: {e}, expected a failure with \"{expected}\""
+                    )),
+                    None => problems.push(format!("an action failed: {e}")),
+                }
+            }
+            for expected in self.errors.iter().skip(failed.len()) {
+                problems.push(format!("no action failed with \"{expected}\""));
             }
         }
         problems
     }
+
+    /// A play under another pack's config and copy: it must not fail, but as expected.
+    pub fn runs_clean(&self, actual: &[Outward]) -> Vec<String> {
+        errors(actual)
+            .into_iter()
+            .filter(|e| !self.errors.iter().any(|x| e.contains(x.as_str())))
+            .map(|e| format!("an action failed: {e}"))
+            .collect()
+    }
 }
 
-/// A play under another pack's config and copy: it must not fail.
-pub fn runs_clean(actual: &[Outward]) -> Vec<String> {
+fn errors(actual: &[Outward]) -> Vec<&str> {
     actual
         .iter()
         .filter_map(|o| match o {
-            Outward::Error(e) => Some(format!("an action failed: {e}")),
+            Outward::Error(e) => Some(e.as_str()),
             _ => None,
         })
         .collect()

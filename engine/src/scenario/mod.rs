@@ -10,6 +10,7 @@
 //! timing differ by design, so only that is checked).
 
 mod expect;
+mod model;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use expect::{Expected, Outward};
+pub use model::ModelAnswer;
 
 use crate::catalog::Catalog;
 use crate::install::{Overrides, effective};
@@ -63,6 +65,10 @@ pub struct Scenario {
     /// How long to play (default 60d).
     #[serde(default)]
     pub horizon: Option<FlowDuration>,
+    /// What the language model answers the `llm` calls, in order (default: the sandbox's
+    /// stand-in answer).
+    #[serde(default)]
+    pub model: Vec<ModelAnswer>,
     pub expect: Expected,
 }
 
@@ -163,6 +169,18 @@ pub async fn run(
 ) -> Result<Vec<Outcome>, ScenarioError> {
     let scenario: Scenario =
         serde_saphyr::from_str(text).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    if scenario.model.len() > model::MAX_ANSWERS {
+        return Err(fail(format!(
+            "{}: model: at most {} answers",
+            path.display(),
+            model::MAX_ANSWERS
+        )));
+    }
+    for answer in &scenario.model {
+        answer
+            .check()
+            .map_err(|e| fail(format!("{}: model: {e}", path.display())))?;
+    }
     let module = scenario.module.clone().or_else(|| module_of(path));
     let mut outcomes = Vec::new();
     let subject = match (&scenario.flow, &module) {
@@ -196,7 +214,7 @@ pub async fn run(
             let actual = play(&scenario, subject, connector.clone()).await?;
             outcomes.push(Outcome {
                 name: format!("{} (with the {pack} pack)", scenario.name),
-                failures: expect::runs_clean(&actual),
+                failures: scenario.expect.runs_clean(&actual),
             });
         }
     }
@@ -312,6 +330,8 @@ async fn play(
         injections,
         horizon: SignedDuration::from_secs(horizon),
     };
+    // Each play hears the model's answers from the first.
+    let connector = Arc::new(model::ScriptedModel::new(connector, &scenario.model));
     let simulation = simulate(input, connector).await.map_err(|e| match e {
         crate::error::EngineError::InvalidDefinition(diagnostics) => fail(
             diagnostics
@@ -341,5 +361,27 @@ mod tests {
             Offset(SignedDuration::from_secs(93_600)).to_string(),
             "+1d2h"
         );
+    }
+
+    #[test]
+    fn expected_failures_are_matched_in_order_and_others_are_differences() {
+        let expected: Expected = serde_json::from_value(
+            serde_json::json!({"ends": "completed", "errors": ["answer_mismatch"]}),
+        )
+        .unwrap();
+        let ended = Outward::Ended("completed".into());
+        let failed = |e: &str| Outward::Error(e.into());
+        let mismatch = failed("the model's answer does not match (code answer_mismatch)");
+        assert!(
+            expected
+                .differences(&[mismatch.clone(), ended.clone()])
+                .is_empty()
+        );
+        let missing = expected.differences(std::slice::from_ref(&ended));
+        assert_eq!(missing, ["no action failed with \"answer_mismatch\""]);
+        let other = expected.differences(&[failed("timeout (code 504)"), ended.clone()]);
+        assert_eq!(other.len(), 1, "{other:?}");
+        assert!(other[0].contains("expected a failure with"), "{other:?}");
+        assert!(expected.runs_clean(&[mismatch, ended]).is_empty());
     }
 }
