@@ -94,6 +94,19 @@ pub fn call_options<T: DeserializeOwned>(
     })
 }
 
+/// For a provider whose repeat of a call does nothing new (Stripe under the same idempotency
+/// keys, a model that only costs tokens): no answer after sending is worth another attempt,
+/// not uncertain.
+pub fn repeat_is_harmless(e: ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::Uncertain { message } => ConnectorError::Retryable {
+            message,
+            retry_after: None,
+        },
+        other => other,
+    }
+}
+
 /// A request this provider does not take (the registry checks capabilities first).
 pub fn unsupported(provider: &str, request: &Request) -> ConnectorError {
     ConnectorError::permanent(

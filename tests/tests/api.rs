@@ -210,13 +210,7 @@ async fn newcomer_path(backend: &Backend, dir: &std::path::Path) {
     assert_eq!(cancels, 1, "{actions:?}");
 
     // Prometheus metrics count what happened.
-    let metrics = api
-        .http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = api.metrics().await;
     for name in [
         "stepwise_events_ingested_total",
         "stepwise_runs_started_total",

@@ -84,16 +84,10 @@ async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path:
         SHARE,
         "mallory's calls beyond its share waited"
     );
-    let metrics = common::http()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
-        metrics.contains("stepwise_calls_deferred_total"),
+        api.metrics()
+            .await
+            .contains("stepwise_calls_deferred_total"),
         "the deferrals are counted"
     );
 }

@@ -171,13 +171,7 @@ async fn a_campaign_reaches_its_segment(backend: &Backend, dir: &std::path::Path
     let scraped = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             tick.tick().await;
-            let text = api
-                .http
-                .get(format!("{base}/metrics"))
-                .send()
-                .await
-                .unwrap();
-            let text = text.text().await.unwrap();
+            let text = api.metrics().await;
             if text.contains(&series) {
                 return text;
             }

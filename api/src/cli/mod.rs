@@ -5,6 +5,7 @@ mod contacts;
 mod docs;
 mod edge;
 mod install;
+mod key_files;
 mod migrate;
 mod schema;
 mod secret_key;

@@ -98,6 +98,6 @@ fn new_key(file: &Path) -> anyhow::Result<(String, bool)> {
         Err(_) => {}
     }
     let key = SecretBox::generate_key();
-    super::serve::write_private_file(file, &key)?;
+    super::key_files::write_private_file(file, &key)?;
     Ok((key, true))
 }

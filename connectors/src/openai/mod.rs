@@ -32,7 +32,7 @@ use stepwise_core::{
 };
 
 use crate::outbound::{self, Reply};
-use crate::provider::{Env, Provider, call_options, options, unsupported};
+use crate::provider::{Env, Provider, call_options, options, repeat_is_harmless, unsupported};
 
 /// OpenAI's API, unless the operator overrides `openai`'s base URL (Azure-style gateways and
 /// compatible servers take the same request).
@@ -313,13 +313,7 @@ impl Provider for OpenAi {
         // A repeat costs tokens and changes nothing outside: no answer is worth another try.
         self.complete(call, &options, cx)
             .await
-            .map_err(|e| match e {
-                ConnectorError::Uncertain { message } => ConnectorError::Retryable {
-                    message,
-                    retry_after: None,
-                },
-                other => other,
-            })
+            .map_err(repeat_is_harmless)
     }
 }
 

@@ -36,7 +36,7 @@ use stepwise_core::{
 pub use hooks::{StripeHooks, verify};
 
 use crate::outbound::{self, Reply};
-use crate::provider::{Env, Provider, call_options, options, unsupported};
+use crate::provider::{Env, Provider, call_options, options, repeat_is_harmless, unsupported};
 
 /// Stripe's API, unless the operator overrides `stripe`'s base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -389,13 +389,7 @@ impl Provider for Stripe {
         };
         // No answer after sending: the next attempt repeats the same keys, so Stripe answers
         // what it did the first time rather than doing it again.
-        result.map_err(|e| match e {
-            ConnectorError::Uncertain { message } => ConnectorError::Retryable {
-                message,
-                retry_after: None,
-            },
-            other => other,
-        })
+        result.map_err(repeat_is_harmless)
     }
 }
 

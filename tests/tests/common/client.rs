@@ -157,6 +157,17 @@ impl Client {
         answer.body["admin_key"]["key"].as_str().unwrap().to_owned()
     }
 
+    /// The server's Prometheus metrics, as text.
+    pub async fn metrics(&self) -> String {
+        let answer = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        answer.text().await.unwrap()
+    }
+
     /// Stores the tenant's credential `name` (sealed by the server); fails the test if refused.
     pub async fn put_credential(&self, key: &str, name: &str, value: &str) {
         let stored = self

@@ -2,9 +2,9 @@
 //! connector, sleep, wait for an event) or ends. No I/O happens here: the caller performs
 //! the pause and feeds the result back through [`RunCx::on_result`].
 
+mod call;
 mod outcome;
 mod pool;
-mod share;
 
 use std::sync::Arc;
 
@@ -12,15 +12,14 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::call_share::{CallPermit, CallShare};
-use super::compliance::{self, Verdict};
 use super::record::{Happening, StepRecord};
 use crate::definition::{CompiledFlow, Instr, StepMeta};
 use crate::expr::Bindings;
 use crate::inbox::Automation;
 use crate::inbox::takeover::{RECHECK, TAKEOVER_HOLD};
-use crate::model::{Contact, OnUncertain, Purpose, Run, RunStatus, Tenant};
-use crate::ports::{ActionRequest, Request};
-use crate::steps::{ActionDraft, StepCx, StepOutcome, eval_condition};
+use crate::model::{Contact, Run, RunStatus, Tenant};
+use crate::ports::ActionRequest;
+use crate::steps::{StepCx, StepOutcome, eval_condition};
 use crate::template::track::{LinkScope, TrackedLink};
 
 /// The hold of a run that owns a slot of its pool number for its next text (reserved by
@@ -307,105 +306,5 @@ impl RunCx<'_> {
         };
         self.record(step.as_deref(), Happening::Paced { until, number });
         Some(self.sleep(until))
-    }
-
-    /// Human takeover, consent and quiet hours, then the call itself.
-    fn call(&mut self, meta: &StepMeta, mut draft: Box<ActionDraft>) -> Option<Pause> {
-        // A reply by hand is the person; every other message to the contact waits for them.
-        if draft.message.is_some()
-            && self.contact.human_takeover
-            && !super::builtin::is_builtin(self.flow.id())
-        {
-            return Some(self.hold_for_a_person(meta));
-        }
-        if let Some(message) = &draft.message {
-            match compliance::check(
-                self.flow,
-                self.tenant,
-                &self.contact,
-                meta.purpose,
-                message,
-                self.now,
-            ) {
-                Verdict::Send => {}
-                Verdict::Suppress(reason) => {
-                    let channel = json!(message.channel)
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.record(
-                        Some(&meta.id),
-                        Happening::Suppressed {
-                            channel,
-                            reason: reason.clone(),
-                        },
-                    );
-                    self.set_output(
-                        &meta.id,
-                        json!({ "status": "suppressed", "reason": reason }),
-                    );
-                    self.next_step();
-                    return None;
-                }
-                Verdict::Hold { until, reason } => {
-                    self.record(Some(&meta.id), Happening::QuietHold { until, reason });
-                    self.run.hold = Some("quiet hours".into());
-                    return Some(self.sleep(until));
-                }
-            }
-        }
-        if matches!(draft.request, Request::Llm(_))
-            && let Some(reason) = crate::usage::refused_llm(&self.tenant.quota)
-        {
-            return self.fail_step(meta, reason);
-        }
-        if let Some(pause) = self.send_from_pool(meta, &mut draft) {
-            return Some(pause);
-        }
-        if let Some(pace) = self.pace(&draft.request) {
-            return Some(pace);
-        }
-        let permit = match self.take_call_share() {
-            Ok(permit) => permit,
-            Err(pause) => return Some(pause),
-        };
-        let key = match self.run.in_flight.take() {
-            // The process stopped between starting this call and recording its result.
-            Some(key) if draft.idempotent || meta.on_uncertain == OnUncertain::Resend => key,
-            Some(_) => {
-                let error =
-                    "interrupted after the send was started; not repeated (on_uncertain: flag)"
-                        .to_owned();
-                self.record(
-                    Some(&meta.id),
-                    Happening::Uncertain {
-                        error: error.clone(),
-                    },
-                );
-                self.set_output(&meta.id, json!({ "status": "uncertain", "error": error }));
-                self.next_step();
-                return None;
-            }
-            None => {
-                self.run.attempt += 1;
-                format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt)
-            }
-        };
-        self.run.in_flight = Some(key.clone());
-        let mut request = draft.request;
-        if let Request::Email(email) = &mut request
-            && meta.purpose == Purpose::Marketing
-        {
-            email.marketing = true;
-            email.postal_address = self.tenant.postal_address.clone();
-        }
-        self.call_permit = permit;
-        Some(Pause::Call(Box::new(ActionRequest {
-            request,
-            message: draft.message,
-            purpose: meta.purpose,
-            idempotency_key: key,
-            idempotent: draft.idempotent,
-        })))
     }
 }
