@@ -338,6 +338,22 @@ impl Engine {
                         return self.finish(&task, seq, cx, pause).await;
                     }
                 }
+                Pause::AwaitCallShare => {
+                    // Only a run of an engine that keeps a share asks (the run's is the engine's).
+                    let Some(share) = &self.call_share else {
+                        continue;
+                    };
+                    let taken = share.take(&task.tenant_id).await;
+                    cx.now = self.clock.now();
+                    match taken {
+                        Ok(permit) => cx.call_permit = Some(permit),
+                        Err(wait) => {
+                            let pause = cx.put_off_call(wait);
+                            self.store_links(&task.tenant_id, &mut cx).await?;
+                            return self.finish(&task, seq, cx, pause).await;
+                        }
+                    }
+                }
                 Pause::PickSender {
                     pool,
                     candidate,

@@ -94,16 +94,15 @@ fn resend_opts_into_repeating_an_interrupted_send() {
 }
 
 #[test]
-fn a_call_over_the_tenants_share_sleeps_and_keeps_its_attempt_and_key() {
+fn a_call_over_the_tenants_share_waits_and_keeps_its_attempt_and_key() {
     let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    http: {url: 'http://127.0.0.1:9/hook'}\n";
     let share = call_share::CallShare::new(1);
     let held = share
         .try_take(&Tenant::default().id)
         .expect("the tenant's one place");
     let (pause, run, records) = interrupted_with(yaml, Some(share.clone()));
-    assert!(matches!(pause, Pause::Sleep(_)), "{pause:?}");
-    assert_eq!(run.hold.as_deref(), Some(call_share::CALL_SHARE_HOLD));
-    assert_eq!(run.attempt, 1, "putting off is not an attempt");
+    assert_eq!(pause, Pause::AwaitCallShare);
+    assert_eq!(run.attempt, 1, "waiting is not an attempt");
     assert_eq!(
         run.in_flight,
         Some(format!("{}:s:1", run.id)),

@@ -9,7 +9,7 @@ use super::{Pause, RunCx};
 use crate::definition::StepMeta;
 use crate::model::{OnUncertain, Purpose};
 use crate::ports::{ActionRequest, Request};
-use crate::runtime::call_share::{CALL_SHARE_HOLD, CallPermit};
+use crate::runtime::call_share::{CALL_SHARE_HOLD, CallPermit, NoPlace};
 use crate::runtime::compliance::{self, Verdict};
 use crate::runtime::record::Happening;
 use crate::steps::ActionDraft;
@@ -116,18 +116,26 @@ impl RunCx<'_> {
     }
 
     /// A place for the call about to be made (`None`: no share is kept, as in the
-    /// simulator), or the sleep of a run whose tenant has its share in flight. Taken before
-    /// the call's attempt is counted, so a run put off is not an attempt.
+    /// simulator): the one the caller waited for after [`Pause::AwaitCallShare`], a free one,
+    /// else that pause, or the sleep of a run whose tenant's places are taken and waited for.
+    /// Taken before the call's attempt is counted, so a run put off is not an attempt.
     pub(super) fn take_call_share(&mut self) -> Result<Option<CallPermit>, Pause> {
+        if let Some(permit) = self.call_permit.take() {
+            return Ok(Some(permit));
+        }
         let Some(share) = &self.call_share else {
             return Ok(None);
         };
         match share.try_take(&self.tenant.id) {
             Ok(permit) => Ok(Some(permit)),
-            Err(wait) => {
-                self.run.hold = Some(CALL_SHARE_HOLD.into());
-                Err(self.sleep(self.now + wait))
-            }
+            Err(NoPlace::Wait) => Err(Pause::AwaitCallShare),
+            Err(NoPlace::Sleep(wait)) => Err(self.put_off_call(wait)),
         }
+    }
+
+    /// The run sleeps `wait` for its tenant's share of calls, then plans its step again.
+    pub fn put_off_call(&mut self, wait: jiff::SignedDuration) -> Pause {
+        self.run.hold = Some(CALL_SHARE_HOLD.into());
+        self.sleep(self.now + wait)
     }
 }

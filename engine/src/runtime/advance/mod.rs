@@ -47,6 +47,10 @@ pub enum Pause {
         candidate: String,
         allowed: Vec<String>,
     },
+    /// The tenant's places for calls are taken: the caller waits a moment for one
+    /// ([`super::call_share::CallShare::take`]) and hands it over in `call_permit`, or puts the
+    /// call off ([`RunCx::put_off_call`]).
+    AwaitCallShare,
     /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
     WaitFor,
     /// The run ended.
