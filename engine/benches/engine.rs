@@ -124,8 +124,7 @@ fn benches(c: &mut Criterion) {
                     tracked: Vec::new(),
                     picked_sender: None,
                     slot: None,
-                    call_share: None,
-                    call_permit: None,
+                    fresh_attempt: false,
                 };
                 loop {
                     match cx.advance() {

@@ -2,10 +2,10 @@
 //! both backends. Tenant `mallory` starts 100 runs whose `http` step calls a URL that accepts
 //! the request and never answers (the test servers advance 32 runs at once); tenant `victim`
 //! then sends five leads, and each is texted while every one of mallory's calls still hangs.
-//! With `--tenant-calls 8`, mallory holds its share of the process's calls and no more reach
-//! the URL. (Without the share, 32 of mallory's calls held every place of the
-//! worker's in-memory lane, and the victim's texts went out only after the reconciler moved
-//! them to the durable queue, about 10 s later.)
+//! By default (a quarter of the places: 8), mallory holds its share of the process's calls
+//! and no more reach the URL. (Without the share, `--tenant-calls 0`, 32 of mallory's calls
+//! held every place of the worker's in-memory lane, and the victim's texts went out only
+//! after the reconciler moved them to the durable queue, about 10 s later.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -20,7 +20,7 @@ use common::client::Client;
 use reqwest::Method;
 use serde_json::json;
 
-/// The calls a tenant may have in flight (`STEPWISE_TENANT_CALLS`).
+/// The calls a tenant may have in flight by default: a quarter of the test server's 32.
 const SHARE: usize = 8;
 
 /// A URL that takes every request and never answers; answers how many arrived.
@@ -45,8 +45,7 @@ async fn tarpit() -> (
 
 async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path::Path) {
     let (url, arrived, mut told) = tarpit().await;
-    let (_server, base) =
-        common::start_server_with(dir, backend, "all", &[("STEPWISE_TENANT_CALLS", "8")]);
+    let (_server, base) = common::start_server(dir, backend, "all");
     let api = Client::new(&base);
     let mallory = api.tenant("mallory").await;
     let victim = api.tenant("victim").await;

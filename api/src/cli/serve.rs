@@ -46,10 +46,10 @@ pub struct Args {
     /// 128 as 407 → 620 runs/s on PostgreSQL.
     #[arg(long, env = "STEPWISE_CONCURRENCY", default_value_t = 128)]
     concurrency: usize,
-    /// Provider calls one tenant may have in flight at once in this process (default: no
-    /// limit): a tenant whose calls hang (a URL that never answers) holds no more than this of
-    /// the process's places; its other runs wait a moment, then sleep and ask again. Off by
-    /// default: `stepwise bench flow` (one tenant) fell from 452 to 131 runs/s with 32.
+    /// Provider calls one tenant may have in flight at once in this process (default: a
+    /// quarter of --concurrency; 0: no limit): a tenant whose calls hang (a URL that never
+    /// answers) holds no more than this of the process's places; its other runs wait a
+    /// moment, then sleep and ask again.
     #[arg(long, env = "STEPWISE_TENANT_CALLS")]
     tenant_calls: Option<usize>,
     /// Seconds between reconciler passes.
@@ -212,8 +212,9 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     .with_pacing(store.clone())
     .with_staff_alerts()
     .with_usage(store.clone(), plans);
-    if let Some(per_tenant) = args.tenant_calls {
-        engine = engine.with_tenant_call_share(per_tenant);
+    match args.tenant_calls.unwrap_or(args.concurrency / 4) {
+        0 => {}
+        per_tenant => engine = engine.with_tenant_call_share(per_tenant),
     }
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);

@@ -4,14 +4,18 @@
 //! to a URL that never answers, a slow model) would hold every place, and every other
 //! business's texts would wait behind it.
 //!
-//! A tenant holds at most its share of calls at a time. A run of a tenant at its share first
-//! waits a moment in the process ([`PATIENCE`]): a busy tenant's calls take milliseconds, so
-//! it gets a place at once and nothing is lost to waiting. Only when no place frees within
-//! that moment (its calls hang), or a share's worth of its runs already wait, does the run
-//! sleep instead, freeing its place, and ask again later, later still the more of its runs
-//! were turned away (about a second for every share's worth of them, at most a minute), so a
-//! stalled tenant's runs cost little while they wait. Nothing is lost: the run's step is
-//! planned again when it wakes, as after quiet hours.
+//! A tenant has at most its share of calls with providers at a time. The share is taken after
+//! the call's start is committed and given back when the provider answers, so it counts time
+//! spent with providers only: a busy tenant's fast calls pass through it at once, however slow
+//! the commits around them. A run of a tenant at its share first waits a moment in the process
+//! ([`PATIENCE`]); only when no place frees within that moment (its calls hang), or a share's
+//! worth of its runs already wait, does the run put the call off instead
+//! (`RunCx::put_off_call`): it gives the attempt back, frees its
+//! place, sleeps, and asks again, later still the more of its runs were turned away (about a
+//! second for every share's worth of them, at most a minute), so a stalled tenant's runs cost
+//! little while they wait. Nothing is lost: the run's step is planned again when it wakes, as
+//! after quiet hours. (A process that dies while a run waits for a place leaves the call as
+//! started: it is recovered as an interrupted call, flagged rather than sent twice.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

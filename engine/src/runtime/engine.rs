@@ -145,8 +145,7 @@ impl Engine {
             link_scope,
             tracked: Vec::new(),
             picked_sender: None,
-            call_share: self.call_share.clone(),
-            call_permit: None,
+            fresh_attempt: false,
             slot: None,
         }
     }
@@ -286,6 +285,20 @@ impl Engine {
                     self.store.apply(&task.tenant_id, started).await?;
                     seq += 1;
                     cx.run.seq = seq;
+                    // The tenant's share is taken only now, so that it counts the time spent
+                    // with providers, not the commit before (a busy tenant's fast calls wait
+                    // on commits, and counting those halved its throughput).
+                    let permit = match &self.call_share {
+                        Some(share) => match share.take(&task.tenant_id).await {
+                            Ok(permit) => Some(permit),
+                            Err(wait) => {
+                                cx.now = self.clock.now();
+                                let pause = cx.put_off_call(wait);
+                                return self.finish(&task, seq, cx, pause).await;
+                            }
+                        },
+                        None => None,
+                    };
                     let step_id = d
                         .flow
                         .meta(cx.run.pc)
@@ -294,7 +307,7 @@ impl Engine {
                     let call_cx = call_cx(&tenant, &task.tenant_id, &cx.run.id, step_id, &request);
                     let began = std::time::Instant::now();
                     let result = self.connector.call(&request.request, &call_cx).await;
-                    drop(cx.call_permit.take());
+                    drop(permit);
                     let outcome = match &result {
                         Ok(r) if r.sandbox() => "sandbox (nothing sent)",
                         Ok(_) => "ok",
@@ -336,22 +349,6 @@ impl Engine {
                     if let Some(pause) = cx.take_slot(number, slot, cx.now + PACE_HORIZON) {
                         self.store_links(&task.tenant_id, &mut cx).await?;
                         return self.finish(&task, seq, cx, pause).await;
-                    }
-                }
-                Pause::AwaitCallShare => {
-                    // Only a run of an engine that keeps a share asks (the run's is the engine's).
-                    let Some(share) = &self.call_share else {
-                        continue;
-                    };
-                    let taken = share.take(&task.tenant_id).await;
-                    cx.now = self.clock.now();
-                    match taken {
-                        Ok(permit) => cx.call_permit = Some(permit),
-                        Err(wait) => {
-                            let pause = cx.put_off_call(wait);
-                            self.store_links(&task.tenant_id, &mut cx).await?;
-                            return self.finish(&task, seq, cx, pause).await;
-                        }
                     }
                 }
                 Pause::PickSender {

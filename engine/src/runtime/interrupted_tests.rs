@@ -1,6 +1,7 @@
 //! A call a process started and never recorded (it stopped in between): a send is flagged
 //! uncertain and not repeated unless the step says `on_uncertain: resend`; an idempotent call
-//! is repeated under the same key.
+//! is repeated under the same key. A call put off for its tenant's share of calls is no
+//! attempt, and an interrupted one put off keeps its key.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -14,15 +15,16 @@ fn start() -> Timestamp {
 }
 
 fn interrupted(yaml: &str) -> (Pause, Vec<Happening>) {
-    let (pause, _, records) = interrupted_with(yaml, None);
+    let (pause, _, records) = advanced(yaml, true, |_, pause| pause);
     (pause, records)
 }
 
-/// The interrupted run advanced with this share of calls: the pause, the run after it, and
-/// what it recorded.
-fn interrupted_with(
+/// The run (interrupted in its call, or not) advanced, then `then` given the pause: what
+/// `then` answers, the run after it, and what it recorded.
+fn advanced(
     yaml: &str,
-    call_share: Option<std::sync::Arc<call_share::CallShare>>,
+    interrupted: bool,
+    then: impl FnOnce(&mut RunCx<'_>, Pause) -> Pause,
 ) -> (Pause, crate::model::Run, Vec<Happening>) {
     let (flow, _) = crate::definition::load_flow("t.yaml", yaml, None).unwrap();
     let tenant = Tenant::default();
@@ -34,8 +36,10 @@ fn interrupted_with(
         Event::new("lead.created", json!({})),
         start(),
     );
-    run.attempt = 1;
-    run.in_flight = Some(format!("{}:s:1", run.id));
+    if interrupted {
+        run.attempt = 1;
+        run.in_flight = Some(format!("{}:s:1", run.id));
+    }
     let mut cx = RunCx {
         flow: &flow,
         tenant: &tenant,
@@ -50,10 +54,10 @@ fn interrupted_with(
         tracked: Vec::new(),
         picked_sender: None,
         slot: None,
-        call_share,
-        call_permit: None,
+        fresh_attempt: false,
     };
     let pause = cx.advance();
+    let pause = then(&mut cx, pause);
     (
         pause,
         cx.run,
@@ -93,24 +97,34 @@ fn resend_opts_into_repeating_an_interrupted_send() {
     assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
 }
 
+const HOOK: &str = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    http: {url: 'http://127.0.0.1:9/hook'}\n";
+
+fn put_off(cx: &mut RunCx<'_>, pause: Pause) -> Pause {
+    assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
+    cx.put_off_call(jiff::SignedDuration::from_secs(2))
+}
+
 #[test]
-fn a_call_over_the_tenants_share_waits_and_keeps_its_attempt_and_key() {
-    let yaml = "id: f\ntrigger: {event: lead.created}\nsteps:\n  - id: s\n    http: {url: 'http://127.0.0.1:9/hook'}\n";
-    let share = call_share::CallShare::new(1);
-    let held = share
-        .try_take(&Tenant::default().id)
-        .expect("the tenant's one place");
-    let (pause, run, records) = interrupted_with(yaml, Some(share.clone()));
-    assert_eq!(pause, Pause::AwaitCallShare);
-    assert_eq!(run.attempt, 1, "waiting is not an attempt");
+fn a_call_put_off_for_the_tenants_share_gives_its_attempt_back() {
+    let (pause, run, records) = advanced(HOOK, false, put_off);
+    assert_eq!(
+        pause,
+        Pause::Sleep(start() + jiff::SignedDuration::from_secs(2))
+    );
+    assert_eq!(run.attempt, 0, "waiting is not an attempt");
+    assert_eq!(run.in_flight, None, "nothing is in flight");
+    assert_eq!(run.hold.as_deref(), Some(call_share::CALL_SHARE_HOLD));
+    assert!(records.is_empty(), "{records:?}");
+}
+
+#[test]
+fn an_interrupted_call_put_off_keeps_its_attempt_and_key() {
+    let (pause, run, _) = advanced(HOOK, true, put_off);
+    assert!(matches!(pause, Pause::Sleep(_)), "{pause:?}");
+    assert_eq!(run.attempt, 1);
     assert_eq!(
         run.in_flight,
         Some(format!("{}:s:1", run.id)),
         "the key is kept"
     );
-    assert!(records.is_empty(), "{records:?}");
-
-    drop(held);
-    let (pause, _, _) = interrupted_with(yaml, Some(share));
-    assert!(matches!(pause, Pause::Call(_)), "{pause:?}");
 }

@@ -1,7 +1,7 @@
 //! The way out of a step: human takeover, consent and quiet hours, the plan's AI tokens,
-//! the sender pool and pacing, a place in the tenant's share of the process's calls
-//! ([`crate::runtime::call_share`]; a run without one sleeps and plans the step again
-//! later), then the call itself.
+//! the sender pool and pacing, then the call itself. The engine may still put the call off
+//! for its tenant's share of the process's calls ([`crate::runtime::call_share`]): the run
+//! gives the attempt back, sleeps, and plans the step again later.
 
 use serde_json::json;
 
@@ -9,7 +9,7 @@ use super::{Pause, RunCx};
 use crate::definition::StepMeta;
 use crate::model::{OnUncertain, Purpose};
 use crate::ports::{ActionRequest, Request};
-use crate::runtime::call_share::{CALL_SHARE_HOLD, CallPermit, NoPlace};
+use crate::runtime::call_share::CALL_SHARE_HOLD;
 use crate::runtime::compliance::{self, Verdict};
 use crate::runtime::record::Happening;
 use crate::steps::ActionDraft;
@@ -71,13 +71,12 @@ impl RunCx<'_> {
         if let Some(pace) = self.pace(&draft.request) {
             return Some(pace);
         }
-        let permit = match self.take_call_share() {
-            Ok(permit) => permit,
-            Err(pause) => return Some(pause),
-        };
         let key = match self.run.in_flight.take() {
             // The process stopped between starting this call and recording its result.
-            Some(key) if draft.idempotent || meta.on_uncertain == OnUncertain::Resend => key,
+            Some(key) if draft.idempotent || meta.on_uncertain == OnUncertain::Resend => {
+                self.fresh_attempt = false;
+                key
+            }
             Some(_) => {
                 let error =
                     "interrupted after the send was started; not repeated (on_uncertain: flag)"
@@ -93,6 +92,7 @@ impl RunCx<'_> {
                 return None;
             }
             None => {
+                self.fresh_attempt = true;
                 self.run.attempt += 1;
                 format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt)
             }
@@ -105,7 +105,6 @@ impl RunCx<'_> {
             email.marketing = true;
             email.postal_address = self.tenant.postal_address.clone();
         }
-        self.call_permit = permit;
         Some(Pause::Call(Box::new(ActionRequest {
             request,
             message: draft.message,
@@ -115,26 +114,14 @@ impl RunCx<'_> {
         })))
     }
 
-    /// A place for the call about to be made (`None`: no share is kept, as in the
-    /// simulator): the one the caller waited for after [`Pause::AwaitCallShare`], a free one,
-    /// else that pause, or the sleep of a run whose tenant's places are taken and waited for.
-    /// Taken before the call's attempt is counted, so a run put off is not an attempt.
-    pub(super) fn take_call_share(&mut self) -> Result<Option<CallPermit>, Pause> {
-        if let Some(permit) = self.call_permit.take() {
-            return Ok(Some(permit));
-        }
-        let Some(share) = &self.call_share else {
-            return Ok(None);
-        };
-        match share.try_take(&self.tenant.id) {
-            Ok(permit) => Ok(Some(permit)),
-            Err(NoPlace::Wait) => Err(Pause::AwaitCallShare),
-            Err(NoPlace::Sleep(wait)) => Err(self.put_off_call(wait)),
-        }
-    }
-
-    /// The run sleeps `wait` for its tenant's share of calls, then plans its step again.
+    /// The call [`Pause::Call`] asked for is put off for the tenant's share of calls: the
+    /// run gives back the attempt it counted (an interrupted call asked again keeps its key),
+    /// sleeps `wait`, and plans the step again when it wakes.
     pub fn put_off_call(&mut self, wait: jiff::SignedDuration) -> Pause {
+        if std::mem::take(&mut self.fresh_attempt) {
+            self.run.in_flight = None;
+            self.run.attempt = self.run.attempt.saturating_sub(1);
+        }
         self.run.hold = Some(CALL_SHARE_HOLD.into());
         self.sleep(self.now + wait)
     }

@@ -6,12 +6,9 @@ mod call;
 mod outcome;
 mod pool;
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::call_share::{CallPermit, CallShare};
 use super::record::{Happening, StepRecord};
 use crate::definition::{CompiledFlow, Instr, StepMeta};
 use crate::expr::Bindings;
@@ -47,10 +44,6 @@ pub enum Pause {
         candidate: String,
         allowed: Vec<String>,
     },
-    /// The tenant's places for calls are taken: the caller waits a moment for one
-    /// ([`super::call_share::CallShare::take`]) and hands it over in `call_permit`, or puts the
-    /// call off ([`RunCx::put_off_call`]).
-    AwaitCallShare,
     /// Wait for an event of this type; the run's `wake_at` is the timeout, if any.
     WaitFor,
     /// The run ended.
@@ -79,10 +72,9 @@ pub struct RunCx<'a> {
     pub picked_sender: Option<(String, String)>,
     /// The pool number's slot the run slept until, when it woke to send in it.
     pub slot: Option<Timestamp>,
-    /// Each tenant's share of this process's calls; `None` (the simulator): unlimited.
-    pub call_share: Option<Arc<CallShare>>,
-    /// The place of the call [`Pause::Call`] asks for: the caller drops it after the call.
-    pub call_permit: Option<CallPermit>,
+    /// The call [`Pause::Call`] asks for counted a new attempt (it is not an interrupted
+    /// call asked again): a call put off gives its attempt back ([`RunCx::put_off_call`]).
+    pub fresh_attempt: bool,
 }
 
 impl RunCx<'_> {
