@@ -64,6 +64,8 @@ pub struct AppState {
     pub campaigns: Arc<dyn CampaignStore>,
     /// Segment counts, one at a time per tenant.
     pub segment_counts: Arc<stepwise_engine::audience::members::Counting>,
+    /// Campaign counters, one count at a time per tenant, each answered again for 2 s.
+    pub campaign_counts: Arc<stepwise_engine::audience::campaign::CampaignCounting>,
     /// Wakes this process's import worker when an upload is queued.
     pub import_queued: Arc<tokio::sync::Notify>,
     /// Seals provider credentials.
@@ -142,6 +144,7 @@ impl AppState {
             audiences: store.clone(),
             campaigns: store.clone(),
             segment_counts: Arc::default(),
+            campaign_counts: Arc::default(),
             import_queued: Arc::new(tokio::sync::Notify::new()),
             suppressions: store,
             secrets: config.secret_key,

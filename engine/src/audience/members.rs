@@ -4,11 +4,11 @@
 //! few match; a count reads them all, one count at a time per tenant ([`Counting`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::segment::Filter;
+use super::turns::TenantTurns;
 use crate::model::{Contact, Tenant};
 use crate::ports::{AudienceStore, Store, StoreError};
 
@@ -74,12 +74,10 @@ pub async fn members(
     }
 }
 
-/// Segment counts one at a time per tenant: a count reads every contact of the tenant, so a
-/// burst of count requests from one tenant queues behind itself instead of taking the
-/// database from every other tenant.
+/// Segment counts one at a time per tenant: a count reads every contact of the tenant.
 #[derive(Debug, Default)]
 pub struct Counting {
-    tenants: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    turns: TenantTurns,
 }
 
 impl Counting {
@@ -92,14 +90,7 @@ impl Counting {
         tenant: &Tenant,
         filter: &Filter,
     ) -> Result<u64, StoreError> {
-        let turn = self
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(tenant.id.clone())
-            .or_default()
-            .clone();
-        let _turn = turn.lock().await;
+        let _turn = self.turns.take(&tenant.id).await;
         count(store, audiences, tenant, filter).await
     }
 }

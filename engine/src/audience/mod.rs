@@ -7,3 +7,4 @@ pub mod import;
 pub mod members;
 pub mod pools;
 pub mod segment;
+pub mod turns;

@@ -205,12 +205,15 @@ impl Inbound {
                 }
                 // HELP is answered as carriers require; where it is also a takeover keyword
                 // it asks for a person too, and is kept as the contact's message. Otherwise
-                // it is recorded as `help.requested` with the answer (none where the provider
-                // answers itself), which no reply wait takes for an answer.
+                // it is recorded as `help.requested`, which no reply wait takes for an answer.
+                // Either way the event keeps the answer (none where the provider answers
+                // itself), which the conversation's thread shows.
+                if let Some(answer) = &received.reply {
+                    data["answer"] = json!(answer);
+                }
                 if tenant.takeover.asks_for_a_person(&message.body) {
                     ("message.received", None)
                 } else {
-                    data["answer"] = json!(received.reply);
                     ("help.requested", None)
                 }
             }

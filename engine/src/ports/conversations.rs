@@ -127,7 +127,9 @@ pub struct ThreadMessage {
     pub flow_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_id: Option<String>,
-    /// Inbound: the event it arrived as (`message.received`, `contact.opted_out`, …).
+    /// Inbound: the event it arrived as (`message.received`, `contact.opted_out`, …); the
+    /// automatic answer to a HELP (outbound, sent in the provider's reply to the webhook, so
+    /// with no run): `help.requested`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -156,7 +156,7 @@ async fn with_enrolled(
     Ok(campaign)
 }
 
-/// A campaign with its counters now.
+/// A campaign with its counters (its message counters are at most 2 s old).
 #[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns",
     params(("id" = String, Path, description = "The campaign's id")),
     responses((status = 200, body = CampaignView),
@@ -169,8 +169,10 @@ async fn show(
     let campaign = state.campaigns.campaign(caller.tenant(), &id).await?;
     let campaign = with_enrolled(&state, caller.tenant(), campaign).await?;
     let messages = state
-        .campaigns
-        .campaign_messages(caller.tenant(), &id)
+        .campaign_counts
+        .messages(caller.tenant(), &id, || {
+            state.campaigns.campaign_messages(caller.tenant(), &id)
+        })
         .await?;
     Ok(Json(CampaignView { campaign, messages }))
 }

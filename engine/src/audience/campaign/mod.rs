@@ -4,10 +4,12 @@
 //! contacts its rate allows since the campaign's pacing window opened, and lets it go: the
 //! window and the cursor are stored, so the rate holds across turns, workers and restarts.
 
+mod counting;
 pub mod dispatch;
 mod model;
 mod senders;
 
+pub use counting::CampaignCounting;
 pub use model::{
     Audience, Campaign, CampaignStatus, DispatchCounts, MessageCounts, NumberOut, Progress,
 };

@@ -75,7 +75,7 @@ pub(super) async fn thread(
             Scope::Tenant(tenant_id),
             sqlx::query(
                 "SELECT event_type, doc, received_at FROM events \
-                 WHERE tenant_id = $1 AND contact_id = $2 AND event_type IN ($3, $4, $5) \
+                 WHERE tenant_id = $1 AND contact_id = $2 AND event_type IN ($3, $4, $5, $8) \
                  AND received_at < $7 ORDER BY received_at DESC LIMIT $6",
             )
             .bind(tenant_id)
@@ -84,7 +84,8 @@ pub(super) async fn thread(
             .bind(INBOUND_TYPES[1])
             .bind(INBOUND_TYPES[2])
             .bind(limit)
-            .bind(before),
+            .bind(before)
+            .bind(INBOUND_TYPES[3]),
         )
         .await?;
     for row in &received {
@@ -97,16 +98,34 @@ pub(super) async fn thread(
         if channel != conversation.channel.as_str() {
             continue;
         }
+        let at = time_column(row, "received_at")?;
+        let event_type: String = row.try_get("event_type").map_err(unavailable)?;
+        // The answer to a HELP went back in the provider's reply to the webhook (TwiML), not
+        // through the outbox: it is shown right after the message it answered.
+        if let Some(answer) = data["answer"].as_str() {
+            messages.push(ThreadMessage {
+                direction: Direction::Outbound,
+                at: at + jiff::SignedDuration::from_micros(1),
+                text: answer.to_owned(),
+                run_id: None,
+                status: Some("sent".into()),
+                provider_id: None,
+                flow_id: None,
+                member_id: None,
+                event_type: Some(event_type.clone()),
+                media: None,
+            });
+        }
         messages.push(ThreadMessage {
             direction: Direction::Inbound,
-            at: time_column(row, "received_at")?,
+            at,
             text: body.to_owned(),
             run_id: None,
             status: None,
             provider_id: data["message_id"].as_str().map(str::to_owned),
             flow_id: None,
             member_id: None,
-            event_type: Some(row.try_get("event_type").map_err(unavailable)?),
+            event_type: Some(event_type),
             media: data.get("media").filter(|m| !m.is_null()).cloned(),
         });
     }

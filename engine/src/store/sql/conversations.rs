@@ -21,9 +21,14 @@ use crate::runtime::Happening;
 const COLUMNS: &str = "id, contact_id, channel, status, assignee, snoozed_until, unread, \
                        last_message_at, last_direction, sender, created_at";
 
-/// The events that are a contact's own messages (their `data` has `channel` and `body`).
-pub(super) const INBOUND_TYPES: [&str; 3] =
-    ["message.received", "contact.opted_out", "contact.opted_in"];
+/// The events that are a contact's own messages (their `data` has `channel` and `body`; a
+/// HELP's has the `answer` the provider texted back too).
+pub(super) const INBOUND_TYPES: [&str; 4] = [
+    "message.received",
+    "contact.opted_out",
+    "contact.opted_in",
+    "help.requested",
+];
 
 /// A message in a conversation, as [`touch`] records it.
 pub(super) struct Touch<'a> {
