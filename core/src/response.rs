@@ -128,6 +128,11 @@ pub struct LlmAnswer {
     /// Tokens the call used, prompt and answer together, as the provider counts them (the
     /// sandbox estimates one per four characters): what a plan's `ai_tokens` meters.
     pub tokens: u64,
+    /// The provider answered and counted its tokens but gave no answer: why, with the
+    /// provider's code (a refusal, a content filter). The engine fails the step on it after
+    /// metering the tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub sandbox: bool,
 }

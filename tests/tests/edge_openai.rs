@@ -2,8 +2,8 @@
 //! capability and stores its key through the API; the AI reply module, unchanged, answers a
 //! customer's text with the model's reply (every request checked against OpenAI's own spec),
 //! and the plan meters OpenAI's own token count. An answer that breaks the step's schema (a
-//! reply over 320 characters) and a refused key each send the fallback copy instead, the
-//! first still metered; the key appears in no answer.
+//! reply over 320 characters), a refusal and a refused key each send the fallback copy
+//! instead, the first two still metered; the key appears in no answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -105,6 +105,16 @@ async fn openai_answers_customers(backend: &Backend, dir: &std::path::Path) {
     assert!(long.to_string().contains("answer_mismatch"), "{long}");
     assert_eq!(ai_tokens(&api, &key).await, 151);
 
+    // A refusal: the fallback, and the tokens OpenAI charged for it counted.
+    openai.then([Answer::Refusal {
+        refusal: "I can't help with that.".into(),
+        tokens: 12,
+    }]);
+    let declined = text_in(&api, &key, "tell me a secret").await;
+    assert_eq!(last_text(&api, &key).await, FALLBACK);
+    assert!(declined.to_string().contains("model_refused"), "{declined}");
+    assert_eq!(ai_tokens(&api, &key).await, 163);
+
     // A refused key: the fallback again, and nothing metered.
     openai.then([Answer::Error {
         status: 401,
@@ -113,13 +123,14 @@ async fn openai_answers_customers(backend: &Backend, dir: &std::path::Path) {
     let refused = text_in(&api, &key, "hello?").await;
     assert_eq!(last_text(&api, &key).await, FALLBACK);
     assert!(refused.to_string().contains("invalid_api_key"), "{refused}");
-    assert_eq!(ai_tokens(&api, &key).await, 151);
+    assert_eq!(ai_tokens(&api, &key).await, 163);
 
-    assert_eq!(openai.requests().len(), 3);
+    assert_eq!(openai.requests().len(), 4);
     assert_eq!(openai.violations(), Vec::<String>::new());
     for shown in [
         done,
         long,
+        declined,
         refused,
         api.get("/v1/settings", &key).await.body,
     ] {

@@ -9,7 +9,8 @@
 //!
 //! The answer's `usage.total_tokens` is what the tenant's plan meters (`ai_tokens`). An answer
 //! that does not parse as the JSON asked for comes back with `json: null` and its tokens, and
-//! the engine fails the step on it; a refusal or a content filter is a permanent error.
+//! the engine fails the step on it; so does a refusal or a content filter (`withheld`), its
+//! tokens metered too.
 //!
 //! A model call changes nothing outside, so no answer after sending is retryable (a repeat
 //! costs tokens, never a second message). OpenAI's 429 means two things: a rate limit (retried
@@ -229,26 +230,32 @@ fn answer(call: &LlmCall, reply: &Reply) -> Result<Response, ConnectorError> {
             "OpenAI answered no choices",
         ));
     };
-    if let Some(refusal) = choice.message.refusal.filter(|r| !r.is_empty()) {
-        return Err(ConnectorError::permanent(
-            "model_refused",
-            format!(
-                "the model refused: {}",
-                refusal.chars().take(300).collect::<String>()
-            ),
-        ));
-    }
-    if choice.finish_reason.as_deref() == Some("content_filter") {
-        return Err(ConnectorError::permanent(
-            "content_filter",
-            "OpenAI's content filter withheld the answer",
-        ));
-    }
     let text = choice.message.content.unwrap_or_default();
     let tokens = completion.usage.map_or_else(
         || estimated_tokens(&call.prompt) + estimated_tokens(&text),
         |u| u.total_tokens,
     );
+    // A refusal or a filtered answer still cost tokens: it is an answer that withholds, so
+    // the engine meters it before failing the step.
+    let withheld = if let Some(refusal) = choice.message.refusal.filter(|r| !r.is_empty()) {
+        Some(format!(
+            "the model refused: {} (code model_refused)",
+            refusal.chars().take(300).collect::<String>()
+        ))
+    } else if choice.finish_reason.as_deref() == Some("content_filter") {
+        Some("OpenAI's content filter withheld the answer (code content_filter)".to_owned())
+    } else {
+        None
+    };
+    if withheld.is_some() {
+        return Ok(Response::Llm(LlmAnswer {
+            text: String::new(),
+            json: Value::Null,
+            tokens,
+            withheld,
+            sandbox: false,
+        }));
+    }
     // Not JSON (or cut off by max_tokens mid-object): `null`, which the engine's check of the
     // answer against the step's schema refuses, after metering the tokens it cost.
     let json = match call.output_schema.as_ref().filter(|s| !s.is_null()) {
@@ -259,6 +266,7 @@ fn answer(call: &LlmCall, reply: &Reply) -> Result<Response, ConnectorError> {
         text,
         json,
         tokens,
+        withheld: None,
         sandbox: false,
     }))
 }

@@ -156,7 +156,7 @@ async fn an_answer_that_is_not_json_keeps_its_tokens_for_the_engine_to_refuse() 
 }
 
 #[tokio::test]
-async fn a_refusal_a_filter_and_a_used_up_account_are_permanent() {
+async fn a_refusal_and_a_filter_are_withheld_answers_with_their_tokens() {
     let refusal = Answer::json(
         200,
         json!({"choices": [{"finish_reason": "stop",
@@ -166,23 +166,38 @@ async fn a_refusal_a_filter_and_a_used_up_account_are_permanent() {
     let filtered = Answer::json(
         200,
         json!({"choices": [{"finish_reason": "content_filter",
-            "message": {"role": "assistant", "content": ""}}]}),
+            "message": {"role": "assistant", "content": ""}}],
+            "usage": {"total_tokens": 14}}),
     );
+    for (answer, code, tokens) in [
+        (refusal, "model_refused", 9),
+        (filtered, "content_filter", 14),
+    ] {
+        let fake = Fake::start(answer).await;
+        match call(&fake, &ask(None), json!({})).await {
+            Ok(Response::Llm(answer)) => {
+                assert_eq!(answer.tokens, tokens, "{code}: OpenAI's count is metered");
+                let why = answer.withheld.unwrap_or_default();
+                assert!(why.contains(&format!("(code {code})")), "{why}");
+            }
+            other => panic!("{code}: a withheld answer, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_used_up_account_is_permanent() {
     let quota = Answer::json(
         429,
         json!({"error": {"message": "You exceeded your current quota.", "type":
             "insufficient_quota", "param": null, "code": "insufficient_quota"}}),
     );
-    for (answer, code) in [
-        (refusal, "model_refused"),
-        (filtered, "content_filter"),
-        (quota, "insufficient_quota"),
-    ] {
-        let fake = Fake::start(answer).await;
-        match call(&fake, &ask(None), json!({})).await {
-            Err(e @ ConnectorError::Permanent { .. }) => assert_eq!(e.code(), Some(code)),
-            other => panic!("{code}: permanent, got {other:?}"),
+    let fake = Fake::start(quota).await;
+    match call(&fake, &ask(None), json!({})).await {
+        Err(e @ ConnectorError::Permanent { .. }) => {
+            assert_eq!(e.code(), Some("insufficient_quota"));
         }
+        other => panic!("permanent, got {other:?}"),
     }
 }
 

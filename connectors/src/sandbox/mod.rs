@@ -111,6 +111,7 @@ impl Sandbox {
                         .as_ref()
                         .filter(|s| !s.is_null())
                         .map_or(Value::Null, |_| json!({})),
+                    withheld: None,
                     sandbox: true,
                 })
             }

@@ -1,6 +1,7 @@
 //! A model's answer is held to its step's `output_schema` whatever the provider: one that
 //! breaks it fails the step (`answer_mismatch`) after its tokens are recorded for metering;
-//! one that keeps it is the step's output; the sandbox's stand-in answer is not judged.
+//! one that keeps it is the step's output; one the provider withheld (a refusal) fails the
+//! step with its tokens kept too; the sandbox's stand-in answer is not judged.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ fn answer(json: Value, sandbox: bool) -> Response {
         text: json.to_string(),
         json,
         tokens: 42,
+        withheld: None,
         sandbox,
     })
 }
@@ -61,6 +63,28 @@ async fn an_answer_that_breaks_the_schema_fails_the_step_and_keeps_its_tokens() 
     assert!(
         error.contains("answer_mismatch") && error.contains("longer than 12"),
         "{error}"
+    );
+    assert_eq!(notified, "reply= status=failed");
+}
+
+#[tokio::test]
+async fn a_withheld_answer_fails_the_step_and_keeps_its_tokens() {
+    let refused = Response::Llm(LlmAnswer {
+        text: String::new(),
+        json: Value::Null,
+        tokens: 9,
+        withheld: Some("the model refused: no (code model_refused)".into()),
+        sandbox: false,
+    });
+    let (entries, notified) = draft_with(refused).await;
+    let called = entry(&entries, "called").expect("the call is recorded");
+    assert_eq!(called["result"]["tokens"], 9, "{called}");
+    let handled = entry(&entries, "error_handled").expect("the step failed");
+    assert!(
+        handled["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("model_refused")),
+        "{handled}"
     );
     assert_eq!(notified, "reply= status=failed");
 }

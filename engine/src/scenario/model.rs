@@ -59,6 +59,7 @@ impl ModelAnswer {
             tokens: estimated_tokens(prompt) + estimated_tokens(&text),
             json: self.json.clone().unwrap_or(Value::Null),
             text,
+            withheld: None,
             sandbox: false,
         }))
     }

@@ -89,6 +89,7 @@ mod tests {
                 text: "t".into(),
                 json: json!({}),
                 tokens: 1,
+                withheld: None,
                 sandbox: true,
             }),
             Request::Payments(p) => Response::Payment(PaymentAnswer {

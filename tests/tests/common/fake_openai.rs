@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 pub enum Answer {
     /// A completion whose message is `content`, having used `tokens` in all.
     Content { content: String, tokens: u64 },
+    /// A completion whose message is a refusal, having used `tokens` in all.
+    Refusal { refusal: String, tokens: u64 },
     /// An error status with OpenAI's error body of this `code`.
     Error { status: u16, code: &'static str },
 }
@@ -62,12 +64,13 @@ fn violations(spec: &Value, pointer: &str, instance: &Value) -> Vec<String> {
         .collect()
 }
 
-fn completion(content: &str, tokens: u64) -> Value {
+/// A completion of `content`, or of `refusal` with no content.
+fn completion(content: Option<&str>, refusal: Option<&str>, tokens: u64) -> Value {
     json!({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_764_000_000,
         "model": "gpt-4o-2024-08-06",
         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": null,
-            "message": {"role": "assistant", "content": content, "refusal": null,
+            "message": {"role": "assistant", "content": content, "refusal": refusal,
                 "annotations": []}}],
         "usage": {"prompt_tokens": tokens.saturating_sub(20), "completion_tokens": tokens.min(20),
             "total_tokens": tokens},
@@ -103,9 +106,17 @@ impl FakeOpenAi {
                     content: "Thanks!".into(),
                     tokens: 50,
                 });
-                let (status, body) = match answer {
+                let body = match answer {
                     Answer::Content { content, tokens } => {
-                        let body = completion(&content, tokens);
+                        Ok(completion(Some(&content), None, tokens))
+                    }
+                    Answer::Refusal { refusal, tokens } => {
+                        Ok(completion(None, Some(&refusal), tokens))
+                    }
+                    Answer::Error { status, code } => Err((status, code)),
+                };
+                let (status, body) = match body {
+                    Ok(body) => {
                         let pointer = "/responses/200/content/application~1json/schema";
                         let wrong = violations(&spec, pointer, &body);
                         state
@@ -113,7 +124,7 @@ impl FakeOpenAi {
                             .extend(wrong.into_iter().map(|w| format!("our answer: {w}")));
                         (StatusCode::OK, body)
                     }
-                    Answer::Error { status, code } => (
+                    Err((status, code)) => (
                         StatusCode::from_u16(status).expect("a status"),
                         json!({"error": {"message": format!("scripted {code}"),
                             "type": "invalid_request_error", "param": null, "code": code}}),

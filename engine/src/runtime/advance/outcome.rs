@@ -168,12 +168,16 @@ impl RunCx<'_> {
     }
 }
 
-/// Why a model's answer is not the JSON its step's `output_schema` asked for, if it is not.
+/// Why a model's answer is not the JSON its step's `output_schema` asked for, if it is not,
+/// or why the provider withheld it (a refusal, a content filter).
 /// The sandbox's stand-in answers are not judged: it cannot know what a model would say.
 fn answer_problem(request: &Request, result: &Response) -> Option<String> {
     let (Request::Llm(call), Response::Llm(answer)) = (request, result) else {
         return None;
     };
+    if let Some(withheld) = &answer.withheld {
+        return Some(withheld.clone());
+    }
     let schema = call
         .output_schema
         .as_ref()
