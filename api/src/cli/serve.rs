@@ -212,10 +212,7 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     .with_pacing(store.clone())
     .with_staff_alerts()
     .with_usage(store.clone(), plans);
-    match args.tenant_calls.unwrap_or(args.concurrency / 4) {
-        0 => {}
-        per_tenant => engine = engine.with_tenant_call_share(per_tenant),
-    }
+    engine = engine.with_tenant_call_share(args.tenant_calls.unwrap_or(args.concurrency / 4));
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);
     }
