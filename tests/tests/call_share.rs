@@ -5,7 +5,9 @@
 //! By default (a quarter of the places: 8), mallory holds its share of the process's calls
 //! and no more reach the URL. (Without the share, `--tenant-calls 0`, 32 of mallory's calls
 //! held every place of the worker's in-memory lane, and the victim's texts went out only
-//! after the reconciler moved them to the durable queue, about 10 s later.)
+//! after the reconciler moved them to the durable queue, about 10 s later.) Four such
+//! tenants together hold no more than three quarters of the places with calls (24, and one
+//! for the last, which had none), where their shares would otherwise fill all 32.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -22,6 +24,8 @@ use serde_json::json;
 
 /// The calls a tenant may have in flight by default: a quarter of the test server's 32.
 const SHARE: usize = 8;
+/// The calls the process may have in flight: three quarters of its 32 places.
+const PROCESS_CALLS: usize = 24;
 
 /// A URL that takes every request and never answers; answers how many arrived.
 async fn tarpit() -> (
@@ -43,30 +47,40 @@ async fn tarpit() -> (
     (url, arrived, told)
 }
 
-async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path::Path) {
+/// `stalled` tenants each start 100 runs whose calls hang, and `in_flight` of those calls
+/// reach the URL; then the victim's five texts go out one after the other, and no more of
+/// the stalled calls have reached the URL.
+async fn stalled_tenants_beside_a_victim(
+    backend: &Backend,
+    dir: &std::path::Path,
+    stalled: usize,
+    in_flight: usize,
+) {
     let (url, arrived, mut told) = tarpit().await;
     let (_server, base) = common::start_server(dir, backend, "all");
     let api = Client::new(&base);
-    let mallory = api.tenant("mallory").await;
     let victim = api.tenant("victim").await;
-
     let stall = format!(
         "id: stall\ntrigger: {{event: lead.created}}\nsteps:\n  - http: {{url: '{url}', timeout: 120s}}\n"
     );
     let welcome = "id: welcome\npurpose: transactional\ntrigger: {event: lead.created}\nsteps:\n  - send_sms: {body: 'Hi {{contact.first_name}}'}\n";
-    for (key, flow) in [(&mallory, stall.as_str()), (&victim, welcome)] {
-        let published = api.yaml(Method::POST, "/v1/flows", key, flow).await;
+    let published = api.yaml(Method::POST, "/v1/flows", &victim, welcome).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    for t in 0..stalled {
+        let mallory = api.tenant(&format!("mallory{t}")).await;
+        let published = api.yaml(Method::POST, "/v1/flows", &mallory, &stall).await;
         assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+        let leads: Vec<_> = (0..100)
+            .map(|n| json!({"type": "lead.created", "contact": {"id": format!("m{n}")}}))
+            .collect();
+        let accepted = api
+            .post("/v1/events/batch", &mallory, &json!({"events": leads}))
+            .await;
+        assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+        told.wait_for(|n| *n >= in_flight.min(SHARE * (t + 1)))
+            .await
+            .unwrap();
     }
-
-    let leads: Vec<_> = (0..100)
-        .map(|n| json!({"type": "lead.created", "contact": {"id": format!("m{n}")}}))
-        .collect();
-    let accepted = api
-        .post("/v1/events/batch", &mallory, &json!({"events": leads}))
-        .await;
-    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
-    told.wait_for(|n| *n >= SHARE).await.unwrap();
 
     for n in 0..5 {
         let lead = json!({"type": "lead.created",
@@ -79,17 +93,29 @@ async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path:
             .await;
         assert_eq!(done["run"]["status"], "completed", "{done}");
     }
-    assert_eq!(
-        arrived.load(Ordering::SeqCst),
-        SHARE,
-        "mallory's calls beyond its share waited"
-    );
     assert!(
         api.metrics()
             .await
             .contains("stepwise_calls_deferred_total"),
         "the deferrals are counted"
     );
+    told.wait_for(|n| *n >= in_flight).await.unwrap();
+    assert_eq!(
+        arrived.load(Ordering::SeqCst),
+        in_flight,
+        "the stalled tenants' other calls waited"
+    );
+}
+
+async fn hanging_calls_leave_room_for_others(backend: &Backend, dir: &std::path::Path) {
+    stalled_tenants_beside_a_victim(backend, dir, 1, SHARE).await;
+}
+
+async fn stalled_tenants_together_leave_room(backend: &Backend, dir: &std::path::Path) {
+    // Three shares fill the process's three quarters (24); the fourth tenant still gets the
+    // one call a tenant without any always gets, and no more. (Without the process's bound
+    // all four shares went out, 32 calls in all the places, and the victim waited ~10 s.)
+    stalled_tenants_beside_a_victim(backend, dir, 4, PROCESS_CALLS + 1).await;
 }
 
 common::place::on_both_backends!(
@@ -97,4 +123,11 @@ common::place::on_both_backends!(
     "callshare",
     hanging_calls_leave_room_for_others_on_sqlite,
     hanging_calls_leave_room_for_others_on_postgres
+);
+
+common::place::on_both_backends!(
+    stalled_tenants_together_leave_room,
+    "callshare3",
+    stalled_tenants_together_leave_room_on_sqlite,
+    stalled_tenants_together_leave_room_on_postgres
 );

@@ -48,8 +48,8 @@ pub struct Args {
     concurrency: usize,
     /// Provider calls one tenant may have in flight at once in this process (default: a
     /// quarter of --concurrency; 0: no limit): a tenant whose calls hang (a URL that never
-    /// answers) holds no more than this of the process's places; its other runs wait a
-    /// moment, then sleep and ask again.
+    /// answers) holds no more than this of the process's places, and all tenants together
+    /// three quarters of them; other runs wait a moment, then sleep and ask again.
     #[arg(long, env = "STEPWISE_TENANT_CALLS")]
     tenant_calls: Option<usize>,
     /// Seconds between reconciler passes.
@@ -212,7 +212,8 @@ async fn engine(args: &Args, secret_key: Option<&str>) -> anyhow::Result<Parts> 
     .with_pacing(store.clone())
     .with_staff_alerts()
     .with_usage(store.clone(), plans);
-    engine = engine.with_tenant_call_share(args.tenant_calls.unwrap_or(args.concurrency / 4));
+    let per_tenant = args.tenant_calls.unwrap_or(args.concurrency / 4);
+    engine = engine.with_tenant_call_share(per_tenant, args.concurrency);
     if let Some(public_url) = &args.edge.public_url {
         engine = engine.with_public_url(public_url);
     }

@@ -37,19 +37,21 @@ impl Engine {
         }
     }
 
-    /// Holds each tenant to `per_tenant` provider calls at a time in this process (see
-    /// [`super::call_share`]): one tenant's hanging calls cannot take every worker's place.
-    /// 0 keeps no share.
-    pub fn with_tenant_call_share(mut self, per_tenant: usize) -> Self {
+    /// Holds each tenant to `per_tenant` provider calls at a time in this process, which
+    /// advances `places` runs at once, and the process to three quarters of them (see
+    /// [`super::call_share`]): hanging calls cannot take every worker's place. 0 keeps no
+    /// share.
+    pub fn with_tenant_call_share(mut self, per_tenant: usize, places: usize) -> Self {
         if per_tenant == 0 {
             tracing::info!("no share of provider calls per tenant: one tenant may use every place");
             self.call_share = None;
         } else {
             tracing::info!(
                 per_tenant,
+                places,
                 "each tenant has at most this many provider calls in flight in this process"
             );
-            self.call_share = Some(super::call_share::CallShare::new(per_tenant));
+            self.call_share = Some(super::call_share::CallShare::new(per_tenant, places));
         }
         self
     }
