@@ -64,7 +64,7 @@ pub struct AppState {
     pub campaigns: Arc<dyn CampaignStore>,
     /// Segment counts, one at a time per tenant.
     pub segment_counts: Arc<stepwise_engine::audience::members::Counting>,
-    /// Campaign counters, one count at a time per tenant, each answered again for 2 s.
+    /// Campaign counters, one count at a time per tenant, shared by those who ask together.
     pub campaign_counts: Arc<stepwise_engine::audience::campaign::CampaignCounting>,
     /// Wakes this process's import worker when an upload is queued.
     pub import_queued: Arc<tokio::sync::Notify>,

@@ -228,6 +228,14 @@ impl Client {
             }
         }
     }
+
+    /// The thread of the tenant's conversation with the latest message
+    /// (`GET /v1/conversations/{id}`).
+    pub async fn newest_thread(&self, key: &str) -> Value {
+        let inbox = self.get("/v1/conversations", key).await.body;
+        let id = inbox["data"][0]["id"].as_str().expect("a conversation");
+        self.get(&format!("/v1/conversations/{id}"), key).await.body
+    }
 }
 
 /// Sends `method path` announcing a 3 MiB JSON body, writes a little over the limit of it and

@@ -156,7 +156,7 @@ async fn with_enrolled(
     Ok(campaign)
 }
 
-/// A campaign with its counters (its message counters are at most 2 s old).
+/// A campaign with its counters now.
 #[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns",
     params(("id" = String, Path, description = "The campaign's id")),
     responses((status = 200, body = CampaignView),

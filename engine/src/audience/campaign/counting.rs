@@ -2,9 +2,10 @@
 //! campaign's runs with the outbox, the delivery reports, the replies and the opt-outs, which
 //! takes tenths of a second for a campaign of 50,000 contacts; a dashboard polling it, or a
 //! hostile tenant asking in a loop, must not take the database from everyone else. So a
-//! tenant's counts run one at a time ([`TenantTurns`]), and an answer younger than [`FRESH`]
-//! is given again to whoever asks for the same campaign: however many ask at once, a campaign
-//! is counted at most once per [`FRESH`] and a tenant holds one connection for it.
+//! tenant's counts run one at a time ([`TenantTurns`]), and those who asked for a campaign
+//! while it was being counted share the count that began after they asked: however many ask
+//! at once, a tenant holds one connection for its counts, and no answer is older than the
+//! question (a count begun before someone asked is not theirs).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,21 +18,23 @@ use super::MessageCounts;
 use crate::audience::turns::TenantTurns;
 use crate::ports::StoreError;
 
-/// How long a campaign's counters are answered again before they are counted anew.
-pub const FRESH: Duration = Duration::from_secs(2);
-/// The most campaigns whose last counters are kept (then the stale ones are dropped).
+/// The most campaigns whose last count is kept (then those older than [`KEPT_FOR`] go).
 const MAX_KEPT: usize = 4_096;
+/// How long a count is kept for those still waiting behind it.
+const KEPT_FOR: Duration = Duration::from_secs(60);
 
-/// Campaign counters counted one at a time per tenant, each kept for [`FRESH`].
+/// Campaign counters counted one at a time per tenant, shared by those who asked together.
 #[derive(Debug, Default)]
 pub struct CampaignCounting {
     turns: TenantTurns,
-    recent: Mutex<HashMap<(String, String), (Instant, MessageCounts)>>,
+    /// Each campaign's last count: when it began, and what it found.
+    last: Mutex<HashMap<(String, String), (Instant, MessageCounts)>>,
 }
 
 impl CampaignCounting {
-    /// The campaign's counters: the last ones if counted within [`FRESH`], else `count`'s,
-    /// once the tenant's counts before it are done.
+    /// The campaign's counters as `count` finds them, counted after this call began: one
+    /// begun since by someone else's ask, else `count`'s, once the tenant's counts before
+    /// it are done.
     pub async fn messages<F, Fut>(
         &self,
         tenant_id: &str,
@@ -42,31 +45,29 @@ impl CampaignCounting {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<MessageCounts, StoreError>>,
     {
+        let asked = Instant::now();
         let key = (tenant_id.to_owned(), campaign_id.to_owned());
-        if let Some(counts) = self.fresh(&key) {
-            return Ok(counts);
-        }
         let _turn = self.turns.take(tenant_id).await;
-        // Those who asked together waited behind the first: its answer is theirs.
-        if let Some(counts) = self.fresh(&key) {
+        // Those who asked together waited behind the first: its count began after they asked.
+        if let Some(counts) = self.begun_since(&key, asked) {
             return Ok(counts);
         }
+        let began = Instant::now();
         let counts = count().await?;
-        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.len() >= MAX_KEPT {
-            recent.retain(|_, (at, _)| at.elapsed() < FRESH);
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.len() >= MAX_KEPT {
+            last.retain(|_, (at, _)| at.elapsed() < KEPT_FOR);
         }
-        if recent.len() < MAX_KEPT {
-            recent.insert(key, (Instant::now(), counts));
+        if last.len() < MAX_KEPT {
+            last.insert(key, (began, counts));
         }
         Ok(counts)
     }
 
-    fn fresh(&self, key: &(String, String)) -> Option<MessageCounts> {
-        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < FRESH)
+    fn begun_since(&self, key: &(String, String), asked: Instant) -> Option<MessageCounts> {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.get(key)
+            .filter(|(began, _)| *began >= asked)
             .map(|(_, counts)| *counts)
     }
 }
@@ -118,8 +119,8 @@ mod tests {
         }
         assert_eq!(counted.load(Ordering::SeqCst), 1, "fifty asks, one count");
 
-        // Counted again once the answer is older than FRESH.
-        tokio::time::advance(FRESH).await;
+        // Asked after that count began: counted again.
+        tokio::time::advance(Duration::from_millis(1)).await;
         let again = counting
             .messages("mallory", "c1", || async { Ok(sent(8)) })
             .await;
