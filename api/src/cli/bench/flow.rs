@@ -201,6 +201,10 @@ async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
         percentile(&ms, 50.0),
         percentile(&ms, 99.0)
     );
+    println!(
+        "    calls put off for the tenant's share (--tenant-calls): {}",
+        calls_deferred(&api).await?
+    );
     if let Some(token) = &hook_token {
         inbound(args, &api, &sink, &store, token, target).await?;
     }
@@ -208,6 +212,18 @@ async fn measure(args: &FlowArgs, db: &Database) -> anyhow::Result<ExitCode> {
         memory(args, &api, &store, &server).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's `stepwise_calls_deferred_total` so far.
+async fn calls_deferred(api: &Api) -> anyhow::Result<u64> {
+    let metrics = api.request(reqwest::Method::GET, "/metrics").send().await?;
+    let text = metrics.error_for_status()?.text().await?;
+    let counted = text
+        .lines()
+        .filter(|l| l.starts_with("stepwise_calls_deferred_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    Ok(counted as u64)
 }
 
 /// Signed inbound SMS at `--rate` for `--rate-secs`, each starting a run that texts back:
