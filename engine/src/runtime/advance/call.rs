@@ -78,18 +78,11 @@ impl RunCx<'_> {
                 key
             }
             Some(_) => {
-                let error =
+                return self.flag_uncertain(
+                    meta,
                     "interrupted after the send was started; not repeated (on_uncertain: flag)"
-                        .to_owned();
-                self.record(
-                    Some(&meta.id),
-                    Happening::Uncertain {
-                        error: error.clone(),
-                    },
+                        .to_owned(),
                 );
-                self.set_output(&meta.id, json!({ "status": "uncertain", "error": error }));
-                self.next_step();
-                return None;
             }
             None => {
                 self.fresh_attempt = true;

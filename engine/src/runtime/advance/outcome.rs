@@ -96,17 +96,23 @@ impl RunCx<'_> {
                 if meta.on_uncertain == OnUncertain::Resend {
                     return self.retry_or_fail(meta, message, None);
                 }
-                self.record(
-                    Some(&meta.id),
-                    Happening::Uncertain {
-                        error: message.clone(),
-                    },
-                );
-                self.set_output(&meta.id, json!({ "status": "uncertain", "error": message }));
-                self.next_step();
-                None
+                self.flag_uncertain(meta, message)
             }
         }
+    }
+
+    /// The send may or may not have happened and is not repeated: the step's output says
+    /// `uncertain` with `error`, the timeline flags it, and the run goes on.
+    pub(super) fn flag_uncertain(&mut self, meta: &StepMeta, error: String) -> Option<Pause> {
+        self.record(
+            Some(&meta.id),
+            Happening::Uncertain {
+                error: error.clone(),
+            },
+        );
+        self.set_output(&meta.id, json!({ "status": "uncertain", "error": error }));
+        self.next_step();
+        None
     }
 
     fn retry_or_fail(
