@@ -1,6 +1,7 @@
 //! A hostile tenant on the real binary and both backends. While tenant `mallory` runs one
 //! attack of each class (recursive and exploding templates, blocking expressions, a
-//! simulation that never ends, a flow whose `when` fails, characters the database cannot
+//! simulation that never ends, a flow whose `when` fails, loops past their bounds (nested, or
+//! over a list from the event), characters the database cannot
 //! store, a letter in a phone number, a malformed Authorization header, a flood of webhooks
 //! on its web form and on made-up hook tokens, a module install with unsendable copy, KPI
 //! requests over the longest period, a text tracking too many links, a flood of clicks, CSV
@@ -21,6 +22,8 @@ mod common;
 mod edge;
 #[path = "hostile/inbox.rs"]
 mod inbox;
+#[path = "hostile/loops.rs"]
+mod loops;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -318,6 +321,7 @@ async fn hostile_tenant(backend: &Backend, dir: &std::path::Path) {
     blocking_expressions(&api, &editor).await;
     endless_simulation(&api, &editor, &viewer).await;
     one_bad_flow(&api, &mallory, &editor).await;
+    loops::loop_limits(&api, &mallory, &editor).await;
     bad_inputs(&api, &mallory).await;
     bounce_reports(&api, &mallory).await;
     webhook_flood(&api, &mallory, &victim_form).await;

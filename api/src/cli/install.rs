@@ -79,6 +79,10 @@ enum ModuleCommand {
         /// Take the new version's text of this conflicting template. Repeat for more.
         #[arg(long, value_name = "TEMPLATE")]
         theirs: Vec<String>,
+        /// Change a config value with the upgrade: KEY=VALUE (JSON when it parses, else text;
+        /// `null` drops the key), for a key the new version renamed or reshaped.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Uninstall a module: its flow starts no new runs; running runs finish (or stop, with
     /// --cancel-runs).
@@ -321,13 +325,16 @@ pub fn module(args: ModuleArgs) -> anyhow::Result<ExitCode> {
                 dry_run,
                 mine,
                 theirs,
+                set,
             } => {
                 let resolve: Map<String, Value> = mine
                     .into_iter()
                     .map(|t| (t, json!("mine")))
                     .chain(theirs.into_iter().map(|t| (t, json!("theirs"))))
                     .collect();
-                let body = json!({ "dry_run": dry_run, "resolve": resolve });
+                let config: Map<String, Value> =
+                    set.iter().map(|s| pair(s)).collect::<anyhow::Result<_>>()?;
+                let body = json!({ "dry_run": dry_run, "resolve": resolve, "config": config });
                 let path = format!("/v1/installations/{id}/upgrade");
                 let (status, body) = server
                     .call(reqwest::Method::POST, &path, Some(body))

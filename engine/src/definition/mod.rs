@@ -5,6 +5,7 @@
 pub mod config;
 mod diagnostic;
 mod load;
+mod lower;
 pub mod program;
 mod salvage;
 mod schema;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 
 pub use diagnostic::{Diagnostic, Severity, display_path};
 pub use load::{Document, MAX_DOCUMENT_BYTES};
-pub use program::{CompiledFlow, ErrorPolicy, Instr, QuietPolicy, StepMeta};
+pub use program::{CompiledFlow, ErrorPolicy, Instr, MAX_LOOP_ITEMS, QuietPolicy, StepMeta};
 pub use schema::{DocumentKind, schema_of};
 pub use semantic::Surroundings;
 

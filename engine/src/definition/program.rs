@@ -25,7 +25,14 @@ pub struct StepMeta {
     pub on_error: ErrorPolicy,
     pub on_uncertain: OnUncertain,
     pub purpose: Purpose,
+    /// The `for_each` steps this step is nested in, outermost first: their item numbers
+    /// tell one iteration's send from another's.
+    pub within: Vec<String>,
 }
+
+/// The most items a `for_each` takes: more fails the step (a list read from an event or a
+/// contact is the tenant's input, and each item may send).
+pub const MAX_LOOP_ITEMS: usize = 100;
 
 /// One instruction.
 #[derive(Debug)]
@@ -38,6 +45,17 @@ pub enum Instr {
     },
     /// Continue at `to` (the end of a `then` block skipping its `else`).
     Jump { to: usize },
+    /// Evaluate `items` (a list) and start its first iteration at the next instruction, or
+    /// go on at `end_pc` when it is empty. `body` holds the ids of the steps it repeats,
+    /// whose outputs each iteration starts without.
+    Loop {
+        meta: StepMeta,
+        items: Expr,
+        end_pc: usize,
+        body: Vec<String>,
+    },
+    /// The end of the loop at `loop_pc`: its next iteration, or on past the loop.
+    Next { loop_pc: usize },
     /// Run a step kind.
     Step {
         meta: StepMeta,
@@ -80,8 +98,10 @@ impl CompiledFlow {
     /// The step meta at `pc`, if that instruction is a step.
     pub fn meta(&self, pc: usize) -> Option<&StepMeta> {
         match self.program.get(pc)? {
-            Instr::Branch { meta, .. } | Instr::Step { meta, .. } => Some(meta),
-            Instr::Jump { .. } => None,
+            Instr::Branch { meta, .. } | Instr::Loop { meta, .. } | Instr::Step { meta, .. } => {
+                Some(meta)
+            }
+            Instr::Jump { .. } | Instr::Next { .. } => None,
         }
     }
 

@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use super::program::{CompiledFlow, ErrorPolicy, Instr, QuietPolicy, StepMeta};
+use super::program::{CompiledFlow, QuietPolicy};
 use super::{Diagnostic, Severity};
 use crate::expr::Expr;
-use crate::model::{Flow, OnError, QuietHoursKeyword, QuietHoursSetting, Step, StepBody};
-use crate::steps::context::{Artifacts, CheckCx, CheckSink, EarlierStep};
-use crate::steps::registry;
+use crate::model::{Flow, QuietHoursKeyword, QuietHoursSetting};
+use crate::steps::context::{Artifacts, CheckSink};
 use crate::template::Templates;
 
 /// Where the flow sits in its document (`""` for a flow file, `/flow` in a module) and what
@@ -78,26 +77,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
         copy: around.copy.cloned(),
         library: around.library.cloned(),
     };
-    let mut lowering = Lowering {
-        flow: &flow,
-        prefix: around.prefix,
-        sink,
-        program: Vec::new(),
-        ids: HashMap::new(),
-    };
-    lowering.list(&flow.steps, &format!("{}/steps", around.prefix), None);
-    let gotos = lowering.resolve_gotos();
-    let Lowering {
-        mut sink,
-        mut program,
-        ids,
-        ..
-    } = lowering;
-    for (pc, target) in gotos {
-        if let Instr::Step { meta, .. } | Instr::Branch { meta, .. } = &mut program[pc] {
-            meta.on_error = target;
-        }
-    }
+    let (mut sink, program, ids) = super::lower::lower(&flow, around.prefix, sink);
     let prefix = around.prefix;
     let trigger_when = compile_expr(
         flow.trigger.when.as_deref(),
@@ -154,7 +134,7 @@ pub fn compile(flow: Flow, around: Surroundings<'_>) -> (Option<CompiledFlow>, V
     if diagnostics.iter().any(Diagnostic::is_error) {
         return (None, diagnostics);
     }
-    let step_index = ids.into_iter().map(|(id, (pc, _))| (id, pc)).collect();
+    let step_index = ids;
     let compiled = CompiledFlow {
         flow,
         program,
@@ -219,198 +199,4 @@ fn quiet_policies(
             (QuietPolicy::Tenant, QuietPolicy::Off)
         }
     }
-}
-
-struct Lowering<'a> {
-    flow: &'a Flow,
-    prefix: &'a str,
-    sink: CheckSink,
-    program: Vec<Instr>,
-    /// Step id → (cursor, pointer of the step).
-    ids: HashMap<String, (usize, String)>,
-}
-
-impl Lowering<'_> {
-    fn error(&mut self, pointer: String, message: String) {
-        self.sink
-            .diagnostics
-            .push(Diagnostic::new(Severity::Error, pointer, message));
-    }
-
-    fn list(&mut self, steps: &[Step], pointer: &str, parent: Option<(&str, &str)>) {
-        let mut after_stop = false;
-        for (i, step) in steps.iter().enumerate() {
-            let at = format!("{pointer}/{i}");
-            if after_stop {
-                let message = "this step never runs: the step before it always stops the run";
-                self.sink
-                    .diagnostics
-                    .push(Diagnostic::new(Severity::Warning, at.clone(), message));
-            }
-            let id = match (&step.id, parent) {
-                (Some(id), _) => id.clone(),
-                (None, Some((parent, branch))) => format!("{parent}_{branch}_{}", i + 1),
-                (None, None) => format!("step_{}", i + 1),
-            };
-            if let Some((_, first)) = self.ids.get(&id) {
-                let first = super::diagnostic::display_path(first);
-                self.error(
-                    format!("{at}/id"),
-                    format!("duplicate step id `{id}` (first used at {first})"),
-                );
-            }
-            let pc = self.program.len();
-            self.ids.entry(id.clone()).or_insert((pc, at.clone()));
-            self.step(step, id, &at);
-            after_stop = step.kind_key() == "stop";
-        }
-    }
-
-    fn meta(&self, step: &Step, id: String, key: &'static str) -> StepMeta {
-        StepMeta {
-            id,
-            key,
-            retry: step.retry.or(self.flow.retry),
-            on_error: match step.on_error {
-                Some(OnError::Continue) => ErrorPolicy::Continue,
-                _ => ErrorPolicy::Fail,
-            },
-            on_uncertain: step
-                .on_uncertain
-                .or(self.flow.on_uncertain)
-                .unwrap_or_default(),
-            purpose: step.purpose.unwrap_or(self.flow.purpose),
-        }
-    }
-
-    fn step(&mut self, step: &Step, id: String, at: &str) {
-        let pc = self.program.len();
-        match &step.body {
-            StepBody::If {
-                condition,
-                then,
-                otherwise,
-            } => {
-                let mut cx = CheckCx {
-                    pc,
-                    pointer: at.to_owned(),
-                    sink: &mut self.sink,
-                    flow: self.flow,
-                };
-                cx.expression("if", condition, &[]);
-                let expr = self.sink.artifacts.exprs.remove(&format!("{pc}/if"));
-                let meta = self.meta(step, id.clone(), "if");
-                self.program.push(Instr::Jump { to: 0 }); // the branch, patched below
-                self.sink.earlier_steps.push(EarlierStep {
-                    id: id.clone(),
-                    kind: "if",
-                    outputs: Some(vec!["result".to_owned()]),
-                });
-                self.list(then, &format!("{at}/then"), Some((&id, "then")));
-                let else_pc = if otherwise.is_empty() {
-                    self.program.len()
-                } else {
-                    let jump = self.program.len();
-                    self.program.push(Instr::Jump { to: 0 });
-                    self.list(otherwise, &format!("{at}/else"), Some((&id, "else")));
-                    self.program[jump] = Instr::Jump {
-                        to: self.program.len(),
-                    };
-                    jump + 1
-                };
-                // An invalid condition was reported; keep the cursor layout with a never-taken branch.
-                let condition = expr.or_else(|| Expr::compile("false", &[]).ok());
-                if let Some(condition) = condition {
-                    self.program[pc] = Instr::Branch {
-                        meta,
-                        condition,
-                        else_pc,
-                    };
-                }
-            }
-            StepBody::Kind { key, config } => {
-                let Some(kind) = registry::find(key) else {
-                    self.error(at.to_owned(), format!("unknown step kind `{key}`"));
-                    return;
-                };
-                let outputs = match kind.parse(config) {
-                    Ok(parsed) => {
-                        let pointer = format!("{at}/{key}");
-                        let mut cx = CheckCx {
-                            pc,
-                            pointer,
-                            sink: &mut self.sink,
-                            flow: self.flow,
-                        };
-                        parsed.check(&mut cx);
-                        let outputs = parsed.outputs();
-                        let meta = self.meta(step, id.clone(), kind.key());
-                        self.program.push(Instr::Step {
-                            meta,
-                            config: parsed,
-                        });
-                        Some(outputs)
-                    }
-                    Err(e) => {
-                        self.error(format!("{at}/{key}"), e.to_string());
-                        self.program.push(Instr::Jump { to: pc + 1 });
-                        None
-                    }
-                };
-                self.sink.earlier_steps.push(EarlierStep {
-                    id,
-                    kind: kind.key(),
-                    outputs,
-                });
-            }
-        }
-    }
-
-    /// Resolves `on_error: goto <id>` after all ids are known.
-    fn resolve_gotos(&mut self) -> Vec<(usize, ErrorPolicy)> {
-        let mut found = Vec::new();
-        let mut walk = vec![(self.flow.steps.as_slice(), format!("{}/steps", self.prefix))];
-        while let Some((steps, pointer)) = walk.pop() {
-            for (i, step) in steps.iter().enumerate() {
-                let at = format!("{pointer}/{i}");
-                if let StepBody::If {
-                    then, otherwise, ..
-                } = &step.body
-                {
-                    walk.push((then.as_slice(), format!("{at}/then")));
-                    walk.push((otherwise.as_slice(), format!("{at}/else")));
-                }
-                let Some(OnError::Goto(target)) = &step.on_error else {
-                    continue;
-                };
-                let own = self
-                    .ids
-                    .iter()
-                    .find(|(_, (_, p))| *p == at)
-                    .map(|(_, (pc, _))| *pc);
-                match (self.ids.get(target), own) {
-                    (Some((target_pc, _)), Some(pc)) => {
-                        found.push((pc, ErrorPolicy::Goto(*target_pc)))
-                    }
-                    (None, _) => {
-                        let known: Vec<&str> = self.ids.keys().map(String::as_str).collect();
-                        self.error(
-                            format!("{at}/on_error"),
-                            format!(
-                                "no step `{target}` to go to (steps: {})",
-                                sorted(known).join(", ")
-                            ),
-                        );
-                    }
-                    _ => {}
-                }
-            }
-        }
-        found
-    }
-}
-
-fn sorted(mut v: Vec<&str>) -> Vec<&str> {
-    v.sort_unstable();
-    v
 }

@@ -300,3 +300,36 @@ fn versions_stored_before_the_output_check_still_compile() {
     assert!(compile_flow("f.yaml", &source, stored).is_ok());
     assert!(compile_flow("f.yaml", &source, Setting::default()).is_err());
 }
+
+#[test]
+fn for_each_is_checked_like_any_step() {
+    let flow = |steps: &str| format!("id: f\ntrigger: {{event: lead.created}}\nsteps:\n{steps}");
+    let good = flow(
+        "  - id: each\n    for_each: '[1, 2]'\n    do:\n      - id: n\n        notify: {text: '{{steps.each.item}} of {{steps.each.count}}'}\n  - notify: {text: '{{steps.n.status}}'}\n",
+    );
+    assert_eq!(errors(&good), []);
+    let messages = |source: String| -> Vec<String> {
+        errors(&source).into_iter().map(|d| d.message).collect()
+    };
+    let typo = messages(flow(
+        "  - id: each\n    for_each: '[1]'\n    do:\n      - notify: {text: '{{steps.each.itme}}'}\n",
+    ));
+    assert!(typo[0].contains("did you mean `item`?"), "{typo:?}");
+    let empty = messages(flow("  - id: each\n    for_each: '[1]'\n    do: []\n"));
+    assert!(empty[0].contains("needs the steps it repeats"), "{empty:?}");
+    let unknown = messages(flow(
+        "  - id: each\n    for_each: 'lenn([1])'\n    do:\n      - notify: {text: x}\n",
+    ));
+    assert!(unknown[0].contains("lenn"), "{unknown:?}");
+    let into_loop = messages(flow(
+        "  - id: a\n    notify: {text: x}\n    on_error: goto inside\n  - id: each\n    for_each: '[1]'\n    do:\n      - id: inside\n        notify: {text: y}\n",
+    ));
+    assert!(
+        into_loop[0].contains("`inside` is inside the for_each `each`"),
+        "{into_loop:?}"
+    );
+    let within = flow(
+        "  - id: each\n    for_each: '[1]'\n    do:\n      - id: inside\n        notify: {text: y}\n      - id: b\n        notify: {text: z}\n        on_error: goto inside\n  - id: out\n    notify: {text: w}\n    on_error: goto each\n",
+    );
+    assert_eq!(errors(&within), []);
+}

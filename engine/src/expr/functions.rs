@@ -1,4 +1,5 @@
-//! Helpers flow authors call in expressions: text (`lower`, `contains_any`, `is_blank`) and
+//! Helpers flow authors call in expressions: text (`lower`, `contains_any`, `is_blank`), lists
+//! (`sorted`, `reversed`, copies a `for_each` can walk in order) and
 //! time (`minutes`, `hours`, `days`, arithmetic and comparison of RFC 3339 strings, the
 //! local hour, weekday and wording of a time: `hour_of_day`, `day_of_week`, `at_hour`,
 //! `format_time`).
@@ -119,7 +120,33 @@ fn contains_any(text: &str, words: &Array) -> bool {
         .any(|w| text.contains(&w.to_lowercase()))
 }
 
+/// The list's items in ascending order: numbers, or texts (a copy; the list is unchanged).
+fn sorted(list: Array) -> Res<Array> {
+    if list.iter().all(|v| v.is_int() || v.is_float()) {
+        let mut numbers: Vec<Dynamic> = list;
+        let key = |v: &Dynamic| {
+            v.as_float()
+                .unwrap_or_else(|_| v.as_int().unwrap_or(0) as f64)
+        };
+        numbers.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        Ok(numbers)
+    } else if list.iter().all(Dynamic::is_string) {
+        let mut texts: Vec<Dynamic> = list;
+        texts.sort_by_key(|v| v.to_string());
+        Ok(texts)
+    } else {
+        Err(error(
+            "sorted takes a list of numbers or a list of texts".to_owned(),
+        ))
+    }
+}
+
 pub(super) fn register(engine: &mut Engine) {
+    engine.register_fn("sorted", sorted);
+    engine.register_fn("reversed", |mut list: Array| {
+        list.reverse();
+        list
+    });
     engine.register_type_with_name::<TimeSpan>("Duration");
 
     engine.register_fn("lower", |s: &str| s.to_lowercase());

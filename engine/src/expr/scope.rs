@@ -70,6 +70,20 @@ impl Bindings {
         }
     }
 
+    /// Removes `name.key` from an object binding (a step's output a loop's new iteration
+    /// starts without).
+    pub fn remove_field(&mut self, name: &str, key: &str) {
+        let fresh = !self.stale.iter().any(|n| n == name);
+        if fresh && let Some(map) = self.scope.get_value_mut::<rhai::Map>(name) {
+            map.remove(key);
+        } else if fresh {
+            self.stale.push(name.to_owned());
+        }
+        if let Some(Value::Object(inner)) = self.json.value_mut().get_mut(name) {
+            inner.remove(key);
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.json.value().get(name)
     }

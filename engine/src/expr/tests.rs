@@ -58,6 +58,39 @@ fn trim_gives_the_trimmed_text() {
 }
 
 #[test]
+fn sorted_and_reversed_give_ordered_copies() {
+    let mut b = bindings();
+    b.set(
+        "config",
+        json!({"hours": [2, 72, 24], "words": ["b", "c", "a"], "mixed": [1, "a"]}),
+    );
+    let eval = |source: &str, b: &mut crate::expr::Bindings| {
+        Expr::compile(source, &[]).unwrap().eval_json(b)
+    };
+    assert_eq!(
+        eval("reversed(sorted(config.hours))", &mut b).unwrap(),
+        json!([72, 24, 2])
+    );
+    assert_eq!(
+        eval("sorted(config.words)", &mut b).unwrap(),
+        json!(["a", "b", "c"])
+    );
+    assert_eq!(
+        eval("config.hours", &mut b).unwrap(),
+        json!([2, 72, 24]),
+        "a copy"
+    );
+    let mixed = eval("sorted(config.mixed)", &mut b).unwrap_err();
+    assert!(
+        mixed
+            .message
+            .contains("a list of numbers or a list of texts"),
+        "{}",
+        mixed.message
+    );
+}
+
+#[test]
 fn hours_are_exact_and_days_follow_the_calendar_across_dst() {
     let mut b = bindings();
     // 2026-03-08 is the spring-forward day in Chicago: 10:00 CDT is 15:00Z.

@@ -4,13 +4,16 @@
 //! improvements arrive where the tenant left the text alone, and where both changed one
 //! text the upgrade stops with the conflict shown, until the caller resolves it (`mine` or
 //! `theirs`); nothing is ever silently overwritten. The tenant's config values are their
-//! settings and always kept (the new schema checks them). Running runs finish on their version.
+//! settings and always kept (the new schema checks them); where the new version renamed or
+//! reshaped a key, the caller changes the values in the same upgrade (a merge patch, as
+//! `PATCH` takes), since the old version cannot take the new key nor the new one the old.
+//! Running runs finish on their version.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Installer, Overrides, effective};
+use super::{Installer, Overrides, effective, values::merge_patch};
 use crate::error::EngineError;
 use crate::model::Origin;
 use crate::ports::AuditEntry;
@@ -124,13 +127,15 @@ fn changes(
 
 impl Installer {
     /// Upgrades the installation of `module_id` to the catalog's version, with `resolve`
-    /// deciding conflicts; a dry run only answers the plan. A conflict left unresolved is
-    /// [`EngineError::UpgradeConflict`] and changes nothing.
+    /// deciding conflicts and `config` (a JSON merge patch of the tenant's values, null
+    /// dropping a key) changing values with it; a dry run only answers the plan. A conflict
+    /// left unresolved is [`EngineError::UpgradeConflict`] and changes nothing.
     pub async fn upgrade(
         &self,
         tenant_id: &str,
         module_id: &str,
         resolve: &BTreeMap<String, Resolution>,
+        config: Option<&serde_json::Map<String, serde_json::Value>>,
         dry_run: bool,
         audit: Option<&AuditEntry>,
     ) -> Result<UpgradePlan, EngineError> {
@@ -160,13 +165,22 @@ impl Installer {
         if !plan.conflicts.is_empty() && !dry_run {
             return Err(EngineError::UpgradeConflict(Box::new(plan)));
         }
+        let mut values = serde_json::Value::Object(origin.config.clone());
+        if let Some(patch) = config {
+            merge_patch(&mut values, &serde_json::Value::Object(patch.clone()));
+        }
+        let config_changed = config.is_some_and(|patch| !patch.is_empty());
         let overrides = Overrides {
-            config: origin.config.clone(),
+            config: match values {
+                serde_json::Value::Object(values) => values,
+                _ => serde_json::Map::new(),
+            },
             templates: kept,
         };
         // The new version must take the tenant's values, dry run or not.
         let values = effective(module, pack.as_ref(), &overrides)?;
-        if dry_run || (plan.from == plan.to && !plan.flow_changed && plan.changes.is_empty()) {
+        let unchanged = plan.from == plan.to && !plan.flow_changed && plan.changes.is_empty();
+        if dry_run || (unchanged && !config_changed) {
             plan.flow_version = (!dry_run).then_some(installation.flow_version);
             return Ok(plan);
         }

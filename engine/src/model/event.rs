@@ -66,13 +66,10 @@ pub fn check_event_type(event_type: &str) -> Result<(), String> {
 pub fn event_types_of(flow: &super::Flow) -> Vec<&str> {
     fn steps<'f>(list: &'f [super::Step], out: &mut Vec<&'f str>) {
         for step in list {
+            for (_, nested) in step.nested() {
+                steps(nested, out);
+            }
             match &step.body {
-                super::StepBody::If {
-                    then, otherwise, ..
-                } => {
-                    steps(then, out);
-                    steps(otherwise, out);
-                }
                 super::StepBody::Kind { key, config } if key == "wait_for" => {
                     match config.get("event") {
                         Some(serde_json::Value::Array(types)) => {
@@ -81,7 +78,7 @@ pub fn event_types_of(flow: &super::Flow) -> Vec<&str> {
                         other => out.extend(other.and_then(serde_json::Value::as_str)),
                     }
                 }
-                super::StepBody::Kind { .. } => {}
+                _ => {}
             }
         }
     }

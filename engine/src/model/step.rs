@@ -1,5 +1,6 @@
-//! A step of a flow: either an `if` with nested `then`/`else` steps, or one step kind
-//! (`send_sms`, `wait`, ...) with its configuration, plus the settings every step shares.
+//! A step of a flow: an `if` with nested `then`/`else` steps, a `for_each` with the steps it
+//! repeats under `do`, or one step kind (`send_sms`, `wait`, ...) with its configuration,
+//! plus the settings every step shares.
 //!
 //! The kinds come from [`crate::steps::registry`]: the JSON Schema of a step and the
 //! recognition of its kind key both iterate that one list, so a new kind needs no change here.
@@ -40,6 +41,8 @@ pub enum StepBody {
         then: Vec<Step>,
         otherwise: Vec<Step>,
     },
+    /// `for_each: <rhai>` (a list) with the `do:` steps run once per item.
+    ForEach { items: String, body: Vec<Step> },
     /// A registered kind: its YAML key and its configuration as written.
     Kind { key: String, config: Value },
 }
@@ -49,7 +52,20 @@ impl Step {
     pub fn kind_key(&self) -> &str {
         match &self.body {
             StepBody::If { .. } => "if",
+            StepBody::ForEach { .. } => "for_each",
             StepBody::Kind { key, .. } => key,
+        }
+    }
+
+    /// The step lists nested in this one, each with the key it sits under (`then`, `else`,
+    /// `do`); none for a step kind.
+    pub fn nested(&self) -> Vec<(&'static str, &[Step])> {
+        match &self.body {
+            StepBody::If {
+                then, otherwise, ..
+            } => vec![("then", then), ("else", otherwise)],
+            StepBody::ForEach { body, .. } => vec![("do", body)],
+            StepBody::Kind { .. } => Vec::new(),
         }
     }
 }
@@ -84,6 +100,9 @@ impl<'de> Deserialize<'de> for Step {
                 then,
                 otherwise,
             }
+        } else if let Some(items) = field::<String, D::Error>(&mut map, "for_each")? {
+            let body = field(&mut map, "do")?.unwrap_or_default();
+            StepBody::ForEach { items, body }
         } else {
             let mut kinds = map.keys().filter(|k| registry::find(k).is_some()).cloned();
             let key = kinds
@@ -114,7 +133,7 @@ impl<'de> Deserialize<'de> for Step {
 /// The message for a step without a kind, listing the kinds.
 pub fn missing_kind_message() -> String {
     let mut keys: Vec<&str> = registry::kinds().iter().map(|k| k.key()).collect();
-    keys.insert(0, "if");
+    keys.splice(0..0, ["if", "for_each"]);
     format!("a step needs exactly one kind: {}", keys.join(", "))
 }
 
@@ -136,6 +155,10 @@ impl Serialize for Step {
                 if !otherwise.is_empty() {
                     map.serialize_entry("else", otherwise)?;
                 }
+            }
+            StepBody::ForEach { items, body } => {
+                map.serialize_entry("for_each", items)?;
+                map.serialize_entry("do", body)?;
             }
             StepBody::Kind { key, config } => map.serialize_entry(key, config)?,
         }
@@ -207,9 +230,20 @@ impl JsonSchema for Step {
         );
         properties.insert(
             "else".into(),
-            with_description_value(branch, "Steps run when `if` is false."),
+            with_description_value(branch.clone(), "Steps run when `if` is false."),
         );
-        let mut one_of = vec![json!({"required": ["if"]})];
+        properties.insert(
+            "for_each".into(),
+            json!({"type": "string", "description": "A rhai expression giving a list (at most 100 items): run `do` once per item, reading it as steps.<id>.item."}),
+        );
+        properties.insert(
+            "do".into(),
+            with_description_value(branch, "Steps run once per item of `for_each`."),
+        );
+        let mut one_of = vec![
+            json!({"required": ["if"]}),
+            json!({"required": ["for_each"]}),
+        ];
         for kind in registry::kinds() {
             let schema = with_description(kind.schema(generator), kind.summary());
             properties.insert(kind.key().into(), schema);
@@ -217,11 +251,11 @@ impl JsonSchema for Step {
         }
         json_schema!({
             "type": "object",
-            "description": "One step: an id, exactly one kind (if, send_sms, wait, ...) and optional retry/on_error.",
+            "description": "One step: an id, exactly one kind (if, for_each, send_sms, wait, ...) and optional retry/on_error.",
             "properties": properties,
             "additionalProperties": false,
             "oneOf": one_of,
-            "dependentRequired": {"then": ["if"], "else": ["if"]}
+            "dependentRequired": {"then": ["if"], "else": ["if"], "do": ["for_each"]}
         })
     }
 }

@@ -49,14 +49,16 @@ impl Message {
             text,
             provider_id,
             status,
+            iteration,
             ..
         } = &record.what
         else {
             return None;
         };
         let step = record.step.clone().unwrap_or_default();
+        let iteration = iteration.as_deref().unwrap_or_default();
         Some(Message {
-            id: format!("{run_id}:{step}:{}", record.attempt),
+            id: crate::runtime::action_key(run_id, &step, iteration, record.attempt),
             run_id,
             step,
             channel: channel.clone(),

@@ -35,7 +35,7 @@ pub use engine::{CALL_LEASE, Engine, IngestOutcome, TimerMode};
 pub use enroll::Enrolment;
 pub use flows::{Deployment, Published};
 pub use ingest::{ContactWrite, run_id_for};
-pub use record::{Happening, StepRecord};
+pub use record::{Happening, StepRecord, action_key};
 pub use simulate::{Injection, Simulation, SimulationInput, simulate};
 pub use timeline::{Entry as TimelineWhat, TimelineEntry, offset, render_text};
 pub use unheard::{UNHEARD_WINDOW, Unheard};
@@ -47,5 +47,7 @@ mod hostile_tests;
 mod interrupted_tests;
 #[cfg(test)]
 mod llm_answer_tests;
+#[cfg(test)]
+mod loop_tests;
 #[cfg(test)]
 mod tests;

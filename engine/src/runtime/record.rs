@@ -19,6 +19,22 @@ pub struct StepRecord {
     pub what: Happening,
 }
 
+/// An action's idempotency key, which is also its outbox id: `run:step:attempt`, with the
+/// item numbers of the loops around the step after its id (`run:step.2:attempt`), so each
+/// iteration's send is its own.
+pub fn action_key(
+    run_id: impl std::fmt::Display,
+    step: &str,
+    iteration: &str,
+    attempt: u32,
+) -> String {
+    if iteration.is_empty() {
+        format!("{run_id}:{step}:{attempt}")
+    } else {
+        format!("{run_id}:{step}.{iteration}:{attempt}")
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -52,6 +68,10 @@ pub enum Happening {
         /// What the provider answered: `queued` (Twilio), `sent`; later reports are in the outbox.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<String>,
+        /// The item numbers of the `for_each` loops the step ran in (`2`, `0.3`): with the
+        /// step and attempt, the send's idempotency key and outbox id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<String>,
     },
     /// Another action was performed (notify, http, crm, calendar, llm).
     Called {

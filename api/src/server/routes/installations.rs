@@ -97,6 +97,10 @@ struct UpgradeBody {
     /// How each conflicting template is resolved: `mine` or `theirs`.
     #[serde(default)]
     resolve: BTreeMap<String, Resolution>,
+    /// Changes to the tenant's config values made with the upgrade, as a merge patch (null
+    /// drops a key): for a key the new version renamed or reshaped.
+    #[serde(default)]
+    config: Option<serde_json::Map<String, Value>>,
 }
 
 /// Upgrade to the catalog's version of the module (editor): the tenant's edits are kept, the
@@ -104,10 +108,10 @@ struct UpgradeBody {
 /// a conflict that blocks the upgrade (409, with the plan) until resolved.
 #[utoipa::path(post, path = "/v1/installations/{id}/upgrade", tag = "modules",
     params(("id" = String, Path, description = "The module's id")),
-    request_body(content = UpgradeBody, description = "`dry_run` and resolutions (both optional)"),
+    request_body(content = UpgradeBody, description = "`dry_run`, resolutions and config changes (all optional)"),
     responses((status = 200, description = "The plan, applied unless `dry_run`", body = UpgradePlan),
               (status = 409, description = "`conflict`: unresolved conflicts; `details.plan` shows them", body = crate::server::openapi::ErrorBody),
-              (status = 422, description = "`invalid_config`: the tenant's values do not fit the new version", body = crate::server::openapi::ErrorBody)))]
+              (status = 422, description = "`invalid_config`: the tenant's values (with `config`'s changes) do not fit the new version", body = crate::server::openapi::ErrorBody)))]
 async fn upgrade(
     State(state): State<AppState>,
     Editor(caller): Editor,
@@ -125,6 +129,7 @@ async fn upgrade(
             caller.tenant(),
             &module,
             &body.resolve,
+            body.config.as_ref(),
             body.dry_run,
             Some(&audit),
         )

@@ -87,7 +87,8 @@ impl RunCx<'_> {
             None => {
                 self.fresh_attempt = true;
                 self.run.attempt += 1;
-                format!("{}:{}:{}", self.run.id, meta.id, self.run.attempt)
+                let iteration = self.iteration(meta);
+                crate::runtime::action_key(self.run.id, &meta.id, &iteration, self.run.attempt)
             }
         };
         self.run.in_flight = Some(key.clone());

@@ -3,6 +3,7 @@
 //! the pause and feeds the result back through [`RunCx::on_result`].
 
 mod call;
+mod each;
 mod outcome;
 mod pool;
 
@@ -135,6 +136,23 @@ impl RunCx<'_> {
             };
             match instr {
                 Instr::Jump { to } => self.run.pc = *to,
+                Instr::Loop {
+                    meta,
+                    items,
+                    end_pc,
+                    body,
+                } => {
+                    if let Some(pause) = self.start_loop(meta, items, *end_pc, body) {
+                        return pause;
+                    }
+                }
+                Instr::Next { loop_pc } => {
+                    if let Some(Instr::Loop { meta, body, .. }) = flow.program.get(*loop_pc) {
+                        self.next_item(meta, *loop_pc, body);
+                    } else {
+                        self.run.pc += 1;
+                    }
+                }
                 Instr::Branch {
                     meta,
                     condition,

@@ -45,6 +45,7 @@ impl RunCx<'_> {
                             Response::Sent(sent) => Some(sent.status.as_str().to_owned()),
                             _ => None,
                         },
+                        iteration: Some(self.iteration(meta)).filter(|i| !i.is_empty()),
                     },
                     None => Happening::Called {
                         connector: request.request.capability().as_str().to_owned(),

@@ -20,6 +20,7 @@ pub(super) async fn sends_are_in_the_outbox(store: &dyn Store) {
         encoding: Some("GSM-7".into()),
         provider_id: Some("SM123".into()),
         status: None,
+        iteration: None,
     });
     sent.step = Some("first_reply".into());
     sent.attempt = 1;

@@ -1,0 +1,135 @@
+//! Crash safety inside a `for_each`: 60 leads each get five texts from one loop step through
+//! the Twilio connector (a fake Twilio on 127.0.0.1) while the server is killed with SIGKILL
+//! four times and restarted. Afterwards every run has completed, each of the five texts of
+//! each lead was recorded once, and Twilio accepted it at most once (once when recorded
+//! `sent`), with its own row in the outbox: each iteration's send has its own idempotency
+//! key, and a run killed mid-loop resumes in the iteration it was in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::fake_twilio::FakeTwilio;
+use common::{Backend, call, setup, start_server_with};
+use stepwise_engine::runtime::run_id_for;
+use tokio::sync::watch;
+
+const RUNS: usize = 60;
+const TEXTS: usize = 5;
+const KILLS: usize = 4;
+
+const FLOW: &str = "id: texty
+purpose: transactional
+trigger: {event: lead.created}
+steps:
+  - id: each
+    for_each: '[1, 2, 3, 4, 5]'
+    do:
+      - id: hello
+        send_sms: {body: 'Text {{steps.each.item}} of 5 for lead {{event.data.n}}'}
+";
+
+async fn loop_texts_survive_sigkill(backend: &Backend, dir: &Path) {
+    let twilio = FakeTwilio::start().await;
+    let urls = format!("twilio={}", twilio.base);
+    let env = [("STEPWISE_PROVIDER_URLS", urls.as_str())];
+    let (mut server, base) = start_server_with(dir, backend, "all", &env);
+    let client = common::http();
+    setup(&client, &base, FLOW.to_owned()).await;
+    let settings = serde_json::json!({"providers": {"sms": {"provider": "twilio",
+        "account_sid": "AC0123456789abcdef0123456789abcdef", "from": "+15125550100"}}});
+    let patch = format!("{base}/v1/settings");
+    call(&client, reqwest::Method::PATCH, patch, settings.to_string())
+        .await
+        .unwrap();
+    let token = serde_json::json!({"value": "crash-token"}).to_string();
+    let put = format!("{base}/v1/settings/credentials/twilio_auth_token");
+    call(&client, reqwest::Method::PUT, put, token)
+        .await
+        .unwrap();
+
+    let (base_tx, base_rx) = watch::channel(base);
+    let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
+    for kill in 1..=KILLS {
+        let sends = kill * RUNS * TEXTS / (KILLS + 1);
+        twilio.until_sends(sends, Duration::from_secs(120)).await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        let (next, base) = start_server_with(dir, backend, "all", &env);
+        server = next;
+        base_tx.send_replace(base);
+    }
+    poster.await.unwrap();
+    let base = base_tx.borrow().clone();
+
+    let mut uncertain = 0;
+    for n in 0..RUNS {
+        let run_id = run_id_for("acme", "api", &format!("lead-{n}"), "texty");
+        let run = common::completed_run(&client, &base, run_id, Duration::from_secs(60)).await;
+        let recorded: Vec<&str> = run["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .filter(|k| *k == "sent" || *k == "uncertain")
+            .collect();
+        assert_eq!(
+            recorded.len(),
+            TEXTS,
+            "lead {n}: five sends, each recorded once: {recorded:?}"
+        );
+        let unsure = recorded.iter().filter(|k| **k == "uncertain").count();
+        uncertain += unsure;
+        // Each iteration's text is its own row of the outbox (its key is its own).
+        let id = run["run"]["id"].as_str().unwrap();
+        let messages = call(
+            &client,
+            reqwest::Method::GET,
+            format!("{base}/v1/runs/{id}/messages"),
+            String::new(),
+        )
+        .await
+        .unwrap();
+        let rows = messages["data"].as_array().unwrap().len();
+        assert_eq!(
+            rows,
+            TEXTS - unsure,
+            "lead {n}: one outbox row per text sent: {messages}"
+        );
+        let phone = format!("+1512{}", 2_000_000 + n);
+        for item in 1..=TEXTS {
+            let body = format!("Text {item} of 5 for lead {n}");
+            let accepted = twilio
+                .sends()
+                .iter()
+                .filter(|s| s.sid.is_some() && s.field("To") == Some(phone.as_str()))
+                .filter(|s| s.field("Body") == Some(body.as_str()))
+                .count();
+            assert!(
+                accepted <= 1,
+                "lead {n}: {body:?} accepted {accepted} times"
+            );
+        }
+    }
+    let accepted = twilio.sends().iter().filter(|s| s.sid.is_some()).count();
+    assert!(
+        accepted + uncertain >= RUNS * TEXTS,
+        "every text went out or is flagged: {accepted} accepted, {uncertain} uncertain"
+    );
+    eprintln!(
+        "{RUNS} runs × {TEXTS} texts, {KILLS} kills: {accepted} accepted, {uncertain} uncertain"
+    );
+    assert!(twilio.violations().is_empty(), "{:?}", twilio.violations());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+common::place::on_both_backends!(
+    loop_texts_survive_sigkill,
+    "crash_loop",
+    loop_texts_survive_sigkill_on_sqlite,
+    loop_texts_survive_sigkill_on_postgres
+);
