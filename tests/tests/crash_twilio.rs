@@ -32,41 +32,17 @@ async fn texts_survive_sigkill(backend: &Backend, dir: &Path) {
     let twilio = FakeTwilio::start().await;
     let urls = format!("twilio={}", twilio.base);
     let env = [("STEPWISE_PROVIDER_URLS", urls.as_str())];
-    let (mut server, base) = start_server_with(dir, backend, "all", &env);
+    let (server, base) = start_server_with(dir, backend, "all", &env);
     let client = common::http();
     setup(&client, &base, FLOW.to_owned()).await;
-    let settings = serde_json::json!({"providers": {"sms": {"provider": "twilio",
-        "account_sid": "AC0123456789abcdef0123456789abcdef", "from": "+15125550100"}}});
-    call(
-        &client,
-        reqwest::Method::PATCH,
-        format!("{base}/v1/settings"),
-        settings.to_string(),
-    )
-    .await
-    .unwrap();
-    let token = serde_json::json!({"value": "crash-token"}).to_string();
-    call(
-        &client,
-        reqwest::Method::PUT,
-        format!("{base}/v1/settings/credentials/twilio_auth_token"),
-        token,
-    )
-    .await
-    .unwrap();
+    common::fake_twilio::send_acme_texts_by_twilio(&client, &base).await;
 
     let (base_tx, base_rx) = watch::channel(base);
     let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
-    for kill in 1..=KILLS {
-        twilio
-            .until_sends(kill * RUNS / (KILLS + 1), Duration::from_secs(120))
-            .await;
-        server.child.kill().unwrap(); // SIGKILL
-        server.child.wait().unwrap();
-        let (next, base) = start_server_with(dir, backend, "all", &env);
-        server = next;
-        base_tx.send_replace(base);
-    }
+    let marks = (1..=KILLS).map(|kill| kill * RUNS / (KILLS + 1));
+    let place = (dir, backend, env.as_slice());
+    let mut server =
+        common::fake_twilio::kill_at_sends(&twilio, marks, server, place, &base_tx).await;
     poster.await.unwrap();
     let base = base_tx.borrow().clone();
 

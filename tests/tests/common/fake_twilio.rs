@@ -276,3 +276,44 @@ pub async fn serve_with_twilio(
     let (server, base) = super::start_server_with(dir, backend, "all", &env);
     (twilio, server, base)
 }
+
+/// Makes Twilio (the fake the server's `STEPWISE_PROVIDER_URLS` names) tenant `acme`'s SMS
+/// provider, through the API with the admin key [`super::setup`] made.
+#[allow(dead_code)] // not every test binary crashes its server
+pub async fn send_acme_texts_by_twilio(client: &reqwest::Client, base: &str) {
+    let settings = json!({"providers": {"sms": {"provider": "twilio",
+        "account_sid": "AC0123456789abcdef0123456789abcdef", "from": "+15125550100"}}});
+    let patch = format!("{base}/v1/settings");
+    super::call(client, reqwest::Method::PATCH, patch, settings.to_string())
+        .await
+        .unwrap();
+    let token = json!({"value": "crash-token"}).to_string();
+    let put = format!("{base}/v1/settings/credentials/twilio_auth_token");
+    super::call(client, reqwest::Method::PUT, put, token)
+        .await
+        .unwrap();
+}
+
+/// Kills the server with SIGKILL each time `twilio` has taken the next of `marks` sends,
+/// starting it again with `env` and handing its new base URL to `base`; answers the server
+/// running at the end.
+#[allow(dead_code)] // not every test binary crashes its server
+pub async fn kill_at_sends(
+    twilio: &FakeTwilio,
+    marks: impl IntoIterator<Item = usize>,
+    mut server: super::Process,
+    (dir, backend, env): (&std::path::Path, &super::Backend, &[(&str, &str)]),
+    base: &tokio::sync::watch::Sender<String>,
+) -> super::Process {
+    for sends in marks {
+        twilio
+            .until_sends(sends, std::time::Duration::from_secs(120))
+            .await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        let (next, url) = super::start_server_with(dir, backend, "all", env);
+        server = next;
+        base.send_replace(url);
+    }
+    server
+}
