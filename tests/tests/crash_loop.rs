@@ -12,10 +12,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::fake_twilio::FakeTwilio;
-use common::{Backend, call, setup, start_server_with};
+use common::{Backend, call};
 use stepwise_engine::runtime::run_id_for;
-use tokio::sync::watch;
 
 const RUNS: usize = 60;
 const TEXTS: usize = 5;
@@ -33,22 +31,10 @@ steps:
 ";
 
 async fn loop_texts_survive_sigkill(backend: &Backend, dir: &Path) {
-    let twilio = FakeTwilio::start().await;
-    let urls = format!("twilio={}", twilio.base);
-    let env = [("STEPWISE_PROVIDER_URLS", urls.as_str())];
-    let (server, base) = start_server_with(dir, backend, "all", &env);
-    let client = common::http();
-    setup(&client, &base, FLOW.to_owned()).await;
-    common::fake_twilio::send_acme_texts_by_twilio(&client, &base).await;
-
-    let (base_tx, base_rx) = watch::channel(base);
-    let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
     let marks = (1..=KILLS).map(|kill| kill * RUNS * TEXTS / (KILLS + 1));
-    let place = (dir, backend, env.as_slice());
-    let mut server =
-        common::fake_twilio::kill_at_sends(&twilio, marks, server, place, &base_tx).await;
-    poster.await.unwrap();
-    let base = base_tx.borrow().clone();
+    let (twilio, mut server, base) =
+        common::fake_twilio::leads_through_kills((dir, backend), FLOW, RUNS, marks).await;
+    let client = common::http();
 
     let mut uncertain = 0;
     for n in 0..RUNS {

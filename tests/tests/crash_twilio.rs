@@ -12,10 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::fake_twilio::FakeTwilio;
-use common::{Backend, admin_key, call, setup, start_server_with};
+use common::{Backend, admin_key, call};
 use stepwise_engine::runtime::run_id_for;
-use tokio::sync::watch;
 
 const RUNS: usize = 300;
 const KILLS: usize = 6;
@@ -29,22 +27,10 @@ steps:
 ";
 
 async fn texts_survive_sigkill(backend: &Backend, dir: &Path) {
-    let twilio = FakeTwilio::start().await;
-    let urls = format!("twilio={}", twilio.base);
-    let env = [("STEPWISE_PROVIDER_URLS", urls.as_str())];
-    let (server, base) = start_server_with(dir, backend, "all", &env);
-    let client = common::http();
-    setup(&client, &base, FLOW.to_owned()).await;
-    common::fake_twilio::send_acme_texts_by_twilio(&client, &base).await;
-
-    let (base_tx, base_rx) = watch::channel(base);
-    let poster = common::post_leads_through_kills(client.clone(), base_rx.clone(), RUNS);
     let marks = (1..=KILLS).map(|kill| kill * RUNS / (KILLS + 1));
-    let place = (dir, backend, env.as_slice());
-    let mut server =
-        common::fake_twilio::kill_at_sends(&twilio, marks, server, place, &base_tx).await;
-    poster.await.unwrap();
-    let base = base_tx.borrow().clone();
+    let (twilio, mut server, base) =
+        common::fake_twilio::leads_through_kills((dir, backend), FLOW, RUNS, marks).await;
+    let client = common::http();
 
     let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
     let mut uncertain = 0;

@@ -279,8 +279,7 @@ pub async fn serve_with_twilio(
 
 /// Makes Twilio (the fake the server's `STEPWISE_PROVIDER_URLS` names) tenant `acme`'s SMS
 /// provider, through the API with the admin key [`super::setup`] made.
-#[allow(dead_code)] // not every test binary crashes its server
-pub async fn send_acme_texts_by_twilio(client: &reqwest::Client, base: &str) {
+async fn send_acme_texts_by_twilio(client: &reqwest::Client, base: &str) {
     let settings = json!({"providers": {"sms": {"provider": "twilio",
         "account_sid": "AC0123456789abcdef0123456789abcdef", "from": "+15125550100"}}});
     let patch = format!("{base}/v1/settings");
@@ -294,26 +293,37 @@ pub async fn send_acme_texts_by_twilio(client: &reqwest::Client, base: &str) {
         .unwrap();
 }
 
-/// Kills the server with SIGKILL each time `twilio` has taken the next of `marks` sends,
-/// starting it again with `env` and handing its new base URL to `base`; answers the server
-/// running at the end.
+/// A server running `flow` for tenant `acme`, whose texts go to a fake Twilio, while
+/// `runs` leads are posted and the server is killed with SIGKILL each time the fake has
+/// taken the next of `marks` sends, and started again. Answers the fake, the server running
+/// at the end and its base URL, once every lead is posted.
 #[allow(dead_code)] // not every test binary crashes its server
-pub async fn kill_at_sends(
-    twilio: &FakeTwilio,
+pub async fn leads_through_kills(
+    (dir, backend): (&std::path::Path, &super::Backend),
+    flow: &str,
+    runs: usize,
     marks: impl IntoIterator<Item = usize>,
-    mut server: super::Process,
-    (dir, backend, env): (&std::path::Path, &super::Backend, &[(&str, &str)]),
-    base: &tokio::sync::watch::Sender<String>,
-) -> super::Process {
+) -> (FakeTwilio, super::Process, String) {
+    let twilio = FakeTwilio::start().await;
+    let urls = format!("twilio={}", twilio.base);
+    let env = [("STEPWISE_PROVIDER_URLS", urls.as_str())];
+    let (mut server, base) = super::start_server_with(dir, backend, "all", &env);
+    let client = super::http();
+    super::setup(&client, &base, flow.to_owned()).await;
+    send_acme_texts_by_twilio(&client, &base).await;
+    let (base_tx, base_rx) = tokio::sync::watch::channel(base);
+    let poster = super::post_leads_through_kills(client, base_rx, runs);
     for sends in marks {
         twilio
             .until_sends(sends, std::time::Duration::from_secs(120))
             .await;
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
-        let (next, url) = super::start_server_with(dir, backend, "all", env);
+        let (next, url) = super::start_server_with(dir, backend, "all", &env);
         server = next;
-        base.send_replace(url);
+        base_tx.send_replace(url);
     }
-    server
+    poster.await.unwrap();
+    let base = base_tx.borrow().clone();
+    (twilio, server, base)
 }
