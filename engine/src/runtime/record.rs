@@ -114,6 +114,12 @@ pub enum Happening {
     Computed {
         output: Value,
     },
+    /// A `for_each` began an iteration: item `index` (from 0) of `count`.
+    Iteration {
+        index: usize,
+        count: usize,
+        item: Value,
+    },
     Sleeping {
         until: Timestamp,
     },

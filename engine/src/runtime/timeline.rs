@@ -157,6 +157,9 @@ fn describe(what: &Entry, zone: &TimeZone) -> String {
         }
         Happening::Condition { expression, result } => format!("if {expression} → {result}"),
         Happening::Computed { output } => format!("done: {output}"),
+        Happening::Iteration { index, count, item } => {
+            format!("item {} of {count}: {item}", index + 1)
+        }
         Happening::Sleeping { until } => format!("waiting until {}", when(until)),
         Happening::WaitSkipped { until } => format!("wait skipped: {} already passed", when(until)),
         Happening::WaitingFor {

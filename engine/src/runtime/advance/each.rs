@@ -88,8 +88,10 @@ impl RunCx<'_> {
         let item = items.get(index).cloned().unwrap_or(Value::Null);
         self.record(
             Some(&meta.id),
-            Happening::Computed {
-                output: json!({ "index": index, "count": count, "item": item }),
+            Happening::Iteration {
+                index,
+                count,
+                item: item.clone(),
             },
         );
         let output = json!({
