@@ -114,3 +114,24 @@ async fn a_value_that_is_no_list_fails_and_continue_goes_past_the_loop() {
     assert_eq!(texts, ["after: for_each gave a text, not a list"]);
     assert_eq!(end["status"], "completed");
 }
+
+#[tokio::test]
+async fn each_iteration_is_in_the_timeline() {
+    let steps =
+        "  - id: each\n    for_each: '[\"a\", \"b\"]'\n    do:\n      - notify: {text: x}\n";
+    let connector = Arc::new(RecordingConnector::default());
+    let entries = run(&flow(steps), connector, vec![]).await;
+    let iterations: Vec<(u64, u64, &str)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "iteration")
+        .map(|e| {
+            let number = |key: &str| e[key].as_u64().unwrap();
+            (
+                number("index"),
+                number("count"),
+                e["item"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(iterations, [(0, 2, "a"), (1, 2, "b")], "{entries:?}");
+}
