@@ -6,11 +6,9 @@
 use serde_json::{Value, json};
 
 use super::super::record::Happening;
-use super::RunCx;
+use super::{Pause, RunCx};
 use crate::definition::{MAX_LOOP_ITEMS, StepMeta};
 use crate::expr::Expr;
-
-use super::Pause;
 
 impl RunCx<'_> {
     /// The loop head at the cursor: evaluates the list and enters its first item, or goes
@@ -56,12 +54,7 @@ impl RunCx<'_> {
     }
 
     /// The end of the loop's body: the next item, or on past the loop after the last.
-    pub(super) fn next_item(
-        &mut self,
-        meta: &StepMeta,
-        loop_pc: usize,
-        body: &[String],
-    ) -> Option<Pause> {
+    pub(super) fn next_item(&mut self, meta: &StepMeta, loop_pc: usize, body: &[String]) {
         let state = self.run.outputs.get(&meta.id).cloned().unwrap_or_default();
         let index = state.get("index").and_then(Value::as_u64).unwrap_or(0) as usize + 1;
         let count = state.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
@@ -74,7 +67,6 @@ impl RunCx<'_> {
         } else {
             self.run.pc += 1;
         }
-        None
     }
 
     /// Sets the loop's output to item `index` and clears what its body left.
