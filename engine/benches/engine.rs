@@ -72,6 +72,12 @@ fn twenty_control_steps() -> String {
     format!("id: control\ntrigger: {{event: lead.created}}\nsteps:\n{steps}")
 }
 
+/// The same 20 control steps as a loop: a `for_each` over 10 items whose body is one `set`
+/// and one `if` (plus the loop's own head and `next` per item).
+fn loop_of_control_steps() -> String {
+    "id: looped\ntrigger: {event: lead.created}\nsteps:\n  - id: each\n    for_each: '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]'\n    do:\n      - id: s\n        set: { v: 'event.data.score + steps.each.item' }\n      - id: b\n        if: 'vars.v < 0'\n        then:\n          - stop: never\n".to_owned()
+}
+
 fn benches(c: &mut Criterion) {
     let condition = Expr::compile(
         "event.data.score >= 50 && contains_any(lower(event.data.message), config.hot_keywords)",
@@ -95,6 +101,7 @@ fn benches(c: &mut Criterion) {
     for (name, yaml) in [
         ("advance_20_steps", twenty_step_flow()),
         ("advance_20_control_steps", twenty_control_steps()),
+        ("advance_loop_10x2_control_steps", loop_of_control_steps()),
     ] {
         let (flow, _) = load_flow("bench.yaml", &yaml, None).unwrap();
         let tenant = Tenant::default();

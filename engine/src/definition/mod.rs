@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 pub use diagnostic::{Diagnostic, Severity, display_path};
 pub use load::{Document, MAX_DOCUMENT_BYTES};
-pub use program::{CompiledFlow, ErrorPolicy, Instr, MAX_LOOP_ITEMS, QuietPolicy, StepMeta};
+pub use program::{
+    CompiledFlow, ErrorPolicy, Instr, MAX_LOOP_BYTES, MAX_LOOP_ITEMS, QuietPolicy, StepMeta,
+};
 pub use schema::{DocumentKind, schema_of};
 pub use semantic::Surroundings;
 

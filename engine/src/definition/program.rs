@@ -34,6 +34,10 @@ pub struct StepMeta {
 /// contact is the tenant's input, and each item may send).
 pub const MAX_LOOP_ITEMS: usize = 100;
 
+/// The largest list a `for_each` takes, as JSON: the loop keeps it in its output, which every
+/// iteration rewrites (loop over ids or numbers, not whole records).
+pub const MAX_LOOP_BYTES: usize = 64 * 1024;
+
 /// One instruction.
 #[derive(Debug)]
 pub enum Instr {

@@ -1,6 +1,6 @@
 //! `for_each` on the simulator: one iteration per item with its own idempotency key (nested
 //! loops too), outputs that do not leak from one iteration into the next, state that
-//! survives a wait, and the bounds on the list (at most 100 items, a list at all) with
+//! survives a wait, and the bounds on the list (at most 100 items and 64 KiB, a list at all) with
 //! `on_error: continue` going on past the loop rather than into it.
 
 use std::sync::Arc;
@@ -134,4 +134,21 @@ async fn each_iteration_is_in_the_timeline() {
         })
         .collect();
     assert_eq!(iterations, [(0, 2, "a"), (1, 2, "b")], "{entries:?}");
+}
+
+#[tokio::test]
+async fn a_list_past_64_kib_fails_the_step() {
+    // Ten texts of 7,000 characters: few items, but 70 KB that every iteration would rewrite.
+    let long = "x".repeat(7_000);
+    let list = format!("[{}]", vec![format!("\"{long}\""); 10].join(", "));
+    let steps = format!(
+        "  - id: each\n    for_each: '{list}'\n    do:\n      - notify: {{text: inside}}\n"
+    );
+    let (texts, _, end) = texts_and_keys(&steps).await;
+    assert!(texts.is_empty());
+    let reason = end["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("for_each gave a list of 69 KiB; a loop's list is at most 64 KiB"),
+        "{reason}"
+    );
 }

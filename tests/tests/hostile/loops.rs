@@ -1,6 +1,7 @@
 //! Loops a tenant writes: a `for_each` nested in another (100 × 100 iterations with nothing
-//! to wait for) ends its run at the per-advance step budget, and a list of 500 items from the
-//! event fails its step at the 100-item bound; each run fails alone, with the reason.
+//! to wait for) ends its run at the per-advance step budget, and a list from the event of 500
+//! items, or of 50 long texts (100 KB), fails its step at the 100-item or the 64 KiB bound;
+//! each run fails alone, with the reason.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -47,6 +48,11 @@ pub async fn loop_limits(api: &Client, admin: &str, editor: &str) {
             "x.listed",
             json!({ "items": items }),
             "for_each gave 500 items; a loop takes at most 100",
+        ),
+        (
+            "x.listed",
+            json!({ "items": vec!["x".repeat(2_000); 50] }),
+            "a loop's list is at most 64 KiB",
         ),
     ];
     for (n, (event_type, data, reason)) in cases.into_iter().enumerate() {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::super::record::Happening;
 use super::{Pause, RunCx};
-use crate::definition::{MAX_LOOP_ITEMS, StepMeta};
+use crate::definition::{MAX_LOOP_BYTES, MAX_LOOP_ITEMS, StepMeta};
 use crate::expr::Expr;
 
 impl RunCx<'_> {
@@ -21,13 +21,24 @@ impl RunCx<'_> {
         body: &[String],
     ) -> Option<Pause> {
         let items = match items.eval_json(&mut self.bindings) {
-            Ok(Value::Array(items)) if items.len() <= MAX_LOOP_ITEMS => items,
-            Ok(Value::Array(items)) => {
+            Ok(Value::Array(items)) if items.len() > MAX_LOOP_ITEMS => {
                 let error = format!(
                     "for_each gave {} items; a loop takes at most {MAX_LOOP_ITEMS}",
                     items.len()
                 );
                 return self.fail_loop(meta, error, end_pc);
+            }
+            Ok(Value::Array(items)) => {
+                let bytes = serde_json::to_vec(&items).map_or(usize::MAX, |b| b.len());
+                if bytes > MAX_LOOP_BYTES {
+                    let error = format!(
+                        "for_each gave a list of {} KiB; a loop's list is at most {} KiB (loop over ids or numbers, not whole records)",
+                        bytes.div_ceil(1024),
+                        MAX_LOOP_BYTES / 1024
+                    );
+                    return self.fail_loop(meta, error, end_pc);
+                }
+                items
             }
             Ok(other) => {
                 let error = format!("for_each gave {}, not a list", kind_of(&other));
