@@ -169,7 +169,6 @@ impl Installer {
         if let Some(patch) = config {
             merge_patch(&mut values, &serde_json::Value::Object(patch.clone()));
         }
-        let config_changed = config.is_some_and(|patch| !patch.is_empty());
         let overrides = Overrides {
             config: match values {
                 serde_json::Value::Object(values) => values,
@@ -179,6 +178,8 @@ impl Installer {
         };
         // The new version must take the tenant's values, dry run or not.
         let values = effective(module, pack.as_ref(), &overrides)?;
+        // A change that sets what was already set publishes nothing new.
+        let config_changed = overrides.config != origin.config;
         let unchanged = plan.from == plan.to && !plan.flow_changed && plan.changes.is_empty();
         if dry_run || (unchanged && !config_changed) {
             plan.flow_version = (!dry_run).then_some(installation.flow_version);
